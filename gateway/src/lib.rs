@@ -1,1 +1,284 @@
-//! gateway
+//! An API gateway enforcing webMethods-style "Identify & Authorize" OpenID Connect / OAuth2
+//! policy, declared in one TOML file, in front of HTTP upstreams.
+//!
+//! [`Gateway::build`] takes a validated [`config::Config`] and a bound listener and returns a
+//! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
+
+pub mod beds;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod discovery;
+pub mod error;
+pub mod pipeline;
+pub mod secret;
+pub mod telemetry;
+pub mod validation;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SharedClock};
+use crate::config::{Config, ConfigError, Scheme};
+use crate::discovery::DiscoveryError;
+use crate::pipeline::validate::{ServerRuntime, Validators};
+use crate::pipeline::{ApiPolicy, Pipeline};
+use crate::telemetry::{AsCall, Metrics};
+use crate::validation::hmac::HmacClient;
+use crate::validation::introspection::{Introspector, IntrospectorConfig};
+use crate::validation::key_cache::{KeyCache, VerifyKey};
+use crate::validation::local::{KeySource, LocalValidator};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration is incomplete once discovery has run.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Discovery failed.
+    #[error("{key}: {source}")]
+    Discovery {
+        /// The key of the discovery URL.
+        key: String,
+        /// The failure.
+        source: DiscoveryError,
+    },
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The gateway.
+#[derive(Debug)]
+pub struct Gateway;
+
+impl Gateway {
+    /// Builds and starts the gateway on `listener` with the system clock.
+    pub async fn build(config: Config, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
+        GatewayBuilder::new(config).build(listener).await
+    }
+
+    /// A builder, to choose the clock.
+    pub fn builder(config: Config) -> GatewayBuilder {
+        GatewayBuilder::new(config)
+    }
+}
+
+/// Builds a gateway.
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    config: Config,
+    clock: SharedClock,
+}
+
+impl GatewayBuilder {
+    /// A builder with the system clock.
+    pub fn new(config: Config) -> Self {
+        Self { config, clock: SharedClock::default() }
+    }
+
+    /// Uses `clock` for token times, cache lifetimes and key refresh limits.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock(Arc::new(clock));
+        self
+    }
+
+    /// Runs discovery, fetches keys, and starts serving on `listener`.
+    pub async fn build(self, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
+        let pipeline = Arc::new(prepare(self.config, self.clock).await?);
+        let addr = listener.local_addr()?;
+        let router = router(pipeline.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "gateway listening");
+        Ok(GatewayHandle { addr, shutdown: Some(tx), task, pipeline })
+    }
+}
+
+/// The resolved configuration and the compiled request path, without a listener; used by the
+/// server and by benchmarks.
+pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline, BuildError> {
+    let client = discovery::as_client();
+    let metrics = Arc::new(Metrics::new(
+        config.apis.iter().map(|a| a.name.clone()).collect(),
+        config.applications.iter().map(|a| a.name.clone()).collect(),
+        config.authorization_servers.iter().map(|a| a.name.clone()).collect(),
+    ));
+    for (i, server) in config.authorization_servers.iter_mut().enumerate() {
+        if let Some(url) = server.discovery_url.clone() {
+            let result = discovery::fetch(&client, &url).await;
+            metrics.as_call(i, AsCall::Discovery, result.is_ok());
+            let metadata = result.map_err(|source| BuildError::Discovery {
+                key: format!("authorization_servers[{i}].discovery_url"),
+                source,
+            })?;
+            discovery::apply(server, metadata);
+        }
+    }
+
+    let mut servers = Vec::with_capacity(config.authorization_servers.len());
+    for (i, s) in config.authorization_servers.iter().enumerate() {
+        let k = format!("authorization_servers[{i}]");
+        let issuer = s
+            .issuer
+            .clone()
+            .ok_or_else(|| ConfigError { key: format!("{k}.issuer"), message: "not configured and not discovered".into() })?;
+        let local = match &s.local {
+            None => None,
+            Some(l) => {
+                let keys = if let Some(pem) = &l.public_key_pem {
+                    let key = VerifyKey::from_pem(pem)
+                        .map_err(|m| ConfigError { key: format!("{k}.local.public_key_pem"), message: m })?;
+                    KeySource::Static(Arc::new(key))
+                } else {
+                    let uri = s.jwks_uri.clone().ok_or_else(|| ConfigError {
+                        key: format!("{k}.jwks_uri"),
+                        message: "local validation needs a JWKS URI (or local.public_key_pem)".into(),
+                    })?;
+                    let cache = Arc::new(KeyCache::new(
+                        i,
+                        uri,
+                        client.clone(),
+                        clock.clone(),
+                        metrics.clone(),
+                        l.jwks_min_refresh,
+                        l.jwks_max_stale,
+                    ));
+                    cache.prefetch().await;
+                    KeySource::Jwks(cache)
+                };
+                Some(LocalValidator { issuer: issuer.clone(), audiences: l.audiences.clone(), clock_skew: l.clock_skew, keys })
+            }
+        };
+        let introspector = match &s.remote {
+            None => None,
+            Some(r) => {
+                let endpoint = r
+                    .introspection_endpoint
+                    .clone()
+                    .or_else(|| s.introspection_endpoint.clone())
+                    .ok_or_else(|| ConfigError {
+                        key: format!("{k}.remote.introspection_endpoint"),
+                        message: "not configured and not discovered".into(),
+                    })?;
+                Some(Arc::new(Introspector::new(
+                    IntrospectorConfig {
+                        as_idx: i,
+                        endpoint,
+                        client_id: r.client_id.clone(),
+                        client_secret: r.client_secret.clone(),
+                        cache_ttl_cap: r.cache_ttl_cap,
+                        issuer: issuer.clone(),
+                    },
+                    client.clone(),
+                    clock.clone(),
+                    metrics.clone(),
+                )))
+            }
+        };
+        let strategies = || config.applications.iter().flat_map(|a| a.strategies.iter()).filter(move |st| st.authorization_server == i);
+        servers.push(ServerRuntime {
+            name: s.name.clone(),
+            issuer,
+            local,
+            introspector,
+            id_token_clients: strategies().filter(|st| st.scheme == Scheme::Openid).map(|st| st.client_id.clone()).collect(),
+            hmac_clients: strategies()
+                .filter(|st| st.hmac)
+                .filter_map(|st| st.client_secret.as_ref().map(|sec| HmacClient::new(st.client_id.clone(), sec)))
+                .collect(),
+            clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
+        });
+    }
+
+    Ok(Pipeline {
+        realm: config.realm.clone(),
+        routes: pipeline::route::RouteTable::new(&config),
+        apis: config
+            .apis
+            .iter()
+            .map(|a| ApiPolicy { name: a.name.clone(), identification: a.identification.clone(), allow_anonymous: a.allow_anonymous })
+            .collect(),
+        validators: Validators { servers },
+        directory: pipeline::identify::Directory::new(&config),
+        forwarder: pipeline::forward::Forwarder::new(&config),
+        metrics,
+        clock,
+        resolved: config,
+    })
+}
+
+fn router(pipeline: Arc<Pipeline>) -> Router {
+    use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+    use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer};
+    Router::new()
+        .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/metrics",
+            get(|axum::extract::State(p): axum::extract::State<Arc<Pipeline>>| async move {
+                ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], p.metrics.render())
+            }),
+        )
+        .fallback(pipeline::handle)
+        .with_state(pipeline)
+        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    pipeline: Arc<Pipeline>,
+}
+
+impl GatewayHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.pipeline.metrics
+    }
+
+    /// The configuration after discovery.
+    pub fn config(&self) -> &Config {
+        &self.pipeline.resolved
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.map_err(std::io::Error::other)?
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}

@@ -1,0 +1,840 @@
+//! The declarative configuration: authorization servers, APIs, API scopes, scope mappings and
+//! applications with their strategies.
+//!
+//! The TOML is read into `Raw*` types (unknown keys rejected), then validated into [`Config`].
+//! Every validation error names the key it is about, e.g. `apis[0].resources[1].methods`.
+//! Secrets (and any endpoint) may be written as `${ENV_NAME}`; the lookup is a parameter, so
+//! tests never touch the process environment.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+use url::Url;
+
+use crate::secret::Secret;
+
+/// A configuration error, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// The key, e.g. `apis[0].resources[1].methods`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw (file) schema
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    realm: Option<String>,
+    upstream_timeout_seconds: Option<u64>,
+    #[serde(default)]
+    authorization_servers: Vec<RawAuthServer>,
+    #[serde(default)]
+    apis: Vec<RawApi>,
+    #[serde(default)]
+    scope_mappings: Vec<RawScopeMapping>,
+    #[serde(default)]
+    applications: Vec<RawApplication>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthServer {
+    name: String,
+    discovery_url: Option<String>,
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+    introspection_endpoint: Option<String>,
+    registration_endpoint: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    local: Option<RawLocal>,
+    remote: Option<RawRemote>,
+}
+
+impl fmt::Debug for RawAuthServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawAuthServer").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    #[serde(default)]
+    audiences: Vec<String>,
+    clock_skew_seconds: Option<u64>,
+    public_key_pem: Option<String>,
+    public_key_pem_file: Option<String>,
+    jwks_min_refresh_seconds: Option<u64>,
+    jwks_max_stale_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemote {
+    introspection_endpoint: Option<String>,
+    client_id: String,
+    client_secret: String,
+    cache_ttl_seconds: Option<u64>,
+}
+
+impl fmt::Debug for RawRemote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawRemote").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    name: String,
+    base_path: String,
+    upstream: String,
+    #[serde(default)]
+    resources: Vec<RawResource>,
+    #[serde(default)]
+    identification: Vec<IdentificationType>,
+    #[serde(default)]
+    allow_anonymous: bool,
+    #[serde(default)]
+    scopes: Vec<RawApiScope>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResource {
+    path: String,
+    methods: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApiScope {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    resources: Vec<RawResource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScopeMapping {
+    authorization_server: String,
+    scope: String,
+    api_scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApplication {
+    name: String,
+    #[serde(default)]
+    apis: Vec<String>,
+    #[serde(default)]
+    strategies: Vec<RawStrategy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStrategy {
+    name: String,
+    scheme: Scheme,
+    authorization_server: String,
+    client_id: String,
+    client_secret: Option<String>,
+    #[serde(default)]
+    hmac: bool,
+}
+
+impl fmt::Debug for RawStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawStrategy").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated configuration
+// ---------------------------------------------------------------------------------------------
+
+/// How an API identifies the caller; tried in the configured order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentificationType {
+    /// An OpenID Connect ID token (`aud` = the client id), RS* against the JWKS or HS* with the
+    /// strategy's client secret when its `hmac` is on.
+    OpenidConnect,
+    /// An OAuth2 access token (JWT) validated locally against the JWKS or the static key.
+    Oauth2Local,
+    /// An OAuth2 access token validated by RFC 7662 introspection at the authorization server.
+    Oauth2Remote,
+    /// A JWT validated locally like an access token, for `jwt` strategies.
+    Jwt,
+}
+
+impl IdentificationType {
+    /// The label used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenidConnect => "openid_connect",
+            Self::Oauth2Local => "oauth2_local",
+            Self::Oauth2Remote => "oauth2_remote",
+            Self::Jwt => "jwt",
+        }
+    }
+}
+
+/// A strategy's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// OpenID Connect: ID tokens and access tokens (local or remote).
+    Openid,
+    /// OAuth2 access tokens (local or remote).
+    Oauth2,
+    /// JWT identification.
+    Jwt,
+}
+
+impl Scheme {
+    /// Whether a token identified by `kind` may be matched to a strategy of this scheme.
+    pub fn accepts(self, kind: IdentificationType) -> bool {
+        use IdentificationType as T;
+        match self {
+            Self::Openid => matches!(kind, T::OpenidConnect | T::Oauth2Local | T::Oauth2Remote),
+            Self::Oauth2 => matches!(kind, T::Oauth2Local | T::Oauth2Remote),
+            Self::Jwt => matches!(kind, T::Jwt),
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where `gateway run` listens.
+    pub listen: SocketAddr,
+    /// The realm in `WWW-Authenticate` challenges.
+    pub realm: String,
+    /// How long the upstream may take.
+    pub upstream_timeout: Duration,
+    /// The authorization servers.
+    pub authorization_servers: Vec<AuthServerConfig>,
+    /// The APIs.
+    pub apis: Vec<ApiConfig>,
+    /// AS scope → API scopes.
+    pub scope_mappings: Vec<ScopeMapping>,
+    /// The applications.
+    pub applications: Vec<ApplicationConfig>,
+}
+
+/// An external authorization server.
+#[derive(Debug, Clone)]
+pub struct AuthServerConfig {
+    /// e.g. `ExternalOktaServer`.
+    pub name: String,
+    /// The OIDC/OAuth metadata document, which fills the values not given explicitly.
+    pub discovery_url: Option<Url>,
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Where the signing keys are published.
+    pub jwks_uri: Option<Url>,
+    /// RFC 7662 endpoint.
+    pub introspection_endpoint: Option<Url>,
+    /// RFC 7591 endpoint (recorded, not used on the request path).
+    pub registration_endpoint: Option<Url>,
+    /// Authorization endpoint (used by `gateway demo` to print the browser URL).
+    pub authorization_endpoint: Option<Url>,
+    /// Token endpoint.
+    pub token_endpoint: Option<Url>,
+    /// The AS's scopes (informational; mappings may name others).
+    pub scopes: Vec<String>,
+    /// Local introspection settings.
+    pub local: Option<LocalConfig>,
+    /// Remote introspection settings.
+    pub remote: Option<RemoteConfig>,
+}
+
+/// Local (JWT) validation settings.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Accepted `aud` values for access tokens.
+    pub audiences: Vec<String>,
+    /// Allowed clock skew for `exp`/`iat`/`nbf`, seconds.
+    pub clock_skew: u64,
+    /// A static public key or certificate (PEM) instead of the JWKS.
+    pub public_key_pem: Option<String>,
+    /// The least time between two JWKS refreshes triggered by an unknown `kid`.
+    pub jwks_min_refresh: u64,
+    /// How long keys keep serving after their refresh time when the AS cannot be reached.
+    pub jwks_max_stale: u64,
+}
+
+/// Remote (introspection) validation settings.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// Overrides the discovered endpoint.
+    pub introspection_endpoint: Option<Url>,
+    /// The gateway's client at the AS.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+    /// Upper bound on how long an introspection result is reused, seconds (0 = no cache).
+    pub cache_ttl_cap: u64,
+}
+
+/// One API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// e.g. `CheckBedAvailability`.
+    pub name: String,
+    /// Path prefix at the gateway, e.g. `/beds`.
+    pub base_path: String,
+    /// Where requests go; the path after `base_path` is appended.
+    pub upstream: Url,
+    /// Resources (paths relative to `base_path`) and their methods.
+    pub resources: Vec<Resource>,
+    /// Identification types, in order.
+    pub identification: Vec<IdentificationType>,
+    /// Requests without a token pass as the anonymous application.
+    pub allow_anonymous: bool,
+    /// API scopes.
+    pub scopes: Vec<ApiScope>,
+}
+
+/// A resource: a path pattern (`{name}` matches one segment, a final `*` the rest) and methods.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The pattern as written.
+    pub path: String,
+    /// Accepted methods.
+    pub methods: Vec<Method>,
+}
+
+/// An API scope: the resource methods it opens.
+#[derive(Debug, Clone)]
+pub struct ApiScope {
+    /// e.g. `CheckBedAvailibiltyScopeV3`.
+    pub name: String,
+    /// (resource index, methods).
+    pub grants: Vec<(usize, Vec<Method>)>,
+}
+
+/// An AS scope mapped to API scopes.
+#[derive(Debug, Clone)]
+pub struct ScopeMapping {
+    /// Index into `authorization_servers`.
+    pub authorization_server: usize,
+    /// The AS scope, e.g. `beds.read`.
+    pub scope: String,
+    /// (API index, API scope index).
+    pub api_scopes: Vec<(usize, usize)>,
+}
+
+/// An application.
+#[derive(Debug, Clone)]
+pub struct ApplicationConfig {
+    /// e.g. `OpenIDApp`.
+    pub name: String,
+    /// Indexes of the APIs it may call.
+    pub apis: Vec<usize>,
+    /// How its requests are authenticated.
+    pub strategies: Vec<Strategy>,
+}
+
+/// A strategy.
+#[derive(Debug, Clone)]
+pub struct Strategy {
+    /// e.g. `OktaStrategy`.
+    pub name: String,
+    /// openid / oauth2 / jwt.
+    pub scheme: Scheme,
+    /// Index into `authorization_servers`.
+    pub authorization_server: usize,
+    /// The client id tokens carry (`cid`, `client_id`, `azp` or the ID token's `aud`).
+    pub client_id: String,
+    /// The client secret (the HMAC key when `hmac` is on).
+    pub client_secret: Option<Secret>,
+    /// Accept HS256/384/512 ID tokens signed with the client secret.
+    pub hmac: bool,
+}
+
+/// The default listen address of `gateway run`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// Resolves `${NAME}` references.
+pub trait EnvLookup {
+    /// The value of `name`, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> EnvLookup for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// Reads the process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl EnvLookup for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+fn expand(value: &str, key: &str, env: &dyn EnvLookup) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| err(key, "unterminated `${` reference"))?;
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err(key, format!("`${{{name}}}` is not an environment variable name")));
+        }
+        let v = env
+            .get(name)
+            .ok_or_else(|| err(key, format!("environment variable `{name}` is not set")))?;
+        out.push_str(&v);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn parse_url(value: &str, key: &str, env: &dyn EnvLookup) -> Result<Url, ConfigError> {
+    let v = expand(value, key, env)?;
+    let url = Url::parse(&v).map_err(|e| err(key, format!("not a URL: {e}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(err(key, "must be an http or https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err(key, "must not carry credentials; use client_id/client_secret"));
+    }
+    Ok(url)
+}
+
+fn opt_url(v: &Option<String>, key: &str, env: &dyn EnvLookup) -> Result<Option<Url>, ConfigError> {
+    v.as_deref().map(|s| parse_url(s, key, env)).transpose()
+}
+
+fn check_name(name: &str, key: &str) -> Result<(), ConfigError> {
+    if name.trim().is_empty() {
+        return Err(err(key, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
+    if methods.is_empty() {
+        return Err(err(key, "at least one method is required"));
+    }
+    let mut out = Vec::with_capacity(methods.len());
+    for (i, m) in methods.iter().enumerate() {
+        let upper = m.to_ascii_uppercase();
+        if !METHODS.contains(&upper.as_str()) {
+            return Err(err(
+                format!("{key}[{i}]"),
+                format!("`{m}` is not one of {}", METHODS.join(", ")),
+            ));
+        }
+        let method = Method::from_bytes(upper.as_bytes()).map_err(|_| err(format!("{key}[{i}]"), "invalid method"))?;
+        if out.contains(&method) {
+            return Err(err(format!("{key}[{i}]"), format!("`{m}` is listed twice")));
+        }
+        out.push(method);
+    }
+    Ok(out)
+}
+
+fn check_resource_path(path: &str, key: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') {
+        return Err(err(key, "must start with `/`"));
+    }
+    for (i, seg) in path.split('/').skip(1).enumerate() {
+        let last = i + 2 == path.split('/').count();
+        if seg.is_empty() && path != "/" {
+            return Err(err(key, "must not contain empty segments or end with `/`"));
+        }
+        if seg == "." || seg == ".." {
+            return Err(err(key, "must not contain `.` or `..` segments"));
+        }
+        if seg == "*" && !last {
+            return Err(err(key, "`*` is only allowed as the last segment"));
+        }
+        if seg.contains(['{', '}']) && !(seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2) {
+            return Err(err(key, "a parameter segment is written `{name}`"));
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses and validates a TOML document, resolving `${ENV}` references with `env`.
+    pub fn from_toml(text: &str, env: &dyn EnvLookup) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "config".into());
+            err(key, e.message().to_owned())
+        })?;
+        Self::validate(raw, env)
+    }
+
+    /// Reads a file (see [`Config::from_toml`]).
+    pub fn from_file(path: &std::path::Path, env: &dyn EnvLookup) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(path.display().to_string(), format!("cannot read: {e}")))?;
+        Self::from_toml(&text, env)
+    }
+
+    fn validate(raw: RawConfig, env: &dyn EnvLookup) -> Result<Self, ConfigError> {
+        let listen = raw
+            .listen
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN)
+            .parse()
+            .map_err(|_| err("listen", "must be an address like 127.0.0.1:8080"))?;
+        let realm = raw.realm.unwrap_or_else(|| "gateway".into());
+        if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
+            return Err(err("realm", "must not contain quotes, backslashes or control characters"));
+        }
+        let upstream_timeout = Duration::from_secs(raw.upstream_timeout_seconds.unwrap_or(30));
+
+        // Authorization servers.
+        let mut as_index = HashMap::new();
+        let mut authorization_servers = Vec::new();
+        for (i, a) in raw.authorization_servers.into_iter().enumerate() {
+            let k = format!("authorization_servers[{i}]");
+            check_name(&a.name, &format!("{k}.name"))?;
+            if as_index.insert(a.name.clone(), i).is_some() {
+                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+            }
+            let local = match a.local {
+                None => None,
+                Some(l) => {
+                    let lk = format!("{k}.local");
+                    let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
+                        (Some(_), Some(_)) => {
+                            return Err(err(format!("{lk}.public_key_pem"), "give either public_key_pem or public_key_pem_file"));
+                        }
+                        (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
+                        (None, Some(f)) => {
+                            let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
+                            Some(std::fs::read_to_string(&f).map_err(|e| {
+                                err(format!("{lk}.public_key_pem_file"), format!("cannot read `{f}`: {e}"))
+                            })?)
+                        }
+                        (None, None) => None,
+                    };
+                    if l.audiences.is_empty() {
+                        return Err(err(format!("{lk}.audiences"), "at least one accepted audience is required"));
+                    }
+                    let clock_skew = l.clock_skew_seconds.unwrap_or(30);
+                    if clock_skew > 300 {
+                        return Err(err(format!("{lk}.clock_skew_seconds"), "must be at most 300"));
+                    }
+                    Some(LocalConfig {
+                        audiences: l.audiences,
+                        clock_skew,
+                        public_key_pem,
+                        jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
+                        jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
+                    })
+                }
+            };
+            let remote = match a.remote {
+                None => None,
+                Some(r) => {
+                    let rk = format!("{k}.remote");
+                    check_name(&r.client_id, &format!("{rk}.client_id"))?;
+                    let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
+                    if secret.is_empty() {
+                        return Err(err(format!("{rk}.client_secret"), "must not be empty"));
+                    }
+                    Some(RemoteConfig {
+                        introspection_endpoint: opt_url(&r.introspection_endpoint, &format!("{rk}.introspection_endpoint"), env)?,
+                        client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
+                        client_secret: Secret::new(secret),
+                        cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
+                    })
+                }
+            };
+            if local.is_none() && remote.is_none() {
+                return Err(err(&k, "needs `local` and/or `remote` introspection settings"));
+            }
+            let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
+            let issuer = a.issuer.as_deref().map(|s| expand(s, &format!("{k}.issuer"), env)).transpose()?;
+            if discovery_url.is_none() && issuer.is_none() {
+                return Err(err(format!("{k}.issuer"), "give `issuer` or `discovery_url`"));
+            }
+            authorization_servers.push(AuthServerConfig {
+                name: a.name,
+                discovery_url,
+                issuer,
+                jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
+                introspection_endpoint: opt_url(&a.introspection_endpoint, &format!("{k}.introspection_endpoint"), env)?,
+                registration_endpoint: opt_url(&a.registration_endpoint, &format!("{k}.registration_endpoint"), env)?,
+                authorization_endpoint: opt_url(&a.authorization_endpoint, &format!("{k}.authorization_endpoint"), env)?,
+                token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
+                scopes: a.scopes,
+                local,
+                remote,
+            });
+        }
+
+        // APIs.
+        let mut api_index = HashMap::new();
+        let mut base_paths = HashSet::new();
+        let mut apis = Vec::new();
+        for (i, a) in raw.apis.into_iter().enumerate() {
+            let k = format!("apis[{i}]");
+            check_name(&a.name, &format!("{k}.name"))?;
+            if api_index.insert(a.name.clone(), i).is_some() {
+                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+            }
+            let bp = &a.base_path;
+            if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
+                return Err(err(format!("{k}.base_path"), "must start with `/` and not end with `/`"));
+            }
+            if bp.split('/').any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%'])) {
+                return Err(err(format!("{k}.base_path"), "must be a plain path"));
+            }
+            if bp == "/health" || bp == "/metrics" {
+                return Err(err(format!("{k}.base_path"), "`/health` and `/metrics` are the gateway's own"));
+            }
+            if !base_paths.insert(bp.clone()) {
+                return Err(err(format!("{k}.base_path"), format!("`{bp}` is used by another API")));
+            }
+            let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
+            if upstream.scheme() != "http" {
+                return Err(err(format!("{k}.upstream"), "only http:// upstreams are supported"));
+            }
+            if upstream.query().is_some() || upstream.fragment().is_some() {
+                return Err(err(format!("{k}.upstream"), "must not have a query or fragment"));
+            }
+            if a.resources.is_empty() {
+                return Err(err(format!("{k}.resources"), "at least one resource is required"));
+            }
+            let mut resources: Vec<Resource> = Vec::new();
+            for (j, r) in a.resources.iter().enumerate() {
+                let rk = format!("{k}.resources[{j}]");
+                check_resource_path(&r.path, &format!("{rk}.path"))?;
+                if resources.iter().any(|x| x.path == r.path) {
+                    return Err(err(format!("{rk}.path"), format!("`{}` is listed twice", r.path)));
+                }
+                resources.push(Resource {
+                    path: r.path.clone(),
+                    methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
+                });
+            }
+            if a.identification.is_empty() && !a.allow_anonymous {
+                return Err(err(format!("{k}.identification"), "list at least one identification type (or allow_anonymous)"));
+            }
+            let mut seen = HashSet::new();
+            for (j, t) in a.identification.iter().enumerate() {
+                if !seen.insert(*t) {
+                    return Err(err(format!("{k}.identification[{j}]"), format!("`{}` is listed twice", t.as_str())));
+                }
+            }
+            let mut scopes: Vec<ApiScope> = Vec::new();
+            for (j, s) in a.scopes.iter().enumerate() {
+                let sk = format!("{k}.scopes[{j}]");
+                check_name(&s.name, &format!("{sk}.name"))?;
+                let _ = &s.description;
+                if scopes.iter().any(|x| x.name == s.name) {
+                    return Err(err(format!("{sk}.name"), format!("`{}` is defined twice", s.name)));
+                }
+                let mut grants = Vec::new();
+                for (m, r) in s.resources.iter().enumerate() {
+                    let gk = format!("{sk}.resources[{m}]");
+                    let idx = resources.iter().position(|x| x.path == r.path).ok_or_else(|| {
+                        err(format!("{gk}.path"), format!("`{}` is not a resource of API `{}`", r.path, a.name))
+                    })?;
+                    let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
+                    for (n, me) in methods.iter().enumerate() {
+                        if !resources[idx].methods.contains(me) {
+                            return Err(err(
+                                format!("{gk}.methods[{n}]"),
+                                format!("resource `{}` does not accept {me}", r.path),
+                            ));
+                        }
+                    }
+                    grants.push((idx, methods));
+                }
+                if grants.is_empty() {
+                    return Err(err(format!("{sk}.resources"), "an API scope must open at least one resource"));
+                }
+                scopes.push(ApiScope { name: s.name.clone(), grants });
+            }
+            apis.push(ApiConfig {
+                name: a.name,
+                base_path: a.base_path,
+                upstream,
+                resources,
+                identification: a.identification,
+                allow_anonymous: a.allow_anonymous,
+                scopes,
+            });
+        }
+        // Identification types need matching AS settings.
+        for (i, a) in apis.iter().enumerate() {
+            for (j, t) in a.identification.iter().enumerate() {
+                let ok = match t {
+                    IdentificationType::Oauth2Remote => authorization_servers.iter().any(|s| s.remote.is_some()),
+                    IdentificationType::Oauth2Local | IdentificationType::Jwt => {
+                        authorization_servers.iter().any(|s| s.local.is_some())
+                    }
+                    IdentificationType::OpenidConnect => true,
+                };
+                if !ok {
+                    return Err(err(
+                        format!("apis[{i}].identification[{j}]"),
+                        format!("no authorization server has the {} settings `{}` needs", if *t == IdentificationType::Oauth2Remote { "remote" } else { "local" }, t.as_str()),
+                    ));
+                }
+            }
+        }
+
+        // Scope mappings.
+        let mut scope_mappings = Vec::new();
+        for (i, m) in raw.scope_mappings.into_iter().enumerate() {
+            let k = format!("scope_mappings[{i}]");
+            let asi = *as_index.get(&m.authorization_server).ok_or_else(|| {
+                err(format!("{k}.authorization_server"), format!("no authorization server named `{}`", m.authorization_server))
+            })?;
+            check_name(&m.scope, &format!("{k}.scope"))?;
+            if m.api_scopes.is_empty() {
+                return Err(err(format!("{k}.api_scopes"), "map the scope to at least one API scope"));
+            }
+            let mut targets = Vec::new();
+            for (j, name) in m.api_scopes.iter().enumerate() {
+                // `Api/Scope` names one API's scope; a bare name every API scope of that name.
+                let (api_filter, scope_name) = match name.split_once('/') {
+                    Some((a, s)) => (Some(a), s),
+                    None => (None, name.as_str()),
+                };
+                let before = targets.len();
+                for (ai, api) in apis.iter().enumerate() {
+                    if api_filter.is_some_and(|f| f != api.name) {
+                        continue;
+                    }
+                    if let Some(si) = api.scopes.iter().position(|s| s.name == scope_name) {
+                        targets.push((ai, si));
+                    }
+                }
+                if targets.len() == before {
+                    return Err(err(format!("{k}.api_scopes[{j}]"), format!("no API scope named `{name}`")));
+                }
+            }
+            scope_mappings.push(ScopeMapping { authorization_server: asi, scope: m.scope, api_scopes: targets });
+        }
+
+        // Applications.
+        let mut app_names = HashSet::new();
+        let mut client_ids: HashMap<(usize, String), String> = HashMap::new();
+        let mut applications = Vec::new();
+        for (i, a) in raw.applications.into_iter().enumerate() {
+            let k = format!("applications[{i}]");
+            check_name(&a.name, &format!("{k}.name"))?;
+            if !app_names.insert(a.name.clone()) {
+                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+            }
+            let mut app_apis = Vec::new();
+            for (j, name) in a.apis.iter().enumerate() {
+                let idx = *api_index
+                    .get(name)
+                    .ok_or_else(|| err(format!("{k}.apis[{j}]"), format!("no API named `{name}`")))?;
+                app_apis.push(idx);
+            }
+            if a.strategies.is_empty() {
+                return Err(err(format!("{k}.strategies"), "at least one strategy is required"));
+            }
+            let mut strategies = Vec::new();
+            for (j, s) in a.strategies.into_iter().enumerate() {
+                let sk = format!("{k}.strategies[{j}]");
+                check_name(&s.name, &format!("{sk}.name"))?;
+                let asi = *as_index.get(&s.authorization_server).ok_or_else(|| {
+                    err(format!("{sk}.authorization_server"), format!("no authorization server named `{}`", s.authorization_server))
+                })?;
+                let client_id = expand(&s.client_id, &format!("{sk}.client_id"), env)?;
+                check_name(&client_id, &format!("{sk}.client_id"))?;
+                if let Some(other) = client_ids.insert((asi, client_id.clone()), a.name.clone()) {
+                    return Err(err(
+                        format!("{sk}.client_id"),
+                        format!("client `{client_id}` at `{}` already belongs to application `{other}`", s.authorization_server),
+                    ));
+                }
+                let client_secret = s
+                    .client_secret
+                    .as_deref()
+                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                    .transpose()?
+                    .map(Secret::new);
+                if s.hmac {
+                    if s.scheme == Scheme::Jwt {
+                        return Err(err(format!("{sk}.hmac"), "HMAC applies to openid and oauth2 strategies"));
+                    }
+                    match &client_secret {
+                        None => return Err(err(format!("{sk}.client_secret"), "required when `hmac` is on (it is the HMAC key)")),
+                        Some(sec) if sec.expose().len() < 32 => {
+                            return Err(err(format!("{sk}.client_secret"), "an HMAC key must be at least 32 bytes"));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                strategies.push(Strategy {
+                    name: s.name,
+                    scheme: s.scheme,
+                    authorization_server: asi,
+                    client_id,
+                    client_secret,
+                    hmac: s.hmac,
+                });
+            }
+            applications.push(ApplicationConfig { name: a.name, apis: app_apis, strategies });
+        }
+
+        Ok(Self {
+            listen,
+            realm,
+            upstream_timeout,
+            authorization_servers,
+            apis,
+            scope_mappings,
+            applications,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

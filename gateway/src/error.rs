@@ -1,0 +1,178 @@
+//! The gateway's one error type and its one mapping to HTTP (RFC 6750 for token problems).
+//!
+//! Descriptions are static strings chosen here: nothing from the token, the key material or a
+//! remote error ever reaches a response body.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+/// Why a request did not reach (or come back from) the upstream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// No bearer token on a protected API (RFC 6750 §3.1: no error code).
+    #[error("no bearer token")]
+    MissingToken,
+    /// Malformed request: bad Authorization header, several tokens, suspicious path.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// The token is not acceptable (signature, claims, expiry, unknown client...).
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// The token lacks a scope that opens this resource and method.
+    #[error("insufficient scope")]
+    InsufficientScope {
+        /// Space-separated authorization-server scopes any one of which would open the resource.
+        scope: String,
+    },
+    /// The application identified by the token is not allowed to call this API.
+    #[error("application not subscribed to this API")]
+    NotSubscribed,
+    /// No API or resource matches the path.
+    #[error("not found")]
+    NotFound,
+    /// The resource exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The authorization server could not be reached; the gateway fails closed.
+    #[error("authorization server unavailable")]
+    AuthServerUnavailable,
+    /// The upstream refused the connection or broke it.
+    #[error("upstream unavailable")]
+    UpstreamUnavailable,
+    /// The upstream did not answer in time.
+    #[error("upstream timeout")]
+    UpstreamTimeout,
+}
+
+impl GatewayError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } | Self::NotSubscribed => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AuthServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The outcome label used in metrics.
+    pub fn outcome(&self) -> crate::telemetry::Outcome {
+        use crate::telemetry::Outcome;
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => Outcome::Unauthorized,
+            Self::InvalidRequest(_) => Outcome::BadRequest,
+            Self::InsufficientScope { .. } | Self::NotSubscribed => Outcome::Forbidden,
+            Self::NotFound | Self::MethodNotAllowed => Outcome::NotFound,
+            Self::AuthServerUnavailable => Outcome::AuthServerUnavailable,
+            Self::UpstreamUnavailable | Self::UpstreamTimeout => Outcome::UpstreamError,
+        }
+    }
+
+    fn code_and_description(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::MissingToken => ("invalid_token", "a bearer token is required"),
+            Self::InvalidRequest(d) => ("invalid_request", d),
+            Self::InvalidToken(d) => ("invalid_token", d),
+            Self::InsufficientScope { .. } => (
+                "insufficient_scope",
+                "the token's scopes do not open this resource and method",
+            ),
+            Self::NotSubscribed => (
+                "insufficient_scope",
+                "the application is not allowed to call this API",
+            ),
+            Self::NotFound => ("not_found", "no API resource matches this path"),
+            Self::MethodNotAllowed => ("method_not_allowed", "the resource does not accept this method"),
+            Self::AuthServerUnavailable => (
+                "temporarily_unavailable",
+                "the authorization server could not be reached; the request was not allowed",
+            ),
+            Self::UpstreamUnavailable => ("bad_gateway", "the upstream service is unavailable"),
+            Self::UpstreamTimeout => ("gateway_timeout", "the upstream service did not answer in time"),
+        }
+    }
+
+    /// Renders the response, with `realm` in any `WWW-Authenticate` challenge.
+    pub fn into_response_with_realm(self, realm: &str) -> Response {
+        let status = self.status();
+        let (code, description) = self.code_and_description();
+        let challenge = match &self {
+            Self::MissingToken => Some(format!("Bearer realm=\"{realm}\"")),
+            Self::InvalidRequest(_) | Self::InvalidToken(_) => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
+            )),
+            Self::InsufficientScope { scope } if !scope.is_empty() => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"{scope}\""
+            )),
+            Self::InsufficientScope { .. } | Self::NotSubscribed => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\""
+            )),
+            _ => None,
+        };
+        let mut body = serde_json::json!({ "error": code, "error_description": description });
+        if let Self::InsufficientScope { scope } = &self {
+            body["scope"] = serde_json::Value::String(scope.clone());
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        self.into_response_with_realm("gateway")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(e: GatewayError) -> (StatusCode, String) {
+        let r = e.into_response();
+        let c = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status(), c)
+    }
+
+    #[test]
+    fn missing_token_has_no_error_code() {
+        let (s, c) = challenge(GatewayError::MissingToken);
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(c, "Bearer realm=\"gateway\"");
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope() {
+        let (s, c) = challenge(GatewayError::InsufficientScope {
+            scope: "beds.write".into(),
+        });
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(c.contains("error=\"insufficient_scope\""), "{c}");
+        assert!(c.contains("scope=\"beds.write\""), "{c}");
+    }
+
+    #[test]
+    fn upstream_errors_are_5xx_without_challenge() {
+        assert_eq!(challenge(GatewayError::UpstreamUnavailable), (StatusCode::BAD_GATEWAY, String::new()));
+        assert_eq!(challenge(GatewayError::UpstreamTimeout), (StatusCode::GATEWAY_TIMEOUT, String::new()));
+    }
+}

@@ -1,0 +1,89 @@
+//! Step 2, extract: the bearer token from the one `Authorization` header (RFC 6750 §2.1).
+//! Several headers, a token in the query string, or a malformed value are `invalid_request`.
+
+use http::{HeaderMap, Uri, header};
+
+use crate::error::GatewayError;
+use crate::validation::jwt::MAX_TOKEN_LEN;
+
+/// The bearer token, if the request carries one.
+pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, GatewayError> {
+    if let Some(q) = uri.query()
+        && q.split('&').any(|p| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("access_token")))
+    {
+        return Err(GatewayError::InvalidRequest("tokens are accepted only in the Authorization header"));
+    }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(GatewayError::InvalidRequest("the request carries several Authorization headers"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| GatewayError::InvalidRequest("the Authorization header is malformed"))?;
+    let (scheme, rest) = match value.split_once(' ') {
+        Some(parts) => parts,
+        None if value.eq_ignore_ascii_case("bearer") => {
+            return Err(GatewayError::InvalidRequest("the Authorization header is malformed"));
+        }
+        None => return Ok(None),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme: no bearer token was presented.
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !is_b64token(token) {
+        return Err(GatewayError::InvalidRequest("the Authorization header is malformed"));
+    }
+    Ok(Some(token))
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn reads_a_bearer_token() {
+        let h = headers(&["Bearer abc.def-ghi_"]);
+        assert_eq!(bearer(&h, &Uri::from_static("/x")).unwrap(), Some("abc.def-ghi_"));
+        let h = headers(&["bearer abc"]);
+        assert_eq!(bearer(&h, &Uri::from_static("/x")).unwrap(), Some("abc"));
+    }
+
+    #[test]
+    fn other_schemes_are_no_token() {
+        let h = headers(&["Basic dXNlcjpwYXNz"]);
+        assert_eq!(bearer(&h, &Uri::from_static("/x")).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_or_ambiguous_is_invalid_request() {
+        let uri = Uri::from_static("/x");
+        for h in [headers(&["Bearer"]), headers(&["Bearer "]), headers(&["Bearer a b"]), headers(&["Bearer a", "Bearer b"])] {
+            assert!(matches!(bearer(&h, &uri), Err(GatewayError::InvalidRequest(_))));
+        }
+        let h = headers(&[]);
+        assert!(matches!(bearer(&h, &Uri::from_static("/x?access_token=abc")), Err(GatewayError::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,225 @@
+//! Step 6, forward: send the request to the API's upstream over a pooled connection, with the
+//! gateway's identity headers. Any header the client sent that looks like one of them (names
+//! compared ignoring case and `_`/`-`) is removed first, as are hop-by-hop headers, the
+//! `Authorization` header and method-override headers.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::route::RouteMatch;
+use crate::config::Config;
+use crate::error::GatewayError;
+
+/// The identity headers the gateway sets.
+pub const APPLICATION_HEADER: &str = "x-gateway-application";
+/// `sub`.
+pub const SUBJECT_HEADER: &str = "x-gateway-subject";
+/// Space-separated AS scopes.
+pub const SCOPES_HEADER: &str = "x-gateway-scopes";
+/// The client id.
+pub const CLIENT_ID_HEADER: &str = "x-gateway-client-id";
+/// The authorization server's name.
+pub const AUTH_SERVER_HEADER: &str = "x-gateway-authorization-server";
+
+const IDENTITY_PREFIX: &[u8] = b"x-gateway-";
+
+const STRIPPED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "authorization",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// What the upstream is told about the caller.
+#[derive(Debug, Default)]
+pub struct IdentityHeaders<'a> {
+    /// Application name (`anonymous` when anonymous access passed).
+    pub application: &'a str,
+    /// `sub`.
+    pub subject: Option<&'a str>,
+    /// Client id.
+    pub client_id: Option<&'a str>,
+    /// AS scopes.
+    pub scopes: &'a [String],
+    /// AS name.
+    pub authorization_server: Option<&'a str>,
+}
+
+#[derive(Debug)]
+struct Upstream {
+    authority: String,
+    prefix: String,
+    host: HeaderValue,
+}
+
+/// The pooled client to all upstreams.
+#[derive(Debug)]
+pub struct Forwarder {
+    client: Client<HttpConnector, Body>,
+    timeout: Duration,
+    upstreams: Vec<Upstream>,
+}
+
+fn is_identity_like(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= IDENTITY_PREFIX.len()
+        && b.iter().zip(IDENTITY_PREFIX).all(|(c, p)| {
+            let c = c.to_ascii_lowercase();
+            c == *p || (c == b'_' && *p == b'-')
+        })
+}
+
+fn is_stripped(name: &str) -> bool {
+    if is_identity_like(name) {
+        return true;
+    }
+    let normal = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+    STRIPPED
+        .iter()
+        .any(|s| s.len() == name.len() && s.bytes().zip(name.bytes()).all(|(a, b)| a == normal(b)))
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        headers.remove(n);
+    }
+}
+
+impl Forwarder {
+    /// A forwarder for the configured APIs.
+    pub fn new(config: &Config) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        let upstreams = config
+            .apis
+            .iter()
+            .map(|a| {
+                let u = &a.upstream;
+                let host = u.host_str().unwrap_or("localhost");
+                let authority = match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_owned(),
+                };
+                Upstream {
+                    host: HeaderValue::from_str(&authority).unwrap_or(HeaderValue::from_static("localhost")),
+                    authority,
+                    prefix: u.path().trim_end_matches('/').to_owned(),
+                }
+            })
+            .collect();
+        Self { client, timeout: config.upstream_timeout, upstreams }
+    }
+
+    /// Forwards `req` for the matched API.
+    pub async fn forward(
+        &self,
+        mut req: Request<Body>,
+        m: &RouteMatch,
+        identity: &IdentityHeaders<'_>,
+    ) -> Result<Response<Body>, GatewayError> {
+        let upstream = &self.upstreams[m.api];
+        let path = req.uri().path();
+        let rest = &path[m.rest_start..];
+        let rest = if rest.is_empty() && upstream.prefix.is_empty() { "/" } else { rest };
+        let mut target = String::with_capacity(16 + upstream.authority.len() + upstream.prefix.len() + path.len());
+        target.push_str("http://");
+        target.push_str(&upstream.authority);
+        target.push_str(&upstream.prefix);
+        target.push_str(rest);
+        if let Some(q) = req.uri().query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        *req.uri_mut() = Uri::try_from(target).map_err(|_| GatewayError::InvalidRequest("the request path is not in canonical form"))?;
+        *req.version_mut() = http::Version::HTTP_11;
+
+        let headers = req.headers_mut();
+        strip_hop_by_hop(headers);
+        let doomed: Vec<HeaderName> = headers.keys().filter(|n| is_stripped(n.as_str())).cloned().collect();
+        for n in doomed {
+            headers.remove(&n);
+        }
+        headers.insert(header::HOST, upstream.host.clone());
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        };
+        set(APPLICATION_HEADER, identity.application);
+        if let Some(s) = identity.subject {
+            set(SUBJECT_HEADER, s);
+        }
+        if let Some(c) = identity.client_id {
+            set(CLIENT_ID_HEADER, c);
+        }
+        if let Some(a) = identity.authorization_server {
+            set(AUTH_SERVER_HEADER, a);
+        }
+        if !identity.scopes.is_empty() {
+            set(SCOPES_HEADER, &identity.scopes.join(" "));
+        }
+
+        let response = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "upstream request failed");
+                return Err(GatewayError::UpstreamUnavailable);
+            }
+            Ok(Ok(r)) => r,
+        };
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        for n in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer"] {
+            parts.headers.remove(n);
+        }
+        Ok(Response::from_parts(parts, Body::new(body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_header_variants_are_recognised() {
+        for n in ["x-gateway-subject", "x_gateway_subject", "x-gateway_application", "x_gateway-anything"] {
+            assert!(is_stripped(n), "{n}");
+        }
+        for n in ["authorization", "x-http-method-override", "x_http_method_override", "proxy-authorization"] {
+            assert!(is_stripped(n), "{n}");
+        }
+        for n in ["accept", "x-gatewayx", "content-type"] {
+            assert!(!is_stripped(n), "{n}");
+        }
+    }
+}

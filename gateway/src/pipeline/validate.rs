@@ -1,0 +1,190 @@
+//! Step 3, validate: try the API's identification types in order; the first that accepts the
+//! token gives the [`Identity`]. If none does, the most serious failure is returned (an
+//! unreachable authorization server outranks an invalid token: the gateway fails closed and says
+//! so).
+
+use std::sync::Arc;
+
+use crate::config::IdentificationType;
+use crate::error::GatewayError;
+use crate::validation::hmac::HmacClient;
+use crate::validation::introspection::Introspector;
+use crate::validation::jwt::{self, Jwt, is_hmac};
+use crate::validation::local::{Audiences, LocalValidator, check_claims};
+use crate::validation::{Identity, ValidationError};
+
+/// What the gateway knows about one authorization server at run time.
+#[derive(Debug)]
+pub struct ServerRuntime {
+    /// Its name.
+    pub name: String,
+    /// Its exact issuer.
+    pub issuer: String,
+    /// Local validation, when configured.
+    pub local: Option<LocalValidator>,
+    /// Remote validation, when configured.
+    pub introspector: Option<Arc<Introspector>>,
+    /// Client ids of the openid strategies at this AS: the audiences an ID token may have.
+    pub id_token_clients: Vec<String>,
+    /// The strategies with `hmac` on.
+    pub hmac_clients: Vec<HmacClient>,
+    /// Clock skew for ID tokens verified with HMAC (the local skew, or 30 s).
+    pub clock_skew: u64,
+}
+
+/// All authorization servers.
+#[derive(Debug)]
+pub struct Validators {
+    /// By configuration index.
+    pub servers: Vec<ServerRuntime>,
+}
+
+impl Validators {
+    fn by_issuer(&self, iss: Option<&str>) -> Option<usize> {
+        let iss = iss?;
+        self.servers.iter().position(|s| s.issuer == iss)
+    }
+
+    /// Validates `token` by the identification types, in order.
+    pub async fn validate(
+        &self,
+        types: &[IdentificationType],
+        token: &str,
+        now: u64,
+    ) -> Result<Identity, GatewayError> {
+        let parsed = jwt::looks_like_jwt(token).then(|| jwt::decode(token));
+        let mut worst: Option<ValidationError> = None;
+        for &kind in types {
+            let result = match kind {
+                IdentificationType::OpenidConnect => self.id_token(parsed.as_ref(), now).await,
+                IdentificationType::Oauth2Local | IdentificationType::Jwt => {
+                    self.access_token(parsed.as_ref(), kind, now).await
+                }
+                IdentificationType::Oauth2Remote => self.remote(parsed.as_ref(), token).await,
+            };
+            match result {
+                Ok(identity) => {
+                    tracing::debug!(
+                        kind = kind.as_str(),
+                        kid = parsed.as_ref().and_then(|p| p.as_ref().ok()).and_then(|j| j.header.kid.as_deref()),
+                        sub = identity.subject.as_deref(),
+                        jti = identity.jti.as_deref(),
+                        "token accepted"
+                    );
+                    return Ok(identity);
+                }
+                Err(e) => {
+                    worst = Some(match (worst, e) {
+                        (Some(ValidationError::Unavailable), _) | (_, ValidationError::Unavailable) => {
+                            ValidationError::Unavailable
+                        }
+                        (Some(prev), _) => prev,
+                        (None, e) => e,
+                    });
+                }
+            }
+        }
+        let e = worst.unwrap_or(ValidationError::Invalid("the token is not accepted by this API"));
+        tracing::info!(reason = %e, "token refused");
+        Err(e.into())
+    }
+
+    fn server_for<'a>(
+        &'a self,
+        parsed: Option<&'a Result<Jwt<'a>, &'static str>>,
+    ) -> Result<(usize, &'a Jwt<'a>, &'a ServerRuntime), ValidationError> {
+        let jwt = match parsed {
+            None => return Err(ValidationError::Invalid("the token is not a JWT")),
+            Some(Err(e)) => return Err(ValidationError::Invalid(e)),
+            Some(Ok(j)) => j,
+        };
+        let idx = self
+            .by_issuer(jwt.claims.iss.as_deref())
+            .ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+        Ok((idx, jwt, &self.servers[idx]))
+    }
+
+    async fn id_token(&self, parsed: Option<&Result<Jwt<'_>, &'static str>>, now: u64) -> Result<Identity, ValidationError> {
+        let (idx, jwt, server) = self.server_for(parsed)?;
+        if is_hmac(jwt.alg) {
+            let client = crate::validation::hmac::verify(jwt, &server.hmac_clients)?;
+            check_claims(&jwt.claims, &server.issuer, Audiences::Clients(std::slice::from_ref(&client.to_owned())), &[], server.clock_skew, now)?;
+        } else {
+            let local = server.local.as_ref().ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+            local.verify(jwt).await?;
+            local.check_claims(jwt, Audiences::Clients(&server.id_token_clients), now)?;
+        }
+        let c = &jwt.claims;
+        let client_id = c.azp.clone().or_else(|| c.aud.as_ref().and_then(|a| a.single()).map(str::to_owned));
+        Ok(Identity {
+            authorization_server: idx,
+            kind: IdentificationType::OpenidConnect,
+            client_id,
+            subject: c.sub.clone(),
+            scopes: c.scopes(),
+            jti: c.jti.clone(),
+        })
+    }
+
+    async fn access_token(
+        &self,
+        parsed: Option<&Result<Jwt<'_>, &'static str>>,
+        kind: IdentificationType,
+        now: u64,
+    ) -> Result<Identity, ValidationError> {
+        let (idx, jwt, server) = self.server_for(parsed)?;
+        let local = server.local.as_ref().ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+        local.verify(jwt).await?;
+        local.check_claims(jwt, Audiences::Access, now)?;
+        let c = &jwt.claims;
+        let mut client_id = c.cid.clone().or_else(|| c.client_id.clone());
+        if kind == IdentificationType::Jwt {
+            client_id = client_id.or_else(|| c.azp.clone());
+        }
+        Ok(Identity {
+            authorization_server: idx,
+            kind,
+            client_id,
+            subject: c.sub.clone(),
+            scopes: c.scopes(),
+            jti: c.jti.clone(),
+        })
+    }
+
+    async fn remote(&self, parsed: Option<&Result<Jwt<'_>, &'static str>>, token: &str) -> Result<Identity, ValidationError> {
+        // A JWT names its server; an opaque token is tried at each server with introspection.
+        let named = match parsed {
+            Some(Ok(j)) => self.by_issuer(j.claims.iss.as_deref()),
+            _ => None,
+        };
+        let candidates: Vec<usize> = match named {
+            Some(i) => vec![i],
+            None => (0..self.servers.len()).filter(|&i| self.servers[i].introspector.is_some()).collect(),
+        };
+        let mut worst = ValidationError::Invalid("the token is not active");
+        for idx in candidates {
+            let Some(introspector) = &self.servers[idx].introspector else {
+                continue;
+            };
+            match introspector.introspect(token).await {
+                Ok(found) => {
+                    return Ok(Identity {
+                        authorization_server: idx,
+                        kind: IdentificationType::Oauth2Remote,
+                        client_id: found.client_id.clone(),
+                        subject: found.subject.clone(),
+                        scopes: found.scopes.clone(),
+                        jti: found.jti.clone(),
+                    });
+                }
+                Err(ValidationError::Unavailable) => worst = ValidationError::Unavailable,
+                Err(e) => {
+                    if worst != ValidationError::Unavailable {
+                        worst = e;
+                    }
+                }
+            }
+        }
+        Err(worst)
+    }
+}

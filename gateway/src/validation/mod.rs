@@ -1,0 +1,48 @@
+//! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
+//! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
+
+pub mod hmac;
+pub mod introspection;
+pub mod jwt;
+pub mod key_cache;
+pub mod local;
+
+use crate::config::IdentificationType;
+
+/// Who a valid token speaks for. Only the validators construct it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Index of the authorization server that vouched for the token.
+    pub authorization_server: usize,
+    /// Which identification type accepted it.
+    pub kind: IdentificationType,
+    /// The client the token was issued to (`cid`/`client_id`, or the ID token's `azp`/`aud`).
+    pub client_id: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+    /// The AS scopes the token carries.
+    pub scopes: Vec<String>,
+    /// `jti`, for logs.
+    pub jti: Option<String>,
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The token is not acceptable; the text is static and safe to show.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The authorization server (JWKS or introspection) could not be reached: fail closed.
+    #[error("authorization server unavailable")]
+    Unavailable,
+}
+
+impl From<ValidationError> for crate::error::GatewayError {
+    fn from(e: ValidationError) -> Self {
+        match e {
+            ValidationError::Invalid(d) => Self::InvalidToken(d),
+            ValidationError::Unavailable => Self::AuthServerUnavailable,
+        }
+    }
+}
