@@ -1,1 +1,361 @@
-//! mock-idp
+//! A mock Okta authorization server.
+//!
+//! Library first: tests start it on port 0 and talk to it over real HTTP,
+//! the way they would talk to an Okta tenant.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), mock_idp::StartError> {
+//! let idp = mock_idp::MockIdp::start().await?;
+//! let issuer = idp.issuer(); // http://127.0.0.1:PORT/oauth2/default
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub mod client_auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod grants;
+mod http_date;
+pub mod ids;
+pub mod keys;
+pub mod routes;
+pub mod secret;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+pub use clock::Clock;
+pub use config::{Config, ConfigError};
+pub use keys::SigningKey;
+pub use secret::Secret;
+
+use keys::KeyError;
+use state::{AppState, AuthServer};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "invalid public URL {0:?}: it must be an absolute http(s) URL without query or fragment"
+    )]
+    PublicUrl(String),
+}
+
+/// Configures a [`MockIdp`] before it starts.
+#[derive(Debug)]
+pub struct MockIdpBuilder {
+    config: Config,
+    listen: SocketAddr,
+    public_url: Option<String>,
+    clock: Clock,
+}
+
+impl Default for MockIdpBuilder {
+    fn default() -> Self {
+        Self {
+            config: Config::default_config(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+impl MockIdpBuilder {
+    /// Replaces the configuration (the embedded default otherwise).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Parses and uses a TOML configuration.
+    pub fn config_toml(self, text: &str) -> Result<Self, ConfigError> {
+        Ok(self.config(Config::from_toml(text)?))
+    }
+
+    /// Where to listen (127.0.0.1 on a free port otherwise).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The externally visible base URL, when it differs from the listening
+    /// address (behind a proxy, in a container). Issuers derive from it.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// The clock the server reads (the system clock otherwise).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Binds, generates or loads keys, and starts serving.
+    pub async fn start(self) -> Result<MockIdp, StartError> {
+        self.config.validate()?;
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let base_url = match self.public_url {
+            Some(url) => validate_public_url(&url)?,
+            None => format!("http://{addr}"),
+        };
+        let keys = load_or_generate_keys(&self.config).await?;
+        let state = AppState::new(&self.config, &base_url, self.clock, keys);
+        let router = routes::router(state.clone());
+        let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = shutdown_rx.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "mock-idp server stopped");
+            }
+        });
+        tracing::info!(%base_url, "mock-idp ready");
+        Ok(MockIdp {
+            state,
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+}
+
+fn validate_public_url(url: &str) -> Result<String, StartError> {
+    let parsed = url::Url::parse(url).map_err(|_| StartError::PublicUrl(url.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || parsed.host().is_none()
+    {
+        return Err(StartError::PublicUrl(url.to_owned()));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// One key per server (org first), loaded from PEM or generated. Generation
+/// runs on blocking threads in parallel: it is the bulk of start-up time.
+async fn load_or_generate_keys(config: &Config) -> Result<Vec<SigningKey>, StartError> {
+    let files: Vec<Option<PathBuf>> = std::iter::once(config.org.signing_key_file.clone())
+        .chain(
+            config
+                .authorization_servers
+                .iter()
+                .map(|s| s.signing_key_file.clone()),
+        )
+        .collect();
+    let tasks: Vec<_> = files
+        .into_iter()
+        .map(|file| {
+            tokio::task::spawn_blocking(move || match file {
+                Some(path) => SigningKey::from_pem_file(&path),
+                None => SigningKey::generate(),
+            })
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        keys.push(task.await.map_err(|_| KeyError::Generate)??);
+    }
+    Ok(keys)
+}
+
+/// A running mock Okta server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct MockIdp {
+    state: AppState,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockIdp {
+    pub fn builder() -> MockIdpBuilder {
+        MockIdpBuilder::default()
+    }
+
+    /// Starts the default configuration on 127.0.0.1, port 0.
+    pub async fn start() -> Result<Self, StartError> {
+        Self::builder().start().await
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`, or the public URL): the org issuer.
+    pub fn base_url(&self) -> &str {
+        self.state.base_url()
+    }
+
+    /// The issuer of the `default` custom server (or the first custom server,
+    /// or the org server when there is none).
+    pub fn issuer(&self) -> String {
+        self.default_server().issuer.clone()
+    }
+
+    /// The issuer of the custom server `id`.
+    pub fn issuer_of(&self, id: &str) -> Option<String> {
+        self.state.custom_server(id).map(|s| s.issuer.clone())
+    }
+
+    /// The org server's issuer (the base URL).
+    pub fn org_issuer(&self) -> String {
+        self.state.org().issuer.clone()
+    }
+
+    /// `{issuer}/.well-known/openid-configuration` of the default server.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer())
+    }
+
+    /// `{issuer}/v1/keys` of the default server.
+    pub fn jwks_uri(&self) -> String {
+        self.default_server().endpoint("keys")
+    }
+
+    /// `{issuer}/v1/token` of the default server.
+    pub fn token_endpoint(&self) -> String {
+        self.default_server().endpoint("token")
+    }
+
+    /// The server's clock: advance or set it to test expiry without sleeping.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// The key that signs the default server's tokens now.
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.default_server().keys.active()
+    }
+
+    /// Rotates the default server's signing key: a new key signs from now on;
+    /// the old one stays published until the tokens it signed have expired.
+    pub async fn rotate_keys(&self) -> Result<Arc<SigningKey>, StartError> {
+        let server = self.default_server().clone();
+        rotate(&self.state, &server).await
+    }
+
+    /// Rotates the signing key of the custom server `id`.
+    pub async fn rotate_keys_of(&self, id: &str) -> Option<Result<Arc<SigningKey>, StartError>> {
+        let server = self.state.custom_server(id)?.clone();
+        Some(rotate(&self.state, &server).await)
+    }
+
+    /// Mints an access token for a client without a flow (a test helper):
+    /// the same claims the token endpoint would issue for client_credentials.
+    pub fn mint_access_token(&self, client_id: &str, scopes: &[&str]) -> String {
+        let server = self.default_server();
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let request = tokens::AccessTokenRequest {
+            client_id,
+            scopes: &scopes,
+            user: None,
+            lifetime: server.access_token_lifetime,
+            extra: serde_json::Map::new(),
+        };
+        tokens::mint_access_token(server, request, self.state.clock.now())
+            .map(|t| t.token)
+            .unwrap_or_default()
+    }
+
+    /// Stops the server and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    /// Serves until the process receives Ctrl-C or SIGTERM (for the binary).
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        self.shutdown().await;
+    }
+
+    fn default_server(&self) -> &Arc<AuthServer> {
+        self.state
+            .custom_server("default")
+            .or_else(|| self.state.servers().nth(1))
+            .unwrap_or_else(|| self.state.org())
+    }
+}
+
+async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<SigningKey>, StartError> {
+    let next = tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .map_err(|_| KeyError::Generate)??;
+    let now = state.clock.now();
+    // Old keys stay published for the longest token lifetime a policy allows.
+    let longest = server
+        .policies
+        .iter()
+        .filter_map(|p| p.access_token_lifetime)
+        .chain([server.access_token_lifetime, 3600])
+        .max()
+        .unwrap_or(3600);
+    let retire_at = now.saturating_add_unsigned(longest);
+    Ok(server.keys.rotate(next, now, retire_at))
+}
+
+impl Drop for MockIdp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,648 @@
+//! The configuration schema (TOML, Okta's field names), the embedded default,
+//! and validation whose errors name the offending key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// The configuration used when none is given (`mock-idp --print-config`).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../default-config.toml");
+
+/// Grant types the token endpoint understands.
+pub const KNOWN_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "implicit",
+    "password",
+    "refresh_token",
+];
+
+/// OpenID Connect scopes every server offers; custom scopes may not reuse them.
+pub const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "groups",
+];
+
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "none",
+];
+
+/// A configuration error; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config: {0}")]
+    Parse(String),
+    #[error("invalid config: `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub org: OrgServerConfig,
+    #[serde(default)]
+    pub authorization_servers: Vec<AuthorizationServerConfig>,
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    #[serde(default)]
+    pub api_tokens: Vec<ApiTokenConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Seconds clients may cache the key set.
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age: u64,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            jwks_max_age: default_jwks_max_age(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+fn default_jwks_max_age() -> u64 {
+    300
+}
+
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgServerConfig {
+    /// PKCS#8 PEM file with the RSA signing key; generated at start when absent.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationServerConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Access-token lifetime in seconds (Okta allows 5 minutes to 24 hours).
+    #[serde(default = "default_token_lifetime")]
+    pub access_token_lifetime: u64,
+    #[serde(default)]
+    pub scopes: Vec<ScopeConfig>,
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+    /// PKCS#8 PEM file with the RSA signing key; generated at start when absent.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+fn default_audience() -> String {
+    "api://default".to_owned()
+}
+
+fn default_token_lifetime() -> u64 {
+    3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Granted when a client_credentials request names no scope.
+    #[serde(default)]
+    pub default: bool,
+    /// Okta's `metadataPublish`: listed in discovery only with `ALL_CLIENTS`.
+    #[serde(default)]
+    pub metadata_publish: MetadataPublish,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MetadataPublish {
+    AllClients,
+    #[default]
+    NoClients,
+}
+
+/// An access policy with one rule: which clients may use which grants for
+/// which scopes. The first matching policy decides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub name: String,
+    /// Client ids, or `ALL_CLIENTS`.
+    #[serde(default = "all_clients")]
+    pub clients: Vec<String>,
+    #[serde(default = "all_grants")]
+    pub grant_types: Vec<String>,
+    /// Scope names, or `*` for every scope.
+    #[serde(default = "all_scopes")]
+    pub scopes: Vec<String>,
+    /// Overrides the server's access-token lifetime, in seconds.
+    #[serde(default)]
+    pub access_token_lifetime: Option<u64>,
+}
+
+fn all_clients() -> Vec<String> {
+    vec!["ALL_CLIENTS".to_owned()]
+}
+
+fn all_grants() -> Vec<String> {
+    KNOWN_GRANT_TYPES.iter().map(|g| (*g).to_owned()).collect()
+}
+
+fn all_scopes() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    #[serde(default = "default_application_type")]
+    pub application_type: String,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: String,
+    /// The client's public keys for `private_key_jwt` (a JWK set).
+    #[serde(default)]
+    pub jwks: Option<toml::Value>,
+}
+
+fn default_application_type() -> String {
+    "web".to_owned()
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".to_owned()]
+}
+
+fn default_response_types() -> Vec<String> {
+    vec!["code".to_owned()]
+}
+
+fn default_auth_method() -> String {
+    "client_secret_basic".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Okta user id (`00u…`); derived from the login when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub login: String,
+    pub password: Secret,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Okta profile attributes: firstName, lastName, email, locale, timeZone, …
+    #[serde(default)]
+    pub profile: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTokenConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub token: Secret,
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn default_config() -> Self {
+        match Self::from_toml(DEFAULT_CONFIG_TOML) {
+            Ok(config) => config,
+            // The embedded file is checked by a unit test; failing here is a build defect.
+            Err(error) => unreachable!("embedded default config is invalid: {error}"),
+        }
+    }
+
+    /// Parses and validates a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a TOML file; relative key paths in it are
+    /// resolved against the file's folder.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text)?;
+        if let Some(dir) = path.parent() {
+            config.resolve_paths(dir);
+        }
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        let resolve = |p: &mut Option<PathBuf>| {
+            if let Some(path) = p.as_mut()
+                && path.is_relative()
+            {
+                *path = dir.join(&*path);
+            }
+        };
+        resolve(&mut self.org.signing_key_file);
+        for server in &mut self.authorization_servers {
+            resolve(&mut server.signing_key_file);
+        }
+    }
+
+    /// Checks what serde cannot: uniqueness, references and allowed values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut server_ids = HashSet::new();
+        for (i, server) in self.authorization_servers.iter().enumerate() {
+            let key = format!("authorization_servers[{i}]");
+            validate_server(server, &key)?;
+            if !server_ids.insert(server.id.as_str()) {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("duplicate id {:?}", server.id),
+                ));
+            }
+        }
+        let mut client_ids = HashSet::new();
+        for (i, client) in self.clients.iter().enumerate() {
+            let key = format!("clients[{i}]");
+            validate_client(client, &key)?;
+            if !client_ids.insert(client.client_id.as_str()) {
+                return Err(invalid(
+                    format!("{key}.client_id"),
+                    format!("duplicate client_id {:?}", client.client_id),
+                ));
+            }
+        }
+        for (i, server) in self.authorization_servers.iter().enumerate() {
+            for (j, policy) in server.policies.iter().enumerate() {
+                for (k, client) in policy.clients.iter().enumerate() {
+                    if client != "ALL_CLIENTS" && !client_ids.contains(client.as_str()) {
+                        return Err(invalid(
+                            format!("authorization_servers[{i}].policies[{j}].clients[{k}]"),
+                            format!("no client with client_id {client:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut logins = HashSet::new();
+        let mut user_ids = HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            if user.login.trim().is_empty() {
+                return Err(invalid(format!("{key}.login"), "must not be empty"));
+            }
+            if user.password.is_empty() {
+                return Err(invalid(format!("{key}.password"), "must not be empty"));
+            }
+            if !logins.insert(user.login.to_lowercase()) {
+                return Err(invalid(
+                    format!("{key}.login"),
+                    format!("duplicate login {:?}", user.login),
+                ));
+            }
+            if let Some(id) = &user.id {
+                if !is_okta_id_like(id) {
+                    return Err(invalid(
+                        format!("{key}.id"),
+                        "use letters and digits only (Okta user ids look like 00u…)",
+                    ));
+                }
+                if !user_ids.insert(id.as_str()) {
+                    return Err(invalid(format!("{key}.id"), format!("duplicate id {id:?}")));
+                }
+            }
+        }
+        for (i, token) in self.api_tokens.iter().enumerate() {
+            if token.token.expose().len() < 16 {
+                return Err(invalid(
+                    format!("api_tokens[{i}].token"),
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        if self.server.jwks_max_age > 365 * 24 * 3600 {
+            return Err(invalid("server.jwks_max_age", "must be at most one year"));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        Ok(())
+    }
+}
+
+fn validate_server(server: &AuthorizationServerConfig, key: &str) -> Result<(), ConfigError> {
+    if server.id.is_empty()
+        || !server
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            format!("{key}.id"),
+            "use letters, digits, '-' or '_' (it is a URL path segment)",
+        ));
+    }
+    if server.id == "v1" {
+        return Err(invalid(
+            format!("{key}.id"),
+            "\"v1\" is the org authorization server's path",
+        ));
+    }
+    if server.audience.trim().is_empty() {
+        return Err(invalid(format!("{key}.audience"), "must not be empty"));
+    }
+    if server.audience.contains(':') && url::Url::parse(&server.audience).is_err() {
+        return Err(invalid(
+            format!("{key}.audience"),
+            "an audience containing ':' must be a valid URI (as Okta requires)",
+        ));
+    }
+    if !(300..=86_400).contains(&server.access_token_lifetime) {
+        return Err(invalid(
+            format!("{key}.access_token_lifetime"),
+            "must be between 300 and 86400 seconds (5 minutes to 24 hours, as Okta allows)",
+        ));
+    }
+    let mut names = HashSet::new();
+    for (j, scope) in server.scopes.iter().enumerate() {
+        let scope_key = format!("{key}.scopes[{j}].name");
+        if scope.name.is_empty()
+            || scope
+                .name
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())
+        {
+            return Err(invalid(
+                scope_key,
+                "must be non-empty, without spaces, quotes or backslashes",
+            ));
+        }
+        if OIDC_SCOPES.contains(&scope.name.as_str()) {
+            return Err(invalid(
+                scope_key,
+                format!("{:?} is a built-in OpenID Connect scope", scope.name),
+            ));
+        }
+        if !names.insert(scope.name.as_str()) {
+            return Err(invalid(
+                scope_key,
+                format!("duplicate scope {:?}", scope.name),
+            ));
+        }
+    }
+    for (j, policy) in server.policies.iter().enumerate() {
+        let policy_key = format!("{key}.policies[{j}]");
+        for (k, grant) in policy.grant_types.iter().enumerate() {
+            if !KNOWN_GRANT_TYPES.contains(&grant.as_str()) {
+                return Err(invalid(
+                    format!("{policy_key}.grant_types[{k}]"),
+                    format!(
+                        "unknown grant type {grant:?}; known: {}",
+                        KNOWN_GRANT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (k, scope) in policy.scopes.iter().enumerate() {
+            if scope != "*"
+                && !names.contains(scope.as_str())
+                && !OIDC_SCOPES.contains(&scope.as_str())
+            {
+                return Err(invalid(
+                    format!("{policy_key}.scopes[{k}]"),
+                    format!("no scope {scope:?} on this server"),
+                ));
+            }
+        }
+        if let Some(lifetime) = policy.access_token_lifetime
+            && !(300..=86_400).contains(&lifetime)
+        {
+            return Err(invalid(
+                format!("{policy_key}.access_token_lifetime"),
+                "must be between 300 and 86400 seconds",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_client(client: &ClientConfig, key: &str) -> Result<(), ConfigError> {
+    if client.client_id.is_empty()
+        || client
+            .client_id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+    {
+        return Err(invalid(
+            format!("{key}.client_id"),
+            "must be non-empty, without spaces or ':'",
+        ));
+    }
+    let method = client.token_endpoint_auth_method.as_str();
+    if !AUTH_METHODS.contains(&method) {
+        return Err(invalid(
+            format!("{key}.token_endpoint_auth_method"),
+            format!(
+                "unknown method {method:?}; known: {}",
+                AUTH_METHODS.join(", ")
+            ),
+        ));
+    }
+    let has_secret = client.client_secret.as_ref().is_some_and(|s| !s.is_empty());
+    match method {
+        "client_secret_basic" | "client_secret_post" if !has_secret => {
+            return Err(invalid(
+                format!("{key}.client_secret"),
+                format!("required with token_endpoint_auth_method = {method:?}"),
+            ));
+        }
+        "client_secret_jwt" => match &client.client_secret {
+            Some(secret) if secret.expose().len() >= 32 => {}
+            _ => {
+                return Err(invalid(
+                    format!("{key}.client_secret"),
+                    "client_secret_jwt needs a secret of at least 32 characters",
+                ));
+            }
+        },
+        "private_key_jwt" if client.jwks.is_none() => {
+            return Err(invalid(
+                format!("{key}.jwks"),
+                "private_key_jwt needs the client's public keys",
+            ));
+        }
+        "none" if has_secret => {
+            return Err(invalid(
+                format!("{key}.client_secret"),
+                "a public client (token_endpoint_auth_method = \"none\") has no secret",
+            ));
+        }
+        _ => {}
+    }
+    for (j, grant) in client.grant_types.iter().enumerate() {
+        if !KNOWN_GRANT_TYPES.contains(&grant.as_str()) {
+            return Err(invalid(
+                format!("{key}.grant_types[{j}]"),
+                format!(
+                    "unknown grant type {grant:?}; known: {}",
+                    KNOWN_GRANT_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    if method == "none" && client.grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(invalid(
+            format!("{key}.grant_types"),
+            "a public client cannot use client_credentials",
+        ));
+    }
+    for (j, uri) in client
+        .redirect_uris
+        .iter()
+        .chain(&client.post_logout_redirect_uris)
+        .enumerate()
+    {
+        match url::Url::parse(uri) {
+            Ok(parsed) if parsed.fragment().is_none() => {}
+            _ => {
+                return Err(invalid(
+                    format!("{key}.redirect_uris[{j}]"),
+                    format!("{uri:?} must be an absolute URI without a fragment"),
+                ));
+            }
+        }
+    }
+    if let Some(jwks) = &client.jwks {
+        let keys = jwks.get("keys").and_then(toml::Value::as_array);
+        if keys.is_none_or(|k| k.is_empty()) {
+            return Err(invalid(
+                format!("{key}.jwks.keys"),
+                "must be a non-empty array of JWKs",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_okta_id_like(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_config_is_valid() {
+        let config = Config::from_toml(DEFAULT_CONFIG_TOML).expect("default config");
+        assert_eq!(config.authorization_servers[0].id, "default");
+        assert!(
+            config
+                .clients
+                .iter()
+                .any(|c| c.grant_types.iter().any(|g| g == "client_credentials"))
+        );
+        assert!(!config.users.is_empty());
+        assert!(!config.api_tokens.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let error = Config::from_toml("[server]\njwks_max_agee = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("jwks_max_agee"), "{error}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let text = r#"
+[[authorization_servers]]
+id = "default"
+[[authorization_servers.policies]]
+name = "p"
+grant_types = ["client_credentials", "magic"]
+"#;
+        let error = Config::from_toml(text).unwrap_err().to_string();
+        assert!(
+            error.contains("authorization_servers[0].policies[0].grant_types[1]"),
+            "{error}"
+        );
+
+        let text = r#"
+[[clients]]
+client_id = "abc"
+token_endpoint_auth_method = "client_secret_basic"
+"#;
+        let error = Config::from_toml(text).unwrap_err().to_string();
+        assert!(error.contains("clients[0].client_secret"), "{error}");
+    }
+
+    #[test]
+    fn debug_of_the_config_hides_secrets() {
+        let config = Config::default_config();
+        let printed = format!("{config:?}");
+        for client in &config.clients {
+            if let Some(secret) = &client.client_secret {
+                assert!(!printed.contains(secret.expose()));
+            }
+        }
+        assert!(!printed.contains(config.users[0].password.expose()));
+        assert!(!printed.contains(config.api_tokens[0].token.expose()));
+    }
+}

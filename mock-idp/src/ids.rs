@@ -1,0 +1,69 @@
+//! Identifiers and opaque values in Okta's shapes, from the system CSPRNG.
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The system random source does not fail on Linux; if it ever did, a
+    // predictable value would be worse than stopping.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        panic!("the system random number generator failed");
+    }
+    bytes
+}
+
+/// `len` random characters from `[A-Za-z0-9]` (rejection sampling, no bias).
+pub fn random_alphanumeric(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for byte in random_bytes::<32>() {
+            // 62 * 4 = 248: reject 248..=255 to keep the distribution uniform.
+            if byte < 248 && out.len() < len {
+                out.push(char::from(ALPHANUMERIC[usize::from(byte % 62)]));
+            }
+        }
+    }
+    out
+}
+
+/// 32 random bytes as 43 base64url characters: refresh tokens, codes, jti suffixes.
+pub fn random_token() -> String {
+    B64.encode(random_bytes::<32>())
+}
+
+/// An access-token `jti`: `AT.` + 43 base64url characters.
+pub fn access_token_jti() -> String {
+    format!("AT.{}", random_token())
+}
+
+/// An ID-token `jti`: `ID.` + 43 base64url characters.
+pub fn id_token_jti() -> String {
+    format!("ID.{}", random_token())
+}
+
+/// An Okta-style object id: a three-character prefix and 17 alphanumerics (20 in all).
+pub fn okta_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_alphanumeric(17))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_okta_shapes() {
+        assert_eq!(okta_id("0oa").len(), 20);
+        let jti = access_token_jti();
+        assert!(jti.starts_with("AT.") && jti.len() == 46, "{jti}");
+        assert_ne!(random_token(), random_token());
+        assert!(
+            random_alphanumeric(40)
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! Signing keys, the published key set and rotation.
+//!
+//! Keys are parsed once: signing uses the pre-parsed aws-lc key pair (about
+//! three times faster than re-parsing per token, see deps-check.md), and the
+//! published JWKS is rendered to bytes whenever the set changes.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwap;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// Errors while creating or loading a key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("key file {path} is not an RSA private key in PEM (PKCS#8 or PKCS#1): {reason}")]
+    Parse { path: String, reason: String },
+    #[error("RSA key generation failed")]
+    Generate,
+}
+
+/// One RSA signing key with its published (public) half.
+pub struct SigningKey {
+    kid: String,
+    pair: KeyPair,
+    /// base64url of the JWS header `{"kid":…,"alg":"RS256"}`, computed once.
+    header_b64: String,
+    n: String,
+    e: String,
+    pkcs8_der: Vec<u8>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// A fresh RSA-2048 key (tens of milliseconds: call off the async runtime).
+    pub fn generate() -> Result<Self, KeyError> {
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+        let der = pair.as_der().map_err(|_| KeyError::Generate)?;
+        Self::from_pair(pair, der.as_ref().to_vec())
+    }
+
+    /// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
+    pub fn from_pem_file(path: &Path) -> Result<Self, KeyError> {
+        let display = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        Self::from_pem(&text).map_err(|reason| KeyError::Parse {
+            path: display,
+            reason,
+        })
+    }
+
+    /// Parses a PEM private key.
+    pub fn from_pem(text: &[u8]) -> Result<Self, String> {
+        let block = pem::parse(text).map_err(|e| e.to_string())?;
+        let pair = match block.tag() {
+            "PRIVATE KEY" => KeyPair::from_pkcs8(block.contents()),
+            "RSA PRIVATE KEY" => KeyPair::from_der(block.contents()),
+            other => return Err(format!("unexpected PEM block {other:?}")),
+        }
+        .map_err(|e| e.to_string())?;
+        let der = pair.as_der().map_err(|e| e.to_string())?;
+        Self::from_pair(pair, der.as_ref().to_vec()).map_err(|e| e.to_string())
+    }
+
+    fn from_pair(pair: KeyPair, pkcs8_der: Vec<u8>) -> Result<Self, KeyError> {
+        let public = pair.public_key();
+        let n = B64.encode(trim_leading_zeros(
+            public.modulus().big_endian_without_leading_zero(),
+        ));
+        let e = B64.encode(trim_leading_zeros(
+            public.exponent().big_endian_without_leading_zero(),
+        ));
+        let kid = safe_kid(&n, &e);
+        let header = format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#);
+        Ok(Self {
+            header_b64: B64.encode(header),
+            kid,
+            pair,
+            n,
+            e,
+            pkcs8_der,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK with Okta's members.
+    pub fn public_jwk(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kty": "RSA",
+            "alg": "RS256",
+            "kid": self.kid,
+            "use": "sig",
+            "e": self.e,
+            "n": self.n,
+        })
+    }
+
+    /// Modulus and exponent, base64url.
+    pub fn public_components(&self) -> (&str, &str) {
+        (&self.n, &self.e)
+    }
+
+    /// The private key as PKCS#8 PEM, for tests that need to forge tokens
+    /// with a key the server trusts (or for `--print` style exports).
+    pub fn private_key_pem(&self) -> String {
+        pem::encode(&pem::Pem::new("PRIVATE KEY", self.pkcs8_der.clone()))
+    }
+
+    /// The public key as SPKI PEM (`PUBLIC KEY`).
+    pub fn public_key_pem(&self) -> String {
+        match self.pair.public_key().as_der() {
+            Ok(der) => pem::encode(&pem::Pem::new("PUBLIC KEY", der.as_ref().to_vec())),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with header `{"kid","alg":"RS256"}`.
+    pub fn sign_jwt(&self, claims: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+        let payload = serde_json::to_vec(claims)?;
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64.encode_string(&payload, &mut token);
+        let mut signature = vec![0u8; self.pair.public_modulus_len()];
+        // RSA PKCS#1 v1.5 signing cannot fail for a valid key and a buffer of the modulus size.
+        if self
+            .pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                token.as_bytes(),
+                &mut signature,
+            )
+            .is_err()
+        {
+            return Err(serde::ser::Error::custom("RSA signing failed"));
+        }
+        token.push('.');
+        B64.encode_string(&signature, &mut token);
+        Ok(token)
+    }
+
+    /// Checks an RS256 signature over `message` with this key's public half.
+    pub fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
+        let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_components(&self.n, &self.e) else {
+            return false;
+        };
+        jsonwebtoken::crypto::verify(signature_b64, message, &key, jsonwebtoken::Algorithm::RS256)
+            .unwrap_or(false)
+    }
+}
+
+fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[start..]
+}
+
+/// A `kid` derived from the key (stable for a loaded key) that every Okta
+/// verifier accepts: 43 characters with no `-` or `_`, and a JWS header whose
+/// base64url form has none either (okta-jwt-verifier-golang decodes the
+/// header with the standard alphabet).
+fn safe_kid(n: &str, e: &str) -> String {
+    let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    for counter in 0u32.. {
+        let mut hasher = Sha256::new();
+        hasher.update(thumbprint_input.as_bytes());
+        if counter > 0 {
+            hasher.update(counter.to_be_bytes());
+        }
+        let kid = B64.encode(hasher.finalize());
+        if kid.contains(['-', '_']) {
+            continue;
+        }
+        let header = B64.encode(format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#));
+        if !header.contains(['-', '_']) {
+            return kid;
+        }
+    }
+    unreachable!("the counter space is never exhausted in practice")
+}
+
+/// The keys of one authorization server: the active signing key and the keys
+/// still published so that tokens they signed keep verifying.
+#[derive(Debug)]
+pub struct KeyRing {
+    active: ArcSwap<SigningKey>,
+    published: RwLock<Vec<PublishedKey>>,
+    jwks: ArcSwap<Bytes>,
+}
+
+#[derive(Debug, Clone)]
+struct PublishedKey {
+    key: Arc<SigningKey>,
+    /// When a retired key stops being published (None while active).
+    retire_at: Option<i64>,
+}
+
+impl KeyRing {
+    pub fn new(active: SigningKey) -> Self {
+        let active = Arc::new(active);
+        let published = vec![PublishedKey {
+            key: active.clone(),
+            retire_at: None,
+        }];
+        let jwks = render_jwks(&published);
+        Self {
+            active: ArcSwap::new(active),
+            published: RwLock::new(published),
+            jwks: ArcSwap::from_pointee(jwks),
+        }
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> Arc<SigningKey> {
+        self.active.load_full()
+    }
+
+    /// The published key set, pre-rendered.
+    pub fn jwks_bytes(&self) -> Bytes {
+        Bytes::clone(&self.jwks.load())
+    }
+
+    /// Finds a published key by `kid`.
+    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        let active = self.active.load();
+        if active.kid == kid {
+            return Some(Arc::clone(&active));
+        }
+        self.read()
+            .iter()
+            .find(|p| p.key.kid == kid)
+            .map(|p| p.key.clone())
+    }
+
+    /// Every published key, active first.
+    pub fn keys(&self) -> Vec<Arc<SigningKey>> {
+        let active = self.active();
+        let mut keys = vec![active.clone()];
+        keys.extend(
+            self.read()
+                .iter()
+                .filter(|p| p.key.kid != active.kid)
+                .map(|p| p.key.clone()),
+        );
+        keys
+    }
+
+    /// Makes `next` the signing key. The previous keys stay published until
+    /// `retire_at` (when the tokens they signed have expired), then drop out.
+    pub fn rotate(&self, next: SigningKey, now: i64, retire_at: i64) -> Arc<SigningKey> {
+        let next = Arc::new(next);
+        let mut published = self.write();
+        published.retain(|p| p.retire_at.is_none_or(|at| at > now));
+        for key in published.iter_mut() {
+            key.retire_at.get_or_insert(retire_at);
+        }
+        published.insert(
+            0,
+            PublishedKey {
+                key: next.clone(),
+                retire_at: None,
+            },
+        );
+        self.jwks.store(Arc::new(render_jwks(&published)));
+        self.active.store(next.clone());
+        next
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<PublishedKey>> {
+        self.published
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<PublishedKey>> {
+        self.published
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn render_jwks(keys: &[PublishedKey]) -> Bytes {
+    let keys: Vec<_> = keys.iter().map(|p| p.key.public_jwk()).collect();
+    Bytes::from(serde_json::json!({ "keys": keys }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_token_verifies_with_jsonwebtoken_against_the_published_jwk() {
+        let key = SigningKey::generate().unwrap();
+        let token = key
+            .sign_jwt(&serde_json::json!({"sub": "x", "exp": 4_000_000_000_u64}))
+            .unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+        assert_eq!(data.claims["sub"], "x");
+        assert_eq!(data.header.kid.as_deref(), Some(key.kid()));
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        assert!(key.verify(message.as_bytes(), signature));
+        assert!(!key.verify(b"tampered", signature));
+    }
+
+    #[test]
+    fn kids_are_safe_for_every_okta_verifier() {
+        let key = SigningKey::generate().unwrap();
+        assert_eq!(key.kid().len(), 43);
+        assert!(!key.kid().contains(['-', '_']));
+        assert!(!key.header_b64.contains(['-', '_']));
+    }
+
+    #[test]
+    fn a_loaded_key_keeps_its_kid() {
+        let key = SigningKey::generate().unwrap();
+        let again = SigningKey::from_pem(key.private_key_pem().as_bytes()).unwrap();
+        assert_eq!(key.kid(), again.kid());
+    }
+
+    #[test]
+    fn rotation_publishes_the_new_key_and_retires_old_ones_after_their_tokens_expire() {
+        let first = SigningKey::generate().unwrap();
+        let first_kid = first.kid().to_owned();
+        let ring = KeyRing::new(first);
+        let second = ring.rotate(SigningKey::generate().unwrap(), 1000, 4600);
+        assert_eq!(ring.active().kid(), second.kid());
+        assert!(ring.find(&first_kid).is_some(), "old key stays published");
+        let jwks: serde_json::Value = serde_json::from_slice(&ring.jwks_bytes()).unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        // A rotation after the old key's tokens have expired drops it.
+        ring.rotate(SigningKey::generate().unwrap(), 5000, 8600);
+        assert!(ring.find(&first_kid).is_none());
+        assert!(ring.find(second.kid()).is_some());
+    }
+}

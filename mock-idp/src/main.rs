@@ -1,0 +1,127 @@
+//! `mock-idp`: the standalone mock Okta server. A thin shell over the library.
+//! It talks to its user on stdout/stderr, so printing is allowed here.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mock_idp::{Config, MockIdp};
+
+/// A mock Okta authorization server for tests and local development.
+#[derive(Debug, Parser)]
+#[command(name = "mock-idp", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9400", env = "MOCK_IDP_LISTEN")]
+    listen: SocketAddr,
+    /// Configuration file (TOML); the embedded default otherwise.
+    #[arg(long, env = "MOCK_IDP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Externally visible base URL (behind a proxy or in a container); issuers derive from it.
+    #[arg(long, env = "MOCK_IDP_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Print the embedded default configuration and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.print_config {
+        print!("{}", mock_idp::config::DEFAULT_CONFIG_TOML);
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = match &args.config {
+        Some(path) => match Config::from_file(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("mock-idp: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default_config(),
+    };
+    let mut builder = MockIdp::builder()
+        .config(config.clone())
+        .listen(args.listen);
+    if let Some(url) = args.public_url {
+        builder = builder.public_url(url);
+    }
+    let idp = match builder.start().await {
+        Ok(idp) => idp,
+        Err(error) => {
+            eprintln!("mock-idp: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    print_banner(&idp, &config);
+    idp.run_until_signal().await;
+    ExitCode::SUCCESS
+}
+
+/// What a user needs to start calling the server. The credentials printed are
+/// the ones from the configuration the user chose to run (test credentials).
+#[allow(clippy::print_stdout)]
+fn print_banner(idp: &MockIdp, config: &Config) {
+    println!("mock-idp listening on http://{}", idp.addr());
+    println!("  org issuer:     {}", idp.org_issuer());
+    for server in &config.authorization_servers {
+        if let Some(issuer) = idp.issuer_of(&server.id) {
+            println!("  issuer ({}): {issuer}", server.id);
+            println!("    discovery:    {issuer}/.well-known/openid-configuration");
+        }
+    }
+    for client in &config.clients {
+        println!(
+            "  client {:<22} {} ({}; grants: {})",
+            client.client_id,
+            client.client_name.as_deref().unwrap_or(""),
+            client.token_endpoint_auth_method,
+            client.grant_types.join(", ")
+        );
+        if let Some(secret) = &client.client_secret {
+            println!("    client_secret: {}", secret.expose());
+        }
+    }
+    for user in &config.users {
+        println!(
+            "  user {} / password {}",
+            user.login,
+            user.password.expose()
+        );
+    }
+    for token in &config.api_tokens {
+        println!("  SSWS API token: {}", token.token.expose());
+    }
+    if let (Some(server), Some(client)) = (
+        config.authorization_servers.first(),
+        config
+            .clients
+            .iter()
+            .find(|c| c.grant_types.iter().any(|g| g == "client_credentials")),
+    ) && let (Some(issuer), Some(scope)) = (idp.issuer_of(&server.id), server.scopes.first())
+    {
+        println!("try:");
+        println!(
+            "  curl -s -u '{}:{}' -d 'grant_type=client_credentials&scope={}' {issuer}/v1/token",
+            client.client_id,
+            client
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose())
+                .unwrap_or_default(),
+            scope.name
+        );
+    }
+}

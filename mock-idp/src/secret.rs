@@ -1,0 +1,63 @@
+//! Values that must never reach a log line, a `Debug` print or an error body.
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+/// A secret string: client secrets, SSWS tokens, passwords, private key PEM.
+///
+/// `Debug` prints `Secret([redacted])`; the value is read only through
+/// [`Secret::expose`], and compared only in constant time.
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value. Named so that every read is visible in review.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a presented value (length is not hidden,
+    /// which is standard: secrets have public lengths).
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn debug_output_never_contains_the_value() {
+        let secret = Secret::new("hunter2-very-secret");
+        let printed = format!("{secret:?} {:?}", Some(&secret));
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn matches_only_the_exact_value() {
+        let secret = Secret::new("abc");
+        assert!(secret.matches("abc"));
+        assert!(!secret.matches("abd"));
+        assert!(!secret.matches("ab"));
+        assert!(!secret.matches("abcd"));
+        assert!(!secret.matches(""));
+    }
+}

@@ -1,0 +1,339 @@
+//! The running server's state: authorization servers with their keys,
+//! clients, users, API tokens, the clock and the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+
+use crate::clock::Clock;
+use crate::config::{
+    ClientConfig, Config, MetadataPublish, PolicyConfig, ScopeConfig, ServerSettings, UserConfig,
+};
+use crate::keys::{KeyRing, SigningKey};
+use crate::secret::Secret;
+use crate::store::Store;
+
+/// Shared, cheaply cloneable handle to the state.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    base_url: String,
+    pub clock: Clock,
+    settings: ServerSettings,
+    org: Arc<AuthServer>,
+    custom: HashMap<String, Arc<AuthServer>>,
+    clients: RwLock<HashMap<String, Arc<Client>>>,
+    users: Vec<Arc<User>>,
+    api_tokens: Vec<Secret>,
+    pub store: Store,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state for a server reachable at `base_url` (no trailing slash).
+    /// `keys` holds one signing key per server: the org first, then the custom
+    /// servers in config order.
+    pub fn new(config: &Config, base_url: &str, clock: Clock, mut keys: Vec<SigningKey>) -> Self {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let custom_keys = keys.split_off(1.min(keys.len()));
+        let org_key = keys.pop();
+        let org = Arc::new(AuthServer::org(&base_url, org_key));
+        let custom = config
+            .authorization_servers
+            .iter()
+            .zip(custom_keys)
+            .map(|(server, key)| {
+                let policies = if server.policies.is_empty() {
+                    vec![default_policy()]
+                } else {
+                    server.policies.clone()
+                };
+                let issuer = format!("{base_url}/oauth2/{}", server.id);
+                let auth_server = AuthServer {
+                    id: Some(server.id.clone()),
+                    name: server.name.clone().unwrap_or_else(|| server.id.clone()),
+                    endpoint_base: issuer.clone(),
+                    issuer,
+                    audience: server.audience.clone(),
+                    access_token_lifetime: server.access_token_lifetime,
+                    scopes: server.scopes.clone(),
+                    policies,
+                    keys: KeyRing::new(key),
+                    registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
+                    metadata: std::sync::OnceLock::new(),
+                };
+                (server.id.clone(), Arc::new(auth_server))
+            })
+            .collect();
+        let clients = config
+            .clients
+            .iter()
+            .map(|c| (c.client_id.clone(), Arc::new(Client::from_config(c))))
+            .collect();
+        let users = config
+            .users
+            .iter()
+            .map(|u| Arc::new(User::from_config(u)))
+            .collect();
+        let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
+        Self(Arc::new(Inner {
+            base_url,
+            clock,
+            settings: config.server.clone(),
+            org,
+            custom,
+            clients: RwLock::new(clients),
+            users,
+            api_tokens,
+            store: Store::default(),
+        }))
+    }
+}
+
+impl Inner {
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
+    }
+
+    pub fn org(&self) -> &Arc<AuthServer> {
+        &self.org
+    }
+
+    pub fn custom_server(&self, id: &str) -> Option<&Arc<AuthServer>> {
+        self.custom.get(id)
+    }
+
+    /// Every authorization server, the org server first.
+    pub fn servers(&self) -> impl Iterator<Item = &Arc<AuthServer>> {
+        std::iter::once(&self.org).chain(self.custom.values())
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .cloned()
+    }
+
+    pub fn user_by_login(&self, login: &str) -> Option<Arc<User>> {
+        self.users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
+            .cloned()
+    }
+
+    pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {
+        self.users.iter().find(|u| u.id == id).cloned()
+    }
+
+    /// Whether `presented` is a configured SSWS API token (constant time per token).
+    pub fn is_api_token(&self, presented: &str) -> bool {
+        self.api_tokens
+            .iter()
+            .fold(false, |found, token| token.matches(presented) | found)
+    }
+}
+
+fn default_policy() -> PolicyConfig {
+    PolicyConfig {
+        name: "Default Policy".to_owned(),
+        clients: vec!["ALL_CLIENTS".to_owned()],
+        grant_types: crate::config::KNOWN_GRANT_TYPES
+            .iter()
+            .map(|g| (*g).to_owned())
+            .collect(),
+        scopes: vec!["*".to_owned()],
+        access_token_lifetime: None,
+    }
+}
+
+/// One authorization server: the org server (`id` None) or a custom one.
+#[derive(Debug)]
+pub struct AuthServer {
+    pub id: Option<String>,
+    pub name: String,
+    pub issuer: String,
+    /// Prefix of the `/v1/...` endpoints: `{base}/oauth2` or the custom issuer.
+    pub endpoint_base: String,
+    pub audience: String,
+    pub access_token_lifetime: u64,
+    pub scopes: Vec<ScopeConfig>,
+    pub policies: Vec<PolicyConfig>,
+    pub keys: KeyRing,
+    pub registration_endpoint: String,
+    /// Discovery documents, rendered on first use.
+    pub metadata: std::sync::OnceLock<crate::routes::discovery::Metadata>,
+}
+
+impl AuthServer {
+    fn org(base_url: &str, key: Option<SigningKey>) -> Self {
+        let key = key.unwrap_or_else(|| unreachable!("the org server always gets a key"));
+        Self {
+            id: None,
+            name: "org".to_owned(),
+            issuer: base_url.to_owned(),
+            endpoint_base: format!("{base_url}/oauth2"),
+            audience: base_url.to_owned(),
+            access_token_lifetime: 3600,
+            scopes: Vec::new(),
+            policies: vec![default_policy()],
+            keys: KeyRing::new(key),
+            registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
+            metadata: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn is_org(&self) -> bool {
+        self.id.is_none()
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}/v1/{path}", self.endpoint_base)
+    }
+
+    pub fn has_custom_scope(&self, name: &str) -> bool {
+        self.scopes.iter().any(|s| s.name == name)
+    }
+
+    pub fn default_scopes(&self) -> Vec<String> {
+        self.scopes
+            .iter()
+            .filter(|s| s.default)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    pub fn published_scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes
+            .iter()
+            .filter(|s| s.metadata_publish == MetadataPublish::AllClients)
+            .map(|s| s.name.as_str())
+    }
+
+    /// The first policy that applies to this client and grant type.
+    pub fn policy_for(&self, client_id: &str, grant_type: &str) -> Option<&PolicyConfig> {
+        self.policies.iter().find(|p| {
+            p.clients
+                .iter()
+                .any(|c| c == "ALL_CLIENTS" || c == client_id)
+                && p.grant_types.iter().any(|g| g == grant_type)
+        })
+    }
+
+    /// The pre-rendered JWKS.
+    pub fn jwks(&self) -> Bytes {
+        self.keys.jwks_bytes()
+    }
+}
+
+/// A registered OAuth client.
+#[derive(Debug)]
+pub struct Client {
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub client_name: String,
+    pub application_type: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub jwks: Vec<jsonwebtoken::jwk::Jwk>,
+}
+
+impl Client {
+    pub fn from_config(config: &ClientConfig) -> Self {
+        let jwks = config
+            .jwks
+            .as_ref()
+            .and_then(|j| serde_json::to_value(j).ok())
+            .and_then(|j| serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j).ok())
+            .map(|set| set.keys)
+            .unwrap_or_default();
+        Self {
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            client_name: config
+                .client_name
+                .clone()
+                .unwrap_or_else(|| config.client_id.clone()),
+            application_type: config.application_type.clone(),
+            grant_types: config.grant_types.clone(),
+            response_types: config.response_types.clone(),
+            redirect_uris: config.redirect_uris.clone(),
+            post_logout_redirect_uris: config.post_logout_redirect_uris.clone(),
+            token_endpoint_auth_method: config.token_endpoint_auth_method.clone(),
+            jwks,
+        }
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == "none"
+    }
+}
+
+/// A user who can log in.
+#[derive(Debug)]
+pub struct User {
+    pub id: String,
+    pub login: String,
+    pub password: Secret,
+    pub groups: Vec<String>,
+    pub profile: serde_json::Map<String, serde_json::Value>,
+}
+
+impl User {
+    fn from_config(config: &UserConfig) -> Self {
+        let id = config
+            .id
+            .clone()
+            .unwrap_or_else(|| derived_user_id(&config.login));
+        let profile = config
+            .profile
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
+            .collect();
+        Self {
+            id,
+            login: config.login.clone(),
+            password: config.password.clone(),
+            groups: config.groups.clone(),
+            profile,
+        }
+    }
+
+    pub fn profile_str(&self, name: &str) -> Option<&str> {
+        self.profile.get(name).and_then(serde_json::Value::as_str)
+    }
+}
+
+/// A stable Okta-shaped user id (`00u` + 17 alphanumerics) from the login.
+fn derived_user_id(login: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let digest = Sha256::digest(login.to_lowercase().as_bytes());
+    let suffix: String = digest
+        .iter()
+        .take(17)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    format!("00u{suffix}")
+}
