@@ -73,7 +73,9 @@ struct RawAuthServer {
 
 impl fmt::Debug for RawAuthServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawAuthServer").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RawAuthServer")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,7 +102,9 @@ struct RawRemote {
 
 impl fmt::Debug for RawRemote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawRemote").field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("RawRemote")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,7 +172,9 @@ struct RawStrategy {
 
 impl fmt::Debug for RawStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawStrategy").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RawStrategy")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -415,7 +421,10 @@ fn expand(value: &str, key: &str, env: &dyn EnvLookup) -> Result<String, ConfigE
             .ok_or_else(|| err(key, "unterminated `${` reference"))?;
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(err(key, format!("`${{{name}}}` is not an environment variable name")));
+            return Err(err(
+                key,
+                format!("`${{{name}}}` is not an environment variable name"),
+            ));
         }
         let v = env
             .get(name)
@@ -434,7 +443,10 @@ fn parse_url(value: &str, key: &str, env: &dyn EnvLookup) -> Result<Url, ConfigE
         return Err(err(key, "must be an http or https URL"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(err(key, "must not carry credentials; use client_id/client_secret"));
+        return Err(err(
+            key,
+            "must not carry credentials; use client_id/client_secret",
+        ));
     }
     Ok(url)
 }
@@ -463,7 +475,8 @@ fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigErr
                 format!("`{m}` is not one of {}", METHODS.join(", ")),
             ));
         }
-        let method = Method::from_bytes(upper.as_bytes()).map_err(|_| err(format!("{key}[{i}]"), "invalid method"))?;
+        let method = Method::from_bytes(upper.as_bytes())
+            .map_err(|_| err(format!("{key}[{i}]"), "invalid method"))?;
         if out.contains(&method) {
             return Err(err(format!("{key}[{i}]"), format!("`{m}` is listed twice")));
         }
@@ -487,7 +500,9 @@ fn check_resource_path(path: &str, key: &str) -> Result<(), ConfigError> {
         if seg == "*" && !last {
             return Err(err(key, "`*` is only allowed as the last segment"));
         }
-        if seg.contains(['{', '}']) && !(seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2) {
+        if seg.contains(['{', '}'])
+            && !(seg.starts_with('{') && seg.ends_with('}') && seg.len() > 2)
+        {
             return Err(err(key, "a parameter segment is written `{name}`"));
         }
     }
@@ -526,7 +541,10 @@ impl Config {
             .map_err(|_| err("listen", "must be an address like 127.0.0.1:8080"))?;
         let realm = raw.realm.unwrap_or_else(|| "gateway".into());
         if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
-            return Err(err("realm", "must not contain quotes, backslashes or control characters"));
+            return Err(err(
+                "realm",
+                "must not contain quotes, backslashes or control characters",
+            ));
         }
         let upstream_timeout = Duration::from_secs(raw.upstream_timeout_seconds.unwrap_or(30));
 
@@ -537,7 +555,10 @@ impl Config {
             let k = format!("authorization_servers[{i}]");
             check_name(&a.name, &format!("{k}.name"))?;
             if as_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+                return Err(err(
+                    format!("{k}.name"),
+                    format!("`{}` is defined twice", a.name),
+                ));
             }
             let local = match a.local {
                 None => None,
@@ -545,23 +566,35 @@ impl Config {
                     let lk = format!("{k}.local");
                     let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
                         (Some(_), Some(_)) => {
-                            return Err(err(format!("{lk}.public_key_pem"), "give either public_key_pem or public_key_pem_file"));
+                            return Err(err(
+                                format!("{lk}.public_key_pem"),
+                                "give either public_key_pem or public_key_pem_file",
+                            ));
                         }
                         (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
                         (None, Some(f)) => {
                             let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
                             Some(std::fs::read_to_string(&f).map_err(|e| {
-                                err(format!("{lk}.public_key_pem_file"), format!("cannot read `{f}`: {e}"))
+                                err(
+                                    format!("{lk}.public_key_pem_file"),
+                                    format!("cannot read `{f}`: {e}"),
+                                )
                             })?)
                         }
                         (None, None) => None,
                     };
                     if l.audiences.is_empty() {
-                        return Err(err(format!("{lk}.audiences"), "at least one accepted audience is required"));
+                        return Err(err(
+                            format!("{lk}.audiences"),
+                            "at least one accepted audience is required",
+                        ));
                     }
                     let clock_skew = l.clock_skew_seconds.unwrap_or(30);
                     if clock_skew > 300 {
-                        return Err(err(format!("{lk}.clock_skew_seconds"), "must be at most 300"));
+                        return Err(err(
+                            format!("{lk}.clock_skew_seconds"),
+                            "must be at most 300",
+                        ));
                     }
                     Some(LocalConfig {
                         audiences: l.audiences,
@@ -582,7 +615,11 @@ impl Config {
                         return Err(err(format!("{rk}.client_secret"), "must not be empty"));
                     }
                     Some(RemoteConfig {
-                        introspection_endpoint: opt_url(&r.introspection_endpoint, &format!("{rk}.introspection_endpoint"), env)?,
+                        introspection_endpoint: opt_url(
+                            &r.introspection_endpoint,
+                            &format!("{rk}.introspection_endpoint"),
+                            env,
+                        )?,
                         client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
                         client_secret: Secret::new(secret),
                         cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
@@ -590,21 +627,43 @@ impl Config {
                 }
             };
             if local.is_none() && remote.is_none() {
-                return Err(err(&k, "needs `local` and/or `remote` introspection settings"));
+                return Err(err(
+                    &k,
+                    "needs `local` and/or `remote` introspection settings",
+                ));
             }
             let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
-            let issuer = a.issuer.as_deref().map(|s| expand(s, &format!("{k}.issuer"), env)).transpose()?;
+            let issuer = a
+                .issuer
+                .as_deref()
+                .map(|s| expand(s, &format!("{k}.issuer"), env))
+                .transpose()?;
             if discovery_url.is_none() && issuer.is_none() {
-                return Err(err(format!("{k}.issuer"), "give `issuer` or `discovery_url`"));
+                return Err(err(
+                    format!("{k}.issuer"),
+                    "give `issuer` or `discovery_url`",
+                ));
             }
             authorization_servers.push(AuthServerConfig {
                 name: a.name,
                 discovery_url,
                 issuer,
                 jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
-                introspection_endpoint: opt_url(&a.introspection_endpoint, &format!("{k}.introspection_endpoint"), env)?,
-                registration_endpoint: opt_url(&a.registration_endpoint, &format!("{k}.registration_endpoint"), env)?,
-                authorization_endpoint: opt_url(&a.authorization_endpoint, &format!("{k}.authorization_endpoint"), env)?,
+                introspection_endpoint: opt_url(
+                    &a.introspection_endpoint,
+                    &format!("{k}.introspection_endpoint"),
+                    env,
+                )?,
+                registration_endpoint: opt_url(
+                    &a.registration_endpoint,
+                    &format!("{k}.registration_endpoint"),
+                    env,
+                )?,
+                authorization_endpoint: opt_url(
+                    &a.authorization_endpoint,
+                    &format!("{k}.authorization_endpoint"),
+                    env,
+                )?,
                 token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
                 scopes: a.scopes,
                 local,
@@ -620,37 +679,64 @@ impl Config {
             let k = format!("apis[{i}]");
             check_name(&a.name, &format!("{k}.name"))?;
             if api_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+                return Err(err(
+                    format!("{k}.name"),
+                    format!("`{}` is defined twice", a.name),
+                ));
             }
             let bp = &a.base_path;
             if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
-                return Err(err(format!("{k}.base_path"), "must start with `/` and not end with `/`"));
+                return Err(err(
+                    format!("{k}.base_path"),
+                    "must start with `/` and not end with `/`",
+                ));
             }
-            if bp.split('/').any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%'])) {
+            if bp
+                .split('/')
+                .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
+            {
                 return Err(err(format!("{k}.base_path"), "must be a plain path"));
             }
             if bp == "/health" || bp == "/metrics" {
-                return Err(err(format!("{k}.base_path"), "`/health` and `/metrics` are the gateway's own"));
+                return Err(err(
+                    format!("{k}.base_path"),
+                    "`/health` and `/metrics` are the gateway's own",
+                ));
             }
             if !base_paths.insert(bp.clone()) {
-                return Err(err(format!("{k}.base_path"), format!("`{bp}` is used by another API")));
+                return Err(err(
+                    format!("{k}.base_path"),
+                    format!("`{bp}` is used by another API"),
+                ));
             }
             let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
             if upstream.scheme() != "http" {
-                return Err(err(format!("{k}.upstream"), "only http:// upstreams are supported"));
+                return Err(err(
+                    format!("{k}.upstream"),
+                    "only http:// upstreams are supported",
+                ));
             }
             if upstream.query().is_some() || upstream.fragment().is_some() {
-                return Err(err(format!("{k}.upstream"), "must not have a query or fragment"));
+                return Err(err(
+                    format!("{k}.upstream"),
+                    "must not have a query or fragment",
+                ));
             }
             if a.resources.is_empty() {
-                return Err(err(format!("{k}.resources"), "at least one resource is required"));
+                return Err(err(
+                    format!("{k}.resources"),
+                    "at least one resource is required",
+                ));
             }
             let mut resources: Vec<Resource> = Vec::new();
             for (j, r) in a.resources.iter().enumerate() {
                 let rk = format!("{k}.resources[{j}]");
                 check_resource_path(&r.path, &format!("{rk}.path"))?;
                 if resources.iter().any(|x| x.path == r.path) {
-                    return Err(err(format!("{rk}.path"), format!("`{}` is listed twice", r.path)));
+                    return Err(err(
+                        format!("{rk}.path"),
+                        format!("`{}` is listed twice", r.path),
+                    ));
                 }
                 resources.push(Resource {
                     path: r.path.clone(),
@@ -658,12 +744,18 @@ impl Config {
                 });
             }
             if a.identification.is_empty() && !a.allow_anonymous {
-                return Err(err(format!("{k}.identification"), "list at least one identification type (or allow_anonymous)"));
+                return Err(err(
+                    format!("{k}.identification"),
+                    "list at least one identification type (or allow_anonymous)",
+                ));
             }
             let mut seen = HashSet::new();
             for (j, t) in a.identification.iter().enumerate() {
                 if !seen.insert(*t) {
-                    return Err(err(format!("{k}.identification[{j}]"), format!("`{}` is listed twice", t.as_str())));
+                    return Err(err(
+                        format!("{k}.identification[{j}]"),
+                        format!("`{}` is listed twice", t.as_str()),
+                    ));
                 }
             }
             let mut scopes: Vec<ApiScope> = Vec::new();
@@ -672,14 +764,23 @@ impl Config {
                 check_name(&s.name, &format!("{sk}.name"))?;
                 let _ = &s.description;
                 if scopes.iter().any(|x| x.name == s.name) {
-                    return Err(err(format!("{sk}.name"), format!("`{}` is defined twice", s.name)));
+                    return Err(err(
+                        format!("{sk}.name"),
+                        format!("`{}` is defined twice", s.name),
+                    ));
                 }
                 let mut grants = Vec::new();
                 for (m, r) in s.resources.iter().enumerate() {
                     let gk = format!("{sk}.resources[{m}]");
-                    let idx = resources.iter().position(|x| x.path == r.path).ok_or_else(|| {
-                        err(format!("{gk}.path"), format!("`{}` is not a resource of API `{}`", r.path, a.name))
-                    })?;
+                    let idx = resources
+                        .iter()
+                        .position(|x| x.path == r.path)
+                        .ok_or_else(|| {
+                            err(
+                                format!("{gk}.path"),
+                                format!("`{}` is not a resource of API `{}`", r.path, a.name),
+                            )
+                        })?;
                     let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
                     for (n, me) in methods.iter().enumerate() {
                         if !resources[idx].methods.contains(me) {
@@ -692,9 +793,15 @@ impl Config {
                     grants.push((idx, methods));
                 }
                 if grants.is_empty() {
-                    return Err(err(format!("{sk}.resources"), "an API scope must open at least one resource"));
+                    return Err(err(
+                        format!("{sk}.resources"),
+                        "an API scope must open at least one resource",
+                    ));
                 }
-                scopes.push(ApiScope { name: s.name.clone(), grants });
+                scopes.push(ApiScope {
+                    name: s.name.clone(),
+                    grants,
+                });
             }
             apis.push(ApiConfig {
                 name: a.name,
@@ -710,7 +817,9 @@ impl Config {
         for (i, a) in apis.iter().enumerate() {
             for (j, t) in a.identification.iter().enumerate() {
                 let ok = match t {
-                    IdentificationType::Oauth2Remote => authorization_servers.iter().any(|s| s.remote.is_some()),
+                    IdentificationType::Oauth2Remote => {
+                        authorization_servers.iter().any(|s| s.remote.is_some())
+                    }
                     IdentificationType::Oauth2Local | IdentificationType::Jwt => {
                         authorization_servers.iter().any(|s| s.local.is_some())
                     }
@@ -719,7 +828,15 @@ impl Config {
                 if !ok {
                     return Err(err(
                         format!("apis[{i}].identification[{j}]"),
-                        format!("no authorization server has the {} settings `{}` needs", if *t == IdentificationType::Oauth2Remote { "remote" } else { "local" }, t.as_str()),
+                        format!(
+                            "no authorization server has the {} settings `{}` needs",
+                            if *t == IdentificationType::Oauth2Remote {
+                                "remote"
+                            } else {
+                                "local"
+                            },
+                            t.as_str()
+                        ),
                     ));
                 }
             }
@@ -730,11 +847,17 @@ impl Config {
         for (i, m) in raw.scope_mappings.into_iter().enumerate() {
             let k = format!("scope_mappings[{i}]");
             let asi = *as_index.get(&m.authorization_server).ok_or_else(|| {
-                err(format!("{k}.authorization_server"), format!("no authorization server named `{}`", m.authorization_server))
+                err(
+                    format!("{k}.authorization_server"),
+                    format!("no authorization server named `{}`", m.authorization_server),
+                )
             })?;
             check_name(&m.scope, &format!("{k}.scope"))?;
             if m.api_scopes.is_empty() {
-                return Err(err(format!("{k}.api_scopes"), "map the scope to at least one API scope"));
+                return Err(err(
+                    format!("{k}.api_scopes"),
+                    "map the scope to at least one API scope",
+                ));
             }
             let mut targets = Vec::new();
             for (j, name) in m.api_scopes.iter().enumerate() {
@@ -753,10 +876,17 @@ impl Config {
                     }
                 }
                 if targets.len() == before {
-                    return Err(err(format!("{k}.api_scopes[{j}]"), format!("no API scope named `{name}`")));
+                    return Err(err(
+                        format!("{k}.api_scopes[{j}]"),
+                        format!("no API scope named `{name}`"),
+                    ));
                 }
             }
-            scope_mappings.push(ScopeMapping { authorization_server: asi, scope: m.scope, api_scopes: targets });
+            scope_mappings.push(ScopeMapping {
+                authorization_server: asi,
+                scope: m.scope,
+                api_scopes: targets,
+            });
         }
 
         // Applications.
@@ -767,31 +897,43 @@ impl Config {
             let k = format!("applications[{i}]");
             check_name(&a.name, &format!("{k}.name"))?;
             if !app_names.insert(a.name.clone()) {
-                return Err(err(format!("{k}.name"), format!("`{}` is defined twice", a.name)));
+                return Err(err(
+                    format!("{k}.name"),
+                    format!("`{}` is defined twice", a.name),
+                ));
             }
             let mut app_apis = Vec::new();
             for (j, name) in a.apis.iter().enumerate() {
-                let idx = *api_index
-                    .get(name)
-                    .ok_or_else(|| err(format!("{k}.apis[{j}]"), format!("no API named `{name}`")))?;
+                let idx = *api_index.get(name).ok_or_else(|| {
+                    err(format!("{k}.apis[{j}]"), format!("no API named `{name}`"))
+                })?;
                 app_apis.push(idx);
             }
             if a.strategies.is_empty() {
-                return Err(err(format!("{k}.strategies"), "at least one strategy is required"));
+                return Err(err(
+                    format!("{k}.strategies"),
+                    "at least one strategy is required",
+                ));
             }
             let mut strategies = Vec::new();
             for (j, s) in a.strategies.into_iter().enumerate() {
                 let sk = format!("{k}.strategies[{j}]");
                 check_name(&s.name, &format!("{sk}.name"))?;
                 let asi = *as_index.get(&s.authorization_server).ok_or_else(|| {
-                    err(format!("{sk}.authorization_server"), format!("no authorization server named `{}`", s.authorization_server))
+                    err(
+                        format!("{sk}.authorization_server"),
+                        format!("no authorization server named `{}`", s.authorization_server),
+                    )
                 })?;
                 let client_id = expand(&s.client_id, &format!("{sk}.client_id"), env)?;
                 check_name(&client_id, &format!("{sk}.client_id"))?;
                 if let Some(other) = client_ids.insert((asi, client_id.clone()), a.name.clone()) {
                     return Err(err(
                         format!("{sk}.client_id"),
-                        format!("client `{client_id}` at `{}` already belongs to application `{other}`", s.authorization_server),
+                        format!(
+                            "client `{client_id}` at `{}` already belongs to application `{other}`",
+                            s.authorization_server
+                        ),
                     ));
                 }
                 let client_secret = s
@@ -802,12 +944,23 @@ impl Config {
                     .map(Secret::new);
                 if s.hmac {
                     if s.scheme == Scheme::Jwt {
-                        return Err(err(format!("{sk}.hmac"), "HMAC applies to openid and oauth2 strategies"));
+                        return Err(err(
+                            format!("{sk}.hmac"),
+                            "HMAC applies to openid and oauth2 strategies",
+                        ));
                     }
                     match &client_secret {
-                        None => return Err(err(format!("{sk}.client_secret"), "required when `hmac` is on (it is the HMAC key)")),
+                        None => {
+                            return Err(err(
+                                format!("{sk}.client_secret"),
+                                "required when `hmac` is on (it is the HMAC key)",
+                            ));
+                        }
                         Some(sec) if sec.expose().len() < 32 => {
-                            return Err(err(format!("{sk}.client_secret"), "an HMAC key must be at least 32 bytes"));
+                            return Err(err(
+                                format!("{sk}.client_secret"),
+                                "an HMAC key must be at least 32 bytes",
+                            ));
                         }
                         Some(_) => {}
                     }
@@ -821,7 +974,11 @@ impl Config {
                     hmac: s.hmac,
                 });
             }
-            applications.push(ApplicationConfig { name: a.name, apis: app_apis, strategies });
+            applications.push(ApplicationConfig {
+                name: a.name,
+                apis: app_apis,
+                strategies,
+            });
         }
 
         Ok(Self {

@@ -66,7 +66,10 @@ pub fn as_client() -> reqwest::Client {
 
 /// Fetches and parses the metadata document at `url`.
 pub async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Metadata, DiscoveryError> {
-    let fetch_err = |reason: String| DiscoveryError::Fetch { url: url.clone(), reason };
+    let fetch_err = |reason: String| DiscoveryError::Fetch {
+        url: url.clone(),
+        reason,
+    };
     let resp = client
         .get(url.clone())
         .header(http::header::ACCEPT, "application/json")
@@ -76,13 +79,19 @@ pub async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Metadata, Disc
     if !resp.status().is_success() {
         return Err(fetch_err(format!("HTTP {}", resp.status())));
     }
-    let bytes = resp.bytes().await.map_err(|e| fetch_err(e.without_url().to_string()))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| fetch_err(e.without_url().to_string()))?;
     let doc: Metadata = serde_json::from_slice(&bytes).map_err(|e| DiscoveryError::Document {
         url: url.clone(),
         reason: e.to_string(),
     })?;
     if doc.issuer.is_empty() {
-        return Err(DiscoveryError::Document { url: url.clone(), reason: "`issuer` is empty".into() });
+        return Err(DiscoveryError::Document {
+            url: url.clone(),
+            reason: "`issuer` is empty".into(),
+        });
     }
     Ok(doc)
 }
@@ -96,9 +105,18 @@ pub fn apply(config: &mut AuthServerConfig, metadata: Metadata) {
     }
     fill(&mut config.issuer, Some(metadata.issuer));
     fill(&mut config.jwks_uri, metadata.jwks_uri);
-    fill(&mut config.introspection_endpoint, metadata.introspection_endpoint);
-    fill(&mut config.registration_endpoint, metadata.registration_endpoint);
-    fill(&mut config.authorization_endpoint, metadata.authorization_endpoint);
+    fill(
+        &mut config.introspection_endpoint,
+        metadata.introspection_endpoint,
+    );
+    fill(
+        &mut config.registration_endpoint,
+        metadata.registration_endpoint,
+    );
+    fill(
+        &mut config.authorization_endpoint,
+        metadata.authorization_endpoint,
+    );
     fill(&mut config.token_endpoint, metadata.token_endpoint);
     if config.scopes.is_empty() {
         config.scopes = metadata.scopes_supported;
@@ -113,7 +131,10 @@ pub fn snippet(discovery_url: &Url, m: &Metadata) -> String {
     let _ = writeln!(out, "[[authorization_servers]]");
     let _ = writeln!(out, "name = \"ExternalOktaServer\"");
     let _ = writeln!(out, "discovery_url = {}", q(discovery_url.as_str()));
-    let _ = writeln!(out, "# Values found by discovery (explicit values override them):");
+    let _ = writeln!(
+        out,
+        "# Values found by discovery (explicit values override them):"
+    );
     let _ = writeln!(out, "issuer = {}", q(&m.issuer));
     for (k, v) in [
         ("jwks_uri", &m.jwks_uri),
@@ -134,7 +155,11 @@ pub fn snippet(discovery_url: &Url, m: &Metadata) -> String {
     let scopes: Vec<String> = m.scopes_supported.iter().map(|s| q(s)).collect();
     let _ = writeln!(out, "scopes = [{}]", scopes.join(", "));
     if !m.id_token_signing_alg_values_supported.is_empty() {
-        let _ = writeln!(out, "# ID token algorithms: {}", m.id_token_signing_alg_values_supported.join(", "));
+        let _ = writeln!(
+            out,
+            "# ID token algorithms: {}",
+            m.id_token_signing_alg_values_supported.join(", ")
+        );
     }
     let _ = writeln!(out, "\n[authorization_servers.local]");
     let _ = writeln!(out, "audiences = [\"api://default\"]");

@@ -87,13 +87,19 @@ impl GatewayError {
                 "the application is not allowed to call this API",
             ),
             Self::NotFound => ("not_found", "no API resource matches this path"),
-            Self::MethodNotAllowed => ("method_not_allowed", "the resource does not accept this method"),
+            Self::MethodNotAllowed => (
+                "method_not_allowed",
+                "the resource does not accept this method",
+            ),
             Self::AuthServerUnavailable => (
                 "temporarily_unavailable",
                 "the authorization server could not be reached; the request was not allowed",
             ),
             Self::UpstreamUnavailable => ("bad_gateway", "the upstream service is unavailable"),
-            Self::UpstreamTimeout => ("gateway_timeout", "the upstream service did not answer in time"),
+            Self::UpstreamTimeout => (
+                "gateway_timeout",
+                "the upstream service did not answer in time",
+            ),
         }
     }
 
@@ -172,7 +178,13 @@ mod tests {
 
     #[test]
     fn upstream_errors_are_5xx_without_challenge() {
-        assert_eq!(challenge(GatewayError::UpstreamUnavailable), (StatusCode::BAD_GATEWAY, String::new()));
-        assert_eq!(challenge(GatewayError::UpstreamTimeout), (StatusCode::GATEWAY_TIMEOUT, String::new()));
+        assert_eq!(
+            challenge(GatewayError::UpstreamUnavailable),
+            (StatusCode::BAD_GATEWAY, String::new())
+        );
+        assert_eq!(
+            challenge(GatewayError::UpstreamTimeout),
+            (StatusCode::GATEWAY_TIMEOUT, String::new())
+        );
     }
 }

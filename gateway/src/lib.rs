@@ -81,7 +81,10 @@ pub struct GatewayBuilder {
 impl GatewayBuilder {
     /// A builder with the system clock.
     pub fn new(config: Config) -> Self {
-        Self { config, clock: SharedClock::default() }
+        Self {
+            config,
+            clock: SharedClock::default(),
+        }
     }
 
     /// Uses `clock` for token times, cache lifetimes and key refresh limits.
@@ -104,7 +107,12 @@ impl GatewayBuilder {
                 .await
         });
         tracing::info!(%addr, "gateway listening");
-        Ok(GatewayHandle { addr, shutdown: Some(tx), task, pipeline })
+        Ok(GatewayHandle {
+            addr,
+            shutdown: Some(tx),
+            task,
+            pipeline,
+        })
     }
 }
 
@@ -115,7 +123,11 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
     let metrics = Arc::new(Metrics::new(
         config.apis.iter().map(|a| a.name.clone()).collect(),
         config.applications.iter().map(|a| a.name.clone()).collect(),
-        config.authorization_servers.iter().map(|a| a.name.clone()).collect(),
+        config
+            .authorization_servers
+            .iter()
+            .map(|a| a.name.clone())
+            .collect(),
     ));
     for (i, server) in config.authorization_servers.iter_mut().enumerate() {
         if let Some(url) = server.discovery_url.clone() {
@@ -132,21 +144,24 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
     let mut servers = Vec::with_capacity(config.authorization_servers.len());
     for (i, s) in config.authorization_servers.iter().enumerate() {
         let k = format!("authorization_servers[{i}]");
-        let issuer = s
-            .issuer
-            .clone()
-            .ok_or_else(|| ConfigError { key: format!("{k}.issuer"), message: "not configured and not discovered".into() })?;
+        let issuer = s.issuer.clone().ok_or_else(|| ConfigError {
+            key: format!("{k}.issuer"),
+            message: "not configured and not discovered".into(),
+        })?;
         let local = match &s.local {
             None => None,
             Some(l) => {
                 let keys = if let Some(pem) = &l.public_key_pem {
-                    let key = VerifyKey::from_pem(pem)
-                        .map_err(|m| ConfigError { key: format!("{k}.local.public_key_pem"), message: m })?;
+                    let key = VerifyKey::from_pem(pem).map_err(|m| ConfigError {
+                        key: format!("{k}.local.public_key_pem"),
+                        message: m,
+                    })?;
                     KeySource::Static(Arc::new(key))
                 } else {
                     let uri = s.jwks_uri.clone().ok_or_else(|| ConfigError {
                         key: format!("{k}.jwks_uri"),
-                        message: "local validation needs a JWKS URI (or local.public_key_pem)".into(),
+                        message: "local validation needs a JWKS URI (or local.public_key_pem)"
+                            .into(),
                     })?;
                     let cache = Arc::new(KeyCache::new(
                         i,
@@ -160,7 +175,12 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                     cache.prefetch().await;
                     KeySource::Jwks(cache)
                 };
-                Some(LocalValidator { issuer: issuer.clone(), audiences: l.audiences.clone(), clock_skew: l.clock_skew, keys })
+                Some(LocalValidator {
+                    issuer: issuer.clone(),
+                    audiences: l.audiences.clone(),
+                    clock_skew: l.clock_skew,
+                    keys,
+                })
             }
         };
         let introspector = match &s.remote {
@@ -189,16 +209,29 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let strategies = || config.applications.iter().flat_map(|a| a.strategies.iter()).filter(move |st| st.authorization_server == i);
+        let strategies = || {
+            config
+                .applications
+                .iter()
+                .flat_map(|a| a.strategies.iter())
+                .filter(move |st| st.authorization_server == i)
+        };
         servers.push(ServerRuntime {
             name: s.name.clone(),
             issuer,
             local,
             introspector,
-            id_token_clients: strategies().filter(|st| st.scheme == Scheme::Openid).map(|st| st.client_id.clone()).collect(),
+            id_token_clients: strategies()
+                .filter(|st| st.scheme == Scheme::Openid)
+                .map(|st| st.client_id.clone())
+                .collect(),
             hmac_clients: strategies()
                 .filter(|st| st.hmac)
-                .filter_map(|st| st.client_secret.as_ref().map(|sec| HmacClient::new(st.client_id.clone(), sec)))
+                .filter_map(|st| {
+                    st.client_secret
+                        .as_ref()
+                        .map(|sec| HmacClient::new(st.client_id.clone(), sec))
+                })
                 .collect(),
             clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
         });
@@ -210,7 +243,11 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
         apis: config
             .apis
             .iter()
-            .map(|a| ApiPolicy { name: a.name.clone(), identification: a.identification.clone(), allow_anonymous: a.allow_anonymous })
+            .map(|a| ApiPolicy {
+                name: a.name.clone(),
+                identification: a.identification.clone(),
+                allow_anonymous: a.allow_anonymous,
+            })
             .collect(),
         validators: Validators { servers },
         directory: pipeline::identify::Directory::new(&config),
@@ -223,19 +260,32 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
 
 fn router(pipeline: Arc<Pipeline>) -> Router {
     use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
-    use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer};
+    use tower_http::sensitive_headers::{
+        SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+    };
     Router::new()
-        .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route(
             "/metrics",
-            get(|axum::extract::State(p): axum::extract::State<Arc<Pipeline>>| async move {
-                ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], p.metrics.render())
-            }),
+            get(
+                |axum::extract::State(p): axum::extract::State<Arc<Pipeline>>| async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        p.metrics.render(),
+                    )
+                },
+            ),
         )
         .fallback(pipeline::handle)
         .with_state(pipeline)
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            AUTHORIZATION,
+            COOKIE,
+        ]))
 }
 
 /// A running gateway.
@@ -277,7 +327,10 @@ impl GatewayHandle {
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         signal.await;
         self.shutdown().await
     }

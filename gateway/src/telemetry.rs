@@ -8,8 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// How a request ended, for the `outcome` label.
@@ -151,12 +157,22 @@ impl Metrics {
 
     /// A key lookup in the JWKS cache.
     pub fn jwks_lookup(&self, hit: bool) {
-        if hit { &self.jwks_hits } else { &self.jwks_misses }.fetch_add(1, Relaxed);
+        if hit {
+            &self.jwks_hits
+        } else {
+            &self.jwks_misses
+        }
+        .fetch_add(1, Relaxed);
     }
 
     /// An introspection cache lookup.
     pub fn introspection_lookup(&self, hit: bool) {
-        if hit { &self.introspection_hits } else { &self.introspection_misses }.fetch_add(1, Relaxed);
+        if hit {
+            &self.introspection_hits
+        } else {
+            &self.introspection_misses
+        }
+        .fetch_add(1, Relaxed);
     }
 
     /// A call to an authorization server.
@@ -170,7 +186,8 @@ impl Metrics {
     /// Number of calls of `kind` made to an AS so far (both outcomes).
     pub fn as_calls(&self, as_idx: usize, kind: AsCall) -> u64 {
         let i = (as_idx * 3 + kind as usize) * 2;
-        self.as_calls.get(i).map_or(0, |c| c.load(Relaxed)) + self.as_calls.get(i + 1).map_or(0, |c| c.load(Relaxed))
+        self.as_calls.get(i).map_or(0, |c| c.load(Relaxed))
+            + self.as_calls.get(i + 1).map_or(0, |c| c.load(Relaxed))
     }
 
     /// The Prometheus text exposition.
@@ -180,11 +197,20 @@ impl Metrics {
         let apps = self.app_names.len() + 1;
         for (ai, api) in self.api_names.iter().enumerate() {
             for app in 0..apps {
-                let app_name = if app == 0 { "none" } else { &self.app_names[app - 1] };
+                let app_name = if app == 0 {
+                    "none"
+                } else {
+                    &self.app_names[app - 1]
+                };
                 for o in Outcome::ALL {
-                    let v = self.requests[(ai * apps + app) * Outcome::ALL.len() + o.index()].load(Relaxed);
+                    let v = self.requests[(ai * apps + app) * Outcome::ALL.len() + o.index()]
+                        .load(Relaxed);
                     if v > 0 {
-                        let _ = writeln!(out, "gateway_requests_total{{api=\"{api}\",application=\"{app_name}\",outcome=\"{}\"}} {v}", o.label());
+                        let _ = writeln!(
+                            out,
+                            "gateway_requests_total{{api=\"{api}\",application=\"{app_name}\",outcome=\"{}\"}} {v}",
+                            o.label()
+                        );
                     }
                 }
             }
@@ -192,7 +218,11 @@ impl Metrics {
         for o in Outcome::ALL {
             let v = self.unrouted[o.index()].load(Relaxed);
             if v > 0 {
-                let _ = writeln!(out, "gateway_requests_total{{api=\"none\",application=\"none\",outcome=\"{}\"}} {v}", o.label());
+                let _ = writeln!(
+                    out,
+                    "gateway_requests_total{{api=\"none\",application=\"none\",outcome=\"{}\"}} {v}",
+                    o.label()
+                );
             }
         }
         out.push_str("# HELP gateway_validation_duration_seconds Time spent validating tokens.\n# TYPE gateway_validation_duration_seconds histogram\n");
@@ -205,8 +235,15 @@ impl Metrics {
             );
         }
         let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(out, "gateway_validation_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "gateway_validation_duration_seconds_sum {}", self.latency_sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "gateway_validation_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "gateway_validation_duration_seconds_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "gateway_validation_duration_seconds_count {count}");
         out.push_str("# HELP gateway_cache_lookups_total Key and introspection cache lookups.\n# TYPE gateway_cache_lookups_total counter\n");
         for (cache, result, c) in [
@@ -215,14 +252,21 @@ impl Metrics {
             ("introspection", "hit", &self.introspection_hits),
             ("introspection", "miss", &self.introspection_misses),
         ] {
-            let _ = writeln!(out, "gateway_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {}", c.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "gateway_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {}",
+                c.load(Relaxed)
+            );
         }
         out.push_str("# HELP gateway_auth_server_calls_total Calls to authorization servers.\n# TYPE gateway_auth_server_calls_total counter\n");
         for (si, name) in self.as_names.iter().enumerate() {
             for (k, kind) in AS_CALL_LABELS.iter().enumerate() {
                 for (r, result) in ["ok", "error"].iter().enumerate() {
                     let v = self.as_calls[(si * 3 + k) * 2 + r].load(Relaxed);
-                    let _ = writeln!(out, "gateway_auth_server_calls_total{{authorization_server=\"{name}\",kind=\"{kind}\",result=\"{result}\"}} {v}");
+                    let _ = writeln!(
+                        out,
+                        "gateway_auth_server_calls_total{{authorization_server=\"{name}\",kind=\"{kind}\",result=\"{result}\"}} {v}"
+                    );
                 }
             }
         }

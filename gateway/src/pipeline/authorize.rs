@@ -6,15 +6,18 @@ use crate::error::GatewayError;
 use crate::validation::Identity;
 
 /// Checks the identity's scopes against the matched resource method.
-pub fn authorize(table: &RouteTable, m: &RouteMatch, identity: &Identity) -> Result<(), GatewayError> {
+pub fn authorize(
+    table: &RouteTable,
+    m: &RouteMatch,
+    identity: &Identity,
+) -> Result<(), GatewayError> {
     if !table.has_scopes(m.api) {
         return Ok(());
     }
     let rule = table.rule(m);
-    let opened = rule
-        .opened_by
-        .iter()
-        .any(|(asi, scope)| *asi == identity.authorization_server && identity.scopes.iter().any(|s| s == scope));
+    let opened = rule.opened_by.iter().any(|(asi, scope)| {
+        *asi == identity.authorization_server && identity.scopes.iter().any(|s| s == scope)
+    });
     if opened {
         return Ok(());
     }
@@ -24,5 +27,7 @@ pub fn authorize(table: &RouteTable, m: &RouteMatch, identity: &Identity) -> Res
         .filter(|(asi, _)| *asi == identity.authorization_server)
         .map(|(_, s)| s.as_str())
         .collect();
-    Err(GatewayError::InsufficientScope { scope: needed.join(" ") })
+    Err(GatewayError::InsufficientScope {
+        scope: needed.join(" "),
+    })
 }

@@ -9,16 +9,24 @@ use crate::validation::jwt::MAX_TOKEN_LEN;
 /// The bearer token, if the request carries one.
 pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, GatewayError> {
     if let Some(q) = uri.query()
-        && q.split('&').any(|p| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("access_token")))
+        && q.split('&').any(|p| {
+            p.split('=')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("access_token"))
+        })
     {
-        return Err(GatewayError::InvalidRequest("tokens are accepted only in the Authorization header"));
+        return Err(GatewayError::InvalidRequest(
+            "tokens are accepted only in the Authorization header",
+        ));
     }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(GatewayError::InvalidRequest("the request carries several Authorization headers"));
+        return Err(GatewayError::InvalidRequest(
+            "the request carries several Authorization headers",
+        ));
     }
     let value = value
         .to_str()
@@ -26,7 +34,9 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
     let (scheme, rest) = match value.split_once(' ') {
         Some(parts) => parts,
         None if value.eq_ignore_ascii_case("bearer") => {
-            return Err(GatewayError::InvalidRequest("the Authorization header is malformed"));
+            return Err(GatewayError::InvalidRequest(
+                "the Authorization header is malformed",
+            ));
         }
         None => return Ok(None),
     };
@@ -36,7 +46,9 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() || token.len() > MAX_TOKEN_LEN || !is_b64token(token) {
-        return Err(GatewayError::InvalidRequest("the Authorization header is malformed"));
+        return Err(GatewayError::InvalidRequest(
+            "the Authorization header is malformed",
+        ));
     }
     Ok(Some(token))
 }
@@ -45,9 +57,9 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -66,7 +78,10 @@ mod tests {
     #[test]
     fn reads_a_bearer_token() {
         let h = headers(&["Bearer abc.def-ghi_"]);
-        assert_eq!(bearer(&h, &Uri::from_static("/x")).unwrap(), Some("abc.def-ghi_"));
+        assert_eq!(
+            bearer(&h, &Uri::from_static("/x")).unwrap(),
+            Some("abc.def-ghi_")
+        );
         let h = headers(&["bearer abc"]);
         assert_eq!(bearer(&h, &Uri::from_static("/x")).unwrap(), Some("abc"));
     }
@@ -80,10 +95,21 @@ mod tests {
     #[test]
     fn malformed_or_ambiguous_is_invalid_request() {
         let uri = Uri::from_static("/x");
-        for h in [headers(&["Bearer"]), headers(&["Bearer "]), headers(&["Bearer a b"]), headers(&["Bearer a", "Bearer b"])] {
-            assert!(matches!(bearer(&h, &uri), Err(GatewayError::InvalidRequest(_))));
+        for h in [
+            headers(&["Bearer"]),
+            headers(&["Bearer "]),
+            headers(&["Bearer a b"]),
+            headers(&["Bearer a", "Bearer b"]),
+        ] {
+            assert!(matches!(
+                bearer(&h, &uri),
+                Err(GatewayError::InvalidRequest(_))
+            ));
         }
         let h = headers(&[]);
-        assert!(matches!(bearer(&h, &Uri::from_static("/x?access_token=abc")), Err(GatewayError::InvalidRequest(_))));
+        assert!(matches!(
+            bearer(&h, &Uri::from_static("/x?access_token=abc")),
+            Err(GatewayError::InvalidRequest(_))
+        ));
     }
 }

@@ -89,7 +89,13 @@ fn is_stripped(name: &str) -> bool {
     if is_identity_like(name) {
         return true;
     }
-    let normal = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+    let normal = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
     STRIPPED
         .iter()
         .any(|s| s.len() == name.len() && s.bytes().zip(name.bytes()).all(|(a, b)| a == normal(b)))
@@ -131,13 +137,18 @@ impl Forwarder {
                     None => host.to_owned(),
                 };
                 Upstream {
-                    host: HeaderValue::from_str(&authority).unwrap_or(HeaderValue::from_static("localhost")),
+                    host: HeaderValue::from_str(&authority)
+                        .unwrap_or(HeaderValue::from_static("localhost")),
                     authority,
                     prefix: u.path().trim_end_matches('/').to_owned(),
                 }
             })
             .collect();
-        Self { client, timeout: config.upstream_timeout, upstreams }
+        Self {
+            client,
+            timeout: config.upstream_timeout,
+            upstreams,
+        }
     }
 
     /// Forwards `req` for the matched API.
@@ -150,8 +161,14 @@ impl Forwarder {
         let upstream = &self.upstreams[m.api];
         let path = req.uri().path();
         let rest = &path[m.rest_start..];
-        let rest = if rest.is_empty() && upstream.prefix.is_empty() { "/" } else { rest };
-        let mut target = String::with_capacity(16 + upstream.authority.len() + upstream.prefix.len() + path.len());
+        let rest = if rest.is_empty() && upstream.prefix.is_empty() {
+            "/"
+        } else {
+            rest
+        };
+        let mut target = String::with_capacity(
+            16 + upstream.authority.len() + upstream.prefix.len() + path.len(),
+        );
         target.push_str("http://");
         target.push_str(&upstream.authority);
         target.push_str(&upstream.prefix);
@@ -160,12 +177,18 @@ impl Forwarder {
             target.push('?');
             target.push_str(q);
         }
-        *req.uri_mut() = Uri::try_from(target).map_err(|_| GatewayError::InvalidRequest("the request path is not in canonical form"))?;
+        *req.uri_mut() = Uri::try_from(target).map_err(|_| {
+            GatewayError::InvalidRequest("the request path is not in canonical form")
+        })?;
         *req.version_mut() = http::Version::HTTP_11;
 
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
-        let doomed: Vec<HeaderName> = headers.keys().filter(|n| is_stripped(n.as_str())).cloned().collect();
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| is_stripped(n.as_str()))
+            .cloned()
+            .collect();
         for n in doomed {
             headers.remove(&n);
         }
@@ -199,7 +222,14 @@ impl Forwarder {
         };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        for n in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer"] {
+        for n in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+            "trailer",
+        ] {
             parts.headers.remove(n);
         }
         Ok(Response::from_parts(parts, Body::new(body)))
@@ -212,10 +242,20 @@ mod tests {
 
     #[test]
     fn identity_header_variants_are_recognised() {
-        for n in ["x-gateway-subject", "x_gateway_subject", "x-gateway_application", "x_gateway-anything"] {
+        for n in [
+            "x-gateway-subject",
+            "x_gateway_subject",
+            "x-gateway_application",
+            "x_gateway-anything",
+        ] {
             assert!(is_stripped(n), "{n}");
         }
-        for n in ["authorization", "x-http-method-override", "x_http_method_override", "proxy-authorization"] {
+        for n in [
+            "authorization",
+            "x-http-method-override",
+            "x_http_method_override",
+            "proxy-authorization",
+        ] {
             assert!(is_stripped(n), "{n}");
         }
         for n in ["accept", "x-gatewayx", "content-type"] {

@@ -21,7 +21,11 @@ impl Directory {
         let mut by_client: HashMap<String, Vec<(usize, usize, Scheme)>> = HashMap::new();
         for (ai, app) in config.applications.iter().enumerate() {
             for s in &app.strategies {
-                by_client.entry(s.client_id.clone()).or_default().push((s.authorization_server, ai, s.scheme));
+                by_client.entry(s.client_id.clone()).or_default().push((
+                    s.authorization_server,
+                    ai,
+                    s.scheme,
+                ));
             }
         }
         Self {
@@ -38,14 +42,16 @@ impl Directory {
 
     /// Identifies the application and checks it may call `api`.
     pub fn identify(&self, identity: &Identity, api: usize) -> Result<usize, GatewayError> {
-        let unknown = GatewayError::InvalidToken("the token's client is not a registered application");
+        let unknown =
+            GatewayError::InvalidToken("the token's client is not a registered application");
         let client = identity.client_id.as_deref().ok_or(unknown.clone())?;
         let app = self
             .by_client
             .get(client)
             .and_then(|v| {
-                v.iter()
-                    .find(|(asi, _, scheme)| *asi == identity.authorization_server && scheme.accepts(identity.kind))
+                v.iter().find(|(asi, _, scheme)| {
+                    *asi == identity.authorization_server && scheme.accepts(identity.kind)
+                })
             })
             .map(|(_, app, _)| *app)
             .ok_or(unknown)?;

@@ -92,7 +92,10 @@ async fn run(
         None => return Err(GatewayError::MissingToken),
         Some(token) => {
             let started = Instant::now();
-            let result = p.validators.validate(&policy.identification, token, p.clock.now()).await;
+            let result = p
+                .validators
+                .validate(&policy.identification, token, p.clock.now())
+                .await;
             p.metrics.validation_latency(started.elapsed());
             Some(result?)
         }
@@ -116,7 +119,10 @@ async fn run(
             scopes: &id.scopes,
             authorization_server: Some(p.validators.servers[id.authorization_server].name.as_str()),
         },
-        _ => forward::IdentityHeaders { application: "anonymous", ..Default::default() },
+        _ => forward::IdentityHeaders {
+            application: "anonymous",
+            ..Default::default()
+        },
     };
     p.forwarder.forward(req, &matched, &headers).await
 }

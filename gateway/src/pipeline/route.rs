@@ -87,7 +87,14 @@ impl RouteTable {
                     .iter()
                     .map(|r| RouteResource {
                         segments: compile(r),
-                        methods: r.methods.iter().map(|m| MethodRule { method: m.clone(), opened_by: Vec::new() }).collect(),
+                        methods: r
+                            .methods
+                            .iter()
+                            .map(|m| MethodRule {
+                                method: m.clone(),
+                                opened_by: Vec::new(),
+                            })
+                            .collect(),
                     })
                     .collect(),
                 has_scopes: !a.scopes.is_empty(),
@@ -155,14 +162,18 @@ fn is_canonical(path: &str) -> bool {
 pub fn route(table: &RouteTable, method: &Method, uri: &Uri) -> Result<RouteMatch, GatewayError> {
     let path = uri.path();
     if !is_canonical(path) {
-        return Err(GatewayError::InvalidRequest("the request path is not in canonical form"));
+        return Err(GatewayError::InvalidRequest(
+            "the request path is not in canonical form",
+        ));
     }
     for &api in &table.order {
         let a = &table.apis[api];
         let base = a.base_path.as_str();
         let rest_start = if base == "/" {
             0
-        } else if path.starts_with(base) && (path.len() == base.len() || path.as_bytes()[base.len()] == b'/') {
+        } else if path.starts_with(base)
+            && (path.len() == base.len() || path.as_bytes()[base.len()] == b'/')
+        {
             base.len()
         } else {
             continue;
@@ -171,7 +182,12 @@ pub fn route(table: &RouteTable, method: &Method, uri: &Uri) -> Result<RouteMatc
         for (ri, r) in a.resources.iter().enumerate() {
             if matches(&r.segments, rest) {
                 return match r.methods.iter().position(|m| m.method == *method) {
-                    Some(mi) => Ok(RouteMatch { api, resource: ri, method: mi, rest_start }),
+                    Some(mi) => Ok(RouteMatch {
+                        api,
+                        resource: ri,
+                        method: mi,
+                        rest_start,
+                    }),
                     None => Err(GatewayError::MethodNotAllowed),
                 };
             }
@@ -208,7 +224,16 @@ mod tests {
 
     #[test]
     fn non_canonical_paths_are_refused() {
-        for p in ["/beds//x", "/beds/./x", "/beds/../admin", "/beds;x", "/beds/%2e%2e/admin", "/beds%2Fx", "/beds/%252e", "/beds/%"] {
+        for p in [
+            "/beds//x",
+            "/beds/./x",
+            "/beds/../admin",
+            "/beds;x",
+            "/beds/%2e%2e/admin",
+            "/beds%2Fx",
+            "/beds/%252e",
+            "/beds/%",
+        ] {
             assert!(!is_canonical(p), "{p}");
         }
         for p in ["/beds", "/beds/hospitals/h1/wards", "/beds/a%20b"] {
@@ -218,7 +243,11 @@ mod tests {
 
     #[test]
     fn patterns_match_segments_exactly() {
-        let pat = vec![Segment::Literal("hospitals".into()), Segment::Param, Segment::Literal("wards".into())];
+        let pat = vec![
+            Segment::Literal("hospitals".into()),
+            Segment::Param,
+            Segment::Literal("wards".into()),
+        ];
         assert!(matches(&pat, "/hospitals/h1/wards"));
         assert!(!matches(&pat, "/hospitals/h1/wards/"));
         assert!(!matches(&pat, "/hospitals//wards"));

@@ -13,6 +13,8 @@ use crate::validation::jwt::{self, Jwt, is_hmac};
 use crate::validation::local::{Audiences, LocalValidator, check_claims};
 use crate::validation::{Identity, ValidationError};
 
+const NOT_JWT: &str = "the token is not a JWT";
+
 /// What the gateway knows about one authorization server at run time.
 #[derive(Debug)]
 pub struct ServerRuntime {
@@ -66,7 +68,10 @@ impl Validators {
                 Ok(identity) => {
                     tracing::debug!(
                         kind = kind.as_str(),
-                        kid = parsed.as_ref().and_then(|p| p.as_ref().ok()).and_then(|j| j.header.kid.as_deref()),
+                        kid = parsed
+                            .as_ref()
+                            .and_then(|p| p.as_ref().ok())
+                            .and_then(|j| j.header.kid.as_deref()),
                         sub = identity.subject.as_deref(),
                         jti = identity.jti.as_deref(),
                         "token accepted"
@@ -75,16 +80,19 @@ impl Validators {
                 }
                 Err(e) => {
                     worst = Some(match (worst, e) {
-                        (Some(ValidationError::Unavailable), _) | (_, ValidationError::Unavailable) => {
-                            ValidationError::Unavailable
-                        }
+                        (Some(ValidationError::Unavailable), _)
+                        | (_, ValidationError::Unavailable) => ValidationError::Unavailable,
+                        // A type that did not apply (an opaque token for a JWT type) says least.
+                        (Some(ValidationError::Invalid(NOT_JWT)), e) => e,
                         (Some(prev), _) => prev,
                         (None, e) => e,
                     });
                 }
             }
         }
-        let e = worst.unwrap_or(ValidationError::Invalid("the token is not accepted by this API"));
+        let e = worst.unwrap_or(ValidationError::Invalid(
+            "the token is not accepted by this API",
+        ));
         tracing::info!(reason = %e, "token refused");
         Err(e.into())
     }
@@ -94,28 +102,46 @@ impl Validators {
         parsed: Option<&'a Result<Jwt<'a>, &'static str>>,
     ) -> Result<(usize, &'a Jwt<'a>, &'a ServerRuntime), ValidationError> {
         let jwt = match parsed {
-            None => return Err(ValidationError::Invalid("the token is not a JWT")),
+            None => return Err(ValidationError::Invalid(NOT_JWT)),
             Some(Err(e)) => return Err(ValidationError::Invalid(e)),
             Some(Ok(j)) => j,
         };
         let idx = self
             .by_issuer(jwt.claims.iss.as_deref())
-            .ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+            .ok_or(ValidationError::Invalid(
+                "the token's issuer is not accepted",
+            ))?;
         Ok((idx, jwt, &self.servers[idx]))
     }
 
-    async fn id_token(&self, parsed: Option<&Result<Jwt<'_>, &'static str>>, now: u64) -> Result<Identity, ValidationError> {
+    async fn id_token(
+        &self,
+        parsed: Option<&Result<Jwt<'_>, &'static str>>,
+        now: u64,
+    ) -> Result<Identity, ValidationError> {
         let (idx, jwt, server) = self.server_for(parsed)?;
         if is_hmac(jwt.alg) {
             let client = crate::validation::hmac::verify(jwt, &server.hmac_clients)?;
-            check_claims(&jwt.claims, &server.issuer, Audiences::Clients(std::slice::from_ref(&client.to_owned())), &[], server.clock_skew, now)?;
+            check_claims(
+                &jwt.claims,
+                &server.issuer,
+                Audiences::Clients(std::slice::from_ref(&client.to_owned())),
+                &[],
+                server.clock_skew,
+                now,
+            )?;
         } else {
-            let local = server.local.as_ref().ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+            let local = server.local.as_ref().ok_or(ValidationError::Invalid(
+                "the token's issuer is not accepted",
+            ))?;
             local.verify(jwt).await?;
             local.check_claims(jwt, Audiences::Clients(&server.id_token_clients), now)?;
         }
         let c = &jwt.claims;
-        let client_id = c.azp.clone().or_else(|| c.aud.as_ref().and_then(|a| a.single()).map(str::to_owned));
+        let client_id = c
+            .azp
+            .clone()
+            .or_else(|| c.aud.as_ref().and_then(|a| a.single()).map(str::to_owned));
         Ok(Identity {
             authorization_server: idx,
             kind: IdentificationType::OpenidConnect,
@@ -133,7 +159,9 @@ impl Validators {
         now: u64,
     ) -> Result<Identity, ValidationError> {
         let (idx, jwt, server) = self.server_for(parsed)?;
-        let local = server.local.as_ref().ok_or(ValidationError::Invalid("the token's issuer is not accepted"))?;
+        let local = server.local.as_ref().ok_or(ValidationError::Invalid(
+            "the token's issuer is not accepted",
+        ))?;
         local.verify(jwt).await?;
         local.check_claims(jwt, Audiences::Access, now)?;
         let c = &jwt.claims;
@@ -151,7 +179,11 @@ impl Validators {
         })
     }
 
-    async fn remote(&self, parsed: Option<&Result<Jwt<'_>, &'static str>>, token: &str) -> Result<Identity, ValidationError> {
+    async fn remote(
+        &self,
+        parsed: Option<&Result<Jwt<'_>, &'static str>>,
+        token: &str,
+    ) -> Result<Identity, ValidationError> {
         // A JWT names its server; an opaque token is tried at each server with introspection.
         let named = match parsed {
             Some(Ok(j)) => self.by_issuer(j.claims.iss.as_deref()),
@@ -159,7 +191,9 @@ impl Validators {
         };
         let candidates: Vec<usize> = match named {
             Some(i) => vec![i],
-            None => (0..self.servers.len()).filter(|&i| self.servers[i].introspector.is_some()).collect(),
+            None => (0..self.servers.len())
+                .filter(|&i| self.servers[i].introspector.is_some())
+                .collect(),
         };
         let mut worst = ValidationError::Invalid("the token is not active");
         for idx in candidates {

@@ -16,14 +16,19 @@ pub struct HmacClient {
 
 impl std::fmt::Debug for HmacClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HmacClient").field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("HmacClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl HmacClient {
     /// A client whose secret is the HMAC key.
     pub fn new(client_id: String, secret: &crate::secret::Secret) -> Self {
-        Self { client_id, key: DecodingKey::from_secret(secret.expose().as_bytes()) }
+        Self {
+            client_id,
+            key: DecodingKey::from_secret(secret.expose().as_bytes()),
+        }
     }
 }
 
@@ -31,19 +36,32 @@ impl HmacClient {
 /// Returns the client id whose secret verified it.
 pub fn verify<'c>(jwt: &Jwt<'_>, clients: &'c [HmacClient]) -> Result<&'c str, ValidationError> {
     if !is_hmac(jwt.alg) {
-        return Err(ValidationError::Invalid("the token's algorithm is not accepted"));
+        return Err(ValidationError::Invalid(
+            "the token's algorithm is not accepted",
+        ));
     }
-    let aud = jwt.claims.aud.as_ref().ok_or(ValidationError::Invalid("the token has no audience"))?;
+    let aud = jwt
+        .claims
+        .aud
+        .as_ref()
+        .ok_or(ValidationError::Invalid("the token has no audience"))?;
     // The authorized party, when present, must be the client; else the single audience.
     let client_id = match (&jwt.claims.azp, aud.single()) {
         (Some(azp), _) if aud.any(|a| a == azp) => azp.as_str(),
         (None, Some(a)) => a,
-        _ => return Err(ValidationError::Invalid("the token's audience is not accepted")),
+        _ => {
+            return Err(ValidationError::Invalid(
+                "the token's audience is not accepted",
+            ));
+        }
     };
-    let client = clients
-        .iter()
-        .find(|c| c.client_id == client_id)
-        .ok_or(ValidationError::Invalid("HMAC-signed tokens are not accepted for this client"))?;
+    let client =
+        clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .ok_or(ValidationError::Invalid(
+                "HMAC-signed tokens are not accepted for this client",
+            ))?;
     verify_signature(jwt, &client.key, jwt.alg).map_err(ValidationError::Invalid)?;
     Ok(&client.client_id)
 }

@@ -103,7 +103,12 @@ pub struct IntrospectorConfig {
 
 impl Introspector {
     /// An introspector with an empty cache.
-    pub fn new(config: IntrospectorConfig, client: reqwest::Client, clock: SharedClock, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        config: IntrospectorConfig,
+        client: reqwest::Client,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             as_idx: config.as_idx,
             endpoint: config.endpoint,
@@ -133,7 +138,9 @@ impl Introspector {
                             cache.clear();
                         }
                     }
-                    let s = Arc::new(Slot { cell: tokio::sync::OnceCell::new() });
+                    let s = Arc::new(Slot {
+                        cell: tokio::sync::OnceCell::new(),
+                    });
                     cache.insert(key, s.clone());
                     (s, false)
                 }
@@ -171,19 +178,23 @@ impl Introspector {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
                 tracing::warn!(status = %r.status(), endpoint = %self.endpoint, "introspection refused");
-                self.metrics.as_call(self.as_idx, AsCall::Introspection, false);
+                self.metrics
+                    .as_call(self.as_idx, AsCall::Introspection, false);
                 return Err(ValidationError::Unavailable);
             }
             Err(e) => {
                 tracing::warn!(error = %e.without_url(), endpoint = %self.endpoint, "introspection failed");
-                self.metrics.as_call(self.as_idx, AsCall::Introspection, false);
+                self.metrics
+                    .as_call(self.as_idx, AsCall::Introspection, false);
                 return Err(ValidationError::Unavailable);
             }
         };
         let body = resp.bytes().await.map_err(|_| ValidationError::Unavailable);
-        self.metrics.as_call(self.as_idx, AsCall::Introspection, body.is_ok());
-        let parsed: Response = serde_json::from_slice(&body?)
-            .map_err(|_| ValidationError::Invalid("the authorization server's answer was not usable"))?;
+        self.metrics
+            .as_call(self.as_idx, AsCall::Introspection, body.is_ok());
+        let parsed: Response = serde_json::from_slice(&body?).map_err(|_| {
+            ValidationError::Invalid("the authorization server's answer was not usable")
+        })?;
         let now = self.clock.now();
         if !parsed.active {
             return Ok(Arc::new(Introspected {
@@ -197,12 +208,22 @@ impl Introspector {
             }));
         }
         if parsed.iss.as_deref().is_some_and(|i| i != self.issuer) {
-            return Err(ValidationError::Invalid("the token's issuer is not accepted"));
+            return Err(ValidationError::Invalid(
+                "the token's issuer is not accepted",
+            ));
         }
-        if parsed.token_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("refresh_token")) {
-            return Err(ValidationError::Invalid("a refresh token is not a bearer token"));
+        if parsed
+            .token_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("refresh_token"))
+        {
+            return Err(ValidationError::Invalid(
+                "a refresh token is not a bearer token",
+            ));
         }
-        let exp = parsed.exp.ok_or(ValidationError::Invalid("the token has no expiry"))?;
+        let exp = parsed
+            .exp
+            .ok_or(ValidationError::Invalid("the token has no expiry"))?;
         Ok(Arc::new(Introspected {
             active: true,
             client_id: parsed.client_id,

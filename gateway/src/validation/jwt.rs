@@ -104,7 +104,11 @@ pub struct Claims {
 impl Claims {
     /// The scopes from `scp`, else `scope`.
     pub fn scopes(&self) -> Vec<String> {
-        self.scp.as_ref().or(self.scope.as_ref()).map(ScopeClaim::to_vec).unwrap_or_default()
+        self.scp
+            .as_ref()
+            .or(self.scope.as_ref())
+            .map(ScopeClaim::to_vec)
+            .unwrap_or_default()
     }
 
     /// Checks `exp` (required), `iat` (required) and `nbf` against `now` with `skew` seconds.
@@ -159,15 +163,30 @@ pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
     if signature.is_empty() {
         return Err("the token is not signed");
     }
-    let header_bytes = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| "the token header is not base64url")?;
-    let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| "the token header is malformed")?;
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| "the token header is not base64url")?;
+    let header: Header =
+        serde_json::from_slice(&header_bytes).map_err(|_| "the token header is malformed")?;
     if header.crit.is_some() {
         return Err("the token uses critical header extensions");
     }
-    let alg: Algorithm = header.alg.parse().map_err(|_| "the token's algorithm is not accepted")?;
-    let claims_bytes = URL_SAFE_NO_PAD.decode(claims_b64).map_err(|_| "the token claims are not base64url")?;
-    let claims: Claims = serde_json::from_slice(&claims_bytes).map_err(|_| "the token claims are malformed")?;
-    Ok(Jwt { header, alg, claims, message, signature })
+    let alg: Algorithm = header
+        .alg
+        .parse()
+        .map_err(|_| "the token's algorithm is not accepted")?;
+    let claims_bytes = URL_SAFE_NO_PAD
+        .decode(claims_b64)
+        .map_err(|_| "the token claims are not base64url")?;
+    let claims: Claims =
+        serde_json::from_slice(&claims_bytes).map_err(|_| "the token claims are malformed")?;
+    Ok(Jwt {
+        header,
+        alg,
+        claims,
+        message,
+        signature,
+    })
 }
 
 /// Whether `alg` is one of the HMAC algorithms.
@@ -176,7 +195,11 @@ pub fn is_hmac(alg: Algorithm) -> bool {
 }
 
 /// Verifies `jwt`'s signature with `key` under `alg` (which the caller bound to the key).
-pub fn verify_signature(jwt: &Jwt<'_>, key: &jsonwebtoken::DecodingKey, alg: Algorithm) -> Result<(), &'static str> {
+pub fn verify_signature(
+    jwt: &Jwt<'_>,
+    key: &jsonwebtoken::DecodingKey,
+    alg: Algorithm,
+) -> Result<(), &'static str> {
     match jsonwebtoken::crypto::verify(jwt.signature, jwt.message.as_bytes(), key, alg) {
         Ok(true) => Ok(()),
         _ => Err("the token signature is invalid"),

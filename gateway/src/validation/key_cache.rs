@@ -28,7 +28,9 @@ pub struct VerifyKey {
 
 impl std::fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyKey").field("algorithms", &self.algorithms).finish_non_exhaustive()
+        f.debug_struct("VerifyKey")
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,13 +89,22 @@ impl VerifyKey {
     pub fn from_pem(pem: &str) -> Result<Self, String> {
         let bytes = pem.as_bytes();
         if let Ok(key) = DecodingKey::from_rsa_pem(bytes) {
-            return Ok(Self { key, algorithms: RSA_ALGS.to_vec() });
+            return Ok(Self {
+                key,
+                algorithms: RSA_ALGS.to_vec(),
+            });
         }
         if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
-            return Ok(Self { key, algorithms: vec![Algorithm::ES256, Algorithm::ES384] });
+            return Ok(Self {
+                key,
+                algorithms: vec![Algorithm::ES256, Algorithm::ES384],
+            });
         }
         if let Ok(key) = DecodingKey::from_ed_pem(bytes) {
-            return Ok(Self { key, algorithms: vec![Algorithm::EdDSA] });
+            return Ok(Self {
+                key,
+                algorithms: vec![Algorithm::EdDSA],
+            });
         }
         Err("not an RSA, EC or Ed25519 public key or certificate in PEM form".into())
     }
@@ -105,11 +116,16 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<VerifyKey>>, &'sta
     struct Doc {
         keys: Vec<serde_json::Value>,
     }
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|_| "the key set is not a JWKS document")?;
+    let doc: Doc =
+        serde_json::from_slice(bytes).map_err(|_| "the key set is not a JWKS document")?;
     let mut out = HashMap::with_capacity(doc.keys.len());
     for v in doc.keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(v) else { continue };
-        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        let Ok(jwk) = serde_json::from_value::<Jwk>(v) else {
+            continue;
+        };
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
         if let Some(k) = VerifyKey::from_jwk(&jwk) {
             out.insert(kid, Arc::new(k));
         }
@@ -126,7 +142,10 @@ pub fn max_age(cache_control: Option<&str>) -> Option<u64> {
         if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache") {
             return Some(0);
         }
-        if let Some(n) = d.strip_prefix("max-age=").or_else(|| d.strip_prefix("s-maxage=")) {
+        if let Some(n) = d
+            .strip_prefix("max-age=")
+            .or_else(|| d.strip_prefix("s-maxage="))
+        {
             age = n.trim_matches('"').parse().ok().or(age);
         }
     }
@@ -204,11 +223,17 @@ impl KeyCache {
     }
 
     /// The key for `kid` (or the only key when the token names none) that may verify `alg`.
-    pub async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<VerifyKey>, ValidationError> {
+    pub async fn key(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<VerifyKey>, ValidationError> {
         if let Some(kid) = kid
             && (kid.is_empty() || kid.len() > 256)
         {
-            return Err(ValidationError::Invalid("the token's key id is not acceptable"));
+            return Err(ValidationError::Invalid(
+                "the token's key id is not acceptable",
+            ));
         }
         let now = self.clock.now();
         let snapshot = self.set.load_full();
@@ -238,13 +263,20 @@ impl KeyCache {
         };
         tracing::info!(kid, "unknown key id; refreshing the key set");
         match self.refresh(snapshot.generation, Reason::UnknownKid).await {
-            Ok(fresh) => lookup(&fresh, Some(kid), alg).ok_or(ValidationError::Invalid("the token's key is unknown")),
-            Err(RefreshError::RateLimited) => Err(ValidationError::Invalid("the token's key is unknown")),
+            Ok(fresh) => lookup(&fresh, Some(kid), alg)
+                .ok_or(ValidationError::Invalid("the token's key is unknown")),
+            Err(RefreshError::RateLimited) => {
+                Err(ValidationError::Invalid("the token's key is unknown"))
+            }
             Err(RefreshError::Failed) => Err(ValidationError::Unavailable),
         }
     }
 
-    async fn refresh(&self, seen_generation: u64, reason: Reason) -> Result<Arc<KeySet>, RefreshError> {
+    async fn refresh(
+        &self,
+        seen_generation: u64,
+        reason: Reason,
+    ) -> Result<Arc<KeySet>, RefreshError> {
         let mut state = self.refresh.lock().await;
         // Someone else refreshed while this task waited: use their result.
         if state.generation != seen_generation
@@ -254,12 +286,18 @@ impl KeyCache {
         }
         let now = self.clock.now();
         if reason == Reason::UnknownKid {
-            if state.last_kid_refresh.is_some_and(|t| now < t.saturating_add(self.min_refresh)) {
+            if state
+                .last_kid_refresh
+                .is_some_and(|t| now < t.saturating_add(self.min_refresh))
+            {
                 return Err(RefreshError::RateLimited);
             }
             state.last_kid_refresh = Some(now);
         }
-        if state.last_failure.is_some_and(|t| now < t.saturating_add(self.min_refresh)) {
+        if state
+            .last_failure
+            .is_some_and(|t| now < t.saturating_add(self.min_refresh))
+        {
             return Err(RefreshError::Failed);
         }
         match self.fetch().await {
@@ -267,7 +305,11 @@ impl KeyCache {
                 state.generation += 1;
                 state.last_failure = None;
                 tracing::info!(jwks_uri = %self.jwks_uri, keys = keys.len(), ttl, "key set refreshed");
-                let set = Arc::new(KeySet { keys, generation: state.generation, expires_at: now.saturating_add(ttl) });
+                let set = Arc::new(KeySet {
+                    keys,
+                    generation: state.generation,
+                    expires_at: now.saturating_add(ttl),
+                });
                 self.set.store(Some(set.clone()));
                 Ok(set)
             }
@@ -296,13 +338,19 @@ impl KeyCache {
                 .get(http::header::CACHE_CONTROL)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = resp.bytes().await.map_err(|e| e.without_url().to_string())?;
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| e.without_url().to_string())?;
             let keys = parse_jwks(&body).map_err(str::to_owned)?;
-            let ttl = max_age(cc.as_deref()).unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL);
+            let ttl = max_age(cc.as_deref())
+                .unwrap_or(DEFAULT_TTL)
+                .clamp(MIN_TTL, MAX_TTL);
             Ok((keys, ttl))
         }
         .await;
-        self.metrics.as_call(self.as_idx, AsCall::Jwks, result.is_ok());
+        self.metrics
+            .as_call(self.as_idx, AsCall::Jwks, result.is_ok());
         result
     }
 }
@@ -328,7 +376,10 @@ mod tests {
 
     #[test]
     fn cache_control_max_age_is_read() {
-        assert_eq!(max_age(Some("public, max-age=600, must-revalidate")), Some(600));
+        assert_eq!(
+            max_age(Some("public, max-age=600, must-revalidate")),
+            Some(600)
+        );
         assert_eq!(max_age(Some("no-store")), Some(0));
         assert_eq!(max_age(Some("public")), None);
         assert_eq!(max_age(None), None);

@@ -42,13 +42,17 @@ impl LocalValidator {
     /// Verifies the signature with the AS's key for the token's `kid` and algorithm.
     pub async fn verify(&self, jwt: &Jwt<'_>) -> Result<(), ValidationError> {
         if super::jwt::is_hmac(jwt.alg) {
-            return Err(ValidationError::Invalid("the token's algorithm is not accepted for this key"));
+            return Err(ValidationError::Invalid(
+                "the token's algorithm is not accepted for this key",
+            ));
         }
         let key = match &self.keys {
             KeySource::Jwks(cache) => cache.key(jwt.header.kid.as_deref(), jwt.alg).await?,
             KeySource::Static(k) => {
                 if !k.algorithms.contains(&jwt.alg) {
-                    return Err(ValidationError::Invalid("the token's algorithm is not accepted for this key"));
+                    return Err(ValidationError::Invalid(
+                        "the token's algorithm is not accepted for this key",
+                    ));
                 }
                 k.clone()
             }
@@ -57,8 +61,20 @@ impl LocalValidator {
     }
 
     /// Checks `iss`, `aud` and the times.
-    pub fn check_claims(&self, jwt: &Jwt<'_>, audiences: Audiences<'_>, now: u64) -> Result<(), ValidationError> {
-        check_claims(&jwt.claims, &self.issuer, audiences, &self.audiences, self.clock_skew, now)
+    pub fn check_claims(
+        &self,
+        jwt: &Jwt<'_>,
+        audiences: Audiences<'_>,
+        now: u64,
+    ) -> Result<(), ValidationError> {
+        check_claims(
+            &jwt.claims,
+            &self.issuer,
+            audiences,
+            &self.audiences,
+            self.clock_skew,
+            now,
+        )
     }
 }
 
@@ -72,15 +88,24 @@ pub fn check_claims(
     now: u64,
 ) -> Result<(), ValidationError> {
     if claims.iss.as_deref() != Some(issuer) {
-        return Err(ValidationError::Invalid("the token's issuer is not accepted"));
+        return Err(ValidationError::Invalid(
+            "the token's issuer is not accepted",
+        ));
     }
-    let aud = claims.aud.as_ref().ok_or(ValidationError::Invalid("the token has no audience"))?;
+    let aud = claims
+        .aud
+        .as_ref()
+        .ok_or(ValidationError::Invalid("the token has no audience"))?;
     let ok = match audiences {
         Audiences::Access => aud.any(|a| accepted.iter().any(|x| x == a)),
         Audiences::Clients(ids) => aud.any(|a| ids.iter().any(|x| x == a)),
     };
     if !ok {
-        return Err(ValidationError::Invalid("the token's audience is not accepted"));
+        return Err(ValidationError::Invalid(
+            "the token's audience is not accepted",
+        ));
     }
-    claims.check_times(now, skew).map_err(ValidationError::Invalid)
+    claims
+        .check_times(now, skew)
+        .map_err(ValidationError::Invalid)
 }

@@ -1,0 +1,134 @@
+//! Remote validation (RFC 7662): cache hits and misses, revocation, and failing closed.
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const INTROSPECT: &str = "/oauth2/default/v1/introspect";
+
+fn active(cid: &str, scope: &str, exp: u64) -> Value {
+    json!({ "active": true, "scope": scope, "client_id": cid, "sub": "nurse@example.org", "exp": exp, "iat": T0, "token_type": "Bearer" })
+}
+
+#[tokio::test]
+async fn an_opaque_token_is_introspected_once_and_then_served_from_cache() {
+    let s = Stack::start().await;
+    let token = "opaque-token-0001";
+    s.idp
+        .activate(token, active(OPENID_APP, "beds.read", T0 + 3600));
+    for _ in 0..3 {
+        let r = s.get("/beds/hospitals", token).await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(s.idp.calls(INTROSPECT).await, 1);
+    let m = metrics(&s.gateway).await;
+    assert!(
+        m.contains("gateway_cache_lookups_total{cache=\"introspection\",result=\"hit\"} 2"),
+        "{m}"
+    );
+    assert!(m.contains("kind=\"introspection\",result=\"ok\"} 1"), "{m}");
+    // The cached answer is re-authorized per route: reading is fine, reserving is not.
+    let r = s
+        .http
+        .post(s.url("/beds/hospitals/st-marys/wards/icu/reservations"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn concurrent_misses_for_one_token_make_one_call() {
+    let s = Stack::start().await;
+    let token = "opaque-token-concurrent";
+    s.idp
+        .activate(token, active(OPENID_APP, "beds.read", T0 + 3600));
+    let calls: Vec<_> = (0..16)
+        .map(|_| Box::pin(s.get("/beds/hospitals", token)))
+        .collect();
+    let results = join_all(calls).await;
+    assert!(results.iter().all(|r| r.status() == 200));
+    assert_eq!(s.idp.calls(INTROSPECT).await, 1);
+}
+
+async fn join_all<F: std::future::Future + Unpin>(mut fs: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut outputs: Vec<Option<F::Output>> = fs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in fs.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    Poll::Ready(v) => outputs[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn a_revoked_token_fails_once_the_cache_cap_passes() {
+    let s = Stack::start().await;
+    let token = "opaque-token-revoked";
+    s.idp
+        .activate(token, active(OPENID_APP, "beds.read", T0 + 3600));
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 200);
+    s.idp.revoke(token);
+    // Within the cap (60 s) the cached answer is used.
+    s.clock.advance(59);
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 200);
+    s.clock.advance(2);
+    let r = s.get("/beds/hospitals", token).await;
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error_description"], "the token is not active");
+}
+
+#[tokio::test]
+async fn the_cache_never_outlives_the_tokens_exp() {
+    let s = Stack::start().await;
+    let token = "opaque-token-short";
+    s.idp
+        .activate(token, active(OPENID_APP, "beds.read", T0 + 10));
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 200);
+    s.clock.advance(11);
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 401);
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_invalid_and_an_unreachable_server_is_503() {
+    let s = Stack::start().await;
+    let r = s.get("/beds/hospitals", "never-issued").await;
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).contains("invalid_token"));
+
+    // The AS goes away: fail closed with a clear 503, never allow.
+    let token = "opaque-token-down";
+    s.idp
+        .activate(token, active(OPENID_APP, "beds.read", T0 + 3600));
+    s.idp.server.reset().await;
+    let r = s.get("/beds/hospitals", token).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[tokio::test]
+async fn introspection_answers_with_a_string_active_are_refused() {
+    let s = Stack::start().await;
+    let token = "opaque-token-string-active";
+    s.idp.activate(
+        token,
+        json!({ "active": "true", "client_id": OPENID_APP, "scope": "beds.read", "exp": T0 + 60 }),
+    );
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 401);
+}

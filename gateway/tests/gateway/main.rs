@@ -1,0 +1,10 @@
+//! The gateway's integration tests: real servers on port 0, a manual clock, no sleeps for time.
+
+mod attacks;
+mod authorization;
+mod harness;
+mod introspection;
+mod keys;
+mod local;
+mod operations;
+mod rfc6750;
