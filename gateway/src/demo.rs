@@ -1,12 +1,198 @@
-//! `gateway demo`: the mock Okta server, the bed-availability backend and the gateway in one
-//! process, configured from `fixtures/gateway/demo.toml`.
+//! `gateway demo`: the mock Okta server (library), the `CheckBedAvailability` backend and the
+//! gateway in one process, configured from `fixtures/gateway/demo.toml` (embedded), plus the
+//! commands to try it.
 
 use std::net::SocketAddr;
 
+use anyhow::Context as _;
+use mock_idp::MockIdp;
+use tokio::net::TcpListener;
+
+use crate::beds::{self, BedsHandle};
+use crate::config::Config;
+use crate::{Gateway, GatewayHandle};
+
+/// The demo's gateway configuration.
+pub const DEMO_CONFIG: &str = include_str!("../../fixtures/gateway/demo.toml");
+
+/// Where the browser is sent back after sign-in (a redirect URI of the mock's web client).
+pub const REDIRECT_URI: &str = "http://localhost:8080/authorization-code/callback";
+
+/// A client of the mock server.
+#[derive(Debug, Clone)]
+pub struct DemoClient {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: crate::secret::Secret,
+}
+
+/// The three running parts.
+#[derive(Debug)]
+pub struct Demo {
+    /// The mock Okta server.
+    pub idp: MockIdp,
+    /// The backend.
+    pub beds: BedsHandle,
+    /// The gateway.
+    pub gateway: GatewayHandle,
+    /// The confidential service client (client_credentials).
+    pub service: DemoClient,
+    /// The web client (authorization code).
+    pub web: DemoClient,
+}
+
+fn client(
+    config: &mock_idp::Config,
+    pick: impl Fn(&mock_idp::config::ClientConfig) -> bool,
+    what: &str,
+) -> anyhow::Result<DemoClient> {
+    let c = config
+        .clients
+        .iter()
+        .find(|c| pick(c) && c.client_secret.is_some())
+        .with_context(|| format!("the mock's default configuration has no {what} client"))?;
+    Ok(DemoClient {
+        id: c.client_id.clone(),
+        secret: crate::secret::Secret::new(
+            c.client_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
+        ),
+    })
+}
+
+/// Starts the mock, the backend and the gateway (on `listen`).
+pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
+    let mock_config = mock_idp::Config::default_config();
+    let service = client(
+        &mock_config,
+        |c| c.grant_types.iter().any(|g| g == "client_credentials"),
+        "client_credentials",
+    )?;
+    let web = client(&mock_config, |c| c.application_type == "web", "web")?;
+    let idp = MockIdp::builder()
+        .config(mock_config)
+        .start()
+        .await
+        .context("starting the mock Okta server")?;
+    let beds = beds::start(TcpListener::bind("127.0.0.1:0").await?)?;
+
+    let issuer = idp.issuer();
+    let beds_url = beds.url();
+    let env = |name: &str| -> Option<String> {
+        match name {
+            "OKTA_ISSUER" => Some(issuer.clone()),
+            "BEDS_URL" => Some(beds_url.clone()),
+            "OKTA_CLIENT_ID" => Some(service.id.clone()),
+            "OKTA_CLIENT_SECRET" => Some(service.secret.expose().to_owned()),
+            "OKTA_WEB_CLIENT_ID" => Some(web.id.clone()),
+            "OKTA_WEB_CLIENT_SECRET" => Some(web.secret.expose().to_owned()),
+            _ => None,
+        }
+    };
+    let mut config = Config::from_toml(DEMO_CONFIG, &env).context("fixtures/gateway/demo.toml")?;
+    config.listen = listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let clock = idp.clock().clone();
+    let gateway = Gateway::builder(config)
+        .clock(move || u64::try_from(clock.now()).unwrap_or(0))
+        .build(listener)
+        .await?;
+    Ok(Demo {
+        idp,
+        beds,
+        gateway,
+        service,
+        web,
+    })
+}
+
+fn random_state() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Demo {
+    /// The API's URL at the gateway.
+    pub fn api_url(&self) -> String {
+        format!("{}/gateway/CheckBedAvailability", self.gateway.url())
+    }
+
+    /// The ready-to-paste commands.
+    pub fn instructions(&self) -> String {
+        let token_endpoint = self.idp.token_endpoint();
+        let authorize = format!("{}/v1/authorize", self.idp.issuer());
+        let mut url = url::Url::parse(&authorize).expect("the mock's issuer is a URL");
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.web.id)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid profile beds.read")
+            .append_pair("redirect_uri", REDIRECT_URI)
+            .append_pair("state", &random_state());
+        format!(
+            r#"
+CheckBedAvailability demo is running
+  mock Okta (ExternalOktaServer)  {issuer}
+  bed-availability backend        {beds}
+  gateway                         {gateway}
+  metrics                         {gateway}/metrics
+
+1. Get an access token (client_credentials, scope beds.read):
+
+  TOKEN=$(curl -s -u '{sid}:{ssecret}' -d 'grant_type=client_credentials&scope=beds.read' '{token_endpoint}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+2. Call the API through the gateway:
+
+  curl -s -H "Authorization: Bearer $TOKEN" '{api}/hospitals'
+  curl -s -H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards'
+
+   Reserving needs beds.write, so this one is refused with 403 insufficient_scope:
+
+  curl -si -X POST -H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards/icu/reservations'
+
+3. Authorization code flow: open this URL in a browser, sign in, and copy `code` from the
+   address bar of the redirect ({redirect}):
+
+  {url}
+
+  curl -s -d 'grant_type=authorization_code&redirect_uri={redirect}&code=PASTE_CODE' -d 'client_id={wid}&client_secret={wsecret}' '{token_endpoint}'
+
+Press Ctrl-C to stop.
+"#,
+            issuer = self.idp.issuer(),
+            beds = self.beds.url(),
+            gateway = self.gateway.url(),
+            sid = self.service.id,
+            ssecret = self.service.secret.expose(),
+            api = self.api_url(),
+            redirect = REDIRECT_URI,
+            wid = self.web.id,
+            wsecret = self.web.secret.expose(),
+        )
+    }
+
+    /// Stops the gateway (draining), then the mock.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.gateway.shutdown().await?;
+        self.idp.shutdown().await;
+        drop(self.beds);
+        Ok(())
+    }
+}
+
 /// Runs the demo until `signal` completes.
+#[allow(clippy::print_stdout)]
 pub async fn run(
-    _listen: SocketAddr,
-    _signal: impl std::future::Future<Output = ()>,
+    listen: SocketAddr,
+    signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("the demo needs the mock-idp crate")
+    let demo = start(listen).await?;
+    println!("{}", demo.instructions());
+    signal.await;
+    demo.shutdown().await
 }
