@@ -6,5 +6,6 @@ mod harness;
 mod introspection;
 mod keys;
 mod local;
+mod okta;
 mod operations;
 mod rfc6750;
