@@ -77,41 +77,77 @@ pub async fn handle(State(p): State<Arc<Pipeline>>, req: Request<Body>) -> Respo
     }
 }
 
+/// A request that passed every step before forwarding.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The route.
+    pub matched: route::RouteMatch,
+    /// Who the token speaks for (`None`: anonymous access).
+    pub identity: Option<Identity>,
+    /// The application (`None`: anonymous access).
+    pub application: Option<usize>,
+}
+
+impl Pipeline {
+    /// Runs route → extract → validate → identify → authorize, without forwarding.
+    /// `api_out`/`app_out` receive what was learnt even when a later step refuses (metrics).
+    pub async fn admit(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        api_out: &mut Option<usize>,
+        app_out: &mut Option<usize>,
+    ) -> Result<Admitted, GatewayError> {
+        let matched = route::route(&self.routes, method, uri)?;
+        *api_out = Some(matched.api);
+        let policy = &self.apis[matched.api];
+
+        let identity: Option<Identity> = match extract::bearer(headers, uri)? {
+            None if policy.allow_anonymous => None,
+            None => return Err(GatewayError::MissingToken),
+            Some(token) => {
+                let started = Instant::now();
+                let result = self
+                    .validators
+                    .validate(&policy.identification, token, self.clock.now())
+                    .await;
+                self.metrics.validation_latency(started.elapsed());
+                Some(result?)
+            }
+        };
+
+        let application = match &identity {
+            Some(id) => {
+                let app = self.directory.identify(id, matched.api)?;
+                *app_out = Some(app);
+                authorize::authorize(&self.routes, &matched, id)?;
+                Some(app)
+            }
+            None => None,
+        };
+        Ok(Admitted {
+            matched,
+            identity,
+            application,
+        })
+    }
+}
+
 async fn run(
     p: &Pipeline,
     req: Request<Body>,
     api_out: &mut Option<usize>,
     app_out: &mut Option<usize>,
 ) -> Result<Response, GatewayError> {
-    let matched = route::route(&p.routes, req.method(), req.uri())?;
-    *api_out = Some(matched.api);
-    let policy = &p.apis[matched.api];
-
-    let identity: Option<Identity> = match extract::bearer(req.headers(), req.uri())? {
-        None if policy.allow_anonymous => None,
-        None => return Err(GatewayError::MissingToken),
-        Some(token) => {
-            let started = Instant::now();
-            let result = p
-                .validators
-                .validate(&policy.identification, token, p.clock.now())
-                .await;
-            p.metrics.validation_latency(started.elapsed());
-            Some(result?)
-        }
-    };
-
-    let app = match &identity {
-        Some(id) => {
-            let app = p.directory.identify(id, matched.api)?;
-            *app_out = Some(app);
-            authorize::authorize(&p.routes, &matched, id)?;
-            Some(app)
-        }
-        None => None,
-    };
-
-    let headers = match (&identity, app) {
+    let Admitted {
+        matched,
+        identity,
+        application,
+    } = p
+        .admit(req.method(), req.uri(), req.headers(), api_out, app_out)
+        .await?;
+    let headers = match (&identity, application) {
         (Some(id), Some(app)) => forward::IdentityHeaders {
             application: p.directory.name(app),
             subject: id.subject.as_deref(),
