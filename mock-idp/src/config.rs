@@ -86,6 +86,20 @@ pub struct ServerSettings {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Sign every browser login in as this user (a `login`) without showing
+    /// the login page: for fully headless test runs. Per client: `auto_login`.
+    #[serde(default)]
+    pub auto_login: Option<String>,
+    /// Authorization-code lifetime in seconds (Okta: 300).
+    #[serde(default = "default_code_lifetime")]
+    pub authorization_code_lifetime: u64,
+    /// Browser-session lifetime in seconds (Okta's default session policy: 2 hours).
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime: u64,
+    /// A refresh token unused for this many seconds expires (Okta's
+    /// `refreshTokenWindowMinutes`, default 7 days).
+    #[serde(default = "default_refresh_token_window")]
+    pub refresh_token_window: u64,
 }
 
 impl Default for ServerSettings {
@@ -93,8 +107,24 @@ impl Default for ServerSettings {
         Self {
             jwks_max_age: default_jwks_max_age(),
             max_body_bytes: default_max_body_bytes(),
+            auto_login: None,
+            authorization_code_lifetime: default_code_lifetime(),
+            session_lifetime: default_session_lifetime(),
+            refresh_token_window: default_refresh_token_window(),
         }
     }
+}
+
+fn default_code_lifetime() -> u64 {
+    300
+}
+
+fn default_session_lifetime() -> u64 {
+    7200
+}
+
+fn default_refresh_token_window() -> u64 {
+    7 * 24 * 3600
 }
 
 fn default_jwks_max_age() -> u64 {
@@ -217,6 +247,24 @@ pub struct ClientConfig {
     /// The client's public keys for `private_key_jwt` (a JWK set).
     #[serde(default)]
     pub jwks: Option<toml::Value>,
+    /// Okta's "Require PKCE" setting; always on for public clients.
+    #[serde(default)]
+    pub pkce_required: bool,
+    /// Okta's `refresh_token.rotation_type`: `ROTATE` or `STATIC`. Default:
+    /// `ROTATE` for public clients (as Okta does for SPAs), else `STATIC`.
+    #[serde(default)]
+    pub refresh_token_rotation_type: Option<String>,
+    /// Okta's `refresh_token.leeway`: seconds a rotated-out refresh token
+    /// still works (0–60, default 30).
+    #[serde(default = "default_refresh_leeway")]
+    pub refresh_token_leeway: u64,
+    /// Sign this user (a `login`) in without the login page, for this client.
+    #[serde(default)]
+    pub auto_login: Option<String>,
+}
+
+fn default_refresh_leeway() -> u64 {
+    30
 }
 
 fn default_application_type() -> String {
@@ -366,6 +414,47 @@ impl Config {
                     return Err(invalid(format!("{key}.id"), format!("duplicate id {id:?}")));
                 }
             }
+        }
+        let known_login = |login: &str| {
+            self.users
+                .iter()
+                .any(|u| u.login.eq_ignore_ascii_case(login))
+        };
+        if let Some(login) = &self.server.auto_login
+            && !known_login(login)
+        {
+            return Err(invalid(
+                "server.auto_login",
+                format!("no user with login {login:?}"),
+            ));
+        }
+        for (i, client) in self.clients.iter().enumerate() {
+            if let Some(login) = &client.auto_login
+                && !known_login(login)
+            {
+                return Err(invalid(
+                    format!("clients[{i}].auto_login"),
+                    format!("no user with login {login:?}"),
+                ));
+            }
+        }
+        if !(60..=3600).contains(&self.server.authorization_code_lifetime) {
+            return Err(invalid(
+                "server.authorization_code_lifetime",
+                "must be between 60 and 3600 seconds",
+            ));
+        }
+        if self.server.session_lifetime < 60 {
+            return Err(invalid(
+                "server.session_lifetime",
+                "must be at least 60 seconds",
+            ));
+        }
+        if self.server.refresh_token_window < 600 {
+            return Err(invalid(
+                "server.refresh_token_window",
+                "must be at least 600 seconds (Okta's minimum is 10 minutes)",
+            ));
         }
         for (i, token) in self.api_tokens.iter().enumerate() {
             if token.token.expose().len() < 16 {
@@ -566,6 +655,21 @@ fn validate_client(client: &ClientConfig, key: &str) -> Result<(), ConfigError> 
                 ));
             }
         }
+    }
+    if let Some(rotation) = &client.refresh_token_rotation_type
+        && rotation != "ROTATE"
+        && rotation != "STATIC"
+    {
+        return Err(invalid(
+            format!("{key}.refresh_token_rotation_type"),
+            "must be \"ROTATE\" or \"STATIC\"",
+        ));
+    }
+    if client.refresh_token_leeway > 60 {
+        return Err(invalid(
+            format!("{key}.refresh_token_leeway"),
+            "must be between 0 and 60 seconds (as Okta allows)",
+        ));
     }
     if let Some(jwks) = &client.jwks {
         let keys = jwks.get("keys").and_then(toml::Value::as_array);

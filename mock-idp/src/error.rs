@@ -22,6 +22,9 @@ pub enum OAuthErrorCode {
     InvalidToken,
     InsufficientScope,
     ServerError,
+    UnsupportedResponseType,
+    UnsupportedResponseMode,
+    LoginRequired,
 }
 
 impl OAuthErrorCode {
@@ -37,6 +40,9 @@ impl OAuthErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::UnsupportedResponseMode => "unsupported_response_mode",
+            Self::LoginRequired => "login_required",
         }
     }
 }
@@ -85,6 +91,14 @@ impl OAuthError {
 
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorCode::InvalidScope, description)
+    }
+
+    /// `server_error` with Okta's wording.
+    pub fn server_error() -> Self {
+        Self::new(
+            OAuthErrorCode::ServerError,
+            "The authorization server encountered an unexpected condition that prevented it from fulfilling the request.",
+        )
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {

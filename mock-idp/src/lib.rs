@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod form;
 pub mod grants;
+pub mod html;
 mod http_date;
 pub mod ids;
 pub mod keys;

@@ -28,6 +28,8 @@ pub struct Inner {
     clients: RwLock<HashMap<String, Arc<Client>>>,
     users: Vec<Arc<User>>,
     api_tokens: Vec<Secret>,
+    /// The org's id (`00o…`), the `idp` claim of ID tokens for Okta logins.
+    org_id: String,
     pub store: Store,
 }
 
@@ -85,7 +87,9 @@ impl AppState {
             .map(|u| Arc::new(User::from_config(u)))
             .collect();
         let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
+        let org_id = derived_id("00o", &base_url);
         Self(Arc::new(Inner {
+            org_id,
             base_url,
             clock,
             settings: config.server.clone(),
@@ -102,6 +106,11 @@ impl AppState {
 impl Inner {
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The org's id (`00o…`), stable for a base URL.
+    pub fn org_id(&self) -> &str {
+        &self.org_id
     }
 
     pub fn settings(&self) -> &ServerSettings {
@@ -134,6 +143,19 @@ impl Inner {
             .iter()
             .find(|u| u.login.eq_ignore_ascii_case(login))
             .cloned()
+    }
+
+    /// The user with this login and password. Every configured password is
+    /// compared (in constant time) so that timing does not reveal logins.
+    pub fn verify_password(&self, login: &str, password: &str) -> Option<Arc<User>> {
+        let mut found = None;
+        for user in &self.users {
+            let matches = user.password.matches(password);
+            if matches && user.login.eq_ignore_ascii_case(login) {
+                found = Some(user.clone());
+            }
+        }
+        found
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {
@@ -253,6 +275,14 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub token_endpoint_auth_method: String,
     pub jwks: Vec<jsonwebtoken::jwk::Jwk>,
+    /// Okta's "Require PKCE" (always true for public clients).
+    pub pkce_required: bool,
+    /// Refresh tokens rotate on use (Okta `rotation_type: ROTATE`).
+    pub rotate_refresh_tokens: bool,
+    /// Seconds a rotated-out refresh token keeps working.
+    pub refresh_token_leeway: u64,
+    /// Log this user (a login) in without the login page.
+    pub auto_login: Option<String>,
 }
 
 impl Client {
@@ -278,6 +308,13 @@ impl Client {
             post_logout_redirect_uris: config.post_logout_redirect_uris.clone(),
             token_endpoint_auth_method: config.token_endpoint_auth_method.clone(),
             jwks,
+            pkce_required: config.pkce_required || config.token_endpoint_auth_method == "none",
+            rotate_refresh_tokens: match config.refresh_token_rotation_type.as_deref() {
+                Some(rotation) => rotation == "ROTATE",
+                None => config.token_endpoint_auth_method == "none",
+            },
+            refresh_token_leeway: config.refresh_token_leeway,
+            auto_login: config.auto_login.clone(),
         }
     }
 
@@ -327,13 +364,18 @@ impl User {
 
 /// A stable Okta-shaped user id (`00u` + 17 alphanumerics) from the login.
 fn derived_user_id(login: &str) -> String {
+    derived_id("00u", &login.to_lowercase())
+}
+
+/// A stable Okta-shaped id: `prefix` + 17 alphanumerics derived from `seed`.
+fn derived_id(prefix: &str, seed: &str) -> String {
     use sha2::{Digest, Sha256};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let digest = Sha256::digest(login.to_lowercase().as_bytes());
+    let digest = Sha256::digest(seed.as_bytes());
     let suffix: String = digest
         .iter()
         .take(17)
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
-    format!("00u{suffix}")
+    format!("{prefix}{suffix}")
 }

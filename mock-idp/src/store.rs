@@ -1,8 +1,12 @@
-//! What the server remembers between requests: revoked tokens and used
-//! client-assertion ids. Entries carry their expiry and are purged lazily.
+//! What the server remembers between requests: revoked tokens, used
+//! client-assertion ids, authorization codes, refresh tokens, browser
+//! sessions, authn `sessionToken`s and pending logins. Entries carry their
+//! expiry (read from the server's clock by the callers) and are purged lazily.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use crate::ids;
 
 #[derive(Debug, Default)]
 pub struct Store {
@@ -10,6 +14,126 @@ pub struct Store {
     revoked: Mutex<HashMap<String, i64>>,
     /// `jti`s of client assertions already used, with the assertion's `exp`.
     used_assertions: Mutex<HashMap<String, i64>>,
+    codes: Mutex<HashMap<String, CodeEntry>>,
+    refresh: Mutex<RefreshStore>,
+    sessions: Mutex<HashMap<String, Session>>,
+    session_tokens: Mutex<HashMap<String, (String, i64)>>,
+    logins: Mutex<HashMap<String, PendingLogin>>,
+}
+
+/// What an authorization code stands for (bound to client, redirect URI, PKCE).
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    /// The S256 `code_challenge`, when PKCE was used.
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Tokens issued from one grant (a code or a refresh family), so that they
+/// can be revoked together.
+#[derive(Debug, Clone, Default)]
+pub struct Issued {
+    /// `(jti, exp)` of access and ID tokens.
+    pub tokens: Vec<(String, i64)>,
+    pub refresh_family: Option<String>,
+}
+
+#[derive(Debug)]
+struct CodeEntry {
+    code: AuthorizationCode,
+    /// Set on first redemption; a second one revokes these.
+    redeemed: Option<Issued>,
+}
+
+/// Why a code cannot be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// Unknown, expired or issued by another server.
+    Invalid,
+    /// Issued to another client (the code stays usable by its own client).
+    OtherClient,
+    /// Already redeemed: what the first redemption issued is now revoked.
+    Reused,
+}
+
+/// A refresh token's grant.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub issuer: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub scopes: Vec<String>,
+    pub family: String,
+}
+
+#[derive(Debug)]
+struct RefreshEntry {
+    grant: RefreshGrant,
+    last_used: i64,
+    /// When this token was rotated out (replaced by a newer one).
+    rotated_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct RefreshStore {
+    tokens: HashMap<String, RefreshEntry>,
+    /// Access/ID tokens minted per family.
+    families: HashMap<String, Vec<(String, i64)>>,
+}
+
+/// How a refresh token was used.
+#[derive(Debug, Clone)]
+pub struct RefreshUse {
+    pub grant: RefreshGrant,
+    /// The refresh token to return: a new one when rotating, else the same.
+    pub refresh_token: String,
+}
+
+/// Why a refresh token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshProblem {
+    /// Unknown, revoked, idle-expired or from another server.
+    Invalid,
+    OtherClient,
+    /// A rotated-out token presented after the leeway: the family is revoked.
+    Reused,
+}
+
+/// Refresh-token policy of the client using it.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy {
+    pub rotate: bool,
+    pub leeway: i64,
+    /// Idle window in seconds.
+    pub window: i64,
+}
+
+/// A browser session (the `sid` cookie).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// An authorize request waiting for the user to log in.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    /// The custom server id, or None for the org server.
+    pub server: Option<String>,
+    /// The authorize request's parameters, replayed after login.
+    pub params: Vec<(String, String)>,
+    /// The anti-CSRF token the login form and cookie must both carry.
+    pub csrf: String,
+    pub expires_at: i64,
 }
 
 impl Store {
@@ -33,6 +157,267 @@ impl Store {
         }
         used.insert(key.to_owned(), exp);
         true
+    }
+}
+
+impl Store {
+    /// Revokes access/ID tokens by `(jti, exp)`.
+    pub fn revoke_all(&self, tokens: &[(String, i64)], now: i64) {
+        let mut revoked = lock(&self.revoked);
+        revoked.retain(|_, exp| *exp > now);
+        for (jti, exp) in tokens {
+            revoked.insert(jti.clone(), *exp);
+        }
+    }
+
+    // ---- authorization codes ----
+
+    /// Stores a code and returns its value (256 random bits).
+    pub fn issue_code(&self, code: AuthorizationCode, now: i64) -> String {
+        let value = ids::random_token();
+        let mut codes = lock(&self.codes);
+        // Redeemed codes are kept for an hour past expiry so that a late
+        // replay still revokes what the first redemption issued.
+        codes.retain(|_, entry| entry.code.expires_at + 3600 > now);
+        codes.insert(
+            value.clone(),
+            CodeEntry {
+                code,
+                redeemed: None,
+            },
+        );
+        value
+    }
+
+    /// Redeems a code once. A second redemption fails and revokes what the
+    /// first one issued.
+    pub fn redeem_code(
+        &self,
+        value: &str,
+        issuer: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<AuthorizationCode, CodeProblem> {
+        let mut codes = lock(&self.codes);
+        let entry = codes.get_mut(value).ok_or(CodeProblem::Invalid)?;
+        if entry.code.issuer != issuer {
+            return Err(CodeProblem::Invalid);
+        }
+        if entry.code.client_id != client_id {
+            return Err(CodeProblem::OtherClient);
+        }
+        if let Some(issued) = entry.redeemed.replace(Issued::default()) {
+            drop(codes);
+            self.revoke_all(&issued.tokens, now);
+            if let Some(family) = &issued.refresh_family {
+                self.revoke_family(family, now);
+            }
+            return Err(CodeProblem::Reused);
+        }
+        if entry.code.expires_at <= now {
+            return Err(CodeProblem::Invalid);
+        }
+        entry.redeemed = Some(Issued::default());
+        Ok(entry.code.clone())
+    }
+
+    /// Records what a redeemed code issued (for revocation on replay).
+    pub fn record_code_issue(&self, value: &str, issued: Issued) {
+        if let Some(entry) = lock(&self.codes).get_mut(value) {
+            entry.redeemed = Some(issued);
+        }
+    }
+
+    // ---- refresh tokens ----
+
+    /// Starts a new refresh-token family; returns the token.
+    pub fn issue_refresh_token(&self, mut grant: RefreshGrant, now: i64) -> String {
+        grant.family = ids::random_token();
+        let value = ids::random_token();
+        let mut refresh = lock(&self.refresh);
+        refresh.families.entry(grant.family.clone()).or_default();
+        refresh.tokens.insert(
+            value.clone(),
+            RefreshEntry {
+                grant,
+                last_used: now,
+                rotated_at: None,
+            },
+        );
+        value
+    }
+
+    /// A refresh token's grant, without using it.
+    pub fn peek_refresh_token(&self, value: &str) -> Option<RefreshGrant> {
+        lock(&self.refresh)
+            .tokens
+            .get(value)
+            .map(|e| e.grant.clone())
+    }
+
+    /// The family of a refresh token (to record what it issued).
+    pub fn refresh_family(&self, value: &str) -> Option<String> {
+        lock(&self.refresh)
+            .tokens
+            .get(value)
+            .map(|e| e.grant.family.clone())
+    }
+
+    /// Uses a refresh token: checks client, idle window and rotation state;
+    /// rotates it when the policy says so. A rotated-out token presented
+    /// after the leeway revokes its whole family.
+    pub fn use_refresh_token(
+        &self,
+        value: &str,
+        issuer: &str,
+        client_id: &str,
+        policy: RefreshPolicy,
+        now: i64,
+    ) -> Result<RefreshUse, RefreshProblem> {
+        let mut refresh = lock(&self.refresh);
+        let entry = refresh
+            .tokens
+            .get_mut(value)
+            .ok_or(RefreshProblem::Invalid)?;
+        if entry.grant.issuer != issuer {
+            return Err(RefreshProblem::Invalid);
+        }
+        if entry.grant.client_id != client_id {
+            return Err(RefreshProblem::OtherClient);
+        }
+        if entry.last_used + policy.window <= now {
+            refresh.tokens.remove(value);
+            return Err(RefreshProblem::Invalid);
+        }
+        if let Some(rotated_at) = entry.rotated_at
+            && rotated_at + policy.leeway < now
+        {
+            let family = entry.grant.family.clone();
+            drop(refresh);
+            self.revoke_family(&family, now);
+            return Err(RefreshProblem::Reused);
+        }
+        entry.last_used = now;
+        let grant = entry.grant.clone();
+        if !policy.rotate {
+            return Ok(RefreshUse {
+                grant,
+                refresh_token: value.to_owned(),
+            });
+        }
+        entry.rotated_at.get_or_insert(now);
+        let next = ids::random_token();
+        refresh.tokens.insert(
+            next.clone(),
+            RefreshEntry {
+                grant: grant.clone(),
+                last_used: now,
+                rotated_at: None,
+            },
+        );
+        Ok(RefreshUse {
+            grant,
+            refresh_token: next,
+        })
+    }
+
+    /// Records an access/ID token minted for a refresh family.
+    pub fn record_family_token(&self, family: &str, jti: &str, exp: i64) {
+        lock(&self.refresh)
+            .families
+            .entry(family.to_owned())
+            .or_default()
+            .push((jti.to_owned(), exp));
+    }
+
+    /// Revokes every refresh token of a family and the tokens minted for it.
+    pub fn revoke_family(&self, family: &str, now: i64) {
+        let mut refresh = lock(&self.refresh);
+        refresh.tokens.retain(|_, e| e.grant.family != family);
+        let tokens = refresh.families.remove(family).unwrap_or_default();
+        drop(refresh);
+        self.revoke_all(&tokens, now);
+    }
+
+    /// An active refresh token's grant and its (idle) expiry, for
+    /// introspection and revocation.
+    pub fn refresh_token_info(
+        &self,
+        value: &str,
+        leeway_of: impl Fn(&str) -> i64,
+        window: i64,
+        now: i64,
+    ) -> Option<(RefreshGrant, i64)> {
+        let refresh = lock(&self.refresh);
+        let entry = refresh.tokens.get(value)?;
+        let exp = entry.last_used + window;
+        if exp <= now {
+            return None;
+        }
+        if let Some(rotated_at) = entry.rotated_at
+            && rotated_at + leeway_of(&entry.grant.client_id) < now
+        {
+            return None;
+        }
+        Some((entry.grant.clone(), exp))
+    }
+
+    // ---- browser sessions ----
+
+    pub fn create_session(&self, session: Session, now: i64) -> String {
+        let sid = ids::random_token();
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|_, s| s.expires_at > now);
+        sessions.insert(sid.clone(), session);
+        sid
+    }
+
+    pub fn session(&self, sid: &str, now: i64) -> Option<Session> {
+        lock(&self.sessions)
+            .get(sid)
+            .filter(|s| s.expires_at > now)
+            .cloned()
+    }
+
+    pub fn end_session(&self, sid: &str) -> Option<Session> {
+        lock(&self.sessions).remove(sid)
+    }
+
+    // ---- authn sessionTokens ----
+
+    pub fn issue_session_token(&self, user_id: &str, expires_at: i64, now: i64) -> String {
+        let token = ids::random_token();
+        let mut tokens = lock(&self.session_tokens);
+        tokens.retain(|_, (_, exp)| *exp > now);
+        tokens.insert(token.clone(), (user_id.to_owned(), expires_at));
+        token
+    }
+
+    /// Consumes a sessionToken: single use, and only before it expires.
+    pub fn take_session_token(&self, token: &str, now: i64) -> Option<String> {
+        let (user_id, exp) = lock(&self.session_tokens).remove(token)?;
+        (exp > now).then_some(user_id)
+    }
+
+    // ---- pending logins ----
+
+    pub fn put_login(&self, login: PendingLogin, now: i64) -> String {
+        let id = ids::random_token();
+        let mut logins = lock(&self.logins);
+        logins.retain(|_, l| l.expires_at > now);
+        logins.insert(id.clone(), login);
+        id
+    }
+
+    pub fn login(&self, id: &str, now: i64) -> Option<PendingLogin> {
+        lock(&self.logins)
+            .get(id)
+            .filter(|l| l.expires_at > now)
+            .cloned()
+    }
+
+    pub fn remove_login(&self, id: &str) {
+        lock(&self.logins).remove(id);
     }
 }
 

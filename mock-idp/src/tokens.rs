@@ -78,13 +78,19 @@ pub fn mint_access_token(
             || request.client_id.to_owned(),
             |(_, login, _)| login.to_owned(),
         ),
-        extra: request.extra,
+        extra: Map::new(),
     };
-    let token = server.keys.active().sign_jwt(&claims)?;
+    // Extra claims may add to or override the standard ones (custom claims,
+    // or a test's deliberately odd `aud`/`exp`).
+    let Value::Object(mut map) = serde_json::to_value(&claims)? else {
+        unreachable!("a struct serialises to an object")
+    };
+    map.extend(request.extra);
+    let token = server.keys.active().sign_jwt(&map)?;
     Ok(MintedToken {
         token,
-        jti: claims.jti,
-        exp: claims.exp,
+        jti: map.get("jti").and_then(Value::as_str).map_or(claims.jti, str::to_owned),
+        exp: map.get("exp").and_then(Value::as_i64).unwrap_or(claims.exp),
     })
 }
 
@@ -153,4 +159,143 @@ pub fn split_scopes(scope: &str) -> Vec<String> {
         }
     }
     scopes
+}
+
+/// What an ID token is issued for.
+#[derive(Debug, Clone)]
+pub struct IdTokenRequest<'a> {
+    pub client_id: &'a str,
+    pub user: &'a crate::state::User,
+    pub auth_time: i64,
+    pub scopes: &'a [String],
+    /// Only when one was sent to /authorize.
+    pub nonce: Option<&'a str>,
+    /// The access token issued alongside (for `at_hash`).
+    pub access_token: Option<&'a str>,
+    /// The code issued alongside from /authorize (for `c_hash`).
+    pub code: Option<&'a str>,
+    /// The `idp` claim: the org id for a native Okta login.
+    pub idp: &'a str,
+}
+
+/// ID tokens live an hour on Okta (not configurable).
+pub const ID_TOKEN_LIFETIME: i64 = 3600;
+
+/// Signs an ID token with Okta's claims (okta-fidelity.md §4).
+pub fn mint_id_token(
+    server: &AuthServer,
+    request: IdTokenRequest<'_>,
+    now: i64,
+) -> Result<MintedToken, serde_json::Error> {
+    let user = request.user;
+    let mut claims = Map::new();
+    claims.insert("sub".into(), Value::from(user.id.as_str()));
+    // With an access token, the profile claims stay minimal (name, email,
+    // preferred_username); the rest comes from /userinfo.
+    let full = request.access_token.is_none();
+    for (name, value) in user_claims(user, request.scopes, full) {
+        if name != "sub" {
+            claims.insert(name, value);
+        }
+    }
+    let jti = ids::id_token_jti();
+    let exp = now + ID_TOKEN_LIFETIME;
+    claims.insert("ver".into(), Value::from(1));
+    claims.insert("iss".into(), Value::from(server.issuer.as_str()));
+    claims.insert("aud".into(), Value::from(request.client_id));
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("exp".into(), Value::from(exp));
+    claims.insert("jti".into(), Value::from(jti.as_str()));
+    claims.insert("amr".into(), serde_json::json!(["pwd"]));
+    claims.insert("idp".into(), Value::from(request.idp));
+    if let Some(nonce) = request.nonce {
+        claims.insert("nonce".into(), Value::from(nonce));
+    }
+    claims.insert("auth_time".into(), Value::from(request.auth_time));
+    if let Some(access_token) = request.access_token {
+        claims.insert("at_hash".into(), Value::from(half_hash(access_token)));
+    }
+    if let Some(code) = request.code {
+        claims.insert("c_hash".into(), Value::from(half_hash(code)));
+    }
+    let token = server.keys.active().sign_jwt(&claims)?;
+    Ok(MintedToken { token, jti, exp })
+}
+
+/// `at_hash` / `c_hash` for RS256: base64url of the left half of SHA-256.
+pub fn half_hash(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.as_bytes());
+    B64.encode(&digest[..16])
+}
+
+/// The user's OpenID Connect claims for the granted scopes (userinfo, and
+/// with `full = false` the short form an ID token carries next to an access
+/// token). `sub` is always the user id.
+pub fn user_claims(user: &crate::state::User, scopes: &[String], full: bool) -> Map<String, Value> {
+    let has = |s: &str| scopes.iter().any(|g| g == s);
+    let profile = |name: &str| user.profile_str(name).filter(|v| !v.is_empty());
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::from(user.id.as_str()));
+    if has("profile") {
+        let name = match (profile("firstName"), profile("lastName")) {
+            (Some(first), Some(last)) => format!("{first} {last}"),
+            (Some(one), None) | (None, Some(one)) => one.to_owned(),
+            (None, None) => profile("displayName").unwrap_or(&user.login).to_owned(),
+        };
+        out.insert("name".into(), Value::from(name));
+        out.insert(
+            "preferred_username".into(),
+            Value::from(user.login.as_str()),
+        );
+        if full {
+            for (claim, attribute) in [
+                ("given_name", "firstName"),
+                ("family_name", "lastName"),
+                ("middle_name", "middleName"),
+                ("nickname", "nickName"),
+                ("locale", "locale"),
+                ("zoneinfo", "timeZone"),
+                ("profile", "profileUrl"),
+            ] {
+                if let Some(value) = profile(attribute) {
+                    out.insert(claim.into(), Value::from(value));
+                }
+            }
+        }
+    }
+    if has("email") {
+        let email = profile("email").unwrap_or(&user.login);
+        out.insert("email".into(), Value::from(email));
+        if full {
+            out.insert("email_verified".into(), Value::Bool(true));
+        }
+    }
+    if has("phone")
+        && full
+        && let Some(phone) = profile("mobilePhone").or_else(|| profile("primaryPhone"))
+    {
+        out.insert("phone_number".into(), Value::from(phone));
+    }
+    if has("address") && full {
+        let mut address = Map::new();
+        for (claim, attribute) in [
+            ("street_address", "streetAddress"),
+            ("locality", "city"),
+            ("region", "state"),
+            ("postal_code", "zipCode"),
+            ("country", "countryCode"),
+        ] {
+            if let Some(value) = profile(attribute) {
+                address.insert(claim.into(), Value::from(value));
+            }
+        }
+        if !address.is_empty() {
+            out.insert("address".into(), Value::Object(address));
+        }
+    }
+    if has("groups") {
+        out.insert("groups".into(), serde_json::json!(user.groups));
+    }
+    out
 }

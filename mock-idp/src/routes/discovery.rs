@@ -24,6 +24,48 @@ pub const AUTH_METHODS: &[&str] = &[
     "none",
 ];
 
+/// Claims an ID token may carry (Okta's OIDC metadata list).
+const ID_TOKEN_CLAIMS: &[&str] = &[
+    "iss",
+    "ver",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "jti",
+    "auth_time",
+    "amr",
+    "idp",
+    "nonce",
+    "name",
+    "nickname",
+    "preferred_username",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "email",
+    "email_verified",
+    "profile",
+    "zoneinfo",
+    "locale",
+    "address",
+    "phone_number",
+    "groups",
+    "at_hash",
+    "c_hash",
+];
+
+/// Response types of the authorize endpoint (Okta's OIDC document leaves out
+/// a lone `token`; its OAuth document lists it).
+const RESPONSE_TYPES: &[&str] = &[
+    "code",
+    "id_token",
+    "code id_token",
+    "code token",
+    "id_token token",
+    "code id_token token",
+];
+
 /// Claims an access token may carry (Okta's OAuth metadata list).
 const ACCESS_TOKEN_CLAIMS: &[&str] = &[
     "ver", "jti", "iss", "aud", "iat", "exp", "cid", "uid", "scp", "sub",
@@ -80,12 +122,29 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     if !grant_types.is_empty() {
         doc["grant_types_supported"] = json!(grant_types);
     }
-    let scopes: Vec<&str> = server.published_scopes().collect();
-    if !scopes.is_empty() {
-        doc["scopes_supported"] = json!(scopes);
-    }
-    if kind == DocumentKind::OAuthAuthorizationServer {
-        doc["claims_supported"] = json!(ACCESS_TOKEN_CLAIMS);
+    let scopes: Vec<&str> = crate::config::OIDC_SCOPES
+        .iter()
+        .copied()
+        .chain(server.published_scopes())
+        .collect();
+    doc["scopes_supported"] = json!(scopes);
+    doc["authorization_endpoint"] = json!(server.endpoint("authorize"));
+    doc["end_session_endpoint"] = json!(server.endpoint("logout"));
+    doc["response_modes_supported"] = json!(["query", "fragment", "form_post"]);
+    doc["code_challenge_methods_supported"] = json!(["S256"]);
+    match kind {
+        DocumentKind::OpenIdConfiguration => {
+            doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));
+            doc["response_types_supported"] = json!(RESPONSE_TYPES);
+            doc["id_token_signing_alg_values_supported"] = json!(["RS256"]);
+            doc["claims_supported"] = json!(ID_TOKEN_CLAIMS);
+        }
+        DocumentKind::OAuthAuthorizationServer => {
+            let mut types = vec!["code", "token"];
+            types.extend(RESPONSE_TYPES.iter().skip(1));
+            doc["response_types_supported"] = json!(types);
+            doc["claims_supported"] = json!(ACCESS_TOKEN_CLAIMS);
+        }
     }
     doc
 }

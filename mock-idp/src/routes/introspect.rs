@@ -37,8 +37,67 @@ pub async fn introspect(
 /// The introspection response of an active token, or None when inactive.
 pub fn introspection(state: &AppState, server: &AuthServer, token: &str) -> Option<Value> {
     let now = state.clock.now();
+    if let Some(response) = refresh_token_response(state, server, token, now) {
+        return Some(response);
+    }
     let claims = verify_own_jwt(server, token, now, |jti| state.store.is_revoked(jti)).ok()?;
+    if claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .is_some_and(|j| j.starts_with("ID."))
+    {
+        return Some(Value::Object(id_token_response(state, claims)));
+    }
     Some(Value::Object(access_token_response(claims)))
+}
+
+/// An active refresh token: Okta's fields (no `iat`, `jti` or `uid`).
+fn refresh_token_response(
+    state: &AppState,
+    server: &AuthServer,
+    token: &str,
+    now: i64,
+) -> Option<Value> {
+    let window = i64::try_from(state.settings().refresh_token_window).unwrap_or(i64::MAX / 4);
+    let leeway_of = |client_id: &str| {
+        state
+            .client(client_id)
+            .map_or(0, |c| i64::try_from(c.refresh_token_leeway).unwrap_or(0))
+    };
+    let (grant, exp) = state
+        .store
+        .refresh_token_info(token, leeway_of, window, now)?;
+    if grant.issuer != server.issuer {
+        return None;
+    }
+    let login = state.user_by_id(&grant.user_id)?.login.clone();
+    Some(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": grant.scopes.join(" "),
+        "client_id": grant.client_id,
+        "username": login,
+        "exp": exp,
+        "sub": login,
+    }))
+}
+
+/// An active ID token: its own claims plus `active`, `token_type`, `username`.
+fn id_token_response(state: &AppState, claims: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("active".into(), Value::Bool(true));
+    out.insert("token_type".into(), Value::from("id_token"));
+    if let Some(user) = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .and_then(|sub| state.user_by_id(sub))
+    {
+        out.insert("username".into(), Value::from(user.login.as_str()));
+    }
+    for (name, value) in claims {
+        out.entry(name).or_insert(value);
+    }
+    out
 }
 
 fn access_token_response(claims: Map<String, Value>) -> Map<String, Value> {

@@ -18,11 +18,16 @@ use axum::routing::{get, post};
 use crate::error::OktaApiError;
 use crate::state::{AppState, AuthServer};
 
+pub mod authn;
+pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
+pub mod login;
+pub mod logout;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 /// The authorization server named by the request path.
 #[derive(Debug, Clone)]
@@ -64,6 +69,18 @@ pub fn router(state: AppState) -> Router {
                 post(introspect::introspect),
             )
             .route(&format!("{prefix}/v1/revoke"), post(revoke::revoke))
+            .route(
+                &format!("{prefix}/v1/authorize"),
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .route(
+                &format!("{prefix}/v1/userinfo"),
+                get(userinfo::userinfo).post(userinfo::userinfo),
+            )
+            .route(
+                &format!("{prefix}/v1/logout"),
+                get(logout::logout_get).post(logout::logout_post),
+            )
     };
     Router::new()
         .route(
@@ -78,6 +95,8 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/{server}/.well-known/oauth-authorization-server",
             get(discovery::oauth_authorization_server),
         )
+        .route("/api/v1/authn", post(authn::authn))
+        .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
         .fallback(not_found)

@@ -24,7 +24,20 @@ pub async fn revoke(
         .ok_or_else(|| OAuthError::invalid_request("The 'token' parameter is required."))?;
     let now = state.clock.now();
     // token_type_hint is only a hint (RFC 7009 §2.1): every kind is tried.
-    if let Ok(claims) = verify_own_jwt(&server, token, now, |jti| state.store.is_revoked(jti)) {
+    // A refresh token takes its whole family with it, and the access and ID
+    // tokens minted from it.
+    if let Some(grant) = state.store.peek_refresh_token(token)
+        && grant.issuer == server.issuer
+    {
+        if grant.client_id != caller.client.client_id {
+            return Err(OAuthError::invalid_request(
+                "The token was not issued to the client making the request.",
+            ));
+        }
+        state.store.revoke_family(&grant.family, now);
+    } else if let Ok(claims) =
+        verify_own_jwt(&server, token, now, |jti| state.store.is_revoked(jti))
+    {
         let owner = claims
             .get("cid")
             .or_else(|| claims.get("aud"))

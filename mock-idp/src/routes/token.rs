@@ -29,6 +29,9 @@ pub async fn token(
     let client = authenticate(&state, &form, &server.endpoint("token"))?;
     let body = match grant_type {
         "client_credentials" => grants::client_credentials::grant(&state, &server, &client, &form)?,
+        "authorization_code" => grants::authorization_code::grant(&state, &server, &client, &form)?,
+        "refresh_token" => grants::refresh_token::grant(&state, &server, &client, &form)?,
+        "password" => grants::password::grant(&state, &server, &client, &form)?,
         _ => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,

@@ -1,0 +1,106 @@
+//! `POST /login/login.htm`: the login page's form. Checks the anti-CSRF
+//! token (form field and cookie must both match the pending request), then
+//! the user's password; on success starts a session and answers the
+//! original authorize request with a 303.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use subtle::ConstantTimeEq;
+
+use super::authorize::{self, Authenticated, CSRF_COOKIE, cookie, parse_params};
+use crate::html;
+use crate::state::AppState;
+
+const BAD_CREDENTIALS: &str = "Unable to sign in: the username or password is incorrect.";
+const EXPIRED: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
+
+pub async fn login_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorize::is_form(&headers) || body.len() > state.settings().max_body_bytes {
+        return html::error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The sign-in form must be posted as application/x-www-form-urlencoded.",
+        );
+    }
+    let form = parse_params(&body);
+    let field = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let now = state.clock.now();
+    let Some(transaction) = field("transaction") else {
+        return html::error_page(StatusCode::BAD_REQUEST, "invalid_request", EXPIRED);
+    };
+    let Some(pending) = state.store.login(transaction, now) else {
+        return html::error_page(StatusCode::BAD_REQUEST, "invalid_request", EXPIRED);
+    };
+    let same = |presented: Option<&str>| {
+        presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(pending.csrf.as_bytes())))
+    };
+    if !(same(field("csrf")) && same(cookie(&headers, CSRF_COOKIE))) {
+        return html::error_page(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "The sign-in form could not be verified (missing or wrong anti-forgery token). Reload the application and try again.",
+        );
+    }
+    let server = match &pending.server {
+        None => state.org().clone(),
+        Some(id) => match state.custom_server(id) {
+            Some(server) => server.clone(),
+            None => return html::error_page(StatusCode::BAD_REQUEST, "invalid_request", EXPIRED),
+        },
+    };
+    if field("action") == Some("cancel") {
+        state.store.remove_login(transaction);
+        return authorize::run(
+            &state,
+            &server,
+            &headers,
+            pending.params,
+            Authenticated::Cancelled,
+        );
+    }
+    let username = field("username").unwrap_or_default().trim();
+    let password = field("password").unwrap_or_default();
+    let Some(user) = state.verify_password(username, password) else {
+        tracing::info!("login failed: bad credentials");
+        let client_name = pending
+            .params
+            .iter()
+            .find(|(n, _)| n == "client_id")
+            .and_then(|(_, id)| state.client(id))
+            .map(|c| c.client_name.clone())
+            .unwrap_or_default();
+        let action = format!("{}/login/login.htm", state.base_url());
+        return html::login_page(
+            &html::LoginPage {
+                client_name: &client_name,
+                action: &action,
+                transaction,
+                csrf: &pending.csrf,
+                username,
+                error: Some(BAD_CREDENTIALS),
+            },
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    state.store.remove_login(transaction);
+    let sid = authorize::new_session(&state, &user, now);
+    let mut response = authorize::run(
+        &state,
+        &server,
+        &headers,
+        pending.params,
+        Authenticated::Fresh { user, sid },
+    );
+    authorize::set_cookie(&state, &mut response, CSRF_COOKIE, "", "Strict", Some(0));
+    response
+}
