@@ -86,6 +86,10 @@ pub struct ServerSettings {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Requests per minute per endpoint before Okta's 429 (`E0000047`);
+    /// unlimited when absent (the `X-Rate-Limit-*` headers are always sent).
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u64>,
     /// Sign every browser login in as this user (a `login`) without showing
     /// the login page: for fully headless test runs. Per client: `auto_login`.
     #[serde(default)]
@@ -107,6 +111,7 @@ impl Default for ServerSettings {
         Self {
             jwks_max_age: default_jwks_max_age(),
             max_body_bytes: default_max_body_bytes(),
+            rate_limit_per_minute: None,
             auto_login: None,
             authorization_code_lifetime: default_code_lifetime(),
             session_lifetime: default_session_lifetime(),
@@ -570,7 +575,7 @@ fn validate_server(server: &AuthorizationServerConfig, key: &str) -> Result<(), 
     Ok(())
 }
 
-fn validate_client(client: &ClientConfig, key: &str) -> Result<(), ConfigError> {
+pub(crate) fn validate_client(client: &ClientConfig, key: &str) -> Result<(), ConfigError> {
     if client.client_id.is_empty()
         || client
             .client_id

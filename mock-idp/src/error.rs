@@ -25,6 +25,8 @@ pub enum OAuthErrorCode {
     UnsupportedResponseType,
     UnsupportedResponseMode,
     LoginRequired,
+    InvalidClientMetadata,
+    InvalidRedirectUri,
 }
 
 impl OAuthErrorCode {
@@ -43,6 +45,8 @@ impl OAuthErrorCode {
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::UnsupportedResponseMode => "unsupported_response_mode",
             Self::LoginRequired => "login_required",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
         }
     }
 }

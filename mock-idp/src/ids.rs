@@ -35,6 +35,18 @@ pub fn random_token() -> String {
     B64.encode(random_bytes::<32>())
 }
 
+/// A uniform random number in [0, 1), for probabilistic faults.
+pub fn random_unit() -> f64 {
+    let bytes = random_bytes::<8>();
+    // 53 random bits: the precision of an f64 mantissa.
+    (u64::from_be_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A client secret: 40 base64url characters (30 random bytes), Okta's length.
+pub fn client_secret() -> String {
+    B64.encode(random_bytes::<30>())
+}
+
 /// An access-token `jti`: `AT.` + 43 base64url characters.
 pub fn access_token_jti() -> String {
     format!("AT.{}", random_token())

@@ -22,17 +22,22 @@ use tokio::task::JoinHandle;
 pub mod client_auth;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod error;
+mod faults;
 pub mod form;
 pub mod grants;
 pub mod html;
 mod http_date;
 pub mod ids;
 pub mod keys;
+pub mod management;
+pub mod registration;
 pub mod routes;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod test_tokens;
 pub mod tokens;
 
 pub use clock::Clock;
@@ -291,6 +296,37 @@ impl MockIdp {
             .unwrap_or_default()
     }
 
+    /// Injects a fault; it is removed when the guard drops (or after `times`).
+    #[must_use = "the fault is removed when the guard drops"]
+    pub fn fault(&self, spec: control::FaultSpec) -> FaultGuard {
+        let id = self.state.control.add_fault(spec);
+        FaultGuard {
+            state: self.state.clone(),
+            id,
+        }
+    }
+
+    /// Adds custom claims to the tokens of a client and/or user (or only the
+    /// next one, with `once`); removed when the guard drops.
+    #[must_use = "the claims are removed when the guard drops"]
+    pub fn claims(&self, rule: control::ClaimRule) -> ClaimsGuard {
+        let id = self.state.control.add_claim_rule(rule);
+        ClaimsGuard {
+            state: self.state.clone(),
+            id,
+        }
+    }
+
+    /// Mints a token without a flow: valid with any claims, or deliberately bad.
+    pub fn mint_test_token(&self, request: &test_tokens::TestTokenRequest) -> Result<String, String> {
+        test_tokens::mint(&self.state, request)
+    }
+
+    /// The requests received so far (newest last), secrets left out.
+    pub fn requests(&self) -> Vec<control::RequestRecord> {
+        self.state.control.requests()
+    }
+
     /// Stops the server and waits for in-flight requests to finish.
     pub async fn shutdown(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -319,8 +355,13 @@ async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<Signin
     let next = tokio::task::spawn_blocking(SigningKey::generate)
         .await
         .map_err(|_| KeyError::Generate)??;
+    Ok(rotate_with(state, server, next))
+}
+
+/// Makes `next` the server's signing key. Old keys stay published for the
+/// longest token lifetime a policy allows, so the tokens they signed verify.
+pub(crate) fn rotate_with(state: &AppState, server: &AuthServer, next: SigningKey) -> Arc<SigningKey> {
     let now = state.clock.now();
-    // Old keys stay published for the longest token lifetime a policy allows.
     let longest = server
         .policies
         .iter()
@@ -328,8 +369,33 @@ async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<Signin
         .chain([server.access_token_lifetime, 3600])
         .max()
         .unwrap_or(3600);
-    let retire_at = now.saturating_add_unsigned(longest);
-    Ok(server.keys.rotate(next, now, retire_at))
+    server.keys.rotate(next, now, now.saturating_add_unsigned(longest))
+}
+
+/// An injected fault, removed on drop.
+#[derive(Debug)]
+pub struct FaultGuard {
+    state: AppState,
+    id: u64,
+}
+
+impl Drop for FaultGuard {
+    fn drop(&mut self) {
+        self.state.control.remove_fault(self.id);
+    }
+}
+
+/// Custom claims, removed on drop.
+#[derive(Debug)]
+pub struct ClaimsGuard {
+    state: AppState,
+    id: u64,
+}
+
+impl Drop for ClaimsGuard {
+    fn drop(&mut self) {
+        self.state.control.remove_claim_rule(self.id);
+    }
 }
 
 impl Drop for MockIdp {

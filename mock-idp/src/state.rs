@@ -25,7 +25,10 @@ pub struct Inner {
     settings: ServerSettings,
     org: Arc<AuthServer>,
     custom: HashMap<String, Arc<AuthServer>>,
-    clients: RwLock<HashMap<String, Arc<Client>>>,
+    pub(crate) clients: RwLock<HashMap<String, Arc<Client>>>,
+    pub(crate) registry: crate::registration::Registry,
+    pub(crate) limits: crate::management::RateLimits,
+    pub control: crate::control::Control,
     users: Vec<Arc<User>>,
     api_tokens: Vec<Secret>,
     /// The org's id (`00o…`), the `idp` claim of ID tokens for Okta logins.
@@ -96,6 +99,9 @@ impl AppState {
             org,
             custom,
             clients: RwLock::new(clients),
+            registry: crate::registration::Registry::default(),
+            limits: crate::management::RateLimits::default(),
+            control: crate::control::Control::default(),
             users,
             api_tokens,
             store: Store::default(),
@@ -136,6 +142,10 @@ impl Inner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(client_id)
             .cloned()
+    }
+
+    pub fn users(&self) -> &[Arc<User>] {
+        &self.users
     }
 
     pub fn user_by_login(&self, login: &str) -> Option<Arc<User>> {

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client_auth::AuthenticatedClient;
+use crate::control::TokenKind;
 use crate::config::OIDC_SCOPES;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::form::OAuthForm;
@@ -82,7 +83,9 @@ pub fn grant(
             scopes: &scopes,
             user: None,
             lifetime,
-            extra: serde_json::Map::new(),
+            extra: state
+                .control
+                .claims_for(TokenKind::Access, &client.client_id, None),
         },
         now,
     )

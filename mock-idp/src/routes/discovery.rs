@@ -102,6 +102,7 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
         "jwks_uri": server.endpoint("keys"),
         "introspection_endpoint": server.endpoint("introspect"),
         "revocation_endpoint": server.endpoint("revoke"),
+        "registration_endpoint": server.registration_endpoint,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,

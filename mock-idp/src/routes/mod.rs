@@ -18,6 +18,8 @@ use axum::routing::{get, post};
 use crate::error::OktaApiError;
 use crate::state::{AppState, AuthServer};
 
+pub mod clients;
+pub mod control;
 pub mod authn;
 pub mod authorize;
 pub mod discovery;
@@ -99,10 +101,45 @@ pub fn router(state: AppState) -> Router {
         .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
+        .route("/oauth2/v1/clients", post(clients::create).get(clients::list))
+        .route(
+            "/oauth2/v1/clients/{client_id}",
+            get(clients::get_one).put(clients::replace).delete(clients::delete),
+        )
+        .route(
+            "/oauth2/v1/clients/{client_id}/lifecycle/newSecret",
+            post(clients::new_secret),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::management::rate_limit_headers,
+        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::faults::apply_faults))
+        .merge(control_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// The control API: outside the fault and rate-limit layers, so a test can
+/// always undo what it set up.
+fn control_routes() -> Router<AppState> {
+    Router::new()
+        .route("/__mock", get(control::page))
+        .route("/__mock/", get(control::page))
+        .route("/__mock/keys", get(control::list_keys))
+        .route("/__mock/keys/rotate", post(control::rotate_keys))
+        .route("/__mock/clock", get(control::get_clock).post(control::set_clock))
+        .route(
+            "/__mock/faults",
+            get(control::list_faults).post(control::add_fault).delete(control::clear_faults),
+        )
+        .route("/__mock/faults/{id}", axum::routing::delete(control::remove_fault))
+        .route("/__mock/claims", get(control::list_claims).post(control::add_claims))
+        .route("/__mock/claims/{id}", axum::routing::delete(control::remove_claims))
+        .route("/__mock/tokens", post(control::mint_token))
+        .route("/__mock/requests", get(control::requests))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

@@ -3,11 +3,26 @@
 //! port 0 and talks HTTP to it.
 
 mod support;
+mod user_support;
 
 mod client_auth;
 mod client_credentials;
+mod control;
 mod discovery;
 mod introspect;
 mod jwks;
 mod revoke;
+mod registration;
 mod robustness;
+
+// User flows (issue 3): authorize, login page, code + PKCE, ID tokens, refresh.
+mod authn;
+mod authorize;
+mod authorize_proptest;
+mod browser;
+mod code_flow;
+mod id_token;
+mod login_page;
+mod logout;
+mod refresh;
+mod userinfo;
