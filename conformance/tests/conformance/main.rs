@@ -1,0 +1,165 @@
+//! The whole suite against the in-process mock and gateway (offline), the
+//! report formats, and proof that the checks bite on a deliberately broken server.
+
+use std::path::PathBuf;
+
+use conformance::checks::Status;
+use conformance::report::{self, Format};
+use conformance::runner::{self, Selection};
+use conformance::target::Target;
+
+mod broken;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+async fn mock_report(only: &[&str]) -> conformance::Report {
+    let target = Target::load(&fixtures().join("targets/mock.toml")).expect("mock target");
+    let sel = Selection {
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    runner::run(target, &sel).await.expect("run")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_applicable_must_passes_against_the_mock_and_gateway() {
+    let rep = mock_report(&[]).await;
+    let failures: Vec<String> = rep
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Fail)
+        .map(|r| format!("{} {}: {} {:?}", r.id, r.assertion, r.message, r.evidence))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "MUST failures against the mock:\n{}\n\n{}",
+        failures.join("\n"),
+        report::render(&rep, Format::Terminal)
+    );
+    // The headline checks really ran (not skipped).
+    for id in [
+        "DISC-02",
+        "JWKS-09",
+        "TOK-CC-01",
+        "CAUTH-03",
+        "INTRO-04",
+        "INTRO-06",
+        "REV-05",
+        "JOSE-03",
+        "JOSE-04",
+    ] {
+        let r = rep.get(id).expect(id);
+        assert_eq!(r.status, Status::Pass, "{id}: {}", r.message);
+    }
+    // Documented deviations are reported as such, not as failures.
+    assert_eq!(
+        rep.get("JWTAT-01").map(|r| r.status),
+        Some(Status::Deviation)
+    );
+    assert!(rep.ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_by_area_and_id() {
+    let rep = mock_report(&["DISC-02", "TOK-CC"]).await;
+    assert!(
+        rep.results
+            .iter()
+            .all(|r| r.id == "DISC-02" || r.area == "TOK-CC")
+    );
+    assert!(rep.get("DISC-02").is_some());
+    assert!(rep.get("TOK-CC-01").is_some());
+    assert!(
+        Selection {
+            only: vec!["NOPE-1".into()]
+        }
+        .unknown()
+            == vec!["NOPE-1".to_owned()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_formats_are_well_formed() {
+    let rep = mock_report(&["DISC", "JWTAT"]).await;
+    // JSON parses and carries every result.
+    let j: serde_json::Value =
+        serde_json::from_str(&report::render(&rep, Format::Json)).expect("json");
+    assert_eq!(
+        j["results"].as_array().map(Vec::len),
+        Some(rep.results.len())
+    );
+    assert_eq!(j["ok"], serde_json::Value::Bool(true));
+    assert!(j["areas"]["DISC"]["pass"].as_u64().unwrap_or(0) > 10);
+    // JUnit: one testcase per result, balanced suites, escaped text.
+    let x = report::render(&rep, Format::Junit);
+    assert!(x.starts_with("<?xml"));
+    assert_eq!(x.matches("<testcase ").count(), rep.results.len());
+    assert_eq!(
+        x.matches("<testsuite ").count(),
+        x.matches("</testsuite>").count()
+    );
+    assert!(!x.contains("→ <") && !x.contains("& "), "unescaped XML");
+    well_formed_xml(&x);
+    // Markdown: a table per area and the deviations section.
+    let m = report::render(&rep, Format::Markdown);
+    assert!(m.contains("| Area | pass | fail |"));
+    assert!(m.contains("### Documented deviations"));
+    // Terminal: grouped by area with the totals line.
+    let t = report::render(&rep, Format::Terminal);
+    assert!(t.contains("== DISC:") && t.contains("TOTAL:"));
+}
+
+/// A minimal XML well-formedness check: every element closes in order.
+fn well_formed_xml(x: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = x;
+    while let Some(i) = rest.find('<') {
+        let after = &rest[i + 1..];
+        let end = after.find('>').expect("unclosed tag");
+        let tag = &after[..end];
+        rest = &after[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
+        } else if !tag.ends_with('/') {
+            stack.push(tag.split_whitespace().next().unwrap_or("").to_owned());
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements {stack:?}");
+}
+
+#[test]
+fn every_implemented_id_is_in_the_catalogue() {
+    for area in conformance::checks::AREAS {
+        for id in conformance::checks::implemented(area) {
+            let d =
+                conformance::checks::def(id).unwrap_or_else(|| panic!("{id} not in the catalogue"));
+            assert_eq!(d.area, *area, "{id}");
+        }
+    }
+}
+
+#[test]
+fn the_okta_example_target_reports_every_missing_variable() {
+    let path = fixtures().join("targets/okta.example.toml");
+    let text = std::fs::read_to_string(&path).expect("okta.example.toml");
+    // No environment: every ${VAR} is missing (the dotenv file is not read here).
+    let (_, missing) = conformance::target::expand(&text, &[]);
+    for v in [
+        "OKTA_DOMAIN",
+        "OKTA_AUTH_SERVER_ID",
+        "OKTA_CLIENT_ID",
+        "OKTA_CLIENT_SECRET",
+        "OKTA_TEST_USERNAME",
+        "OKTA_TEST_PASSWORD",
+    ] {
+        assert!(missing.contains(v), "{v} not reported missing: {missing:?}");
+    }
+}
