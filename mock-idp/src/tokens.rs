@@ -89,7 +89,10 @@ pub fn mint_access_token(
     let token = server.keys.active().sign_jwt(&map)?;
     Ok(MintedToken {
         token,
-        jti: map.get("jti").and_then(Value::as_str).map_or(claims.jti, str::to_owned),
+        jti: map
+            .get("jti")
+            .and_then(Value::as_str)
+            .map_or(claims.jti, str::to_owned),
         exp: map.get("exp").and_then(Value::as_i64).unwrap_or(claims.exp),
     })
 }

@@ -269,9 +269,10 @@ fn validate(
     let client_id =
         get("client_id").ok_or_else(|| page("The 'client_id' parameter is required."))?;
     let client = state.client(client_id).ok_or_else(|| {
-        Rejected::Page(OAuthError::invalid_client(
-            "Invalid value for 'client_id' parameter.",
-        ))
+        Rejected::Page(
+            OAuthError::invalid_client("Invalid value for 'client_id' parameter.")
+                .with_status(StatusCode::BAD_REQUEST),
+        )
     })?;
     let redirect_uri = get("redirect_uri").ok_or_else(|| {
         page(

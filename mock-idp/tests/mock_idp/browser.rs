@@ -1,0 +1,292 @@
+//! The login page in a real headless Chromium, driven from Rust over
+//! WebDriver (fantoccini → chromedriver): open the authorize URL, type the
+//! user's credentials, submit, land on the redirect URI with a code that
+//! redeems.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` packages
+//! (`apt-get install -y chromium chromium-driver`). Without them the test
+//! FAILS, saying so; set `MOCK_IDP_SKIP_BROWSER=1` to skip it explicitly.
+
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::{http, start_with};
+use crate::user_support::{USER_ID, USER_LOGIN, USER_PASSWORD};
+
+const CLIENT_ID: &str = "0oa7ms2browser00x7d8";
+const CLIENT_SECRET: &str = "mock-idp-browser-secret-Zt6Qw2Lp9Xn4Rb7Kc3Vm";
+
+fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(env) {
+        return Some(PathBuf::from(path));
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for name in candidates {
+        let direct = PathBuf::from(name);
+        if direct.is_absolute() && direct.exists() {
+            return Some(direct);
+        }
+        for dir in std::env::split_paths(&path_var) {
+            let candidate = dir.join(name);
+            if candidate.exists() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// Kills the spawned chromedriver when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A stand-in client application: answers every request on the redirect URI.
+async fn callback_app() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async {
+        axum::response::Html("<!DOCTYPE html><title>Callback</title><p>Signed in</p>")
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!(
+        "http://127.0.0.1:{}/authorization-code/callback",
+        addr.port()
+    )
+}
+
+#[tokio::test]
+async fn browser_login_in_headless_chromium_lands_on_the_redirect_uri_with_a_code() {
+    if std::env::var("MOCK_IDP_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("SKIPPED: browser login test (MOCK_IDP_SKIP_BROWSER=1)");
+        }
+        return;
+    }
+    let Some(chromedriver) =
+        find_program("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
+    else {
+        panic!(
+            "chromedriver not found: the browser login test needs Debian's `chromium` and \
+             `chromium-driver` packages (apt-get install -y chromium chromium-driver), or \
+             CHROMEDRIVER=/path/to/chromedriver. Set MOCK_IDP_SKIP_BROWSER=1 to skip it."
+        );
+    };
+    let Some(chromium) = find_program(
+        "CHROME_BIN",
+        &[
+            "/usr/bin/chromium",
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+        ],
+    ) else {
+        panic!(
+            "chromium not found: install Debian's `chromium` package (apt-get install -y chromium \
+             chromium-driver) or set CHROME_BIN. Set MOCK_IDP_SKIP_BROWSER=1 to skip this test."
+        );
+    };
+
+    let redirect_uri = callback_app().await;
+    let idp = start_with(&format!(
+        r#"
+[[clients]]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+client_name = "Browser Test App"
+grant_types = ["authorization_code"]
+redirect_uris = ["{redirect_uri}"]
+token_endpoint_auth_method = "client_secret_post"
+"#
+    ))
+    .await;
+
+    let port = free_port();
+    let driver = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+    let _driver = KillOnDrop(driver);
+    let driver_url = format!("http://127.0.0.1:{port}");
+    // Wait for chromedriver to listen (process start-up, not a test of time).
+    let mut ready = false;
+    for _ in 0..100 {
+        if http()
+            .get(format!("{driver_url}/status"))
+            .send()
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "chromedriver did not start on port {port}");
+
+    let profile = std::env::temp_dir().join(format!("mock-idp-chromium-{port}"));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", format!("--user-data-dir={}", profile.display()),
+                "--window-size=900,700",
+            ],
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver_url)
+        .await
+        .expect("a WebDriver session with headless Chromium");
+
+    let result = drive(&browser, &idp, &redirect_uri).await;
+    let _ = browser.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    let code = result.unwrap_or_else(|e| panic!("browser flow failed: {e}"));
+
+    let response = http()
+        .post(idp.token_endpoint())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let claims = crate::support::verify_independently(
+        &idp.jwks_uri(),
+        body["id_token"].as_str().unwrap(),
+        &idp.issuer(),
+        CLIENT_ID,
+    )
+    .await;
+    assert_eq!(claims["sub"], USER_ID);
+}
+
+async fn drive(
+    browser: &fantoccini::Client,
+    idp: &mock_idp::MockIdp,
+    redirect_uri: &str,
+) -> Result<String, String> {
+    let err = |e: fantoccini::error::CmdError| e.to_string();
+    let mut url = url::Url::parse(&format!("{}/v1/authorize", idp.issuer())).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", CLIENT_ID),
+        ("response_type", "code"),
+        ("scope", "openid profile email"),
+        ("redirect_uri", redirect_uri),
+        ("state", "browser-state"),
+    ]);
+    browser.goto(url.as_str()).await.map_err(err)?;
+    let title = browser.title().await.map_err(err)?;
+    if !title.contains("Sign In") {
+        return Err(format!("unexpected page title {title:?}"));
+    }
+    let page = browser.source().await.map_err(err)?;
+    if !page.contains("Browser Test App") {
+        return Err("the client's name is not on the login page".into());
+    }
+
+    // A wrong password first: the page says so.
+    browser
+        .find(Locator::Css("#username"))
+        .await
+        .map_err(err)?
+        .send_keys(USER_LOGIN)
+        .await
+        .map_err(err)?;
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .map_err(err)?
+        .send_keys("not-the-password")
+        .await
+        .map_err(err)?;
+    browser
+        .find(Locator::Css("#sign-in"))
+        .await
+        .map_err(err)?
+        .click()
+        .await
+        .map_err(err)?;
+    let alert = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#error"))
+        .await
+        .map_err(err)?
+        .text()
+        .await
+        .map_err(err)?;
+    if !alert.contains("incorrect") {
+        return Err(format!("no clear error after a bad password: {alert:?}"));
+    }
+
+    // Then the right one (the username field kept its value).
+    browser
+        .find(Locator::Css("#password"))
+        .await
+        .map_err(err)?
+        .send_keys(USER_PASSWORD)
+        .await
+        .map_err(err)?;
+    browser
+        .find(Locator::Css("#sign-in"))
+        .await
+        .map_err(err)?
+        .click()
+        .await
+        .map_err(err)?;
+    for _ in 0..100 {
+        let current = browser.current_url().await.map_err(err)?;
+        if current.as_str().starts_with(redirect_uri) {
+            let params: std::collections::HashMap<_, _> =
+                current.query_pairs().into_owned().collect();
+            if params.get("state").map(String::as_str) != Some("browser-state") {
+                return Err(format!("state not echoed: {current}"));
+            }
+            return params
+                .get("code")
+                .cloned()
+                .ok_or_else(|| format!("no code in {current}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!(
+        "never reached the redirect URI; at {}",
+        browser.current_url().await.map_err(err)?
+    ))
+}
