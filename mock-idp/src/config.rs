@@ -90,6 +90,10 @@ pub struct ServerSettings {
     /// unlimited when absent (the `X-Rate-Limit-*` headers are always sent).
     #[serde(default)]
     pub rate_limit_per_minute: Option<u64>,
+    /// Serve HTTPS with this certificate chain and key (PEM files). Without
+    /// it, `mock-idp --tls` makes its own CA and certificate.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
     /// Sign every browser login in as this user (a `login`) without showing
     /// the login page: for fully headless test runs. Per client: `auto_login`.
     #[serde(default)]
@@ -112,6 +116,7 @@ impl Default for ServerSettings {
             jwks_max_age: default_jwks_max_age(),
             max_body_bytes: default_max_body_bytes(),
             rate_limit_per_minute: None,
+            tls: None,
             auto_login: None,
             authorization_code_lifetime: default_code_lifetime(),
             session_lifetime: default_session_lifetime(),
@@ -138,6 +143,13 @@ fn default_jwks_max_age() -> u64 {
 
 fn default_max_body_bytes() -> usize {
     64 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -351,6 +363,13 @@ impl Config {
             }
         };
         resolve(&mut self.org.signing_key_file);
+        if let Some(tls) = self.server.tls.as_mut() {
+            for path in [&mut tls.cert_file, &mut tls.key_file] {
+                if path.is_relative() {
+                    *path = dir.join(&*path);
+                }
+            }
+        }
         for server in &mut self.authorization_servers {
             resolve(&mut server.signing_key_file);
         }

@@ -102,15 +102,15 @@ impl FaultSpec {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if let FaultKind::Status { status, .. } = self.kind {
-            if !(100..=599).contains(&status) {
-                return Err(format!("status: {status} is not an HTTP status"));
-            }
+        if let FaultKind::Status { status, .. } = self.kind
+            && !(100..=599).contains(&status)
+        {
+            return Err(format!("status: {status} is not an HTTP status"));
         }
-        if let FaultKind::Latency { ms } = self.kind {
-            if ms > 120_000 {
-                return Err("ms: at most 120000".into());
-            }
+        if let FaultKind::Latency { ms } = self.kind
+            && ms > 120_000
+        {
+            return Err("ms: at most 120000".into());
         }
         if self.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
             return Err("probability: must be between 0 and 1".into());
@@ -188,7 +188,9 @@ pub struct Control {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Control {
@@ -253,12 +255,21 @@ impl Control {
 
     /// The claims to add to a token of `kind` for this client and user, in
     /// rule order (later rules win); `once` rules are used up.
-    pub fn claims_for(&self, kind: TokenKind, client_id: &str, user_login: Option<&str>) -> Map<String, Value> {
+    pub fn claims_for(
+        &self,
+        kind: TokenKind,
+        client_id: &str,
+        user_login: Option<&str>,
+    ) -> Map<String, Value> {
         let mut out = Map::new();
         let mut rules = lock(&self.claim_rules);
         rules.retain(|(_, rule)| {
             let kind_matches = rule.token == TokenKind::Both || rule.token == kind;
-            let client_matches = rule.target.client_id.as_deref().is_none_or(|c| c == client_id);
+            let client_matches = rule
+                .target
+                .client_id
+                .as_deref()
+                .is_none_or(|c| c == client_id);
             let user_matches = match (&rule.target.user, user_login) {
                 (None, _) => true,
                 (Some(want), Some(login)) => want.eq_ignore_ascii_case(login),
@@ -296,8 +307,14 @@ mod tests {
         let control = Control::default();
         control.add_fault(FaultSpec::new(Endpoint::Token, FaultKind::Drop).times(2));
         assert_eq!(control.take_fault(Endpoint::Keys, 0.0), None);
-        assert_eq!(control.take_fault(Endpoint::Token, 0.0), Some(FaultKind::Drop));
-        assert_eq!(control.take_fault(Endpoint::Token, 0.0), Some(FaultKind::Drop));
+        assert_eq!(
+            control.take_fault(Endpoint::Token, 0.0),
+            Some(FaultKind::Drop)
+        );
+        assert_eq!(
+            control.take_fault(Endpoint::Token, 0.0),
+            Some(FaultKind::Drop)
+        );
         assert_eq!(control.take_fault(Endpoint::Token, 0.0), None);
     }
 
@@ -306,7 +323,10 @@ mod tests {
         let control = Control::default();
         control.add_fault(FaultSpec::new(Endpoint::Any, FaultKind::RateLimit).probability(0.25));
         assert_eq!(control.take_fault(Endpoint::Token, 0.5), None);
-        assert_eq!(control.take_fault(Endpoint::Token, 0.1), Some(FaultKind::RateLimit));
+        assert_eq!(
+            control.take_fault(Endpoint::Token, 0.1),
+            Some(FaultKind::RateLimit)
+        );
     }
 
     #[test]
@@ -315,14 +335,24 @@ mod tests {
         let mut claims = Map::new();
         claims.insert("groups".into(), serde_json::json!(["Nurses"]));
         control.add_claim_rule(ClaimRule {
-            target: ClaimTarget { client_id: Some("c".into()), user: None },
+            target: ClaimTarget {
+                client_id: Some("c".into()),
+                user: None,
+            },
             token: TokenKind::Access,
             claims,
             once: true,
         });
-        assert!(control.claims_for(TokenKind::Access, "other", None).is_empty());
+        assert!(
+            control
+                .claims_for(TokenKind::Access, "other", None)
+                .is_empty()
+        );
         assert!(control.claims_for(TokenKind::Id, "c", None).is_empty());
-        assert_eq!(control.claims_for(TokenKind::Access, "c", None)["groups"], serde_json::json!(["Nurses"]));
+        assert_eq!(
+            control.claims_for(TokenKind::Access, "c", None)["groups"],
+            serde_json::json!(["Nurses"])
+        );
         assert!(control.claims_for(TokenKind::Access, "c", None).is_empty());
     }
 }

@@ -22,7 +22,11 @@ pub async fn apply_faults(State(state): State<AppState>, request: Request, next:
     let query_names = request
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, _)| k.into_owned()).collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let client_id = basic_client_id(&request).or_else(|| {
         request.uri().query().and_then(|q| {
@@ -31,8 +35,11 @@ pub async fn apply_faults(State(state): State<AppState>, request: Request, next:
                 .map(|(_, v)| v.into_owned())
         })
     });
-    let fault = Endpoint::of_path(&path)
-        .and_then(|endpoint| state.control.take_fault(endpoint, crate::ids::random_unit()));
+    let fault = Endpoint::of_path(&path).and_then(|endpoint| {
+        state
+            .control
+            .take_fault(endpoint, crate::ids::random_unit())
+    });
     let response = match fault {
         None => next.run(request).await,
         Some(fault) => faulted(fault, request, next).await,
@@ -55,14 +62,17 @@ async fn faulted(fault: FaultKind, request: Request, next: Next) -> Response {
             match body {
                 Some(Value::String(text)) => (status, text).into_response(),
                 Some(body) => (status, axum::Json(body)).into_response(),
-                None => (status, axum::Json(json!({
-                    "errorCode": "E0000009",
-                    "errorSummary": "Internal Server Error",
-                    "errorLink": "E0000009",
-                    "errorId": crate::error::error_id(),
-                    "errorCauses": [],
-                })))
-                .into_response(),
+                None => (
+                    status,
+                    axum::Json(json!({
+                        "errorCode": "E0000009",
+                        "errorSummary": "Internal Server Error",
+                        "errorLink": "E0000009",
+                        "errorId": crate::error::error_id(),
+                        "errorCauses": [],
+                    })),
+                )
+                    .into_response(),
             }
         }
         FaultKind::Latency { ms } => {
@@ -73,20 +83,26 @@ async fn faulted(fault: FaultKind, request: Request, next: Next) -> Response {
             // A body that fails at once: hyper aborts the connection mid-response.
             let failing = futures_failing_body();
             let mut response = Response::new(failing);
-            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
             response
         }
         FaultKind::StaleJwks => {
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();
-            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let stale = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(mut jwks) => {
                     // The first key is the one signing now; leave it out.
-                    if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) {
-                        if !keys.is_empty() {
-                            keys.remove(0);
-                        }
+                    if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut)
+                        && !keys.is_empty()
+                    {
+                        keys.remove(0);
                     }
                     jwks.to_string()
                 }
@@ -98,9 +114,10 @@ async fn faulted(fault: FaultKind, request: Request, next: Next) -> Response {
         }
         FaultKind::BrokenJwks => {
             let mut response = (StatusCode::OK, r#"{"keys":[{"kty":"RSA","kid":"#).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
         FaultKind::RateLimit => {
@@ -127,12 +144,18 @@ fn futures_failing_body() -> Body {
 
 /// The client id from a Basic header (never the secret).
 fn basic_client_id(request: &Request) -> Option<String> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     Some(decoded.split(':').next().unwrap_or_default().to_owned())
 }

@@ -38,6 +38,7 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod test_tokens;
+pub mod tls;
 pub mod tokens;
 
 pub use clock::Clock;
@@ -65,6 +66,8 @@ pub enum StartError {
         "invalid public URL {0:?}: it must be an absolute http(s) URL without query or fragment"
     )]
     PublicUrl(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Configures a [`MockIdp`] before it starts.
@@ -74,6 +77,7 @@ pub struct MockIdpBuilder {
     listen: SocketAddr,
     public_url: Option<String>,
     clock: Clock,
+    tls: Option<tls::TlsMode>,
 }
 
 impl Default for MockIdpBuilder {
@@ -83,6 +87,7 @@ impl Default for MockIdpBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: None,
             clock: Clock::system(),
+            tls: None,
         }
     }
 }
@@ -118,6 +123,13 @@ impl MockIdpBuilder {
         self
     }
 
+    /// Serves HTTPS (issuers become `https://…`): with a certificate from a CA
+    /// the mock makes (see [`MockIdp::ca_pem`]) or from PEM files.
+    pub fn tls(mut self, mode: tls::TlsMode) -> Self {
+        self.tls = Some(mode);
+        self
+    }
+
     /// Binds, generates or loads keys, and starts serving.
     pub async fn start(self) -> Result<MockIdp, StartError> {
         self.config.validate()?;
@@ -131,26 +143,90 @@ impl MockIdpBuilder {
             addr: self.listen,
             source,
         })?;
-        let base_url = match self.public_url {
-            Some(url) => validate_public_url(&url)?,
-            None => format!("http://{addr}"),
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let base_url = match &self.public_url {
+            Some(url) => validate_public_url(url)?,
+            None if addr.ip().is_loopback() && self.tls.is_some() => {
+                format!("https://localhost:{}", addr.port())
+            }
+            None => format!("{scheme}://{addr}"),
+        };
+        let tls = match &self.tls {
+            Some(mode) => {
+                let mut hosts = vec![addr.ip().to_string()];
+                if let Some(host) = url::Url::parse(&base_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                {
+                    hosts.push(
+                        host.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .to_owned(),
+                    );
+                }
+                let mode = mode.clone();
+                Some(
+                    tokio::task::spawn_blocking(move || tls::TlsMaterial::load(&mode, &hosts))
+                        .await
+                        .map_err(|_| KeyError::Generate)??,
+                )
+            }
+            None => None,
         };
         let keys = load_or_generate_keys(&self.config).await?;
         let state = AppState::new(&self.config, &base_url, self.clock, keys);
         let router = routes::router(state.clone());
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = shutdown_rx.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "mock-idp server stopped");
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                    let _ = shutdown_rx.await;
+                });
+                if let Err(error) = serve.await {
+                    tracing::error!(%error, "mock-idp server stopped");
+                }
+            }),
+            Some(material) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+                    material.cert_chain_pem.into_bytes(),
+                    material.key_pem.expose().as_bytes().to_vec(),
+                )
+                .await
+                .map_err(|e| tls::TlsError::Generate(e.to_string()))?;
+                let std_listener = listener.into_std().map_err(|source| StartError::Bind {
+                    addr: self.listen,
+                    source,
+                })?;
+                let server =
+                    axum_server::from_tcp_rustls(std_listener, config).map_err(|source| {
+                        StartError::Bind {
+                            addr: self.listen,
+                            source,
+                        }
+                    })?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    let _ = shutdown_rx.await;
+                    stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+                });
+                tokio::spawn(async move {
+                    if let Err(error) = server
+                        .handle(handle)
+                        .serve(router.into_make_service())
+                        .await
+                    {
+                        tracing::error!(%error, "mock-idp server stopped");
+                    }
+                })
             }
-        });
+        };
         tracing::info!(%base_url, "mock-idp ready");
         Ok(MockIdp {
             state,
             addr,
+            ca_pem,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -201,6 +277,7 @@ async fn load_or_generate_keys(config: &Config) -> Result<Vec<SigningKey>, Start
 pub struct MockIdp {
     state: AppState,
     addr: SocketAddr,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -213,6 +290,12 @@ impl MockIdp {
     /// Starts the default configuration on 127.0.0.1, port 0.
     pub async fn start() -> Result<Self, StartError> {
         Self::builder().start().await
+    }
+
+    /// The PEM of the CA that signed the server's certificate (HTTPS with a
+    /// generated certificate): hand it to clients so they trust the mock.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The bound socket address.
@@ -318,7 +401,10 @@ impl MockIdp {
     }
 
     /// Mints a token without a flow: valid with any claims, or deliberately bad.
-    pub fn mint_test_token(&self, request: &test_tokens::TestTokenRequest) -> Result<String, String> {
+    pub fn mint_test_token(
+        &self,
+        request: &test_tokens::TestTokenRequest,
+    ) -> Result<String, String> {
         test_tokens::mint(&self.state, request)
     }
 
@@ -360,7 +446,11 @@ async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<Signin
 
 /// Makes `next` the server's signing key. Old keys stay published for the
 /// longest token lifetime a policy allows, so the tokens they signed verify.
-pub(crate) fn rotate_with(state: &AppState, server: &AuthServer, next: SigningKey) -> Arc<SigningKey> {
+pub(crate) fn rotate_with(
+    state: &AppState,
+    server: &AuthServer,
+    next: SigningKey,
+) -> Arc<SigningKey> {
     let now = state.clock.now();
     let longest = server
         .policies
@@ -369,7 +459,9 @@ pub(crate) fn rotate_with(state: &AppState, server: &AuthServer, next: SigningKe
         .chain([server.access_token_lifetime, 3600])
         .max()
         .unwrap_or(3600);
-    server.keys.rotate(next, now, now.saturating_add_unsigned(longest))
+    server
+        .keys
+        .rotate(next, now, now.saturating_add_unsigned(longest))
 }
 
 /// An injected fault, removed on drop.

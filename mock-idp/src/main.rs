@@ -22,6 +22,14 @@ struct Args {
     /// Externally visible base URL (behind a proxy or in a container); issuers derive from it.
     #[arg(long, env = "MOCK_IDP_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Serve HTTPS: with `server.tls` from the configuration, or a certificate
+    /// from a CA the mock makes at start (see --ca-out).
+    #[arg(long)]
+    tls: bool,
+    /// Write the generated CA certificate (PEM) here, for clients to trust
+    /// (e.g. NODE_EXTRA_CA_CERTS for Okta's Node SDKs).
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
     /// Print the embedded default configuration and exit.
     #[arg(long)]
     print_config: bool,
@@ -58,6 +66,16 @@ async fn main() -> ExitCode {
     if let Some(url) = args.public_url {
         builder = builder.public_url(url);
     }
+    match &config.server.tls {
+        Some(files) => {
+            builder = builder.tls(mock_idp::tls::TlsMode::Files {
+                cert: files.cert_file.clone(),
+                key: files.key_file.clone(),
+            });
+        }
+        None if args.tls => builder = builder.tls(mock_idp::tls::TlsMode::Generated),
+        None => {}
+    }
     let idp = match builder.start().await {
         Ok(idp) => idp,
         Err(error) => {
@@ -65,6 +83,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let (Some(path), Some(ca)) = (&args.ca_out, idp.ca_pem()) {
+        if let Err(error) = std::fs::write(path, ca) {
+            eprintln!(
+                "mock-idp: cannot write the CA certificate to {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+        println!("CA certificate written to {}", path.display());
+    }
     print_banner(&idp, &config);
     idp.run_until_signal().await;
     ExitCode::SUCCESS
@@ -74,7 +102,7 @@ async fn main() -> ExitCode {
 /// the ones from the configuration the user chose to run (test credentials).
 #[allow(clippy::print_stdout)]
 fn print_banner(idp: &MockIdp, config: &Config) {
-    println!("mock-idp listening on http://{}", idp.addr());
+    println!("mock-idp listening on {} ({})", idp.base_url(), idp.addr());
     println!("  org issuer:     {}", idp.org_issuer());
     for server in &config.authorization_servers {
         if let Some(issuer) = idp.issuer_of(&server.id) {

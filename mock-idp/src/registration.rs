@@ -90,18 +90,32 @@ impl Inner {
 
     /// Replaces a client's metadata (PUT: a full replacement that keeps the
     /// id, the issue time and, unless the method changes, the secret).
-    pub fn replace_client(&self, client_id: &str, metadata: &Value) -> Result<Option<Value>, OAuthError> {
+    pub fn replace_client(
+        &self,
+        client_id: &str,
+        metadata: &Value,
+    ) -> Result<Option<Value>, OAuthError> {
         let Some(existing) = self.client(client_id) else {
             return Ok(None);
         };
         for read_only in ["client_id_issued_at", "client_secret_expires_at"] {
             if metadata.get(read_only).is_some() {
-                return Err(metadata_error(format!("{read_only}: The field is read-only.")));
+                return Err(metadata_error(format!(
+                    "{read_only}: The field is read-only."
+                )));
             }
         }
-        let (config, mut details) = client_config(client_id, metadata, existing.client_secret.clone())?;
-        let issued_at = self.registry.details(client_id).get("client_id_issued_at").cloned();
-        details.insert("client_id_issued_at".into(), issued_at.unwrap_or(Value::Null));
+        let (config, mut details) =
+            client_config(client_id, metadata, existing.client_secret.clone())?;
+        let issued_at = self
+            .registry
+            .details(client_id)
+            .get("client_id_issued_at")
+            .cloned();
+        details.insert(
+            "client_id_issued_at".into(),
+            issued_at.unwrap_or(Value::Null),
+        );
         let client = self.put_client(Client::from_config(&config));
         self.registry.set_details(client_id, details);
         Ok(Some(self.client_representation(&client, true)))
@@ -134,15 +148,30 @@ impl Inner {
         }
         let representation = self.client_representation(&existing, false);
         let mut metadata = representation.clone();
-        for read_only in ["client_id_issued_at", "client_secret_expires_at", "client_id"] {
+        for read_only in [
+            "client_id_issued_at",
+            "client_secret_expires_at",
+            "client_id",
+        ] {
             if let Some(map) = metadata.as_object_mut() {
                 map.remove(read_only);
             }
         }
-        let (config, details) = client_config(client_id, &metadata, Some(Secret::new(ids::client_secret())))?;
+        let (config, details) = client_config(
+            client_id,
+            &metadata,
+            Some(Secret::new(ids::client_secret())),
+        )?;
         let mut details = details;
-        let issued_at = self.registry.details(client_id).get("client_id_issued_at").cloned();
-        details.insert("client_id_issued_at".into(), issued_at.unwrap_or(Value::Null));
+        let issued_at = self
+            .registry
+            .details(client_id)
+            .get("client_id_issued_at")
+            .cloned();
+        details.insert(
+            "client_id_issued_at".into(),
+            issued_at.unwrap_or(Value::Null),
+        );
         let client = self.put_client(Client::from_config(&config));
         self.registry.set_details(client_id, details);
         Ok(Some(self.client_representation(&client, true)))
@@ -169,28 +198,42 @@ impl Inner {
         if !client.jwks.is_empty() {
             out["jwks"] = json!({ "keys": client.jwks });
         }
-        if with_secret {
-            if let Some(secret) = &client.client_secret {
-                out["client_secret"] = Value::from(secret.expose());
-            }
+        if with_secret && let Some(secret) = &client.client_secret {
+            out["client_secret"] = Value::from(secret.expose());
         }
         out
     }
 }
 
 fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
-    OAuthError::new(crate::error::OAuthErrorCode::InvalidClientMetadata, description)
+    OAuthError::new(
+        crate::error::OAuthErrorCode::InvalidClientMetadata,
+        description,
+    )
 }
 
 fn redirect_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
-    OAuthError::new(crate::error::OAuthErrorCode::InvalidRedirectUri, description)
+    OAuthError::new(
+        crate::error::OAuthErrorCode::InvalidRedirectUri,
+        description,
+    )
 }
 
 /// Grant types each application type may use (Okta's rules).
 fn allowed_grants(application_type: &str) -> Option<&'static [&'static str]> {
     match application_type {
-        "web" => Some(&["authorization_code", "implicit", "refresh_token", "client_credentials"]),
-        "native" => Some(&["authorization_code", "implicit", "password", "refresh_token"]),
+        "web" => Some(&[
+            "authorization_code",
+            "implicit",
+            "refresh_token",
+            "client_credentials",
+        ]),
+        "native" => Some(&[
+            "authorization_code",
+            "implicit",
+            "password",
+            "refresh_token",
+        ]),
         "browser" => Some(&["authorization_code", "implicit", "refresh_token"]),
         "service" => Some(&["client_credentials"]),
         _ => None,
@@ -209,7 +252,9 @@ fn string_list(metadata: &Value, field: &str) -> Result<Option<Vec<String>>, OAu
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(metadata_error(format!("{field}: The field must be an array of strings."))),
+        Some(_) => Err(metadata_error(format!(
+            "{field}: The field must be an array of strings."
+        ))),
     }
 }
 
@@ -217,7 +262,9 @@ fn optional_string(metadata: &Value, field: &str) -> Result<Option<String>, OAut
     match metadata.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(metadata_error(format!("{field}: The field must be a string."))),
+        Some(_) => Err(metadata_error(format!(
+            "{field}: The field must be a string."
+        ))),
     }
 }
 
@@ -235,7 +282,8 @@ fn client_config(
     let client_name = optional_string(metadata, "client_name")?
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| metadata_error("client_name: The field cannot be left blank"))?;
-    let application_type = optional_string(metadata, "application_type")?.unwrap_or_else(|| "web".into());
+    let application_type =
+        optional_string(metadata, "application_type")?.unwrap_or_else(|| "web".into());
     let allowed = allowed_grants(&application_type).ok_or_else(|| {
         metadata_error(format!(
             "application_type: '{application_type}' is not one of web, native, browser, service."
@@ -259,42 +307,65 @@ fn client_config(
             "grant_types: A '{application_type}' application must include 'authorization_code'."
         )));
     }
-    let response_types = string_list(metadata, "response_types")?.unwrap_or_else(|| match application_type.as_str() {
-        "service" => Vec::new(),
-        _ => vec!["code".into()],
+    let response_types = string_list(metadata, "response_types")?.unwrap_or_else(|| {
+        match application_type.as_str() {
+            "service" => Vec::new(),
+            _ => vec!["code".into()],
+        }
     });
-    if let Some(bad) = response_types.iter().find(|r| !matches!(r.as_str(), "code" | "token" | "id_token" | "none")) {
-        return Err(metadata_error(format!("response_types: '{bad}' is not a supported response type.")));
+    if let Some(bad) = response_types
+        .iter()
+        .find(|r| !matches!(r.as_str(), "code" | "token" | "id_token" | "none"))
+    {
+        return Err(metadata_error(format!(
+            "response_types: '{bad}' is not a supported response type."
+        )));
     }
     let redirect_uris = string_list(metadata, "redirect_uris")?.unwrap_or_default();
-    let needs_redirect = grant_types.iter().any(|g| g == "authorization_code" || g == "implicit");
+    let needs_redirect = grant_types
+        .iter()
+        .any(|g| g == "authorization_code" || g == "implicit");
     if needs_redirect && redirect_uris.is_empty() {
-        return Err(redirect_error("redirect_uris: The field cannot be left blank when the authorization_code or implicit grant is allowed."));
+        return Err(redirect_error(
+            "redirect_uris: The field cannot be left blank when the authorization_code or implicit grant is allowed.",
+        ));
     }
     for uri in &redirect_uris {
         match url::Url::parse(uri) {
             Ok(parsed) if parsed.fragment().is_none() && !parsed.cannot_be_a_base() => {
                 // Plain http only to the loopback interface (RFC 8252 §7.3, RFC 9700 §2.6).
-                let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                let loopback =
+                    matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
                 if parsed.scheme() == "http" && !loopback {
                     return Err(redirect_error(format!(
                         "redirect_uris: '{uri}' must use https (plain http is allowed only for localhost)."
                     )));
                 }
             }
-            _ => return Err(redirect_error(format!("redirect_uris: '{uri}' must be an absolute URI without a fragment."))),
+            _ => {
+                return Err(redirect_error(format!(
+                    "redirect_uris: '{uri}' must be an absolute URI without a fragment."
+                )));
+            }
         }
     }
-    let post_logout_redirect_uris = string_list(metadata, "post_logout_redirect_uris")?.unwrap_or_default();
+    let post_logout_redirect_uris =
+        string_list(metadata, "post_logout_redirect_uris")?.unwrap_or_default();
     let method = optional_string(metadata, "token_endpoint_auth_method")?.unwrap_or_else(|| {
-        if application_type == "browser" { "none".into() } else { "client_secret_basic".into() }
+        if application_type == "browser" {
+            "none".into()
+        } else {
+            "client_secret_basic".into()
+        }
     });
     if metadata.get("jwks_uri").is_some_and(|v| !v.is_null()) {
-        return Err(metadata_error(if metadata.get("jwks").is_some_and(|v| !v.is_null()) {
-            "jwks_uri: The fields jwks and jwks_uri cannot be used together."
-        } else {
-            "jwks_uri: This server does not fetch client keys; register them inline with jwks."
-        }));
+        return Err(metadata_error(
+            if metadata.get("jwks").is_some_and(|v| !v.is_null()) {
+                "jwks_uri: The fields jwks and jwks_uri cannot be used together."
+            } else {
+                "jwks_uri: This server does not fetch client keys; register them inline with jwks."
+            },
+        ));
     }
     let jwks = match metadata.get("jwks") {
         None | Some(Value::Null) => None,
@@ -314,8 +385,16 @@ fn client_config(
         if let Some(value) = optional_string(metadata, field)? {
             match url::Url::parse(&value) {
                 Ok(parsed) if *field != "initiate_login_uri" || parsed.scheme() == "https" => {}
-                Ok(_) => return Err(metadata_error(format!("{field}: '{value}' must use https."))),
-                Err(_) => return Err(metadata_error(format!("{field}: '{value}' must be an absolute URI."))),
+                Ok(_) => {
+                    return Err(metadata_error(format!(
+                        "{field}: '{value}' must use https."
+                    )));
+                }
+                Err(_) => {
+                    return Err(metadata_error(format!(
+                        "{field}: '{value}' must be an absolute URI."
+                    )));
+                }
             }
             details.insert((*field).into(), Value::from(value));
         }

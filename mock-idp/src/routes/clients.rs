@@ -73,7 +73,11 @@ pub async fn create(
 ) -> Result<Response, ClientsError> {
     let metadata = json_body(body)?;
     let client = state.register_client(&metadata)?;
-    let location = format!("{}/oauth2/v1/clients/{}", state.base_url(), client["client_id"].as_str().unwrap_or(""));
+    let location = format!(
+        "{}/oauth2/v1/clients/{}",
+        state.base_url(),
+        client["client_id"].as_str().unwrap_or("")
+    );
     let mut response = (StatusCode::CREATED, Json(client)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -95,8 +99,14 @@ pub async fn list(
         Some(raw) => match raw.parse::<usize>() {
             Ok(limit) if (1..=200).contains(&limit) => limit,
             _ => {
-                let mut error = OktaApiError::new(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: limit");
-                error.causes.push("limit: The value must be between 1 and 200.".to_owned());
+                let mut error = OktaApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "E0000001",
+                    "Api validation failed: limit",
+                );
+                error
+                    .causes
+                    .push("limit: The value must be between 1 and 200.".to_owned());
                 return Err(error.into());
             }
         },
@@ -106,7 +116,11 @@ pub async fn list(
     let matching: Vec<_> = state
         .all_clients()
         .into_iter()
-        .filter(|c| prefix.as_ref().is_none_or(|p| c.client_name.to_lowercase().starts_with(p)))
+        .filter(|c| {
+            prefix
+                .as_ref()
+                .is_none_or(|p| c.client_name.to_lowercase().starts_with(p))
+        })
         .filter(|c| after.is_none_or(|a| c.client_id.as_str() > a.as_str()))
         .collect();
     let page: Vec<Value> = matching
@@ -116,10 +130,13 @@ pub async fn list(
         .collect();
     let base = format!("{}/oauth2/v1/clients", state.base_url());
     let mut links = vec![format!("<{base}?limit={limit}>; rel=\"self\"")];
-    if matching.len() > limit {
-        if let Some(last) = matching.get(limit - 1) {
-            links.push(format!("<{base}?limit={limit}&after={}>; rel=\"next\"", last.client_id));
-        }
+    if matching.len() > limit
+        && let Some(last) = matching.get(limit - 1)
+    {
+        links.push(format!(
+            "<{base}?limit={limit}&after={}>; rel=\"next\"",
+            last.client_id
+        ));
     }
     let mut response = Json(page).into_response();
     if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
@@ -134,7 +151,9 @@ pub async fn get_one(
     _token: ApiToken,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ClientsError> {
-    let client = state.client(&client_id).ok_or_else(|| not_found(&client_id))?;
+    let client = state
+        .client(&client_id)
+        .ok_or_else(|| not_found(&client_id))?;
     Ok(Json(state.client_representation(&client, false)))
 }
 

@@ -11,9 +11,11 @@ mod control;
 mod discovery;
 mod introspect;
 mod jwks;
-mod revoke;
+mod okta_sdks;
 mod registration;
+mod revoke;
 mod robustness;
+mod tls;
 
 // User flows (issue 3): authorize, login page, code + PKCE, ID tokens, refresh.
 mod authn;

@@ -1,0 +1,88 @@
+//! Okta's own client libraries against the mock, unchanged: `@okta/jwt-verifier`
+//! verifies access and ID tokens from an https issuer with default settings,
+//! and `@okta/okta-auth-js` logs in through `/api/v1/authn` + sessionToken and
+//! runs authorization code + PKCE, userinfo and refresh.
+//!
+//! Needs node and `npm ci --prefix mock-idp/tests/node` (the npm registry).
+//! Without the packages the test says so and stops; with
+//! `OKTA_SDK_TESTS=required` (as `.ci/run` sets) their absence is a failure.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
+}
+
+#[tokio::test]
+async fn oktas_node_sdks_work_against_the_mock_over_https() {
+    let dir = node_dir();
+    let installed = dir.join("node_modules/@okta/okta-auth-js").exists()
+        && dir.join("node_modules/@okta/jwt-verifier").exists();
+    if !installed {
+        let message = format!(
+            "Okta SDK packages are not installed: run `npm ci --prefix {}` (needs the npm registry)",
+            dir.display()
+        );
+        assert!(
+            std::env::var("OKTA_SDK_TESTS").as_deref() != Ok("required"),
+            "{message}"
+        );
+        eprintln!("SKIPPED oktas_node_sdks_work_against_the_mock_over_https: {message}");
+        return;
+    }
+    let idp = mock_idp::MockIdp::builder()
+        .tls(mock_idp::tls::TlsMode::Generated)
+        .start()
+        .await
+        .expect("mock starts with TLS");
+    assert!(idp.issuer().starts_with("https://localhost:"));
+    let ca = tempfile_path("mock-idp-ca.pem");
+    std::fs::write(&ca, idp.ca_pem().expect("generated CA")).unwrap();
+
+    let issuer = idp.issuer();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("okta-sdks.mjs")
+            .current_dir(node_dir())
+            .env("NODE_EXTRA_CA_CERTS", &ca)
+            .env("ISSUER", issuer)
+            .env("SERVICE_CLIENT_ID", crate::support::SERVICE_CLIENT_ID)
+            .env(
+                "SERVICE_CLIENT_SECRET",
+                crate::support::SERVICE_CLIENT_SECRET,
+            )
+            .env("SPA_CLIENT_ID", "0oa7ms2bedspa000x7d3")
+            .env("SPA_REDIRECT_URI", "http://localhost:8080/login/callback")
+            .env("USERNAME", "alex.nurse@example.com")
+            .env("PASSWORD", "CorrectHorse!2026")
+            .output()
+            .expect("node runs (install nodejs)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node checks failed:\n{stdout}\n{stderr}"
+    );
+    for check in [
+        "ok jwt-verifier verifyAccessToken (client_credentials)",
+        "ok okta-auth-js exchangeCodeForTokens (validates the ID token)",
+        "ok okta-auth-js getUserInfo (sub matches the ID token)",
+        "ok jwt-verifier verifyIdToken with nonce",
+        "all checks passed",
+    ] {
+        assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
+    }
+}
+
+fn tempfile_path(name: &str) -> PathBuf {
+    let unique = format!(
+        "{}-{}-{name}",
+        std::process::id(),
+        mock_idp::ids::random_alphanumeric(8)
+    );
+    std::env::temp_dir().join(unique)
+}
