@@ -179,6 +179,8 @@ pub struct IdTokenRequest<'a> {
     pub code: Option<&'a str>,
     /// The `idp` claim: the org id for a native Okta login.
     pub idp: &'a str,
+    /// Claims to add or override (custom claims from the control API).
+    pub extra: Map<String, Value>,
 }
 
 /// ID tokens live an hour on Okta (not configurable).
@@ -221,6 +223,8 @@ pub fn mint_id_token(
     if let Some(code) = request.code {
         claims.insert("c_hash".into(), Value::from(half_hash(code)));
     }
+    claims.extend(request.extra);
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(exp);
     let token = server.keys.active().sign_jwt(&claims)?;
     Ok(MintedToken { token, jti, exp })
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::config::OIDC_SCOPES;
+use crate::control::TokenKind;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::state::{AppState, AuthServer, Client, User};
 use crate::store::{Issued, RefreshGrant};
@@ -115,7 +116,11 @@ pub fn mint_user_tokens(
                     scopes: grant.scopes,
                     user: Some((&grant.user.id, &grant.user.login, grant.auth_time)),
                     lifetime: grant.lifetime,
-                    extra: serde_json::Map::new(),
+                    extra: state.control.claims_for(
+                        TokenKind::Access,
+                        &grant.client.client_id,
+                        Some(&grant.user.login),
+                    ),
                 },
                 now,
             )
@@ -137,6 +142,11 @@ pub fn mint_user_tokens(
                     access_token: access.as_ref().map(|t| t.token.as_str()),
                     code,
                     idp: state.org_id(),
+                    extra: state.control.claims_for(
+                        TokenKind::Id,
+                        &grant.client.client_id,
+                        Some(&grant.user.login),
+                    ),
                 },
                 now,
             )

@@ -7,8 +7,8 @@ use mock_idp::control::{ClaimRule, ClaimTarget, Endpoint, FaultKind, FaultSpec, 
 use serde_json::{Value, json};
 
 use crate::support::{
-    SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, access_token, client_credentials, decode_parts,
-    http, introspect, start, verify_independently,
+    SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, access_token, client_credentials, decode_parts, http,
+    introspect, start, verify_independently,
 };
 
 fn control(idp: &mock_idp::MockIdp, path: &str) -> String {
@@ -19,14 +19,42 @@ fn control(idp: &mock_idp::MockIdp, path: &str) -> String {
 async fn keys_rotate_over_http_and_list_shows_the_active_key() {
     let idp = start().await;
     let before = access_token(&idp, "beds.read").await;
-    let rotated: Value = http().post(control(&idp, "keys/rotate")).send().await.unwrap().json().await.unwrap();
+    let rotated: Value = http()
+        .post(control(&idp, "keys/rotate"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let new_kid = rotated["kid"].as_str().unwrap();
-    let listed: Value = http().get(control(&idp, "keys")).send().await.unwrap().json().await.unwrap();
-    let default = listed["servers"].as_array().unwrap().iter().find(|s| s["server"] == "default").unwrap();
-    let active: Vec<&Value> = default["keys"].as_array().unwrap().iter().filter(|k| k["active"] == true).collect();
+    let listed: Value = http()
+        .get(control(&idp, "keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let default = listed["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"] == "default")
+        .unwrap();
+    let active: Vec<&Value> = default["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["active"] == true)
+        .collect();
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["kid"], new_kid);
-    assert_eq!(default["keys"].as_array().unwrap().len(), 2, "the old key stays published");
+    assert_eq!(
+        default["keys"].as_array().unwrap().len(),
+        2,
+        "the old key stays published"
+    );
     let after = access_token(&idp, "beds.read").await;
     assert_eq!(decode_parts(&after).0["kid"], new_kid);
     assert_eq!(introspect(&idp, &before).await["active"], true);
@@ -35,7 +63,10 @@ async fn keys_rotate_over_http_and_list_shows_the_active_key() {
 #[tokio::test]
 async fn a_fixed_key_can_be_loaded_and_signs_from_then_on() {
     let idp = start().await;
-    let key = tokio::task::spawn_blocking(mock_idp::SigningKey::generate).await.unwrap().unwrap();
+    let key = tokio::task::spawn_blocking(mock_idp::SigningKey::generate)
+        .await
+        .unwrap()
+        .unwrap();
     let response = http()
         .post(control(&idp, "keys/rotate"))
         .json(&json!({"server": "default", "private_key_pem": key.private_key_pem()}))
@@ -45,7 +76,12 @@ async fn a_fixed_key_can_be_loaded_and_signs_from_then_on() {
     assert_eq!(response.status(), 200);
     let token = access_token(&idp, "beds.read").await;
     assert_eq!(decode_parts(&token).0["kid"], key.kid());
-    let bad = http().post(control(&idp, "keys/rotate")).json(&json!({"private_key_pem": "nope"})).send().await.unwrap();
+    let bad = http()
+        .post(control(&idp, "keys/rotate"))
+        .json(&json!({"private_key_pem": "nope"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 }
 
@@ -91,10 +127,20 @@ async fn a_status_fault_answers_n_times_then_goes_away() {
     for _ in 0..2 {
         let response = client_credentials(&idp, "beds.read").await;
         assert_eq!(response.status(), 503);
-        assert_eq!(response.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "temporarily_unavailable"
+        );
     }
     assert_eq!(client_credentials(&idp, "beds.read").await.status(), 200);
-    let listed: Value = http().get(control(&idp, "faults")).send().await.unwrap().json().await.unwrap();
+    let listed: Value = http()
+        .get(control(&idp, "faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["faults"], json!([]));
 }
 
@@ -113,12 +159,26 @@ async fn faults_are_scoped_to_their_endpoint_and_removable() {
     let limited = http().get(idp.jwks_uri()).send().await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["x-rate-limit-remaining"], "0");
-    assert_eq!(limited.json::<Value>().await.unwrap()["errorCode"], "E0000047");
-    assert_eq!(client_credentials(&idp, "beds.read").await.status(), 200, "other endpoints unaffected");
+    assert_eq!(
+        limited.json::<Value>().await.unwrap()["errorCode"],
+        "E0000047"
+    );
+    assert_eq!(
+        client_credentials(&idp, "beds.read").await.status(),
+        200,
+        "other endpoints unaffected"
+    );
     let id = created["id"].as_u64().unwrap();
-    let deleted = http().delete(control(&idp, &format!("faults/{id}"))).send().await.unwrap();
+    let deleted = http()
+        .delete(control(&idp, &format!("faults/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(http().get(idp.jwks_uri()).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http().get(idp.jwks_uri()).send().await.unwrap().status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -126,9 +186,24 @@ async fn jwks_faults_serve_stale_or_broken_key_sets() {
     let idp = start().await;
     {
         let _stale = idp.fault(FaultSpec::new(Endpoint::Keys, FaultKind::StaleJwks));
-        let jwks: Value = http().get(idp.jwks_uri()).send().await.unwrap().json().await.unwrap();
-        let kids: Vec<&Value> = jwks["keys"].as_array().unwrap().iter().map(|k| &k["kid"]).collect();
-        assert!(!kids.contains(&&json!(idp.signing_key().kid())), "the active key is missing");
+        let jwks: Value = http()
+            .get(idp.jwks_uri())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<&Value> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| &k["kid"])
+            .collect();
+        assert!(
+            !kids.contains(&&json!(idp.signing_key().kid())),
+            "the active key is missing"
+        );
     }
     {
         let _broken = idp.fault(FaultSpec::new(Endpoint::Keys, FaultKind::BrokenJwks));
@@ -137,7 +212,13 @@ async fn jwks_faults_serve_stale_or_broken_key_sets() {
         assert!(serde_json::from_str::<Value>(&response.text().await.unwrap()).is_err());
     }
     // Guards dropped: the real key set is back.
-    verify_independently(&idp.jwks_uri(), &access_token(&idp, "beds.read").await, &idp.issuer(), "api://default").await;
+    verify_independently(
+        &idp.jwks_uri(),
+        &access_token(&idp, "beds.read").await,
+        &idp.issuer(),
+        "api://default",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -157,8 +238,14 @@ async fn drop_and_latency_faults() {
         };
         assert!(failed, "the connection is cut");
     }
-    let _slow = idp.fault(FaultSpec::new(Endpoint::Discovery, FaultKind::Latency { ms: 300 }));
-    let client = reqwest::Client::builder().timeout(Duration::from_millis(100)).build().unwrap();
+    let _slow = idp.fault(FaultSpec::new(
+        Endpoint::Discovery,
+        FaultKind::Latency { ms: 300 },
+    ));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
     let error = client.get(idp.discovery_url()).send().await.unwrap_err();
     assert!(error.is_timeout());
 }
@@ -175,7 +262,12 @@ async fn bad_fault_requests_name_the_field() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errorCode"], "E0000001");
-    assert!(body["errorCauses"][0]["errorSummary"].as_str().unwrap().contains("status"));
+    assert!(
+        body["errorCauses"][0]["errorSummary"]
+            .as_str()
+            .unwrap()
+            .contains("status")
+    );
     let unknown = http()
         .post(control(&idp, "faults"))
         .json(&json!({"endpoint": "nowhere", "kind": "drop"}))
@@ -220,21 +312,39 @@ async fn test_tokens_valid_and_deliberately_bad() {
         async move {
             let response = http().post(url).json(&body).send().await.unwrap();
             assert_eq!(response.status(), 200, "{flavor}");
-            response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+            response.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
     let valid = mint("valid").await;
-    let claims = verify_independently(&idp.jwks_uri(), &valid, &idp.issuer(), "api://default").await;
+    let claims =
+        verify_independently(&idp.jwks_uri(), &valid, &idp.issuer(), "api://default").await;
     assert_eq!(claims["ward"], "ICU");
     assert_eq!(introspect(&idp, &valid).await["active"], true);
-    for flavor in ["expired", "wrong_issuer", "alg_none", "hs256_public_key", "unknown_kid", "bad_signature"] {
+    for flavor in [
+        "expired",
+        "wrong_issuer",
+        "alg_none",
+        "hs256_public_key",
+        "unknown_kid",
+        "bad_signature",
+    ] {
         let token = mint(flavor).await;
-        assert_eq!(introspect(&idp, &token).await, json!({"active": false}), "{flavor}");
+        assert_eq!(
+            introspect(&idp, &token).await,
+            json!({"active": false}),
+            "{flavor}"
+        );
     }
     let wrong_aud = mint("wrong_audience").await;
     assert_eq!(decode_parts(&wrong_aud).1["aud"], "api://someone-else");
     assert_eq!(decode_parts(&mint("alg_none").await).0["alg"], "none");
-    assert_eq!(decode_parts(&mint("hs256_public_key").await).0["alg"], "HS256");
+    assert_eq!(
+        decode_parts(&mint("hs256_public_key").await).0["alg"],
+        "HS256"
+    );
 
     let id_token = http()
         .post(control(&idp, "tokens"))
@@ -245,11 +355,22 @@ async fn test_tokens_valid_and_deliberately_bad() {
         .json::<Value>()
         .await
         .unwrap();
-    let claims = verify_independently(&idp.jwks_uri(), id_token["token"].as_str().unwrap(), &idp.issuer(), crate::support::WEB_CLIENT_ID).await;
+    let claims = verify_independently(
+        &idp.jwks_uri(),
+        id_token["token"].as_str().unwrap(),
+        &idp.issuer(),
+        crate::support::WEB_CLIENT_ID,
+    )
+    .await;
     assert!(claims["sub"].as_str().unwrap().starts_with("00u"));
     assert!(claims["jti"].as_str().unwrap().starts_with("ID."));
 
-    let refused = http().post(control(&idp, "tokens")).json(&json!({"kind": "id", "client_id": "x"})).send().await.unwrap();
+    let refused = http()
+        .post(control(&idp, "tokens"))
+        .json(&json!({"kind": "id", "client_id": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 400);
 }
 
@@ -257,18 +378,76 @@ async fn test_tokens_valid_and_deliberately_bad() {
 async fn requests_are_recorded_without_secrets_and_the_page_lists_everything() {
     let idp = start().await;
     let _ = access_token(&idp, "beds.read").await;
-    let recorded: Value = http().get(control(&idp, "requests")).send().await.unwrap().json().await.unwrap();
+    let recorded: Value = http()
+        .get(control(&idp, "requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let text = recorded.to_string();
     assert!(text.contains("/oauth2/default/v1/token"));
     assert!(text.contains(SERVICE_CLIENT_ID));
-    assert!(!text.contains(SERVICE_CLIENT_SECRET), "secrets never recorded");
+    assert!(
+        !text.contains(SERVICE_CLIENT_SECRET),
+        "secrets never recorded"
+    );
     assert_eq!(idp.requests().last().unwrap().status, 200);
 
     let page = http().get(control(&idp, "")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    for expected in [idp.issuer().as_str(), SERVICE_CLIENT_ID, "alex.nurse@example.com", "/oauth2/default/v1/token"] {
+    for expected in [
+        idp.issuer().as_str(),
+        SERVICE_CLIENT_ID,
+        "alex.nurse@example.com",
+        "/oauth2/default/v1/token",
+    ] {
         assert!(html.contains(expected), "{expected}");
     }
     assert!(!html.contains(SERVICE_CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn custom_claims_per_user_reach_access_and_id_tokens() {
+    let idp = start().await;
+    let _guard = idp.claims(ClaimRule {
+        target: ClaimTarget {
+            client_id: None,
+            user: Some("alex.nurse@example.com".into()),
+        },
+        token: TokenKind::Both,
+        claims: serde_json::from_value(json!({"ward": "Maternity"})).unwrap(),
+        once: false,
+    });
+    let response = crate::support::post_basic(
+        &idp.token_endpoint(),
+        "0oa7ms2bedtst000x7d4",
+        "mock-idp-test-secret-Hq5wZ2nLp8Xc4Tv7Mb3Rk9Gs",
+        &[
+            ("grant_type", "password"),
+            ("username", "alex.nurse@example.com"),
+            ("password", "CorrectHorse!2026"),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        decode_parts(body["access_token"].as_str().unwrap()).1["ward"],
+        "Maternity"
+    );
+    assert_eq!(
+        decode_parts(body["id_token"].as_str().unwrap()).1["ward"],
+        "Maternity"
+    );
+    // Another client's service token is untouched.
+    assert!(
+        decode_parts(&access_token(&idp, "beds.read").await)
+            .1
+            .get("ward")
+            .is_none()
+    );
 }
