@@ -159,7 +159,10 @@ metadata_publish = "ALL_CLIENTS"
     let (status, doc) = get_json(&format!("{wards}/.well-known/openid-configuration")).await;
     assert_eq!(status, 200);
     assert_eq!(doc["issuer"], wards.as_str());
-    assert_eq!(doc["scopes_supported"], serde_json::json!(["wards.read"]));
+    // The OpenID Connect scopes, then the server's published custom scopes.
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    assert!(scopes.iter().any(|s| s == "openid"), "{doc}");
+    assert_eq!(scopes.last().unwrap(), "wards.read", "{doc}");
     let default_keys: Value = http()
         .get(idp.jwks_uri())
         .send()
