@@ -72,6 +72,13 @@ pub async fn handle(State(p): State<Arc<Pipeline>>, req: Request<Body>) -> Respo
         }
         Err(e) => {
             p.metrics.request(api, app, e.outcome());
+            tracing::debug!(
+                api = api.map(|a| p.apis[a].name.as_str()),
+                application = app.map(|a| p.directory.name(a)),
+                status = e.status().as_u16(),
+                reason = %e,
+                "request refused"
+            );
             e.into_response_with_realm(&p.realm)
         }
     }

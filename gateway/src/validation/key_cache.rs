@@ -10,8 +10,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::signature::{ParsedPublicKey, RsaParameters};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 use url::Url;
 
 use super::ValidationError;
@@ -24,6 +28,72 @@ pub struct VerifyKey {
     pub key: DecodingKey,
     /// The algorithms it may verify.
     pub algorithms: Vec<Algorithm>,
+    /// RSA keys parsed once per algorithm, so a verification does not rebuild the key.
+    parsed: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+fn rsa_params(alg: Algorithm) -> Option<&'static RsaParameters> {
+    use aws_lc_rs::signature as s;
+    Some(match alg {
+        Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &s::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &s::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &s::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &s::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+fn preparse(key: &DecodingKey, algorithms: &[Algorithm]) -> Vec<(Algorithm, ParsedPublicKey)> {
+    if key.family() != AlgorithmFamily::Rsa {
+        return Vec::new();
+    }
+    let der: Vec<u8> = match key.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            let components = aws_lc_rs::rsa::PublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            };
+            match AsDer::<PublicKeyX509Der<'static>>::as_der(&components) {
+                Ok(d) => d.as_ref().to_vec(),
+                Err(_) => return Vec::new(),
+            }
+        }
+        DecodingKeyKind::SecretOrDer(d) => d.clone(),
+    };
+    algorithms
+        .iter()
+        .filter_map(|a| Some((*a, ParsedPublicKey::new(rsa_params(*a)?, &der).ok()?)))
+        .collect()
+}
+
+impl VerifyKey {
+    fn new(key: DecodingKey, algorithms: Vec<Algorithm>) -> Self {
+        let parsed = preparse(&key, &algorithms);
+        Self {
+            key,
+            algorithms,
+            parsed,
+        }
+    }
+
+    /// Verifies `jwt`'s signature under `alg`, which must be one of this key's algorithms.
+    pub fn verify(&self, jwt: &super::jwt::Jwt<'_>, alg: Algorithm) -> Result<(), &'static str> {
+        if !self.algorithms.contains(&alg) {
+            return Err("the token's algorithm is not accepted for this key");
+        }
+        if let Some((_, parsed)) = self.parsed.iter().find(|(a, _)| *a == alg) {
+            let mut buf = [0u8; 1024];
+            let n = URL_SAFE_NO_PAD
+                .decode_slice(jwt.signature, &mut buf)
+                .map_err(|_| "the token signature is invalid")?;
+            return parsed
+                .verify_sig(jwt.message.as_bytes(), &buf[..n])
+                .map_err(|_| "the token signature is invalid");
+        }
+        super::jwt::verify_signature(jwt, &self.key, alg)
+    }
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -82,29 +152,20 @@ impl VerifyKey {
             }
         };
         let key = DecodingKey::from_jwk(jwk).ok()?;
-        Some(Self { key, algorithms })
+        Some(Self::new(key, algorithms))
     }
 
     /// A key from a PEM public key or certificate (RSA, EC or Ed25519).
     pub fn from_pem(pem: &str) -> Result<Self, String> {
         let bytes = pem.as_bytes();
         if let Ok(key) = DecodingKey::from_rsa_pem(bytes) {
-            return Ok(Self {
-                key,
-                algorithms: RSA_ALGS.to_vec(),
-            });
+            return Ok(Self::new(key, RSA_ALGS.to_vec()));
         }
         if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
-            return Ok(Self {
-                key,
-                algorithms: vec![Algorithm::ES256, Algorithm::ES384],
-            });
+            return Ok(Self::new(key, vec![Algorithm::ES256, Algorithm::ES384]));
         }
         if let Ok(key) = DecodingKey::from_ed_pem(bytes) {
-            return Ok(Self {
-                key,
-                algorithms: vec![Algorithm::EdDSA],
-            });
+            return Ok(Self::new(key, vec![Algorithm::EdDSA]));
         }
         Err("not an RSA, EC or Ed25519 public key or certificate in PEM form".into())
     }

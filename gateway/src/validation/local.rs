@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ValidationError;
-use super::jwt::{Jwt, verify_signature};
+use super::jwt::Jwt;
 use super::key_cache::{KeyCache, VerifyKey};
 
 /// Where an authorization server's keys come from.
@@ -57,7 +57,7 @@ impl LocalValidator {
                 k.clone()
             }
         };
-        verify_signature(jwt, &key.key, jwt.alg).map_err(ValidationError::Invalid)
+        key.verify(jwt, jwt.alg).map_err(ValidationError::Invalid)
     }
 
     /// Checks `iss`, `aud` and the times.

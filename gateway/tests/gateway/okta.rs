@@ -441,3 +441,18 @@ async fn the_demo_runs_the_articles_configuration_end_to_end() {
     assert_eq!(body["wards"][0]["ward"], "icu");
     demo.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn discover_prints_a_config_snippet_that_names_the_mocks_endpoints() {
+    let idp = MockIdp::builder().start().await.unwrap();
+    let url = url::Url::parse(&idp.discovery_url()).unwrap();
+    let metadata = gateway::discovery::fetch(&gateway::discovery::as_client(), &url)
+        .await
+        .unwrap();
+    let snippet = gateway::discovery::snippet(&url, &metadata);
+    let parsed: toml::Value = toml::from_str(&snippet).unwrap();
+    let server = &parsed["authorization_servers"][0];
+    assert_eq!(server["issuer"].as_str(), Some(idp.issuer().as_str()));
+    assert_eq!(server["jwks_uri"].as_str(), Some(idp.jwks_uri().as_str()));
+    assert!(snippet.contains("introspection_endpoint"), "{snippet}");
+}
