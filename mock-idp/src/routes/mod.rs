@@ -77,7 +77,9 @@ pub fn router(state: AppState) -> Router {
             )
             .route(
                 &format!("{prefix}/v1/userinfo"),
-                get(userinfo::userinfo).post(userinfo::userinfo),
+                get(userinfo::userinfo)
+                    .post(userinfo::userinfo)
+                    .options(userinfo::preflight),
             )
             .route(
                 &format!("{prefix}/v1/logout"),

@@ -18,7 +18,21 @@ use crate::state::AppState;
 pub async fn token(
     State(state): State<AppState>,
     Server(server): Server,
+    headers: HeaderMap,
     form: OAuthForm,
+) -> Response {
+    let mut response = match dispatch(&state, &server, &form) {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    allow_browser_origin(&state, &headers, &mut response);
+    response
+}
+
+fn dispatch(
+    state: &AppState,
+    server: &crate::state::AuthServer,
+    form: &OAuthForm,
 ) -> Result<Response, OAuthError> {
     let grant_type = form.get("grant_type").ok_or_else(|| {
         OAuthError::invalid_request(format!(
@@ -26,12 +40,12 @@ pub async fn token(
             KNOWN_GRANT_TYPES.join(", ")
         ))
     })?;
-    let client = authenticate(&state, &form, &server.endpoint("token"))?;
+    let client = authenticate(state, form, &server.endpoint("token"))?;
     let body = match grant_type {
-        "client_credentials" => grants::client_credentials::grant(&state, &server, &client, &form)?,
-        "authorization_code" => grants::authorization_code::grant(&state, &server, &client, &form)?,
-        "refresh_token" => grants::refresh_token::grant(&state, &server, &client, &form)?,
-        "password" => grants::password::grant(&state, &server, &client, &form)?,
+        "client_credentials" => grants::client_credentials::grant(state, server, &client, form)?,
+        "authorization_code" => grants::authorization_code::grant(state, server, &client, form)?,
+        "refresh_token" => grants::refresh_token::grant(state, server, &client, form)?,
+        "password" => grants::password::grant(state, server, &client, form)?,
         _ => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
@@ -52,6 +66,40 @@ pub fn token_response(body: Value) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// Lets a browser application read the response when its `Origin` is the
+/// origin of a registered redirect or logout URI (Okta allows trusted
+/// origins; the mock trusts the origins its clients registered).
+pub fn allow_browser_origin(state: &AppState, request: &HeaderMap, response: &mut Response) {
+    let Some(origin) = request.get(header::ORIGIN) else {
+        return;
+    };
+    let Ok(origin_str) = origin.to_str() else {
+        return;
+    };
+    let clients = state
+        .clients
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let trusted = clients.values().any(|client| {
+        client
+            .redirect_uris
+            .iter()
+            .chain(&client.post_logout_redirect_uris)
+            .filter_map(|uri| url::Url::parse(uri).ok())
+            .any(|uri| uri.origin().ascii_serialization() == origin_str)
+    });
+    drop(clients);
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if trusted {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
+    }
 }
 
 /// CORS preflight for browser clients (SPAs exchanging codes).

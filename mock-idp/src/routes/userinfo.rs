@@ -17,6 +17,22 @@ pub async fn userinfo(
     Server(server): Server,
     headers: HeaderMap,
 ) -> Response {
+    let mut response = answer(&state, &server, &headers);
+    super::token::allow_browser_origin(&state, &headers, &mut response);
+    response
+}
+
+/// CORS preflight: okta-auth-js calls userinfo from the browser with a Bearer header.
+pub async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = super::token::preflight(headers).await;
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    response
+}
+
+fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -34,7 +50,7 @@ pub async fn userinfo(
         )
     };
     let now = state.clock.now();
-    let Ok(claims) = verify_own_jwt(&server, token, now, |jti| state.store.is_revoked(jti)) else {
+    let Ok(claims) = verify_own_jwt(server, token, now, |jti| state.store.is_revoked(jti)) else {
         return invalid();
     };
     // Access tokens only (an ID token is not a bearer credential).

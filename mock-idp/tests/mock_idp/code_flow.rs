@@ -354,3 +354,72 @@ async fn password_grant_refuses_bad_credentials_and_clients_without_the_grant() 
         .unwrap();
     expect_oauth_error(response, 400, "unauthorized_client").await;
 }
+
+#[tokio::test]
+async fn spa_token_and_userinfo_responses_allow_the_spas_origin_only() {
+    let idp = start().await;
+    let (code, verifier) = spa_code(&idp, "openid profile").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", SPA_REDIRECT),
+        ("client_id", SPA_CLIENT_ID),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let response = http()
+        .post(idp.token_endpoint())
+        .header("origin", "http://localhost:8080")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    let body: Value = response.json().await.unwrap();
+    let userinfo = format!("{}/v1/userinfo", idp.issuer());
+    let preflight = http()
+        .request(reqwest::Method::OPTIONS, &userinfo)
+        .header("origin", "http://localhost:8080")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    let response = http()
+        .get(&userinfo)
+        .header("origin", "https://attacker.example")
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn browser_requests_to_the_token_endpoint_must_use_pkce() {
+    let idp = start().await;
+    let code = web_code(&idp, "openid").await;
+    let response = http()
+        .post(idp.token_endpoint())
+        .header("origin", "http://localhost:8080")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", WEB_REDIRECT),
+            ("client_id", WEB_CLIENT_ID),
+            ("client_secret", WEB_CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    expect_oauth_error(response, 401, "invalid_client").await;
+}
