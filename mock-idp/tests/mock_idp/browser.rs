@@ -23,7 +23,8 @@ const CLIENT_SECRET: &str = "mock-idp-browser-secret-Zt6Qw2Lp9Xn4Rb7Kc3Vm";
 
 fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Ok(path) = std::env::var(env) {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return path.exists().then_some(path);
     }
     let path_var = std::env::var_os("PATH").unwrap_or_default();
     for name in candidates {
