@@ -400,3 +400,109 @@ async fn the_org_server_serves_the_code_flow_too() {
     let again = redeem_web(&idp, &code, &[]).await;
     assert_eq!(again.status(), 400);
 }
+
+#[tokio::test]
+async fn oidc_09_prompt_none_with_id_token_hint_of_another_user_is_login_required() {
+    let idp = crate::support::start_with(
+        r#"
+[[users]]
+login = "pat.doctor@example.com"
+password = "Stethoscope!2026"
+[users.profile]
+firstName = "Pat"
+lastName = "Doctor"
+"#,
+    )
+    .await;
+    // Pat's ID token for the web client (a cookieless login).
+    let response = http()
+        .post(format!("{}/api/v1/authn", idp.base_url()))
+        .json(&serde_json::json!({"username": "pat.doctor@example.com", "password": "Stethoscope!2026"}))
+        .send()
+        .await
+        .unwrap();
+    let pat_token: Value = response.json().await.unwrap();
+    let mut params = web_params("openid", "s");
+    params.push(("sessionToken", pat_token["sessionToken"].as_str().unwrap()));
+    let code = query(&location(&get(&authorize_url(&idp, &params)).await))["code"].clone();
+    let tokens: Value = redeem_web(&idp, &code, &[]).await.json().await.unwrap();
+    let pat_hint = tokens["id_token"].as_str().unwrap().to_owned();
+
+    // Alex has a browser session.
+    let browser = browser_like();
+    let token = session_token(&idp).await;
+    let mut params = web_params("openid", "s");
+    params.push(("sessionToken", &token));
+    let response = browser
+        .get(authorize_url(&idp, &params))
+        .send()
+        .await
+        .unwrap();
+    let code = query(&location(&response))["code"].clone();
+    let tokens: Value = redeem_web(&idp, &code, &[]).await.json().await.unwrap();
+    let alex_hint = tokens["id_token"].as_str().unwrap().to_owned();
+
+    let mut params = web_params("openid", "s");
+    params.push(("prompt", "none"));
+    params.push(("id_token_hint", &pat_hint));
+    let response = browser
+        .get(authorize_url(&idp, &params))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query(&location(&response))["error"], "login_required");
+    params.pop();
+    params.push(("id_token_hint", &alex_hint));
+    let response = browser
+        .get(authorize_url(&idp, &params))
+        .send()
+        .await
+        .unwrap();
+    assert!(query(&location(&response)).contains_key("code"));
+}
+
+#[tokio::test]
+async fn authz_08_a_registered_redirect_uri_with_a_query_keeps_it() {
+    let idp = crate::support::start_with(
+        r#"
+[[clients]]
+client_id = "0oa7ms2query000x7d7"
+client_secret = "mock-idp-query-secret-Wq8Ez3Rt5Yu7Io9Pa1Sd"
+grant_types = ["authorization_code"]
+redirect_uris = ["http://localhost:8080/cb?tenant=wards"]
+token_endpoint_auth_method = "client_secret_basic"
+"#,
+    )
+    .await;
+    let params = [
+        ("client_id", "0oa7ms2query000x7d7"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", "http://localhost:8080/cb?tenant=wards"),
+        ("state", "s"),
+    ];
+    let url = location(&authorize_with_session_token(&idp, &params).await);
+    assert!(
+        url.as_str()
+            .starts_with("http://localhost:8080/cb?tenant=wards&"),
+        "{url}"
+    );
+    let q = query(&url);
+    assert_eq!(q["tenant"], "wards");
+    assert!(q.contains_key("code"));
+}
+
+#[tokio::test]
+async fn authz_16_codes_are_long_random_and_unique() {
+    let idp = start().await;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let code = web_code(&idp, "openid").await;
+        assert!(code.len() >= 43, "{code}: at least 256 bits, base64url");
+        assert!(
+            code.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert!(seen.insert(code));
+    }
+}
