@@ -278,6 +278,12 @@ pub struct ClientConfig {
     /// Sign this user (a `login`) in without the login page, for this client.
     #[serde(default)]
     pub auto_login: Option<String>,
+    /// Encrypt ID tokens to the client's `enc` key (Okta: `RSA-OAEP-256`, …).
+    #[serde(default)]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// Content encryption for ID tokens (Okta: `A256GCM`, the default).
+    #[serde(default)]
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 fn default_refresh_leeway() -> u64 {
@@ -694,6 +700,40 @@ pub(crate) fn validate_client(client: &ClientConfig, key: &str) -> Result<(), Co
             format!("{key}.refresh_token_leeway"),
             "must be between 0 and 60 seconds (as Okta allows)",
         ));
+    }
+    if let Some(alg) = &client.id_token_encrypted_response_alg {
+        if !crate::jwe::ALGORITHMS.contains(&alg.as_str()) {
+            return Err(invalid(
+                format!("{key}.id_token_encrypted_response_alg"),
+                format!(
+                    "{alg:?} is not one of {}",
+                    crate::jwe::ALGORITHMS.join(", ")
+                ),
+            ));
+        }
+        if crate::jwe::encryption_key(client.jwks.as_ref()).is_none() {
+            return Err(invalid(
+                format!("{key}.jwks"),
+                "encrypted ID tokens need an RSA key with \"use\" = \"enc\" (or no \"use\") in the client's jwks",
+            ));
+        }
+    }
+    if let Some(enc) = &client.id_token_encrypted_response_enc {
+        if client.id_token_encrypted_response_alg.is_none() {
+            return Err(invalid(
+                format!("{key}.id_token_encrypted_response_enc"),
+                "needs id_token_encrypted_response_alg",
+            ));
+        }
+        if !crate::jwe::CONTENT_ENCRYPTIONS.contains(&enc.as_str()) {
+            return Err(invalid(
+                format!("{key}.id_token_encrypted_response_enc"),
+                format!(
+                    "{enc:?} is not one of {}",
+                    crate::jwe::CONTENT_ENCRYPTIONS.join(", ")
+                ),
+            ));
+        }
     }
     if let Some(jwks) = &client.jwks {
         let keys = jwks.get("keys").and_then(toml::Value::as_array);

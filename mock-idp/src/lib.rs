@@ -30,6 +30,7 @@ pub mod grants;
 pub mod html;
 mod http_date;
 pub mod ids;
+pub mod jwe;
 pub mod keys;
 pub mod management;
 pub mod registration;

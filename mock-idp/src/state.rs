@@ -293,6 +293,8 @@ pub struct Client {
     pub refresh_token_leeway: u64,
     /// Log this user (a login) in without the login page.
     pub auto_login: Option<String>,
+    /// ID tokens for this client are encrypted (JWE) when set.
+    pub id_token_encryption: Option<crate::jwe::IdTokenEncryption>,
 }
 
 impl Client {
@@ -325,6 +327,11 @@ impl Client {
             },
             refresh_token_leeway: config.refresh_token_leeway,
             auto_login: config.auto_login.clone(),
+            id_token_encryption: crate::jwe::IdTokenEncryption::for_client(
+                config.id_token_encrypted_response_alg.as_deref(),
+                config.id_token_encrypted_response_enc.as_deref(),
+                config.jwks.as_ref(),
+            ),
         }
     }
 

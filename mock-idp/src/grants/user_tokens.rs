@@ -155,6 +155,17 @@ pub fn mint_user_tokens(
     } else {
         None
     };
+    // Clients that registered an encryption key get the ID token as a JWE.
+    let id = match (id, &grant.client.id_token_encryption) {
+        (Some(mut token), Some(encryption)) => {
+            token.token = encryption.encrypt(&token.token).map_err(|error| {
+                tracing::warn!(client_id = %grant.client.client_id, %error, "ID token encryption failed");
+                OAuthError::server_error()
+            })?;
+            Some(token)
+        }
+        (id, _) => id,
+    };
     Ok((access, id))
 }
 

@@ -9,6 +9,7 @@ mod client_auth;
 mod client_credentials;
 mod control;
 mod discovery;
+mod encrypted_id_token;
 mod introspect;
 mod jwks;
 mod okta_sdks;
