@@ -147,6 +147,21 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    let key =
+        gateway::validation::key_cache::VerifyKey::from_pem(&idp.signing_key().public_key_pem())
+            .unwrap();
+    let jwt = gateway::validation::jwt::decode(&access).unwrap();
+    g.bench_function("rs256_verify_preparsed_key", |b| {
+        b.iter(|| key.verify(&jwt, Algorithm::RS256).unwrap())
+    });
+    g.bench_function("rs256_verify_jsonwebtoken", |b| {
+        b.iter(|| {
+            gateway::validation::jwt::verify_signature(&jwt, &key.key, Algorithm::RS256).unwrap()
+        })
+    });
+    g.bench_function("block_on_baseline", |b| {
+        b.iter(|| rt.block_on(async { black_box(1) }))
+    });
     g.finish();
     drop(idp);
 }
