@@ -108,8 +108,10 @@ pub struct FlowOpts {
     pub nonce: bool,
     /// Scope (the web client's otherwise).
     pub scope: Option<String>,
-    /// Extra parameters, appended last.
+    /// Extra parameters: each replaces a parameter of the same name (or is appended).
     pub extra: Vec<(String, String)>,
+    /// Parameters appended even when the name is already present (repeated-parameter checks).
+    pub dup: Vec<(String, String)>,
     /// Parameters to leave out (e.g. `response_type`).
     pub omit: Vec<&'static str>,
     /// Override `redirect_uri` (negative checks).
@@ -132,6 +134,7 @@ impl Default for FlowOpts {
             nonce: true,
             scope: None,
             extra: Vec::new(),
+            dup: Vec::new(),
             omit: Vec::new(),
             redirect_uri: None,
             client_id: None,
@@ -217,7 +220,11 @@ pub async fn run_flow(cx: &mut Ctx, opts: &FlowOpts) -> Option<Flow> {
         params.push((k.clone(), v.clone()));
     }
     params.retain(|(k, _)| !opts.omit.contains(&k.as_str()));
-    params.extend(opts.extra.iter().cloned());
+    for (k, v) in &opts.extra {
+        params.retain(|(n, _)| n != k);
+        params.push((k.clone(), v.clone()));
+    }
+    params.extend(opts.dup.iter().cloned());
     if opts.fresh_session {
         cx.jar.clear();
     }

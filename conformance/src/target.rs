@@ -58,6 +58,11 @@ pub struct Server {
     /// The target issues JWT access tokens (custom AS; `false` for opaque tokens).
     #[serde(default = "yes")]
     pub jwt_access_tokens: bool,
+    /// Introspection answers only for tokens minted without the service client's
+    /// `resource` (oidc-provider: JWT access tokens are not introspectable), so the
+    /// INTRO/REV checks request their tokens without it.
+    #[serde(default)]
+    pub introspect_without_resource: bool,
     /// Introspection endpoint, when discovery does not name it.
     #[serde(default)]
     pub introspection_endpoint: Option<String>,

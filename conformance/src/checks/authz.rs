@@ -541,7 +541,7 @@ pub async fn run(cx: &mut Ctx) {
     if let Some(f) = login::run_flow(
         cx,
         &FlowOpts {
-            extra: vec![("state".into(), "second-state".into())],
+            dup: vec![("state".into(), "second-state".into())],
             ..base.clone()
         },
     )

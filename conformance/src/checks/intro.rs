@@ -101,7 +101,7 @@ pub async fn run(cx: &mut Ctx) {
         cx.skip_all(IDS, "no client to call introspection with");
         return;
     };
-    let Some(token) = cx.cc_token().await else {
+    let Some(token) = cx.introspectable_token().await else {
         cx.skip_all(IDS, "no access token to introspect");
         return;
     };
@@ -286,9 +286,7 @@ pub async fn run(cx: &mut Ctx) {
     // 06 revoked → inactive (uses a fresh token, revoked through REV)
     if let (Some(rev), Some(fresh)) = (
         cx.revocation_endpoint().await,
-        cx.client_credentials()
-            .await
-            .and_then(|e| e.str_field("access_token")),
+        cx.introspectable_token().await,
     ) {
         let r = cx
             .http
@@ -321,7 +319,19 @@ pub async fn run(cx: &mut Ctx) {
         cx.skip("INTRO-L03", "no revocation endpoint");
     }
 
-    local_mode(cx, &token, &jt, jwt_refused).await;
+    let jwt_token = cx.cc_token().await.unwrap_or(token.clone());
+    let remote_of_jwt = if jwt_token == token {
+        jt.clone()
+    } else {
+        Value::Null
+    };
+    local_mode(
+        cx,
+        &jwt_token,
+        &remote_of_jwt,
+        jwt_refused || jwt_token != token,
+    )
+    .await;
 
     // 05 expired → inactive (moves the mock's clock; real tenants only with slow checks)
     if !cx.slow_ok() {
@@ -331,10 +341,11 @@ pub async fn run(cx: &mut Ctx) {
         );
     } else if jwt_refused {
         cx.skip("INTRO-05", "the AS does not introspect this token kind");
-    } else if let Some(ex) = cx.client_credentials().await {
-        let fresh = ex.str_field("access_token").unwrap_or_default();
-        let ttl = ex
-            .field("expires_in")
+    } else if let Some(fresh) = cx.introspectable_token().await {
+        let ttl = cx
+            .cc_exchange()
+            .await
+            .and_then(|e| e.field("expires_in"))
             .and_then(|v| v.as_u64())
             .unwrap_or(3600);
         cx.elapse(Duration::from_secs(ttl + 120)).await;
@@ -566,11 +577,7 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
     match cx.rotate.clone() {
         Some(rotate) => {
             rotate().await;
-            let fresh = cx
-                .client_credentials()
-                .await
-                .and_then(|e| e.str_field("access_token"))
-                .unwrap_or_default();
+            let fresh = cx.introspectable_token().await.unwrap_or_default();
             let stale = local_validate(&fresh, &jwks, &p, now());
             let refreshed = cx.jwks_exchange(true).await.json().unwrap_or_default();
             let after = local_validate(&fresh, &refreshed, &p, now());

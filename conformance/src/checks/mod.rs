@@ -431,6 +431,22 @@ impl Ctx {
         Some(self.token_request(&c, &p).await)
     }
 
+    /// A fresh client-credentials token meant for introspection (without the
+    /// `resource` when the target says its JWT access tokens are not introspectable).
+    pub async fn introspectable_token(&mut self) -> Option<String> {
+        if !self.target.server.introspect_without_resource {
+            return self.client_credentials().await?.str_field("access_token");
+        }
+        let mut c = self.service()?;
+        c.resource = None;
+        let mut p = vec![("grant_type", "client_credentials")];
+        let scope = c.scope.clone();
+        if let Some(s) = &scope {
+            p.push(("scope", s));
+        }
+        self.token_request(&c, &p).await.str_field("access_token")
+    }
+
     /// A client-credentials token response (obtained once and shared).
     pub async fn cc_exchange(&mut self) -> Option<Exchange> {
         if let Some(t) = &self.cc_token {

@@ -179,11 +179,15 @@ pub async fn run(cx: &mut Ctx) {
             );
         } else if let Some(t) = id_token(cx, &f).await {
             let ok = t.c("sub").map(str::to_owned) == sub1
-                && (okta || at1.is_none() || t.n("auth_time") == at1);
+                && (okta || at1.is_none() || t.n("auth_time").is_none() || t.n("auth_time") == at1);
             cx.check(
                 "OIDC-05",
                 ok,
-                "prompt=none: sub or auth_time changed",
+                format!(
+                    "prompt=none: sub {:?} vs {sub1:?}, auth_time {:?} vs {at1:?}",
+                    t.c("sub"),
+                    t.n("auth_time")
+                ),
                 &last,
             );
         }
