@@ -205,6 +205,20 @@ impl WireIdp {
         self.keys.insert(0, key);
     }
 
+    /// Publishes a new P-256 key and returns its signing key.
+    pub fn rotate_ec(&mut self, kid: &str) -> EncodingKey {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let pkcs8 = kp.to_pkcs8v1().unwrap();
+        let point = kp.public_key().as_ref().to_vec();
+        let (x, y) = point[1..].split_at(32);
+        self.published.lock().unwrap().push(json!({
+            "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y),
+        }));
+        EncodingKey::from_ec_der(pkcs8.as_ref())
+    }
+
     /// Makes `token` active at introspection with these claims.
     pub fn activate(&self, token: &str, claims: Value) {
         self.active.lock().unwrap().insert(token.to_owned(), claims);

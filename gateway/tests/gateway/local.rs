@@ -187,3 +187,53 @@ async fn an_hs256_id_token_passes_only_for_the_strategy_with_hmac_on() {
     );
     assert_eq!(s.get("/beds/hospitals", &at).await.status(), 401);
 }
+
+#[tokio::test]
+async fn an_es256_token_is_validated_with_an_ec_key_from_the_jwks() {
+    let mut s = Stack::start().await;
+    let ec = s.idp.rotate_ec("ec-1");
+    let claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    h.kid = Some("ec-1".into());
+    let token = jsonwebtoken::encode(&h, &claims, &ec).unwrap();
+    assert_eq!(s.get("/beds/hospitals", &token).await.status(), 200);
+    // The EC key does not verify RS256, whatever the token's header says.
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("ec-1".into());
+    let wrong = jsonwebtoken::encode(&h, &claims, &s.idp.keys[0].encoding).unwrap();
+    assert_eq!(s.get("/beds/hospitals", &wrong).await.status(), 401);
+}
+
+#[tokio::test]
+async fn an_anonymous_api_passes_requests_without_a_token_but_not_with_a_bad_one() {
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let toml = config_toml(&idp.discovery_url(), &echo.url()).replace(
+        "[[apis]]\nname = \"Admin\"",
+        &format!(
+            "[[apis]]\nname = \"Public\"\nbase_path = \"/public\"\nupstream = \"{}\"\nidentification = [\"oauth2_local\"]\nallow_anonymous = true\nresources = [{{ path = \"/*\", methods = [\"GET\"] }}]\n\n[[apis]]\nname = \"Admin\"",
+            echo.url()
+        ),
+    );
+    let g = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/public/notice", g.url()))
+        .header("x-gateway-application", "OpenIDApp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo_body: Value = r.json().await.unwrap();
+    assert_eq!(
+        echo_body["headers"]["x-gateway-application"],
+        json!(["anonymous"])
+    );
+    let r = http
+        .get(format!("{}/public/notice", g.url()))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

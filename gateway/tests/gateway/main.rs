@@ -2,6 +2,7 @@
 
 mod attacks;
 mod authorization;
+mod cli;
 mod harness;
 mod introspection;
 mod keys;
