@@ -426,3 +426,120 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(expires_at: i64) -> AuthorizationCode {
+        AuthorizationCode {
+            issuer: "iss".into(),
+            client_id: "client".into(),
+            redirect_uri: "http://localhost/cb".into(),
+            user_id: "00u1".into(),
+            auth_time: 0,
+            scopes: vec!["openid".into()],
+            nonce: None,
+            code_challenge: None,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_code_redeems_once_and_a_replay_revokes_what_it_issued() {
+        let store = Store::default();
+        let value = store.issue_code(code(300), 0);
+        assert_eq!(
+            store.redeem_code(&value, "iss", "other", 1).unwrap_err(),
+            CodeProblem::OtherClient
+        );
+        assert_eq!(
+            store
+                .redeem_code(&value, "other-iss", "client", 1)
+                .unwrap_err(),
+            CodeProblem::Invalid
+        );
+        assert!(store.redeem_code(&value, "iss", "client", 1).is_ok());
+        store.record_code_issue(
+            &value,
+            Issued {
+                tokens: vec![("AT.1".into(), 3600)],
+                refresh_family: None,
+            },
+        );
+        assert_eq!(
+            store.redeem_code(&value, "iss", "client", 2).unwrap_err(),
+            CodeProblem::Reused
+        );
+        assert!(store.is_revoked("AT.1"));
+        // A third attempt is still a replay, never a fresh redemption.
+        assert_eq!(
+            store.redeem_code(&value, "iss", "client", 3).unwrap_err(),
+            CodeProblem::Reused
+        );
+    }
+
+    #[test]
+    fn an_expired_code_is_invalid() {
+        let store = Store::default();
+        let value = store.issue_code(code(300), 0);
+        assert_eq!(
+            store.redeem_code(&value, "iss", "client", 300).unwrap_err(),
+            CodeProblem::Invalid
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_token_for_the_leeway_then_revokes_the_family() {
+        let store = Store::default();
+        let grant = RefreshGrant {
+            issuer: "iss".into(),
+            client_id: "spa".into(),
+            user_id: "00u1".into(),
+            auth_time: 0,
+            scopes: vec!["openid".into(), "offline_access".into()],
+            family: String::new(),
+        };
+        let policy = RefreshPolicy {
+            rotate: true,
+            leeway: 30,
+            window: 3600,
+        };
+        let first = store.issue_refresh_token(grant, 0);
+        let second = store
+            .use_refresh_token(&first, "iss", "spa", policy, 10)
+            .unwrap()
+            .refresh_token;
+        assert_ne!(first, second);
+        let family = store.refresh_family(&second).unwrap();
+        store.record_family_token(&family, "AT.2", 7200);
+        assert!(
+            store
+                .use_refresh_token(&first, "iss", "spa", policy, 40)
+                .is_ok()
+        );
+        assert_eq!(
+            store
+                .use_refresh_token(&first, "iss", "spa", policy, 41)
+                .unwrap_err(),
+            RefreshProblem::Reused
+        );
+        assert!(store.is_revoked("AT.2"));
+        assert_eq!(
+            store
+                .use_refresh_token(&second, "iss", "spa", policy, 42)
+                .unwrap_err(),
+            RefreshProblem::Invalid
+        );
+    }
+
+    #[test]
+    fn session_tokens_are_single_use_and_expire() {
+        let store = Store::default();
+        let token = store.issue_session_token("00u1", 300, 0);
+        assert_eq!(store.take_session_token(&token, 1).as_deref(), Some("00u1"));
+        assert_eq!(store.take_session_token(&token, 2), None);
+        let token = store.issue_session_token("00u1", 300, 0);
+        assert_eq!(store.take_session_token(&token, 300), None);
+    }
+}

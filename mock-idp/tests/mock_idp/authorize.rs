@@ -506,3 +506,46 @@ async fn authz_16_codes_are_long_random_and_unique() {
         assert!(seen.insert(code));
     }
 }
+
+#[tokio::test]
+async fn disc_user_flow_endpoints_are_advertised_and_served() {
+    let idp = start().await;
+    for issuer in [idp.issuer(), idp.base_url().to_owned()] {
+        let doc: Value = http()
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["RS256"])
+        );
+        for scope in ["openid", "profile", "email", "offline_access"] {
+            assert!(
+                doc["scopes_supported"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s == scope)
+            );
+        }
+        for field in [
+            "authorization_endpoint",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+        ] {
+            let url = doc[field].as_str().unwrap();
+            assert!(url.starts_with(&issuer), "{field}");
+            let status = http().get(url).send().await.unwrap().status();
+            assert_ne!(status, 404, "{field} {url}");
+            assert!(status.as_u16() < 500, "{field} {url}");
+        }
+    }
+}
