@@ -279,8 +279,8 @@ fn router(pipeline: Arc<Pipeline>) -> Router {
                 },
             ),
         )
-        .fallback(pipeline::handle)
-        .with_state(pipeline)
+        .with_state(pipeline.clone())
+        .fallback_service(pipeline::service(pipeline))
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
         .layer(SetSensitiveRequestHeadersLayer::new([
             AUTHORIZATION,

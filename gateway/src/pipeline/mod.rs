@@ -1,9 +1,12 @@
 //! The request pipeline, one file per step, in the order they run:
 //! `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
 //!
-//! The steps are plain functions over a shared [`Pipeline`], composed by [`handle`], the tower
-//! service (an axum fallback handler) behind the gateway's listener; errors from any step become
-//! responses in one place, `GatewayError::into_response_with_realm`.
+//! Each step is a plain function (benchmarked and unit-tested as such) plus a thin tower layer
+//! (`layer`) that runs it and passes what it learnt to the next step in the request's
+//! extensions: [`route::RouteMatch`], [`BearerToken`], [`Identity`], [`AppId`]. [`service`] stacks
+//! the layers around `forward::handler`. A refusing step answers through [`Pipeline::refuse`],
+//! the one place errors become responses (`GatewayError::into_response_with_realm`) and metrics.
+//! [`Pipeline::admit`] runs the same step functions in one call, without the tower plumbing.
 
 pub mod authorize;
 pub mod extract;
@@ -16,14 +19,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::response::Response;
 use http::Request;
 
 use crate::clock::SharedClock;
 use crate::config::IdentificationType;
 use crate::error::GatewayError;
-use crate::telemetry::{Metrics, Outcome};
+use crate::telemetry::Metrics;
 use crate::validation::Identity;
 
 /// Everything the request path reads; built once, shared by all requests.
@@ -60,28 +62,64 @@ pub struct ApiPolicy {
     pub allow_anonymous: bool,
 }
 
-/// The gateway's request handler.
-pub async fn handle(State(p): State<Arc<Pipeline>>, req: Request<Body>) -> Response {
-    let mut api = None;
-    let mut app = None;
-    let result = run(&p, req, &mut api, &mut app).await;
-    match result {
-        Ok(r) => {
-            p.metrics.request(api, app, Outcome::Forwarded);
-            r
-        }
-        Err(e) => {
-            p.metrics.request(api, app, e.outcome());
-            tracing::debug!(
-                api = api.map(|a| p.apis[a].name.as_str()),
-                application = app.map(|a| p.directory.name(a)),
-                status = e.status().as_u16(),
-                reason = %e,
-                "request refused"
-            );
-            e.into_response_with_realm(&p.realm)
-        }
+/// The bearer token found by `extract`, for `validate` (removed from the request once read).
+#[derive(Clone)]
+pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken([redacted])")
     }
+}
+
+/// The application identified by `identify`.
+#[derive(Debug, Clone, Copy)]
+pub struct AppId(pub usize);
+
+impl Pipeline {
+    /// Turns a step's error into the response, counting it with what is known so far.
+    pub fn refuse(&self, extensions: &http::Extensions, e: GatewayError) -> Response {
+        let api = extensions.get::<route::RouteMatch>().map(|m| m.api);
+        let app = extensions.get::<AppId>().map(|a| a.0);
+        self.refuse_at(api, app, e)
+    }
+
+    /// [`Pipeline::refuse`] when the API and application are known.
+    pub fn refuse_at(&self, api: Option<usize>, app: Option<usize>, e: GatewayError) -> Response {
+        self.metrics.request(api, app, e.outcome());
+        tracing::debug!(
+            api = api.map(|a| self.apis[a].name.as_str()),
+            application = app.map(|a| self.directory.name(a)),
+            status = e.status().as_u16(),
+            reason = %e,
+            "request refused"
+        );
+        e.into_response_with_realm(&self.realm)
+    }
+}
+
+/// The API service: each step is a tower layer (`axum::middleware::from_fn_with_state`) around
+/// the `forward` handler, outermost first.
+pub fn service(
+    p: Arc<Pipeline>,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    use axum::handler::Handler as _;
+    use axum::middleware::from_fn_with_state;
+    tower::ServiceBuilder::new()
+        .layer(from_fn_with_state(p.clone(), route::layer))
+        .layer(from_fn_with_state(p.clone(), extract::layer))
+        .layer(from_fn_with_state(p.clone(), validate::layer))
+        .layer(from_fn_with_state(p.clone(), identify::layer))
+        .layer(from_fn_with_state(p.clone(), authorize::layer))
+        .service(forward::handler.with_state(p))
 }
 
 /// A request that passed every step before forwarding.
@@ -139,33 +177,4 @@ impl Pipeline {
             application,
         })
     }
-}
-
-async fn run(
-    p: &Pipeline,
-    req: Request<Body>,
-    api_out: &mut Option<usize>,
-    app_out: &mut Option<usize>,
-) -> Result<Response, GatewayError> {
-    let Admitted {
-        matched,
-        identity,
-        application,
-    } = p
-        .admit(req.method(), req.uri(), req.headers(), api_out, app_out)
-        .await?;
-    let headers = match (&identity, application) {
-        (Some(id), Some(app)) => forward::IdentityHeaders {
-            application: p.directory.name(app),
-            subject: id.subject.as_deref(),
-            client_id: id.client_id.as_deref(),
-            scopes: &id.scopes,
-            authorization_server: Some(p.validators.servers[id.authorization_server].name.as_str()),
-        },
-        _ => forward::IdentityHeaders {
-            application: "anonymous",
-            ..Default::default()
-        },
-    };
-    p.forwarder.forward(req, &matched, &headers).await
 }
