@@ -152,4 +152,33 @@ fn print_banner(idp: &MockIdp, config: &Config) {
             scope.name
         );
     }
+    // The user flows: a browser login, and the same headless with curl.
+    let web = config.clients.iter().find(|c| {
+        c.grant_types.iter().any(|g| g == "authorization_code")
+            && c.token_endpoint_auth_method != "none"
+            && c.auto_login.is_none()
+    });
+    if let (Some(server), Some(client)) = (config.authorization_servers.first(), web)
+        && let (Some(issuer), Some(redirect)) =
+            (idp.issuer_of(&server.id), client.redirect_uris.first())
+    {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &client.client_id)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid profile email")
+            .append_pair("redirect_uri", redirect)
+            .append_pair("state", "demo")
+            .finish();
+        println!("  open in a browser, log in, and the code arrives at the redirect URI:");
+        println!("    {issuer}/v1/authorize?{query}");
+        if let Some(user) = config.users.first() {
+            println!("  or headless: POST /api/v1/authn, then add &sessionToken=… to that URL:");
+            println!(
+                "    curl -s -H 'Content-Type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\"}}' {}/api/v1/authn",
+                user.login,
+                user.password.expose(),
+                idp.base_url()
+            );
+        }
+    }
 }
