@@ -248,30 +248,31 @@ async fn authorize(
     let mut out = AuthzResult::default();
     let user = cx.target.user.clone();
     let method = user.as_ref().map(|u| u.login).unwrap_or_default();
-    if opts.login && method == LoginMethod::OktaAuthn {
-        if let Some(u) = &user {
-            let origin = origin_of(endpoint);
-            let body = json!({
-                "username": u.username,
-                "password": u.password,
-                "options": {"multiOptionalFactorEnroll": false, "warnBeforePasswordExpired": false}
-            });
-            let ex = cx
-                .http
-                .send(
-                    Req::new("POST", format!("{origin}/api/v1/authn"))
-                        .header("Accept", "application/json")
-                        .body("application/json", body.to_string()),
-                )
-                .await;
-            let token = ex.str_field("sessionToken");
-            out.steps.push(ex);
-            match token {
-                Some(t) => params.push(("sessionToken".into(), t)),
-                None => {
-                    out.stopped = Some("/api/v1/authn returned no sessionToken".into());
-                    return out;
-                }
+    if opts.login
+        && method == LoginMethod::OktaAuthn
+        && let Some(u) = &user
+    {
+        let origin = origin_of(endpoint);
+        let body = json!({
+            "username": u.username,
+            "password": u.password,
+            "options": {"multiOptionalFactorEnroll": false, "warnBeforePasswordExpired": false}
+        });
+        let ex = cx
+            .http
+            .send(
+                Req::new("POST", format!("{origin}/api/v1/authn"))
+                    .header("Accept", "application/json")
+                    .body("application/json", body.to_string()),
+            )
+            .await;
+        let token = ex.str_field("sessionToken");
+        out.steps.push(ex);
+        match token {
+            Some(t) => params.push(("sessionToken".into(), t)),
+            None => {
+                out.stopped = Some("/api/v1/authn returned no sessionToken".into());
+                return out;
             }
         }
     }
@@ -323,33 +324,34 @@ async fn authorize(
             out.stopped = Some(format!("status {} (no redirect)", ex.status));
             return out;
         }
-        if ex.status == 200 && forms_submitted < 6 {
-            if let Some(form) = parse_forms(&ex.body).into_iter().next() {
-                let (user_name, password) = user
-                    .as_ref()
-                    .map(|u| (u.username.clone(), u.password.clone()))
-                    .unwrap_or_default();
-                let fields = form.fill(&user_name, &password);
-                let action = resolve(
-                    &ex.req.url,
-                    if form.action.is_empty() {
-                        &ex.req.url
-                    } else {
-                        &form.action
-                    },
-                );
-                let pairs: Vec<(&str, &str)> = fields
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                req = if form.method.eq_ignore_ascii_case("get") {
-                    Req::get(action).query(&pairs)
+        if ex.status == 200
+            && forms_submitted < 6
+            && let Some(form) = parse_forms(&ex.body).into_iter().next()
+        {
+            let (user_name, password) = user
+                .as_ref()
+                .map(|u| (u.username.clone(), u.password.clone()))
+                .unwrap_or_default();
+            let fields = form.fill(&user_name, &password);
+            let action = resolve(
+                &ex.req.url,
+                if form.action.is_empty() {
+                    &ex.req.url
                 } else {
-                    Req::post_form(action, &pairs)
-                };
-                forms_submitted += 1;
-                continue;
-            }
+                    &form.action
+                },
+            );
+            let pairs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            req = if form.method.eq_ignore_ascii_case("get") {
+                Req::get(action).query(&pairs)
+            } else {
+                Req::post_form(action, &pairs)
+            };
+            forms_submitted += 1;
+            continue;
         }
         out.stopped = Some(format!(
             "stopped at status {} without a redirect to the client",

@@ -237,12 +237,12 @@ impl Target {
     pub fn parse(text: &str, path: &Path) -> Result<Self, TargetError> {
         // First pass: read `dotenv` without expansion to learn where extra variables live.
         let mut env: Vec<(String, String)> = std::env::vars().collect();
-        if let Some(file) = raw_dotenv(text) {
-            if let Ok(content) = std::fs::read_to_string(&file) {
-                for (k, v) in parse_dotenv(&content) {
-                    if !env.iter().any(|(n, _)| *n == k) {
-                        env.push((k, v));
-                    }
+        if let Some(file) = raw_dotenv(text)
+            && let Ok(content) = std::fs::read_to_string(&file)
+        {
+            for (k, v) in parse_dotenv(&content) {
+                if !env.iter().any(|(n, _)| *n == k) {
+                    env.push((k, v));
                 }
             }
         }
@@ -263,11 +263,11 @@ impl Target {
                 message: "[server] needs `issuer` or `in_process`".into(),
             });
         }
-        if let Some(e) = &t.expectations {
-            if e.is_relative() {
-                let base = path.parent().unwrap_or(Path::new("."));
-                t.expectations = Some(base.join(e));
-            }
+        if let Some(e) = &t.expectations
+            && e.is_relative()
+        {
+            let base = path.parent().unwrap_or(Path::new("."));
+            t.expectations = Some(base.join(e));
         }
         Ok(t)
     }

@@ -106,11 +106,11 @@ pub async fn run(cx: &mut Ctx) {
             registered.replacen("callback", "CallBack", 1),
         ),
     ];
-    if let Ok(mut u) = url::Url::parse(&registered) {
-        if !matches!(u.host_str(), Some("127.0.0.1" | "[::1]")) {
-            let _ = u.set_port(Some(u.port_or_known_default().unwrap_or(80) + 1));
-            variants.push(("another port", u.to_string()));
-        }
+    if let Ok(mut u) = url::Url::parse(&registered)
+        && !matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
+    {
+        let _ = u.set_port(Some(u.port_or_known_default().unwrap_or(80) + 1));
+        variants.push(("another port", u.to_string()));
     }
     variants.retain(|(_, v)| *v != registered);
     for (what, uri) in variants {
@@ -357,15 +357,14 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            cx.check(
-                "AUTHZ-11",
-                f.code().is_some() && f.result.param("state").is_none(),
-                "without state the flow failed or a state came back",
-                &last,
-            );
-        }
+        cx.check(
+            "AUTHZ-11",
+            f.code().is_some() && f.result.param("state").is_none(),
+            "without state the flow failed or a state came back",
+            &last,
+        );
     }
     // 01: POST
     if let Some(f) = login::run_flow(
@@ -376,18 +375,17 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            cx.check(
-                "AUTHZ-01",
-                f.code().is_some(),
-                format!(
-                    "the authorization request as POST form did not yield a code ({:?})",
-                    f.result.stopped
-                ),
-                &last,
-            );
-        }
+        cx.check(
+            "AUTHZ-01",
+            f.code().is_some(),
+            format!(
+                "the authorization request as POST form did not yield a code ({:?})",
+                f.result.stopped
+            ),
+            &last,
+        );
     }
     // 02: unknown parameter
     if let Some(f) = login::run_flow(
@@ -398,15 +396,14 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            cx.check(
-                "AUTHZ-02",
-                f.code().is_some(),
-                "an unknown parameter broke the flow",
-                &last,
-            );
-        }
+        cx.check(
+            "AUTHZ-02",
+            f.code().is_some(),
+            "an unknown parameter broke the flow",
+            &last,
+        );
     }
     // 03: scope order reversed
     let scope = web.scope.clone().unwrap_or_else(|| "openid".into());
@@ -419,15 +416,14 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            cx.check(
-                "AUTHZ-03",
-                f.code().is_some(),
-                "reversed scope order broke the flow",
-                &last,
-            );
-        }
+        cx.check(
+            "AUTHZ-03",
+            f.code().is_some(),
+            "reversed scope order broke the flow",
+            &last,
+        );
     }
     // 04: no response_type
     if let Some(f) = login::run_flow(
@@ -438,22 +434,21 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            let err = f.result.param("error");
-            let ok = f.code().is_none()
-                && (matches!(err, Some("invalid_request" | "unsupported_response_type"))
-                    || (f.result.redirect.is_none() && (400..500).contains(&last.status)));
-            cx.check(
-                "AUTHZ-04",
-                ok,
-                format!(
-                    "missing response_type: error {err:?}, status {}",
-                    last.status
-                ),
-                &last,
-            );
-        }
+        let err = f.result.param("error");
+        let ok = f.code().is_none()
+            && (matches!(err, Some("invalid_request" | "unsupported_response_type"))
+                || (f.result.redirect.is_none() && (400..500).contains(&last.status)));
+        cx.check(
+            "AUTHZ-04",
+            ok,
+            format!(
+                "missing response_type: error {err:?}, status {}",
+                last.status
+            ),
+            &last,
+        );
     }
     // 05 + 12: unsupported response_type
     if let Some(f) = login::run_flow(
@@ -465,47 +460,46 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            let err = f.result.param("error").map(str::to_owned);
-            cx.check(
-                "AUTHZ-05",
-                err.as_deref() == Some("unsupported_response_type"),
-                format!("unsupported response_type gave error {err:?}"),
-                &last,
-            );
-            if let Some(e) = &err {
-                let mut p = Vec::new();
-                if !REGISTERED_ERRORS.contains(&e.as_str()) {
-                    p.push(format!("error {e} is not registered"));
-                }
-                if f.code().is_some() {
-                    p.push("an error response carries a code".into());
-                }
-                if f.result.param("state") != f.state.as_deref() {
-                    p.push("state not echoed on the error".into());
-                }
-                if let Some(d) = f.result.param("error_description") {
-                    if !d.bytes().all(|b| {
-                        b == 0x20
-                            || b == 0x21
-                            || (0x23..=0x5b).contains(&b)
-                            || (0x5d..=0x7e).contains(&b)
-                    }) {
-                        p.push("error_description charset".into());
-                    }
-                }
-                cx.check("AUTHZ-12", p.is_empty(), p.join("; "), &last);
-                if f.result.param("state") != f.state.as_deref() {
-                    cx.fail(
-                        "AUTHZ-11",
-                        "state not echoed on an error redirect",
-                        Some(&last),
-                    );
-                }
-            } else {
-                cx.skip("AUTHZ-12", "no error redirect to inspect");
+        let err = f.result.param("error").map(str::to_owned);
+        cx.check(
+            "AUTHZ-05",
+            err.as_deref() == Some("unsupported_response_type"),
+            format!("unsupported response_type gave error {err:?}"),
+            &last,
+        );
+        if let Some(e) = &err {
+            let mut p = Vec::new();
+            if !REGISTERED_ERRORS.contains(&e.as_str()) {
+                p.push(format!("error {e} is not registered"));
             }
+            if f.code().is_some() {
+                p.push("an error response carries a code".into());
+            }
+            if f.result.param("state") != f.state.as_deref() {
+                p.push("state not echoed on the error".into());
+            }
+            if let Some(d) = f.result.param("error_description")
+                && !d.bytes().all(|b| {
+                    b == 0x20
+                        || b == 0x21
+                        || (0x23..=0x5b).contains(&b)
+                        || (0x5d..=0x7e).contains(&b)
+                })
+            {
+                p.push("error_description charset".into());
+            }
+            cx.check("AUTHZ-12", p.is_empty(), p.join("; "), &last);
+            if f.result.param("state") != f.state.as_deref() {
+                cx.fail(
+                    "AUTHZ-11",
+                    "state not echoed on an error redirect",
+                    Some(&last),
+                );
+            }
+        } else {
+            cx.skip("AUTHZ-12", "no error redirect to inspect");
         }
     }
     // 14: unknown scope
@@ -517,25 +511,24 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            let err = f.result.param("error").map(str::to_owned);
-            let ok = match (&err, f.code()) {
-                (Some(e), _) => e == "invalid_scope",
-                (None, Some(_)) => match login::redeem(cx, &f, None, |_| {}).await {
-                    Some(t) => {
-                        t.status == 200
-                            && !t
-                                .str_field("scope")
-                                .unwrap_or_default()
-                                .contains("conformance.unknown")
-                    }
-                    None => false,
-                },
-                _ => false,
-            };
-            cx.check("AUTHZ-14", ok, format!("unknown scope: neither invalid_scope nor a narrowed, reported grant (error {err:?})"), &last);
-        }
+        let err = f.result.param("error").map(str::to_owned);
+        let ok = match (&err, f.code()) {
+            (Some(e), _) => e == "invalid_scope",
+            (None, Some(_)) => match login::redeem(cx, &f, None, |_| {}).await {
+                Some(t) => {
+                    t.status == 200
+                        && !t
+                            .str_field("scope")
+                            .unwrap_or_default()
+                            .contains("conformance.unknown")
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        cx.check("AUTHZ-14", ok, format!("unknown scope: neither invalid_scope nor a narrowed, reported grant (error {err:?})"), &last);
     }
     // 15: repeated parameter
     if let Some(f) = login::run_flow(
@@ -546,21 +539,20 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            let ok = f.code().is_none()
-                && (f.result.param("error") == Some("invalid_request")
-                    || (400..500).contains(&last.status));
-            cx.check(
-                "AUTHZ-15",
-                ok,
-                format!(
-                    "a repeated state was not refused with invalid_request (code: {})",
-                    f.code().is_some()
-                ),
-                &last,
-            );
-        }
+        let ok = f.code().is_none()
+            && (f.result.param("error") == Some("invalid_request")
+                || (400..500).contains(&last.status));
+        cx.check(
+            "AUTHZ-15",
+            ok,
+            format!(
+                "a repeated state was not refused with invalid_request (code: {})",
+                f.code().is_some()
+            ),
+            &last,
+        );
     }
     // 24: response_type=token
     if let Some(f) = login::run_flow(
@@ -572,21 +564,20 @@ pub async fn run(cx: &mut Ctx) {
         },
     )
     .await
+        && let Some(last) = f.result.last().cloned()
     {
-        if let Some(last) = f.result.last().cloned() {
-            let ok = f.result.param("access_token").is_none()
-                && f.result.param("error") == Some("unsupported_response_type");
-            cx.check(
-                "AUTHZ-24",
-                ok,
-                format!(
-                    "response_type=token: error {:?}, token in front channel: {}",
-                    f.result.param("error"),
-                    f.result.param("access_token").is_some()
-                ),
-                &last,
-            );
-        }
+        let ok = f.result.param("access_token").is_none()
+            && f.result.param("error") == Some("unsupported_response_type");
+        cx.check(
+            "AUTHZ-24",
+            ok,
+            format!(
+                "response_type=token: error {:?}, token in front channel: {}",
+                f.result.param("error"),
+                f.result.param("access_token").is_some()
+            ),
+            &last,
+        );
     }
     // 26: CSRF — resubmit the login form without its anti-CSRF field
     authz_26(cx).await;
@@ -676,7 +667,7 @@ async fn authz_26(cx: &mut Ctx) {
     let leaked = ex.location().is_some_and(|l| l.contains("code="));
     cx.check(
         "AUTHZ-26",
-        !leaked && ex.status != 200 || (!leaked && ex.status == 200 && !ex.body.contains("code=")),
+        !(leaked || ex.status == 200 && ex.body.contains("code=")),
         "a login POST without the anti-CSRF token produced a code",
         &ex,
     );

@@ -298,16 +298,16 @@ pub async fn run(cx: &mut Ctx) {
     ];
     for (id, what, body) in cases {
         let ex = cx.http.send(r.post(&body)).await;
-        if ex.status == 201 {
-            if let Some(cid) = ex.str_field("client_id") {
-                let _ = cx
-                    .http
-                    .send(with_auth(Req::new(
-                        "DELETE",
-                        format!("{}/{cid}", url.trim_end_matches('/')),
-                    )))
-                    .await;
-            }
+        if ex.status == 201
+            && let Some(cid) = ex.str_field("client_id")
+        {
+            let _ = cx
+                .http
+                .send(with_auth(Req::new(
+                    "DELETE",
+                    format!("{}/{cid}", url.trim_end_matches('/')),
+                )))
+                .await;
         }
         cx.check(
             id,

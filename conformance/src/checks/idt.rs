@@ -31,28 +31,28 @@ pub fn claim_types(c: &Value) -> Result<(), String> {
         "phone_number",
     ];
     for s in strings {
-        if let Some(v) = c.get(s) {
-            if !v.is_string() {
-                return Err(format!("{s} is not a string"));
-            }
+        if let Some(v) = c.get(s)
+            && !v.is_string()
+        {
+            return Err(format!("{s} is not a string"));
         }
     }
     for b in ["email_verified", "phone_number_verified"] {
-        if let Some(v) = c.get(b) {
-            if !v.is_boolean() {
-                return Err(format!("{b} is not a boolean"));
-            }
+        if let Some(v) = c.get(b)
+            && !v.is_boolean()
+        {
+            return Err(format!("{b} is not a boolean"));
         }
     }
-    if let Some(v) = c.get("updated_at") {
-        if !v.is_number() {
-            return Err("updated_at is not a number".into());
-        }
+    if let Some(v) = c.get("updated_at")
+        && !v.is_number()
+    {
+        return Err("updated_at is not a number".into());
     }
-    if let Some(v) = c.get("address") {
-        if !v.is_object() {
-            return Err("address is not an object".into());
-        }
+    if let Some(v) = c.get("address")
+        && !v.is_object()
+    {
+        return Err("address is not an object".into());
     }
     Ok(())
 }
@@ -232,35 +232,35 @@ pub async fn run(cx: &mut Ctx) {
     else {
         return;
     };
-    if let Some(ex2) = login::redeem(cx, &f, None, |_| {}).await {
-        if let Some(t2) = ex2.str_field("id_token").and_then(|t| Jwt::decode(&t)) {
-            cx.check(
-                "IDT-07",
-                t2.c("sub") == Some(sub.as_str()),
-                "sub changed between two logins of the same user",
-                &ex2,
-            );
-            cx.check(
-                "IDT-08",
-                t2.claims.get("nonce").is_none(),
-                "a nonce came back although none was sent",
-                &ex2,
-            );
-            match (t2.n("auth_time"), t2.n("iat")) {
-                (Some(at), Some(iat)) => {
-                    cx.check(
-                        "IDT-13",
-                        at <= iat + 5,
-                        format!("auth_time {at} later than iat {iat}"),
-                        &ex2,
-                    );
-                }
-                _ => cx.fail(
+    if let Some(ex2) = login::redeem(cx, &f, None, |_| {}).await
+        && let Some(t2) = ex2.str_field("id_token").and_then(|t| Jwt::decode(&t))
+    {
+        cx.check(
+            "IDT-07",
+            t2.c("sub") == Some(sub.as_str()),
+            "sub changed between two logins of the same user",
+            &ex2,
+        );
+        cx.check(
+            "IDT-08",
+            t2.claims.get("nonce").is_none(),
+            "a nonce came back although none was sent",
+            &ex2,
+        );
+        match (t2.n("auth_time"), t2.n("iat")) {
+            (Some(at), Some(iat)) => {
+                cx.check(
                     "IDT-13",
-                    "no auth_time although max_age was sent",
-                    Some(&ex2),
-                ),
+                    at <= iat + 5,
+                    format!("auth_time {at} later than iat {iat}"),
+                    &ex2,
+                );
             }
+            _ => cx.fail(
+                "IDT-13",
+                "no auth_time although max_age was sent",
+                Some(&ex2),
+            ),
         }
     }
 }

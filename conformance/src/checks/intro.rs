@@ -57,10 +57,10 @@ pub fn local_validate(token: &str, jwks: &Value, p: &LocalPolicy, now: i64) -> R
     if j.c("iss") != Some(p.issuer.as_str()) {
         return Err(format!("iss {:?}", j.c("iss")));
     }
-    if let Some(aud) = &p.audience {
-        if !j.aud_contains(aud) {
-            return Err(format!("aud {:?}", j.claims.get("aud")));
-        }
+    if let Some(aud) = &p.audience
+        && !j.aud_contains(aud)
+    {
+        return Err(format!("aud {:?}", j.claims.get("aud")));
     }
     let exp = j.n("exp").ok_or("no exp")?;
     if now > exp + p.leeway {
@@ -181,33 +181,34 @@ pub async fn run(cx: &mut Ctx) {
     if active_true {
         let mut p = Vec::new();
         for c in ["exp", "iat", "nbf"] {
-            if let Some(v) = jt.get(c) {
-                if !v.is_i64() && !v.is_u64() {
-                    p.push(format!("{c} is not an integer"));
-                }
+            if let Some(v) = jt.get(c)
+                && !v.is_i64()
+                && !v.is_u64()
+            {
+                p.push(format!("{c} is not an integer"));
             }
         }
-        if let Some(s) = jt.get("scope") {
-            if !s.is_string() {
-                p.push("scope is not a space-separated string".into());
-            }
+        if let Some(s) = jt.get("scope")
+            && !s.is_string()
+        {
+            p.push("scope is not a space-separated string".into());
         }
         let svc_id = cx.service().map(|s| s.client_id);
-        if let Some(c) = jt.get("client_id").and_then(Value::as_str) {
-            if Some(c) != svc_id.as_deref() {
-                p.push(format!("client_id {c} is not the requesting client"));
-            }
+        if let Some(c) = jt.get("client_id").and_then(Value::as_str)
+            && Some(c) != svc_id.as_deref()
+        {
+            p.push(format!("client_id {c} is not the requesting client"));
         }
         if let Some(j) = Jwt::decode(&token) {
-            if let (Some(a), Some(b)) = (jt.get("exp").and_then(Value::as_i64), j.n("exp")) {
-                if a != b {
-                    p.push(format!("exp {a} != token exp {b}"));
-                }
+            if let (Some(a), Some(b)) = (jt.get("exp").and_then(Value::as_i64), j.n("exp"))
+                && a != b
+            {
+                p.push(format!("exp {a} != token exp {b}"));
             }
-            if let (Some(a), Some(b)) = (jt.get("iss").and_then(Value::as_str), j.c("iss")) {
-                if a != b {
-                    p.push("iss differs from the token's".into());
-                }
+            if let (Some(a), Some(b)) = (jt.get("iss").and_then(Value::as_str), j.c("iss"))
+                && a != b
+            {
+                p.push("iss differs from the token's".into());
             }
         }
         cx.check("INTRO-09", p.is_empty(), p.join("; "), &live);
@@ -440,21 +441,21 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
             if remote.get("active") != Some(&Value::Bool(true)) {
                 diffs.push("remote says inactive".to_owned());
             }
-            if let Some(s) = remote.get("sub").and_then(Value::as_str) {
-                if Some(s) != j.c("sub") {
-                    diffs.push(format!("sub {s} vs {:?}", j.c("sub")));
-                }
+            if let Some(s) = remote.get("sub").and_then(Value::as_str)
+                && Some(s) != j.c("sub")
+            {
+                diffs.push(format!("sub {s} vs {:?}", j.c("sub")));
             }
             let local_client = j.c("client_id").or_else(|| j.c("cid"));
-            if let Some(c) = remote.get("client_id").and_then(Value::as_str) {
-                if Some(c) != local_client {
-                    diffs.push(format!("client_id {c} vs {local_client:?}"));
-                }
+            if let Some(c) = remote.get("client_id").and_then(Value::as_str)
+                && Some(c) != local_client
+            {
+                diffs.push(format!("client_id {c} vs {local_client:?}"));
             }
-            if let (Some(a), Some(b)) = (remote.get("exp").and_then(Value::as_i64), j.n("exp")) {
-                if a != b {
-                    diffs.push(format!("exp {a} vs {b}"));
-                }
+            if let (Some(a), Some(b)) = (remote.get("exp").and_then(Value::as_i64), j.n("exp"))
+                && a != b
+            {
+                diffs.push(format!("exp {a} vs {b}"));
             }
             let local_scope: Vec<String> = match (j.claims.get("scope"), j.claims.get("scp")) {
                 (Some(Value::String(s)), _) => s.split_whitespace().map(str::to_owned).collect(),
@@ -562,10 +563,10 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
             accepted.push(*what);
         }
     }
-    if let Some(id) = cx.user_tokens().await.and_then(|u| u.id_token) {
-        if local_validate(&id, &jwks, &p, n).is_ok() {
-            accepted.push("an ID token");
-        }
+    if let Some(id) = cx.user_tokens().await.and_then(|u| u.id_token)
+        && local_validate(&id, &jwks, &p, n).is_ok()
+    {
+        accepted.push("an ID token");
     }
     cx.check(
         "INTRO-L02",

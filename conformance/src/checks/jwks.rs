@@ -270,12 +270,12 @@ async fn jwks_11(cx: &mut Ctx) {
         );
     }
     // A token signed after rotation verifies with the refreshed set.
-    if let Some(e) = cx.client_credentials().await {
-        if let Some(j) = e.str_field("access_token").and_then(|t| Jwt::decode(&t)) {
-            match jwt::verify(&j, &after) {
-                Ok(()) => cx.pass("JWKS-11", "a token signed after rotation verifies"),
-                Err(m) => cx.fail("JWKS-11", format!("post-rotation token: {m}"), Some(&e)),
-            }
+    if let Some(e) = cx.client_credentials().await
+        && let Some(j) = e.str_field("access_token").and_then(|t| Jwt::decode(&t))
+    {
+        match jwt::verify(&j, &after) {
+            Ok(()) => cx.pass("JWKS-11", "a token signed after rotation verifies"),
+            Err(m) => cx.fail("JWKS-11", format!("post-rotation token: {m}"), Some(&e)),
         }
     }
 }

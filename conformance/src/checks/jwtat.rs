@@ -101,12 +101,11 @@ pub async fn run(cx: &mut Ctx) {
             j.c("sub")
         ));
     }
-    if let Some(u) = cx.user_tokens().await {
-        if let Some(ut) = u.access_token.as_deref().and_then(Jwt::decode) {
-            if ut.c("sub") == Some(cid.as_str()) || ut.c("sub").is_none() {
-                p.push(format!("user token sub {:?}", ut.c("sub")));
-            }
-        }
+    if let Some(u) = cx.user_tokens().await
+        && let Some(ut) = u.access_token.as_deref().and_then(Jwt::decode)
+        && (ut.c("sub") == Some(cid.as_str()) || ut.c("sub").is_none())
+    {
+        p.push(format!("user token sub {:?}", ut.c("sub")));
     }
     cx.check("JWTAT-08", p.is_empty(), p.join("; "), &cc);
     let jwks = cx.jwks().await;
@@ -122,11 +121,10 @@ pub async fn run(cx: &mut Ctx) {
             .client_credentials()
             .await
             .and_then(|e| e.str_field("access_token"))
+            && let Some(jt) = Jwt::decode(&t).and_then(|x| x.c("jti").map(str::to_owned))
         {
-            if let Some(jt) = Jwt::decode(&t).and_then(|x| x.c("jti").map(str::to_owned)) {
-                n += 1;
-                jtis.insert(jt);
-            }
+            n += 1;
+            jtis.insert(jt);
         }
     }
     if n == 0 {

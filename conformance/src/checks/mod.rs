@@ -371,10 +371,8 @@ impl Ctx {
 
     /// The JWKS exchange (fetched once; `refetch` forces a new fetch).
     pub async fn jwks_exchange(&mut self, refetch: bool) -> Exchange {
-        if !refetch {
-            if let Some(j) = &self.jwks {
-                return j.clone();
-            }
+        if !refetch && let Some(j) = &self.jwks {
+            return j.clone();
         }
         let url = self.meta_str("jwks_uri").await.unwrap_or_default();
         let ex = self.http.send(Req::get(url)).await;

@@ -352,16 +352,16 @@ pub async fn run(cx: &mut Ctx) {
             } else {
                 cx.pass("RS-09", "");
             }
-            if let Ok((_, p)) = parse_challenge(h) {
-                if let Some(d) = challenge_param(&p, "error_description") {
-                    cx.check(
-                        "RS-14",
-                        d.bytes()
-                            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
-                        "error_description outside printable ASCII",
-                        ex,
-                    );
-                }
+            if let Ok((_, p)) = parse_challenge(h)
+                && let Some(d) = challenge_param(&p, "error_description")
+            {
+                cx.check(
+                    "RS-14",
+                    d.bytes()
+                        .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+                    "error_description outside printable ASCII",
+                    ex,
+                );
             }
         }
         cx.check(

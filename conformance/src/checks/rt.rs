@@ -124,10 +124,10 @@ pub async fn run(cx: &mut Ctx) {
             if b.n("iat") < a.n("iat") {
                 p.push("iat went backwards".into());
             }
-            if let Some(n) = b.c("nonce") {
-                if Some(n) != a.c("nonce") {
-                    p.push("a different nonce".into());
-                }
+            if let Some(n) = b.c("nonce")
+                && Some(n) != a.c("nonce")
+            {
+                p.push("a different nonce".into());
             }
             cx.check("RT-09", p.is_empty(), p.join("; "), &ex);
         }

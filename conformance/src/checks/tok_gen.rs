@@ -86,12 +86,12 @@ pub fn error_problems(ex: &Exchange) -> Vec<String> {
             "error {other:?} is not a registered token-endpoint error"
         )),
     }
-    if let Some(d) = ex.str_field("error_description") {
-        if !d.bytes().all(|b| {
+    if let Some(d) = ex.str_field("error_description")
+        && !d.bytes().all(|b| {
             b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
-        }) {
-            p.push("error_description has characters outside %x20-21 / %x23-5B / %x5D-7E".into());
-        }
+        })
+    {
+        p.push("error_description has characters outside %x20-21 / %x23-5B / %x5D-7E".into());
     }
     p
 }
@@ -265,11 +265,11 @@ pub async fn run(cx: &mut Ctx) {
     let mut seen = HashSet::new();
     let mut short = false;
     for _ in 0..8 {
-        if let Some(e) = cx.client_credentials().await {
-            if let Some(t) = e.str_field("access_token") {
-                short |= t.len() < 22;
-                seen.insert(t);
-            }
+        if let Some(e) = cx.client_credentials().await
+            && let Some(t) = e.str_field("access_token")
+        {
+            short |= t.len() < 22;
+            seen.insert(t);
         }
     }
     cx.check(
