@@ -18,7 +18,7 @@ const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 const WEB: &str = "0oa7ms2bedweb000x7d2";
 const WEB_SECRET: &str = "mock-idp-web-secret-Kp3sT8vXq2Lm6Wn9Rc4Jz7Fd";
 
-fn config(discovery: &str) -> String {
+fn config(discovery: &str, upstream: &str) -> String {
     format!(
         r#"
 [[authorization_servers]]
@@ -34,7 +34,7 @@ cache_ttl_seconds = 3600
 [[apis]]
 name = "Local"
 base_path = "/local"
-upstream = "http://127.0.0.1:9"
+upstream = "{upstream}"
 identification = ["oauth2_local"]
 resources = [{{ path = "/hospitals/{{h}}/wards", methods = ["GET"] }}]
 scopes = [{{ name = "CheckBedAvailibiltyScopeV3", resources = [{{ path = "/hospitals/{{h}}/wards", methods = ["GET"] }}] }}]
@@ -92,14 +92,18 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (idp, pipeline) = rt.block_on(async {
+    let (idp, pipeline, _beds) = rt.block_on(async {
         let idp = mock_idp::MockIdp::start().await.unwrap();
-        let config = Config::from_toml(&config(&idp.discovery_url()), &|_: &str| None).unwrap();
+        let beds =
+            gateway::beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+                .unwrap();
+        let config =
+            Config::from_toml(&config(&idp.discovery_url(), &beds.url()), &|_: &str| None).unwrap();
         let clock = SharedClock(Arc::new(ManualClock::new(
             u64::try_from(idp.clock().now()).unwrap(),
         )));
         let pipeline = gateway::prepare(config, clock).await.unwrap();
-        (idp, pipeline)
+        (idp, pipeline, beds)
     });
     let access = idp.mint_access_token(SERVICE, &["beds.read"]);
     let now = u64::try_from(idp.clock().now()).unwrap();
@@ -126,6 +130,30 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("introspection_cache_hit", |b| {
         b.iter(|| admit(&rt, &pipeline, &remote, &at))
+    });
+    g.finish();
+
+    // The whole tower stack, forwarding to the beds backend over a pooled loopback connection.
+    let pipeline = Arc::new(pipeline);
+    let service = gateway::pipeline::service(pipeline.clone());
+    let wards = "/local/hospitals/st-marys/wards";
+    let mut g = c.benchmark_group("service");
+    g.bench_function("local_rs256_forward_to_upstream", |b| {
+        b.iter(|| {
+            let mut req = http::Request::get(wards)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            *req.headers_mut() = at.clone();
+            let svc = service.clone();
+            let status = rt.block_on(async move {
+                use tower::ServiceExt as _;
+                let r = svc.oneshot(req).await.unwrap();
+                let status = r.status();
+                let _ = http_body_util::BodyExt::collect(r.into_body()).await;
+                status
+            });
+            assert_eq!(status, 200);
+        })
     });
     g.finish();
 
