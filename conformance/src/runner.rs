@@ -200,9 +200,23 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
         }
         None => (target.server.issuer.clone().unwrap_or_default(), None),
     };
+    // A gateway in front of the demo backend, pointed at a remote target (`just e2e`):
+    // fixtures/gateway/demo.toml with the target's issuer and clients.
+    if env.gateway.is_none()
+        && target.server.in_process.is_none()
+        && target.gateway.as_ref().is_some_and(|g| g.in_process)
+    {
+        let (gw, beds) = start_gateway_for(&target, &issuer).await?;
+        env.gateway = Some(gw);
+        env.beds = Some(beds);
+    }
     let gateway_url = match &env.gateway {
         Some(g) => Some(g.url()),
-        None => target.gateway.as_ref().and_then(|g| g.url.clone()),
+        None => target
+            .gateway
+            .as_ref()
+            .and_then(|g| g.url.clone())
+            .filter(|u| !u.is_empty()),
     };
     let mut cx = Ctx::new(target, issuer, http);
     cx.clock = clock;
@@ -229,6 +243,55 @@ pub async fn run_in(mut cx: Ctx, expectations: &Expectations, sel: &Selection) -
         duration_ms: started.elapsed().as_millis(),
         results,
     }
+}
+
+/// Starts the beds backend and a gateway configured by `gateway::demo::DEMO_CONFIG`
+/// for `issuer` and the target's clients.
+async fn start_gateway_for(
+    target: &Target,
+    issuer: &str,
+) -> anyhow::Result<(gateway::GatewayHandle, gateway::beds::BedsHandle)> {
+    let beds = gateway::beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await?)?;
+    let svc = target.clients.service.clone();
+    let web = target.clients.web.clone();
+    let vars: Vec<(&str, String)> = vec![
+        ("OKTA_ISSUER", issuer.to_owned()),
+        ("BEDS_URL", beds.url()),
+        (
+            "OKTA_CLIENT_ID",
+            svc.as_ref()
+                .map(|c| c.client_id.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "OKTA_CLIENT_SECRET",
+            svc.as_ref()
+                .and_then(|c| c.client_secret.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "OKTA_WEB_CLIENT_ID",
+            web.as_ref()
+                .map(|c| c.client_id.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "OKTA_WEB_CLIENT_SECRET",
+            web.as_ref()
+                .and_then(|c| c.client_secret.clone())
+                .unwrap_or_default(),
+        ),
+    ];
+    let lookup = move |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let config = gateway::config::Config::from_toml(gateway::demo::DEMO_CONFIG, &lookup)
+        .map_err(|e| anyhow::anyhow!("fixtures/gateway/demo.toml: {e}"))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gw = gateway::Gateway::builder(config).build(listener).await?;
+    Ok((gw, beds))
 }
 
 /// Loads expectations, starts the environment, runs.

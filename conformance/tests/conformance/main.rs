@@ -163,3 +163,69 @@ fn the_okta_example_target_reports_every_missing_variable() {
         assert!(missing.contains(v), "{v} not reported missing: {missing:?}");
     }
 }
+
+/// `just e2e` shape: a target that is not in process (here a mock started on its own, standing
+/// in for a tenant) with the gateway started in process from fixtures/gateway/demo.toml.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_runs_in_front_of_a_remote_target() {
+    let idp = mock_idp::MockIdp::start().await.expect("mock");
+    let toml = format!(
+        r#"
+name = "remote mock"
+[server]
+issuer = "{}"
+allow_http_loopback = true
+audience = "api://default"
+[clients.service]
+client_id = "0oa7ms2bedsvc000x7d1"
+client_secret = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs"
+scope = "beds.read"
+[clients.web]
+client_id = "0oa7ms2bedweb000x7d2"
+client_secret = "mock-idp-web-secret-Kp3sT8vXq2Lm6Wn9Rc4Jz7Fd"
+auth_method = "client_secret_post"
+redirect_uri = "http://localhost:8080/authorization-code/callback"
+[gateway]
+in_process = true
+path = "/gateway/CheckBedAvailability/hospitals"
+insufficient_scope_path = "/gateway/CheckBedAvailability/hospitals/st-marys/wards/icu/reservations"
+"#,
+        idp.issuer()
+    );
+    let target = Target::parse(&toml, std::path::Path::new("remote.toml")).expect("target");
+    let rep = runner::run(
+        target,
+        &Selection {
+            only: vec!["RS".into(), "TOK-CC".into()],
+        },
+    )
+    .await
+    .expect("run");
+    for id in ["RS-01", "RS-02", "RS-03", "RS-06", "TOK-CC-01"] {
+        let r = rep.get(id).expect(id);
+        assert_eq!(r.status, Status::Pass, "{id}: {}", r.message);
+    }
+    assert_eq!(
+        rep.get("RS-13").map(|r| r.status),
+        Some(Status::Skip),
+        "no clock to move on a remote target"
+    );
+}
+
+/// The suite against panva's oidc-provider (a server nobody here wrote), started by
+/// `../shared/peers/start-oidc-provider.sh`: only documented deviations may fail.
+/// `cargo test -p conformance -- --ignored oidc_provider` (or `just conformance-peer`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs oidc-provider on 127.0.0.1:18091 (../shared/peers/start-oidc-provider.sh)"]
+async fn oidc_provider_peer_has_only_documented_deviations() {
+    let target = Target::load(&fixtures().join("targets/oidc-provider.toml")).expect("target");
+    let rep = runner::run(target, &Selection::default())
+        .await
+        .expect("run");
+    assert!(
+        rep.get("DISC-01").is_some_and(|r| r.status == Status::Pass),
+        "is oidc-provider running on :18091?"
+    );
+    assert!(rep.ok(), "{}", report::render(&rep, Format::Terminal));
+    assert!(rep.totals().pass > 150);
+}
