@@ -134,8 +134,10 @@ impl Validators {
             let local = server.local.as_ref().ok_or(ValidationError::Invalid(
                 "the token's issuer is not accepted",
             ))?;
-            local.verify(jwt).await?;
+            // Claims first: a token for another audience costs no signature check (and no key
+            // refresh); nothing is trusted until the signature is verified below.
             local.check_claims(jwt, Audiences::Clients(&server.id_token_clients), now)?;
+            local.verify(jwt).await?;
         }
         let c = &jwt.claims;
         let client_id = c
@@ -162,8 +164,8 @@ impl Validators {
         let local = server.local.as_ref().ok_or(ValidationError::Invalid(
             "the token's issuer is not accepted",
         ))?;
-        local.verify(jwt).await?;
         local.check_claims(jwt, Audiences::Access, now)?;
+        local.verify(jwt).await?;
         let c = &jwt.claims;
         let mut client_id = c.cid.clone().or_else(|| c.client_id.clone());
         if kind == IdentificationType::Jwt {

@@ -242,12 +242,20 @@ impl WireIdp {
 /// An upstream that echoes the request; `/slow?ms=N` waits first.
 pub struct Echo {
     pub addr: SocketAddr,
+    /// Requests received so far.
+    pub received: Arc<std::sync::atomic::AtomicUsize>,
     _task: tokio::task::JoinHandle<()>,
 }
 
 impl Echo {
     pub async fn start() -> Self {
-        async fn echo(req: Request) -> Json<Value> {
+        async fn echo(
+            axum::extract::State(received): axum::extract::State<
+                Arc<std::sync::atomic::AtomicUsize>,
+            >,
+            req: Request,
+        ) -> Json<Value> {
+            received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if req.uri().path().ends_with("/slow") {
                 let ms: u64 = req
                     .uri()
@@ -273,12 +281,18 @@ impl Echo {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let router = axum::Router::new()
+            .fallback(echo)
+            .with_state(received.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, axum::Router::new().fallback(echo))
-                .await
-                .unwrap();
+            axum::serve(listener, router).await.unwrap();
         });
-        Self { addr, _task: task }
+        Self {
+            addr,
+            received,
+            _task: task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -406,7 +420,7 @@ pub async fn start_gateway(toml: &str, clock: ManualClock) -> GatewayHandle {
 /// The wiremock IdP, an echo upstream and a gateway with a manual clock at `T0`.
 pub struct Stack {
     pub idp: WireIdp,
-    pub _echo: Echo,
+    pub echo: Echo,
     pub gateway: GatewayHandle,
     pub clock: ManualClock,
     pub http: reqwest::Client,
@@ -424,7 +438,7 @@ impl Stack {
         .await;
         Self {
             idp,
-            _echo: echo,
+            echo,
             gateway,
             clock,
             http: reqwest::Client::new(),

@@ -40,7 +40,7 @@ async fn shutdown_drains_in_flight_requests() {
     let token = s
         .idp
         .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
-    let url = s.url("/beds/slow?ms=300");
+    let url = s.url("/beds/slow?ms=500");
     let http = s.http.clone();
     let in_flight = tokio::spawn(async move {
         http.get(url)
@@ -49,8 +49,10 @@ async fn shutdown_drains_in_flight_requests() {
             .await
             .map(|r| r.status())
     });
-    // Let the request reach the upstream before shutting down.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Wait (by event, not by time) until the request is at the upstream.
+    while s.echo.received.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
     let addr = s.gateway.local_addr();
     s.gateway.shutdown().await.unwrap();
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
