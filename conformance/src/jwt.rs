@@ -222,6 +222,65 @@ pub fn with_claims(token: &str, edit: impl FnOnce(&mut serde_json::Map<String, V
     forge(&jwt.header, &claims, &jwt.signature)
 }
 
+/// An RSA key the attacker controls: signs RS256 tokens and publishes its own JWK.
+pub struct AttackerKey {
+    pair: aws_lc_rs::rsa::KeyPair,
+    pub kid: String,
+}
+
+impl std::fmt::Debug for AttackerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttackerKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttackerKey {
+    /// A fresh 2048-bit key.
+    pub fn generate() -> Option<Self> {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).ok()?;
+        Some(Self {
+            pair,
+            kid: format!("attacker-{}", random(6)),
+        })
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pk = self.pair.public_key();
+        serde_json::json!({
+            "kty": "RSA",
+            "kid": self.kid,
+            "alg": "RS256",
+            "use": "sig",
+            "n": URL_SAFE_NO_PAD.encode(pk.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(pk.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// `header.claims` signed RS256 with this key.
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!("{}.{}", seg(header), seg(claims));
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        if self
+            .pair
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                input.as_bytes(),
+                &mut sig,
+            )
+            .is_err()
+        {
+            sig.clear();
+        }
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
 /// base64url(SHA-256(input)) — the PKCE S256 transform.
 pub fn s256(input: &str) -> String {
     use sha2::Digest as _;
@@ -259,6 +318,18 @@ mod tests {
             s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn attacker_tokens_verify_only_with_the_attacker_key() {
+        let k = AttackerKey::generate().unwrap();
+        let t = k.sign(
+            &serde_json::json!({"alg":"RS256","kid":k.kid}),
+            &serde_json::json!({"a":1}),
+        );
+        let j = Jwt::decode(&t).unwrap();
+        assert!(verify(&j, &serde_json::json!({"keys":[k.jwk()]})).is_ok());
+        assert!(verify(&j, &serde_json::json!({"keys":[]})).is_err());
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct AuthzResult {
     pub params: BTreeMap<String, String>,
     /// Why the driver stopped without reaching `redirect_uri`.
     pub stopped: Option<String>,
+    /// The response came as an auto-submitting form aimed at `redirect_uri` (form_post).
+    pub form_post: bool,
 }
 
 impl AuthzResult {
@@ -328,6 +330,19 @@ async fn authorize(
             && forms_submitted < 6
             && let Some(form) = parse_forms(&ex.body).into_iter().next()
         {
+            let target = resolve(&ex.req.url, &form.action);
+            if aimed_at(&target, &redirect_target) || aimed_at(&target, registered_redirect) {
+                // response_mode=form_post: the parameters are the form's fields.
+                out.params = form
+                    .inputs
+                    .iter()
+                    .filter(|(n, _, _)| !n.is_empty())
+                    .map(|(n, _, v)| (n.clone(), v.clone()))
+                    .collect();
+                out.redirect = Some(target);
+                out.form_post = true;
+                return out;
+            }
             let (user_name, password) = user
                 .as_ref()
                 .map(|u| (u.username.clone(), u.password.clone()))

@@ -327,6 +327,7 @@ async fn run_area(cx: &mut Ctx, area: &str) {
         "UI" => Box::pin(ui::run(cx)).await,
         "DCR" => Box::pin(dcr::run(cx)).await,
         "RS" => Box::pin(rs::run(cx)).await,
+        "BCP" => Box::pin(bcp::run(cx)).await,
         _ => {}
     }
 }

@@ -10,9 +10,9 @@ use crate::http::{Exchange, Req};
 use crate::login::{self, FlowOpts};
 
 pub const IDS: &[&str] = &[
-    "AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06", "AUTHZ-07", "AUTHZ-09",
-    "AUTHZ-10", "AUTHZ-11", "AUTHZ-12", "AUTHZ-14", "AUTHZ-15", "AUTHZ-16", "AUTHZ-18", "AUTHZ-20",
-    "AUTHZ-21", "AUTHZ-22", "AUTHZ-23", "AUTHZ-24", "AUTHZ-25", "AUTHZ-26",
+    "AUTHZ-01", "AUTHZ-02", "AUTHZ-17", "AUTHZ-19", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06",
+    "AUTHZ-07", "AUTHZ-09", "AUTHZ-10", "AUTHZ-11", "AUTHZ-12", "AUTHZ-14", "AUTHZ-15", "AUTHZ-16",
+    "AUTHZ-18", "AUTHZ-20", "AUTHZ-21", "AUTHZ-22", "AUTHZ-23", "AUTHZ-24", "AUTHZ-25", "AUTHZ-26",
 ];
 
 const REGISTERED_ERRORS: &[&str] = &[
@@ -578,6 +578,37 @@ pub async fn run(cx: &mut Ctx) {
             ),
             &last,
         );
+    }
+    // 19: response_mode=form_post, when offered
+    if cx.meta_lists("response_modes_supported", "form_post").await {
+        if let Some(f) = login::run_flow(
+            cx,
+            &FlowOpts {
+                extra: vec![("response_mode".into(), "form_post".into())],
+                ..base.clone()
+            },
+        )
+        .await
+            && let Some(last) = f.result.last().cloned()
+        {
+            let query_code = f.result.steps.iter().any(|e| {
+                e.location()
+                    .is_some_and(|l| l.contains("code=") || l.contains("error="))
+            });
+            let ok = f.result.form_post && f.code().is_some() && !query_code;
+            cx.check(
+                "AUTHZ-19",
+                ok,
+                format!(
+                    "form_post: auto-POST form {}, code {}, code/error in a URL {query_code}",
+                    f.result.form_post,
+                    f.code().is_some()
+                ),
+                &last,
+            );
+        }
+    } else {
+        cx.skip("AUTHZ-19", "form_post is not advertised");
     }
     // 26: CSRF — resubmit the login form without its anti-CSRF field
     authz_26(cx).await;

@@ -8,8 +8,8 @@ use crate::http::{Exchange, Req};
 use crate::target::Client;
 
 pub const IDS: &[&str] = &[
-    "DCR-01", "DCR-02", "DCR-03", "DCR-04", "DCR-05", "DCR-06", "DCR-07", "DCR-08", "DCR-14",
-    "DCR-15", "DCR-16", "DCR-17", "DCR-18", "DCR-19",
+    "DCR-01", "DCR-02", "DCR-03", "DCR-04", "DCR-05", "DCR-06", "DCR-07", "DCR-08", "DCR-09",
+    "DCR-10", "DCR-12", "DCR-13", "DCR-14", "DCR-15", "DCR-16", "DCR-17", "DCR-18", "DCR-19",
 ];
 
 fn metadata(name: &str) -> Value {
@@ -296,6 +296,52 @@ pub async fn run(cx: &mut Ctx) {
             m
         }),
     ];
+    let mut cases = cases;
+    let mut m9 = metadata("conformance jwks+jwks_uri");
+    m9["jwks"] = json!({"keys": []});
+    m9["jwks_uri"] = json!("https://app.example/jwks.json");
+    cases.push(("DCR-09", "jwks and jwks_uri together", m9));
+    let mut m12 = web_metadata("https://app.example/cb");
+    m12["initiate_login_uri"] = json!("http://app.example/login");
+    cases.push(("DCR-12", "an http initiate_login_uri", m12));
+    let mut m13 = web_metadata("https://app.example/cb");
+    m13["response_types"] = json!(["id_token"]);
+    m13["grant_types"] = json!(["implicit"]);
+    m13["id_token_signed_response_alg"] = json!("none");
+    cases.push((
+        "DCR-13",
+        "id_token_signed_response_alg=none with response_type id_token",
+        m13,
+    ));
+    // 10: an unsupported auth method is refused, or a corrected value echoed
+    let mut m10 = metadata("conformance bad auth method");
+    m10["token_endpoint_auth_method"] = json!("conformance_unknown_method");
+    let ex = cx.http.send(r.post(&m10)).await;
+    let ok10 = if ex.status == 201 {
+        let echoed = ex.str_field("token_endpoint_auth_method");
+        if let Some(cid) = ex.str_field("client_id") {
+            let _ = cx
+                .http
+                .send(with_auth(Req::new(
+                    "DELETE",
+                    format!("{}/{cid}", url.trim_end_matches('/')),
+                )))
+                .await;
+        }
+        echoed.is_some_and(|m| m != "conformance_unknown_method")
+    } else {
+        ex.status == 400 && ex.error_code().as_deref() == Some("invalid_client_metadata")
+    };
+    cx.check(
+        "DCR-10",
+        ok10,
+        format!(
+            "an unknown token_endpoint_auth_method: {} {:?}",
+            ex.status,
+            ex.error_code()
+        ),
+        &ex,
+    );
     for (id, what, body) in cases {
         let ex = cx.http.send(r.post(&body)).await;
         if ex.status == 201

@@ -8,7 +8,7 @@ use crate::http::Req;
 pub const IDS: &[&str] = &[
     "DISC-01", "DISC-02", "DISC-03", "DISC-04", "DISC-05", "DISC-06", "DISC-07", "DISC-08",
     "DISC-09", "DISC-10", "DISC-11", "DISC-12", "DISC-13", "DISC-14", "DISC-15", "DISC-16",
-    "DISC-17", "DISC-19",
+    "DISC-17", "DISC-18", "DISC-19",
 ];
 
 /// True for an https URL, or loopback http when the target allows it.
@@ -313,6 +313,40 @@ pub async fn run(cx: &mut Ctx) {
         cx.pass("DISC-17", "");
     } else {
         cx.warn("DISC-17", "claims_supported absent", Some(&ex));
+    }
+    // DISC-18: with the RFC 9207 flag, `iss` is in every authorization response, errors included
+    // (an error needs no login: a valid client and redirect URI with an unsupported response_type).
+    if doc.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true)) {
+        let opts = crate::login::FlowOpts {
+            login: false,
+            fresh_session: true,
+            extra: vec![("response_type".into(), "conformance_unsupported".into())],
+            ..Default::default()
+        };
+        match crate::login::run_flow(cx, &opts).await {
+            Some(f) if f.result.redirect.is_some() => {
+                let iss = f.result.param("iss").map(str::to_owned);
+                let last = f.result.last().cloned();
+                match last {
+                    Some(l) => {
+                        cx.check(
+                            "DISC-18",
+                            iss.as_deref() == Some(issuer),
+                            format!("error response iss {iss:?}"),
+                            &l,
+                        );
+                    }
+                    None => cx.skip("DISC-18", "no response"),
+                }
+            }
+            Some(_) => cx.skip(
+                "DISC-18",
+                "the error was not redirected (no response to inspect)",
+            ),
+            None => cx.skip("DISC-18", "needs a web client"),
+        }
+    } else {
+        cx.pass("DISC-18", "not advertised");
     }
     // DISC-19: the discovered issuer equals `iss` in issued tokens.
     if let Some(t) = cx.cc_token().await {

@@ -10,8 +10,8 @@ use crate::http::Req;
 use crate::jwt::{self, Jwt};
 
 pub const IDS: &[&str] = &[
-    "JOSE-01", "JOSE-02", "JOSE-03", "JOSE-04", "JOSE-07", "JOSE-09", "JOSE-10", "JOSE-12",
-    "JOSE-13", "JOSE-14", "JOSE-15",
+    "JOSE-01", "JOSE-02", "JOSE-03", "JOSE-04", "JOSE-06", "JOSE-07", "JOSE-08", "JOSE-09",
+    "JOSE-10", "JOSE-12", "JOSE-13", "JOSE-14", "JOSE-15",
 ];
 
 /// How a validator treated a token.
@@ -293,5 +293,68 @@ pub async fn run(cx: &mut Ctx) {
             c.insert("exp".into(), json!(now - 3600));
         });
         probe(cx, "JOSE-15", "an exp an hour ago", t, &p, now).await;
+    }
+    // 06 / 08: tokens signed by a key the attacker controls, advertised in the header
+    // (embedded jwk, jku, x5u) or claimed under the issuer's own kid / another issuer.
+    match jwt::AttackerKey::generate() {
+        Some(k) => {
+            let mut h = json!({"alg": "RS256", "kid": k.kid, "typ": j.h("typ").unwrap_or("JWT")});
+            h["jwk"] = k.jwk();
+            probe(
+                cx,
+                "JOSE-06",
+                "an embedded `jwk` header (attacker key)",
+                k.sign(&h, &j.claims),
+                &p,
+                now,
+            )
+            .await;
+            let h = json!({"alg": "RS256", "kid": k.kid, "jku": "https://evil.example/jwks.json"});
+            probe(
+                cx,
+                "JOSE-06",
+                "a `jku` header (attacker key)",
+                k.sign(&h, &j.claims),
+                &p,
+                now,
+            )
+            .await;
+            let h = json!({"alg": "RS256", "kid": k.kid, "x5u": "https://evil.example/cert.pem"});
+            probe(
+                cx,
+                "JOSE-06",
+                "an `x5u` header (attacker key)",
+                k.sign(&h, &j.claims),
+                &p,
+                now,
+            )
+            .await;
+            let h = json!({"alg": "RS256", "kid": j.h("kid").unwrap_or("")});
+            probe(
+                cx,
+                "JOSE-08",
+                "the issuer's kid but the attacker's key",
+                k.sign(&h, &j.claims),
+                &p,
+                now,
+            )
+            .await;
+            let mut claims = j.claims.clone();
+            claims["iss"] = json!("https://evil.example/oauth2/default");
+            let h = json!({"alg": "RS256", "kid": k.kid});
+            probe(
+                cx,
+                "JOSE-08",
+                "another issuer's token and key",
+                k.sign(&h, &claims),
+                &p,
+                now,
+            )
+            .await;
+        }
+        None => {
+            cx.skip("JOSE-06", "could not generate an RSA key");
+            cx.skip("JOSE-08", "could not generate an RSA key");
+        }
     }
 }

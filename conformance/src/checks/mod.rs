@@ -20,6 +20,7 @@ use crate::target::{Client, Target};
 pub mod catalogue;
 
 pub mod authz;
+pub mod bcp;
 pub mod cauth;
 pub mod dcr;
 pub mod disc;
@@ -108,6 +109,7 @@ pub fn implemented(area: &str) -> &'static [&'static str] {
         "UI" => ui::IDS,
         "DCR" => dcr::IDS,
         "RS" => rs::IDS,
+        "BCP" => bcp::IDS,
         _ => &[],
     }
 }

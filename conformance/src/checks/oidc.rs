@@ -9,7 +9,7 @@ use crate::target::LoginMethod;
 
 pub const IDS: &[&str] = &[
     "OIDC-01", "OIDC-02", "OIDC-04", "OIDC-05", "OIDC-06", "OIDC-07", "OIDC-08", "OIDC-09",
-    "OIDC-10", "OIDC-11", "OIDC-15",
+    "OIDC-10", "OIDC-11", "OIDC-12", "OIDC-14", "OIDC-15",
 ];
 
 async fn id_token(cx: &mut Ctx, f: &Flow) -> Option<Jwt> {
@@ -372,6 +372,85 @@ pub async fn run(cx: &mut Ctx) {
                 f.code().is_some(),
                 format!("{k}={v} caused an error: {:?}", f.result.param("error")),
                 &last,
+            );
+        }
+    }
+    // 12: an unsigned request object: processed (its state wins) or refused, never ignored
+    let inner_state = crate::jwt::random(12);
+    let client_id = cx.web().map(|w| w.client_id).unwrap_or_default();
+    let object = crate::jwt::forge(
+        &serde_json::json!({"alg": "none"}),
+        &serde_json::json!({"state": inner_state, "client_id": client_id, "response_type": "code", "iss": client_id, "aud": cx.issuer}),
+        "",
+    );
+    if let Some(f) = login::run_flow(
+        cx,
+        &FlowOpts {
+            extra: vec![("request".into(), object)],
+            ..base.clone()
+        },
+    )
+    .await
+        && let Some(last) = f.result.last().cloned()
+    {
+        let got = f.result.param("state");
+        let err = f.result.param("error");
+        let ok = if f.code().is_some() {
+            got == Some(inner_state.as_str())
+        } else {
+            err.is_some() || (400..500).contains(&last.status)
+        };
+        cx.check(
+            "OIDC-12",
+            ok,
+            format!(
+                "request object: code {}, state {} (inner wins: {}), error {err:?}",
+                f.code().is_some(),
+                got.unwrap_or(""),
+                got == Some(inner_state.as_str())
+            ),
+            &last,
+        );
+    }
+    // 14: claims parameter asking for `name` as essential
+    let claims = serde_json::json!({"id_token": {"name": {"essential": true}}, "userinfo": {"name": {"essential": true}}});
+    if let Some(f) = login::run_flow(
+        cx,
+        &FlowOpts {
+            extra: vec![("claims".into(), claims.to_string())],
+            ..base.clone()
+        },
+    )
+    .await
+        && let Some(last) = f.result.last().cloned()
+    {
+        if f.code().is_none() {
+            cx.fail(
+                "OIDC-14",
+                format!(
+                    "the claims parameter broke the flow: {:?}",
+                    f.result.param("error")
+                ),
+                Some(&last),
+            );
+        } else if let Some(ex) = login::redeem(cx, &f, None, |_| {}).await {
+            let in_idt = ex
+                .str_field("id_token")
+                .and_then(|t| Jwt::decode(&t))
+                .is_some_and(|t| t.claims.get("name").is_some());
+            let mut in_ui = false;
+            if let (Some(ui), Some(at)) = (
+                cx.meta_str("userinfo_endpoint").await,
+                ex.str_field("access_token"),
+            ) {
+                let u = cx.http.send(crate::http::Req::get(ui).bearer(&at)).await;
+                in_ui = u.field("name").is_some();
+            }
+            cx.check(
+                "OIDC-14",
+                in_idt || in_ui,
+                "essential `name` was not delivered in the ID token or userinfo",
+                &ex,
             );
         }
     }

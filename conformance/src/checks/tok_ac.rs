@@ -152,11 +152,18 @@ pub async fn run(cx: &mut Ctx) {
                 "a code redeemed 11 minutes after issue was not invalid_grant",
                 &ex,
             );
+            cx.check(
+                "AUTHZ-17",
+                ex.status == 400 && ex.error_code().as_deref() == Some("invalid_grant"),
+                "a code was still redeemable 11 minutes after issue (10 minutes or less RECOMMENDED)",
+                &ex,
+            );
         }
         cx.restore_time();
     } else {
         cx.skip("TOK-AC-04", "slow check: enable server.slow_checks");
         cx.skip("TOK-AC-08", "slow check: enable server.slow_checks");
+        cx.skip("AUTHZ-17", "slow check: enable server.slow_checks");
     }
     // 05 different redirect_uri
     let Some(f) = login::run_flow(cx, &base).await else {
