@@ -52,6 +52,28 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Waits (up to 60 s: a loaded CI machine starts processes slowly) until
+/// chromedriver answers `/status` with `ready`, or its process has exited.
+async fn wait_until_ready(driver: &mut KillOnDrop, port: u16) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if driver.0.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if let Ok(response) = http()
+            .get(format!("http://127.0.0.1:{port}/status"))
+            .send()
+            .await
+            && let Ok(body) = response.json::<Value>().await
+            && body["value"]["ready"] == true
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
@@ -123,30 +145,27 @@ token_endpoint_auth_method = "client_secret_post"
     ))
     .await;
 
-    let port = free_port();
-    let driver = Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-    let _driver = KillOnDrop(driver);
-    let driver_url = format!("http://127.0.0.1:{port}");
-    // Wait for chromedriver to listen (process start-up, not a test of time).
-    let mut ready = false;
-    for _ in 0..100 {
-        if http()
-            .get(format!("{driver_url}/status"))
-            .send()
-            .await
-            .is_ok()
-        {
-            ready = true;
-            break;
+    // Start chromedriver on a free port; retry on another port if the one
+    // picked was taken in between (other tests bind ports concurrently).
+    let (port, _driver) = {
+        let mut started = None;
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(&chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+            let mut driver = KillOnDrop(child);
+            if wait_until_ready(&mut driver, port).await {
+                started = Some((port, driver));
+                break;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "chromedriver did not start on port {port}");
+        started.expect("chromedriver did not become ready (3 attempts)")
+    };
+    let driver_url = format!("http://127.0.0.1:{port}");
 
     let profile = std::env::temp_dir().join(format!("mock-idp-chromium-{port}"));
     let mut caps = serde_json::Map::new();
@@ -243,15 +262,18 @@ async fn drive(
         .click()
         .await
         .map_err(err)?;
-    let alert = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#error"))
-        .await
-        .map_err(err)?
-        .text()
-        .await
-        .map_err(err)?;
+    // The page after the POST shows the (no longer hidden) alert.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut alert = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Css("#error")).await {
+            alert = element.text().await.unwrap_or_default();
+            if alert.contains("incorrect") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     if !alert.contains("incorrect") {
         return Err(format!("no clear error after a bad password: {alert:?}"));
     }
@@ -271,7 +293,8 @@ async fn drive(
         .click()
         .await
         .map_err(err)?;
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let current = browser.current_url().await.map_err(err)?;
         if current.as_str().starts_with(redirect_uri) {
             let params: std::collections::HashMap<_, _> =
