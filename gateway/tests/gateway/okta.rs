@@ -16,6 +16,7 @@ const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 const WEB: &str = "0oa7ms2bedweb000x7d2";
 const WEB_SECRET: &str = "mock-idp-web-secret-Kp3sT8vXq2Lm6Wn9Rc4Jz7Fd";
 const TESTER: &str = "0oa7ms2bedtst000x7d4";
+const TESTER_SECRET: &str = "mock-idp-test-secret-Hq5wZ2nLp8Xc4Tv7Mb3Rk9Gs";
 
 /// `local`: `oauth2_local` (JWKS); `remote`: `oauth2_remote`; `pem`: a pinned key.
 fn config(idp: &MockIdp, upstream: &str, mode: &str) -> String {
@@ -68,7 +69,7 @@ resources = [{{ path = "/hospitals", methods = ["GET"] }}]
 name = "Reports"
 base_path = "/reports"
 upstream = "{upstream}"
-identification = ["oauth2_local"]
+identification = ["openid_connect", "oauth2_local"]
 resources = [{{ path = "/hospitals", methods = ["GET"] }}]
 
 [[scope_mappings]]
@@ -92,7 +93,7 @@ strategies = [
 [[applications]]
 name = "ReportingApp"
 apis = ["Reports"]
-strategies = [{{ name = "ReportingStrategy", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{TESTER}" }}]
+strategies = [{{ name = "ReportingStrategy", scheme = "openid", authorization_server = "ExternalOktaServer", client_id = "{TESTER}" }}]
 "#,
         discovery = idp.discovery_url(),
     )
@@ -455,4 +456,72 @@ async fn discover_prints_a_config_snippet_that_names_the_mocks_endpoints() {
     assert_eq!(server["issuer"].as_str(), Some(idp.issuer().as_str()));
     assert_eq!(server["jwks_uri"].as_str(), Some(idp.jwks_uri().as_str()));
     assert!(snippet.contains("introspection_endpoint"), "{snippet}");
+}
+
+#[tokio::test]
+async fn okta_authorization_code_flow_id_and_access_tokens_pass_the_gateway() {
+    let o = Okta::start("local").await;
+    let redirect = "http://localhost:8080/authorization-code/callback";
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The headless test client signs the demo user in automatically.
+    let r = browser
+        .get(format!("{}/v1/authorize", o.idp.issuer()))
+        .query(&[
+            ("client_id", TESTER),
+            ("response_type", "code"),
+            ("scope", "openid profile beds.read"),
+            ("redirect_uri", redirect),
+            ("state", "state-123"),
+            ("nonce", "nonce-123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("state-123"));
+    let code = param("code").expect("a code");
+    let tokens: Value = o
+        .http
+        .post(o.idp.token_endpoint())
+        .basic_auth(TESTER, Some(TESTER_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().expect("an ID token");
+    let access_token = tokens["access_token"].as_str().expect("an access token");
+
+    // The mock's RS256 ID token identifies the application through `openid_connect`.
+    let r = o.get("/reports/hospitals", id_token).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["caller"]["application"], "ReportingApp");
+    assert_eq!(body["caller"]["client_id"], TESTER);
+
+    // The user's access token identifies the same application; `sub` is the user's login.
+    let r = o.get("/reports/hospitals", access_token).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["caller"]["application"], "ReportingApp");
+    assert_eq!(body["caller"]["subject"], "alex.nurse@example.com");
+
+    // Neither opens an API the application is not subscribed to.
+    assert_eq!(o.get("/beds/hospitals", access_token).await.status(), 403);
 }
