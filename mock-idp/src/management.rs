@@ -21,17 +21,26 @@ pub struct ApiToken;
 impl FromRequestParts<AppState> for ApiToken {
     type Rejection = OktaApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
-        let token = value.and_then(|v| v.split_once(' ')).and_then(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("SSWS").then_some(token.trim())
-        });
+        let token = value
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("SSWS").then_some(token.trim())
+            });
         match token {
-            None => Err(OktaApiError::new(StatusCode::FORBIDDEN, "E0000005", "Invalid session")),
+            None => Err(OktaApiError::new(
+                StatusCode::FORBIDDEN,
+                "E0000005",
+                "Invalid session",
+            )),
             Some(token) if state.is_api_token(token) => Ok(Self),
             Some(_) => Err(OktaApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -55,7 +64,10 @@ impl RateLimits {
     /// Counts one request; returns (count in this window, window reset time).
     fn hit(&self, bucket: &str, now: i64) -> (u64, i64) {
         let window = now - now.rem_euclid(60);
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = windows.entry(bucket.to_owned()).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
@@ -67,7 +79,11 @@ impl RateLimits {
 
 /// Adds `X-Rate-Limit-Limit/Remaining/Reset`; answers Okta's 429 (`E0000047`)
 /// past a configured per-minute limit.
-pub async fn rate_limit_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn rate_limit_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let bucket = request
         .extensions()
         .get::<MatchedPath>()

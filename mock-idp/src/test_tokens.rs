@@ -74,7 +74,11 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
             .ok_or_else(|| format!("server: no authorization server {id:?}"))?,
     };
     let user = match &request.user {
-        Some(login) => Some(state.user_by_login(login).ok_or_else(|| format!("user: no user {login:?}"))?),
+        Some(login) => Some(
+            state
+                .user_by_login(login)
+                .ok_or_else(|| format!("user: no user {login:?}"))?,
+        ),
         None => None,
     };
     if request.kind == TestTokenKind::Id && user.is_none() {
@@ -99,7 +103,9 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
                 claims.insert("auth_time".into(), json!(now));
             }
             claims.insert("scp".into(), json!(request.scopes));
-            let sub = user.as_ref().map_or(request.client_id.as_str(), |u| u.login.as_str());
+            let sub = user
+                .as_ref()
+                .map_or(request.client_id.as_str(), |u| u.login.as_str());
             claims.insert("sub".into(), json!(sub));
         }
         (TestTokenKind::Id, Some(user)) => {
@@ -122,7 +128,10 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
             claims.insert("exp".into(), json!(now - 300));
         }
         Flavor::WrongIssuer => {
-            claims.insert("iss".into(), json!("https://attacker.example/oauth2/default"));
+            claims.insert(
+                "iss".into(),
+                json!("https://attacker.example/oauth2/default"),
+            );
         }
         Flavor::WrongAudience => {
             claims.insert("aud".into(), json!("api://someone-else"));
@@ -133,12 +142,19 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
     sign(server, &claims, request.flavor)
 }
 
-fn sign(server: &AuthServer, claims: &Map<String, Value>, flavor: Flavor) -> Result<String, String> {
+fn sign(
+    server: &AuthServer,
+    claims: &Map<String, Value>,
+    flavor: Flavor,
+) -> Result<String, String> {
     let active = server.keys.active();
     let payload = B64.encode(serde_json::to_vec(claims).map_err(|e| e.to_string())?);
     let with_header = |header: Value| format!("{}.{payload}", B64.encode(header.to_string()));
     match flavor {
-        Flavor::AlgNone => Ok(format!("{}.", with_header(json!({"kid": active.kid(), "alg": "none"})))),
+        Flavor::AlgNone => Ok(format!(
+            "{}.",
+            with_header(json!({"kid": active.kid(), "alg": "none"}))
+        )),
         Flavor::Hs256PublicKey => {
             // The RS→HS confusion attack: HMAC keyed with the public key a verifier holds.
             let message = with_header(json!({"kid": active.kid(), "alg": "HS256"}));
@@ -152,7 +168,9 @@ fn sign(server: &AuthServer, claims: &Map<String, Value>, flavor: Flavor) -> Res
         }
         Flavor::BadSignature => {
             let genuine = active.sign_jwt(claims).map_err(|e| e.to_string())?;
-            let other = active.sign_jwt(&json!({"other": "content"})).map_err(|e| e.to_string())?;
+            let other = active
+                .sign_jwt(&json!({"other": "content"}))
+                .map_err(|e| e.to_string())?;
             let (message, _) = genuine.rsplit_once('.').unwrap_or((&genuine, ""));
             let (_, wrong_signature) = other.rsplit_once('.').unwrap_or(("", ""));
             Ok(format!("{message}.{wrong_signature}"))

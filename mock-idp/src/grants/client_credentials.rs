@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client_auth::AuthenticatedClient;
-use crate::control::TokenKind;
 use crate::config::OIDC_SCOPES;
+use crate::control::TokenKind;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::form::OAuthForm;
 use crate::state::{AppState, AuthServer};

@@ -19,16 +19,24 @@ use crate::test_tokens::{self, TestTokenRequest};
 
 /// A validation error naming the field (Okta's `E0000001` shape).
 fn invalid(cause: impl Into<String>) -> OktaApiError {
-    let mut error = OktaApiError::new(StatusCode::BAD_REQUEST, "E0000001", "Api validation failed: control request");
+    let mut error = OktaApiError::new(
+        StatusCode::BAD_REQUEST,
+        "E0000001",
+        "Api validation failed: control request",
+    );
     error.causes.push(cause.into());
     error
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, OktaApiError> {
-    body.map(|Json(value)| value).map_err(|e| invalid(e.body_text()))
+    body.map(|Json(value)| value)
+        .map_err(|e| invalid(e.body_text()))
 }
 
-fn server_by_name<'a>(state: &'a AppState, name: Option<&str>) -> Result<&'a std::sync::Arc<AuthServer>, OktaApiError> {
+fn server_by_name<'a>(
+    state: &'a AppState,
+    name: Option<&str>,
+) -> Result<&'a std::sync::Arc<AuthServer>, OktaApiError> {
     match name {
         None | Some("default") => state
             .custom_server("default")
@@ -87,14 +95,17 @@ pub async fn rotate_keys(
     };
     let server = server_by_name(&state, request.server.as_deref())?.clone();
     let next = match request.private_key_pem {
-        Some(pem) => SigningKey::from_pem(pem.as_bytes()).map_err(|e| invalid(format!("private_key_pem: {e}")))?,
+        Some(pem) => SigningKey::from_pem(pem.as_bytes())
+            .map_err(|e| invalid(format!("private_key_pem: {e}")))?,
         None => tokio::task::spawn_blocking(SigningKey::generate)
             .await
             .map_err(|_| invalid("key generation failed"))?
             .map_err(|e| invalid(e.to_string()))?,
     };
     let key = crate::rotate_with(&state, &server, next);
-    Ok(Json(json!({"server": server_name(&server), "kid": key.kid()})))
+    Ok(Json(
+        json!({"server": server_name(&server), "kid": key.kid()}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,7 +175,10 @@ pub async fn add_fault(
 }
 
 /// `DELETE /__mock/faults/{id}`.
-pub async fn remove_fault(State(state): State<AppState>, Path(id): Path<u64>) -> Result<StatusCode, OktaApiError> {
+pub async fn remove_fault(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, OktaApiError> {
     if state.control.remove_fault(id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -195,22 +209,27 @@ pub async fn add_claims(
     request: Result<Json<ClaimRule>, JsonRejection>,
 ) -> Result<Response, OktaApiError> {
     let rule = body(request)?;
-    if let Some(client_id) = &rule.target.client_id {
-        if state.client(client_id).is_none() {
-            return Err(invalid(format!("target.client_id: no client {client_id:?}")));
-        }
+    if let Some(client_id) = &rule.target.client_id
+        && state.client(client_id).is_none()
+    {
+        return Err(invalid(format!(
+            "target.client_id: no client {client_id:?}"
+        )));
     }
-    if let Some(login) = &rule.target.user {
-        if state.user_by_login(login).is_none() {
-            return Err(invalid(format!("target.user: no user {login:?}")));
-        }
+    if let Some(login) = &rule.target.user
+        && state.user_by_login(login).is_none()
+    {
+        return Err(invalid(format!("target.user: no user {login:?}")));
     }
     let id = state.control.add_claim_rule(rule);
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 
 /// `DELETE /__mock/claims/{id}`.
-pub async fn remove_claims(State(state): State<AppState>, Path(id): Path<u64>) -> Result<StatusCode, OktaApiError> {
+pub async fn remove_claims(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, OktaApiError> {
     if state.control.remove_claim_rule(id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -296,6 +315,24 @@ th{{background:#f4f4f6}}code{{font-size:.85rem}}.note{{color:#555}}</style></hea
 <h2>Recent requests</h2><table><thead><tr><th>Time</th><th>Method</th><th>Path</th><th>Status</th><th>Client</th></tr></thead><tbody>{requests}</tbody></table>
 </body></html>"#,
         now = escape(&crate::http_date::format(state.clock.now())),
-        clock = if state.clock.is_frozen() { "frozen" } else { "running" },
+        clock = if state.clock.is_frozen() {
+            "frozen"
+        } else {
+            "running"
+        },
     ))
+}
+
+/// The OpenAPI document of every endpoint (kept in `fixtures/mock-idp/`).
+pub const OPENAPI: &str = include_str!("../../../fixtures/mock-idp/openapi.json");
+
+/// `GET /__mock/openapi.json`, with this server's base URL.
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    match serde_json::from_str::<Value>(OPENAPI) {
+        Ok(mut doc) => {
+            doc["servers"] = json!([{ "url": state.base_url() }]);
+            Json(doc).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

@@ -18,10 +18,10 @@ use axum::routing::{get, post};
 use crate::error::OktaApiError;
 use crate::state::{AppState, AuthServer};
 
-pub mod clients;
-pub mod control;
 pub mod authn;
 pub mod authorize;
+pub mod clients;
+pub mod control;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
@@ -103,10 +103,15 @@ pub fn router(state: AppState) -> Router {
         .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
-        .route("/oauth2/v1/clients", post(clients::create).get(clients::list))
+        .route(
+            "/oauth2/v1/clients",
+            post(clients::create).get(clients::list),
+        )
         .route(
             "/oauth2/v1/clients/{client_id}",
-            get(clients::get_one).put(clients::replace).delete(clients::delete),
+            get(clients::get_one)
+                .put(clients::replace)
+                .delete(clients::delete),
         )
         .route(
             "/oauth2/v1/clients/{client_id}/lifecycle/newSecret",
@@ -116,7 +121,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::management::rate_limit_headers,
         ))
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::faults::apply_faults))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::apply_faults,
+        ))
         .merge(control_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -132,16 +140,31 @@ fn control_routes() -> Router<AppState> {
         .route("/__mock/", get(control::page))
         .route("/__mock/keys", get(control::list_keys))
         .route("/__mock/keys/rotate", post(control::rotate_keys))
-        .route("/__mock/clock", get(control::get_clock).post(control::set_clock))
+        .route(
+            "/__mock/clock",
+            get(control::get_clock).post(control::set_clock),
+        )
         .route(
             "/__mock/faults",
-            get(control::list_faults).post(control::add_fault).delete(control::clear_faults),
+            get(control::list_faults)
+                .post(control::add_fault)
+                .delete(control::clear_faults),
         )
-        .route("/__mock/faults/{id}", axum::routing::delete(control::remove_fault))
-        .route("/__mock/claims", get(control::list_claims).post(control::add_claims))
-        .route("/__mock/claims/{id}", axum::routing::delete(control::remove_claims))
+        .route(
+            "/__mock/faults/{id}",
+            axum::routing::delete(control::remove_fault),
+        )
+        .route(
+            "/__mock/claims",
+            get(control::list_claims).post(control::add_claims),
+        )
+        .route(
+            "/__mock/claims/{id}",
+            axum::routing::delete(control::remove_claims),
+        )
         .route("/__mock/tokens", post(control::mint_token))
         .route("/__mock/requests", get(control::requests))
+        .route("/__mock/openapi.json", get(control::openapi))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

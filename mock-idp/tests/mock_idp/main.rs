@@ -13,6 +13,7 @@ mod encrypted_id_token;
 mod introspect;
 mod jwks;
 mod okta_sdks;
+mod openapi;
 mod registration;
 mod revoke;
 mod robustness;

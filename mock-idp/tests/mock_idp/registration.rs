@@ -40,20 +40,33 @@ async fn dcr_01_a_registered_service_client_gets_tokens_at_once() {
     assert!(client["client_id_issued_at"].is_i64());
     assert_eq!(client["client_name"], "Bed monitor");
     assert_eq!(client["grant_types"], json!(["client_credentials"]));
-    assert_eq!(client["client_uri"], Value::Null, "unset URIs come back as null");
+    assert_eq!(
+        client["client_uri"],
+        Value::Null,
+        "unset URIs come back as null"
+    );
     // DCR-16: the new client works in the very next request.
-    let token = post_basic(&idp.token_endpoint(), id, secret, &[("grant_type", "client_credentials"), ("scope", "beds.read")]).await;
+    let token = post_basic(
+        &idp.token_endpoint(),
+        id,
+        secret,
+        &[("grant_type", "client_credentials"), ("scope", "beds.read")],
+    )
+    .await;
     assert_eq!(token.status(), 200);
 }
 
 #[tokio::test]
 async fn dcr_04_defaults_are_filled_in_and_shown() {
     let idp = start().await;
-    let client: Value = register(&idp, json!({"client_name": "Ward app", "redirect_uris": ["https://ward.example/cb"]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let client: Value = register(
+        &idp,
+        json!({"client_name": "Ward app", "redirect_uris": ["https://ward.example/cb"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(client["application_type"], "web");
     assert_eq!(client["grant_types"], json!(["authorization_code"]));
     assert_eq!(client["response_types"], json!(["code"]));
@@ -76,36 +89,102 @@ async fn dcr_17_19_secrets_are_unique_and_a_requested_client_id_is_ignored() {
 async fn dcr_05_to_10_bad_metadata_gets_rfc_7591_errors() {
     let idp = start().await;
     let cases = [
-        (json!({"application_type": "service", "grant_types": ["client_credentials"]}), "invalid_client_metadata"),
-        (json!({"client_name": "x", "redirect_uris": ["https://a.example/cb#frag"]}), "invalid_redirect_uri"),
-        (json!({"client_name": "x", "redirect_uris": ["http://a.example/cb"]}), "invalid_redirect_uri"),
-        (json!({"client_name": "x", "redirect_uris": ["/relative"]}), "invalid_redirect_uri"),
-        (json!({"client_name": "x", "grant_types": ["authorization_code"]}), "invalid_redirect_uri"),
-        (json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "jwks": {"keys": []}, "jwks_uri": "https://a.example/jwks"}), "invalid_client_metadata"),
-        (json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "magic"}), "invalid_client_metadata"),
-        (json!({"client_name": "x", "application_type": "service", "grant_types": ["authorization_code"]}), "invalid_client_metadata"),
-        (json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "initiate_login_uri": "http://a.example/login"}), "invalid_client_metadata"),
+        (
+            json!({"application_type": "service", "grant_types": ["client_credentials"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["https://a.example/cb#frag"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["http://a.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["/relative"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "grant_types": ["authorization_code"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "jwks": {"keys": []}, "jwks_uri": "https://a.example/jwks"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "magic"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "application_type": "service", "grant_types": ["authorization_code"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "redirect_uris": ["https://a.example/cb"], "initiate_login_uri": "http://a.example/login"}),
+            "invalid_client_metadata",
+        ),
         (json!({"client_name": 7}), "invalid_client_metadata"),
     ];
-    let before = http().get(clients_url(&idp)).header("authorization", SSWS).send().await.unwrap().json::<Vec<Value>>().await.unwrap().len();
+    let before = http()
+        .get(clients_url(&idp))
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .len();
     for (metadata, error) in cases {
         let response = register(&idp, metadata.clone()).await;
         let body = expect_oauth_error(response, 400, error).await;
-        assert!(body["error_description"].as_str().unwrap().contains(':'), "names the field: {body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(':'),
+            "names the field: {body}"
+        );
     }
-    let after = http().get(clients_url(&idp)).header("authorization", SSWS).send().await.unwrap().json::<Vec<Value>>().await.unwrap().len();
-    assert_eq!(before, after, "no client was created by a failed registration");
+    let after = http()
+        .get(clients_url(&idp))
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        before, after,
+        "no client was created by a failed registration"
+    );
 }
 
 #[tokio::test]
 async fn dcr_14_missing_or_wrong_api_tokens_get_oktas_errors() {
     let idp = start().await;
-    let none = http().post(clients_url(&idp)).json(&service_app()).send().await.unwrap();
+    let none = http()
+        .post(clients_url(&idp))
+        .json(&service_app())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 403);
     assert_eq!(none.json::<Value>().await.unwrap()["errorCode"], "E0000005");
-    let bearer = http().get(clients_url(&idp)).header("authorization", "Bearer abc").send().await.unwrap();
+    let bearer = http()
+        .get(clients_url(&idp))
+        .header("authorization", "Bearer abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bearer.status(), 403);
-    let wrong = http().get(clients_url(&idp)).header("authorization", "SSWS 00wrongTokenValue00000000").send().await.unwrap();
+    let wrong = http()
+        .get(clients_url(&idp))
+        .header("authorization", "SSWS 00wrongTokenValue00000000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["errorCode"], "E0000011");
@@ -124,7 +203,10 @@ async fn dcr_malformed_json_is_e0000003() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["errorCode"], "E0000003");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "E0000003"
+    );
 }
 
 #[tokio::test]
@@ -135,18 +217,42 @@ async fn dcr_18_read_replace_rotate_and_delete_a_client() {
     let old_secret = created["client_secret"].as_str().unwrap().to_owned();
     let url = format!("{}/{id}", clients_url(&idp));
 
-    let read: Value = http().get(&url).header("authorization", SSWS).send().await.unwrap().json().await.unwrap();
+    let read: Value = http()
+        .get(&url)
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["client_name"], "Bed monitor");
-    assert!(read.get("client_secret").is_none(), "the secret is shown only on create and rotation");
+    assert!(
+        read.get("client_secret").is_none(),
+        "the secret is shown only on create and rotation"
+    );
 
     let mut renamed = service_app();
     renamed["client_name"] = json!("Bed monitor v2");
-    let replaced = http().put(&url).header("authorization", SSWS).json(&renamed).send().await.unwrap();
+    let replaced = http()
+        .put(&url)
+        .header("authorization", SSWS)
+        .json(&renamed)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replaced.status(), 200);
     let replaced: Value = replaced.json().await.unwrap();
     assert_eq!(replaced["client_name"], "Bed monitor v2");
-    assert_eq!(replaced["client_secret"], old_secret.as_str(), "PUT keeps the secret");
-    assert_eq!(replaced["client_id_issued_at"], created["client_id_issued_at"]);
+    assert_eq!(
+        replaced["client_secret"],
+        old_secret.as_str(),
+        "PUT keeps the secret"
+    );
+    assert_eq!(
+        replaced["client_id_issued_at"],
+        created["client_id_issued_at"]
+    );
 
     let rotated: Value = http()
         .post(format!("{url}/lifecycle/newSecret"))
@@ -160,13 +266,38 @@ async fn dcr_18_read_replace_rotate_and_delete_a_client() {
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert_ne!(new_secret, old_secret);
     let cc = [("grant_type", "client_credentials"), ("scope", "beds.read")];
-    assert_eq!(post_basic(&idp.token_endpoint(), &id, &old_secret, &cc).await.status(), 401);
-    assert_eq!(post_basic(&idp.token_endpoint(), &id, new_secret, &cc).await.status(), 200);
+    assert_eq!(
+        post_basic(&idp.token_endpoint(), &id, &old_secret, &cc)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post_basic(&idp.token_endpoint(), &id, new_secret, &cc)
+            .await
+            .status(),
+        200
+    );
 
-    let deleted = http().delete(&url).header("authorization", SSWS).send().await.unwrap();
+    let deleted = http()
+        .delete(&url)
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(post_basic(&idp.token_endpoint(), &id, new_secret, &cc).await.status(), 401);
-    let gone = http().get(&url).header("authorization", SSWS).send().await.unwrap();
+    assert_eq!(
+        post_basic(&idp.token_endpoint(), &id, new_secret, &cc)
+            .await
+            .status(),
+        401
+    );
+    let gone = http()
+        .get(&url)
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 404);
     assert_eq!(gone.json::<Value>().await.unwrap()["errorCode"], "E0000007");
 }
@@ -202,23 +333,51 @@ async fn dcr_list_pages_with_link_headers_and_filters_by_name_prefix() {
         .unwrap();
     assert_eq!(second.len(), 1);
     assert_ne!(page[0]["client_id"], second[0]["client_id"]);
-    assert!(second[0]["client_name"].as_str().unwrap().starts_with("Alpha"));
+    assert!(
+        second[0]["client_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Alpha")
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_headers_are_on_every_response_and_a_configured_limit_gives_e0000047() {
     let idp = crate::support::start_with("").await;
     let response = http().get(idp.jwks_uri()).send().await.unwrap();
-    for header in ["x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset", "date", "x-okta-request-id"] {
+    for header in [
+        "x-rate-limit-limit",
+        "x-rate-limit-remaining",
+        "x-rate-limit-reset",
+        "date",
+        "x-okta-request-id",
+    ] {
         assert!(response.headers().contains_key(header), "{header}");
     }
-    let text = mock_idp::config::DEFAULT_CONFIG_TOML.replace("[server]\n", "[server]\nrate_limit_per_minute = 2\n");
-    let limited = mock_idp::MockIdp::builder().config_toml(&text).unwrap().start().await.unwrap();
+    let text = mock_idp::config::DEFAULT_CONFIG_TOML
+        .replace("[server]\n", "[server]\nrate_limit_per_minute = 2\n");
+    let limited = mock_idp::MockIdp::builder()
+        .config_toml(&text)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     for _ in 0..2 {
-        assert_eq!(http().get(limited.jwks_uri()).send().await.unwrap().status(), 200);
+        assert_eq!(
+            http()
+                .get(limited.jwks_uri())
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     let refused = http().get(limited.jwks_uri()).send().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["x-rate-limit-remaining"], "0");
-    assert_eq!(refused.json::<Value>().await.unwrap()["errorCode"], "E0000047");
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["errorCode"],
+        "E0000047"
+    );
 }
