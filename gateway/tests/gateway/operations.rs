@@ -61,3 +61,71 @@ async fn shutdown_drains_in_flight_requests() {
         "no longer accepting"
     );
 }
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_name_kid_sub_and_jti_but_never_the_token_or_a_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded: the gateway's tasks log through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut s = Stack::start().await;
+    let good = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    assert_eq!(s.get("/beds/hospitals", &good).await.status(), 200);
+    let mut claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    claims["aud"] = "api://other".into();
+    let bad = s.idp.token(&claims);
+    assert_eq!(s.get("/beds/hospitals", &bad).await.status(), 401);
+    s.idp.rotate("key-2");
+    let rotated = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    assert_eq!(s.get("/beds/hospitals", &rotated).await.status(), 200);
+    s.idp.activate(
+        "opaque-secret-token-value",
+        serde_json::json!({ "active": false }),
+    );
+    assert_eq!(
+        s.get("/beds/hospitals", "opaque-secret-token-value")
+            .await
+            .status(),
+        401
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("token accepted"), "{logs}");
+    assert!(logs.contains("key-2"), "the kid is logged: {logs}");
+    assert!(
+        logs.contains("nurse@example.org"),
+        "the sub is logged: {logs}"
+    );
+    for token in [&good, &bad, &rotated] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "a token signature was logged");
+        assert!(
+            !logs.contains(token.split('.').nth(1).unwrap()),
+            "token claims were logged"
+        );
+    }
+    assert!(!logs.contains("opaque-secret-token-value"));
+    assert!(!logs.contains(INTROSPECT_SECRET) && !logs.contains(OPENID_APP_SECRET));
+}
