@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
         Cmd::List => {
             for d in conformance::checks::catalogue::CATALOGUE {
                 println!(
-                    "{:<11} {:<8} {:<8} {:<6} {:<4} {}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     d.id,
                     d.area,
                     d.level.as_str(),

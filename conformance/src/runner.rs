@@ -168,6 +168,7 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
     let mut env = Environment::default();
     let http = Http::new()?;
     let mut rotate: Option<checks::RotateHook> = None;
+    let mut mint: Option<checks::MintHook> = None;
     let (issuer, clock): (String, Option<checks::ClockHook>) = match target.server.in_process {
         Some(InProcess::Mock) => {
             let with_gateway = target.gateway.as_ref().is_some_and(|g| g.in_process);
@@ -188,6 +189,12 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
                 Box::pin(async move {
                     let _ = h.rotate_keys().await;
                 })
+            }));
+            let minter = idp.clone();
+            mint = Some(Arc::new(move |req: serde_json::Value| {
+                let req: mock_idp::test_tokens::TestTokenRequest =
+                    serde_json::from_value(req).ok()?;
+                minter.mint_test_token(&req).ok()
             }));
             env.mock = Some(idp);
             (
@@ -221,6 +228,7 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
     let mut cx = Ctx::new(target, issuer, http);
     cx.clock = clock;
     cx.rotate = rotate;
+    cx.mint = mint;
     cx.gateway_url = gateway_url;
     Ok((cx, env))
 }

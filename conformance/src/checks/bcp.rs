@@ -4,9 +4,10 @@ use super::Ctx;
 use crate::http::Req;
 use crate::login::{self, FlowOpts};
 
-pub const IDS: &[&str] = &["BCP-03", "BCP-04", "BCP-05"];
+pub const IDS: &[&str] = &["BCP-02", "BCP-03", "BCP-04", "BCP-05"];
 
 pub async fn run(cx: &mut Ctx) {
+    // 02 is judged at the gateway by the RS area (a token for another resource server).
     // 03: RFC 8414 metadata published (inserted or appended form).
     let issuer = cx.issuer.clone();
     let (origin, path) = match url::Url::parse(&issuer) {

@@ -142,6 +142,10 @@ pub struct Record {
 /// `None` (the in-process mock).
 pub type ClockHook = Arc<dyn Fn(Option<Duration>) + Send + Sync>;
 
+/// Mints a token signed by the target's real key with the given request (the
+/// in-process mock's test-token hook: `{client_id, scopes, claims, expires_in, flavor}`).
+pub type MintHook = Arc<dyn Fn(serde_json::Value) -> Option<String> + Send + Sync>;
+
 /// A function that rotates the target's signing key (the in-process mock).
 pub type RotateHook =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
@@ -168,6 +172,8 @@ pub struct Ctx {
     pub clock: Option<ClockHook>,
     /// Rotates the target's signing key (in-process mock only).
     pub rotate: Option<RotateHook>,
+    /// Mints admin-made tokens (in-process mock only; mode A checks).
+    pub mint: Option<MintHook>,
     /// Base URL of the gateway for RS checks.
     pub gateway_url: Option<String>,
     /// The login driver's cookie jar (the "browser session").
@@ -197,6 +203,7 @@ impl Ctx {
             http,
             clock: None,
             rotate: None,
+            mint: None,
             gateway_url: None,
             jar: Jar::default(),
             discovery: None,

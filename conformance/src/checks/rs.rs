@@ -11,7 +11,7 @@ use crate::jwt::{self, Jwt};
 
 pub const IDS: &[&str] = &[
     "RS-01", "RS-02", "RS-03", "RS-04", "RS-05", "RS-06", "RS-07", "RS-08", "RS-09", "RS-10",
-    "RS-12", "RS-13", "RS-14", "RS-15", "RS-16",
+    "RS-11", "RS-12", "RS-13", "RS-14", "RS-15", "RS-16",
 ];
 
 /// The challenge's scheme and `error`, or a syntax error.
@@ -288,6 +288,74 @@ pub async fn run(cx: &mut Ctx) {
         Err(e) => cx.check("RS-10", false, e, &ex),
     };
     all.push(ex);
+    // 11 (and BCP-02): a genuinely signed token for another resource server; 13: a future nbf.
+    match cx.mint.clone() {
+        Some(mint) => {
+            let svc = cx.service().map(|c| c.client_id).unwrap_or_default();
+            let scope = g.required_scope.clone().unwrap_or_default();
+            let foreign = mint(
+                json!({"client_id": svc, "scopes": [scope], "claims": {"aud": "api://conformance-other-rs"}}),
+            );
+            match foreign {
+                Some(t) => {
+                    let ex = cx.http.send(req(&g.method).bearer(&t)).await;
+                    let ok = ex.status == 401
+                        && challenge(&ex).ok().and_then(|c| c.1).as_deref()
+                            == Some("invalid_token");
+                    cx.check(
+                        "RS-11",
+                        ok,
+                        format!(
+                            "a token for another audience (aud {:?}) got {}",
+                            Jwt::decode(&t).and_then(|j| j.claims.get("aud").cloned()),
+                            ex.status
+                        ),
+                        &ex,
+                    );
+                    cx.check(
+                        "BCP-02",
+                        !(200..300).contains(&ex.status),
+                        "an access token minted for another resource server was admitted",
+                        &ex,
+                    );
+                    all.push(ex);
+                }
+                None => cx.skip(
+                    "RS-11",
+                    "the target could not mint a token for another audience",
+                ),
+            }
+            let now = super::intro::now();
+            if let Some(t) =
+                mint(json!({"client_id": svc, "scopes": [scope], "claims": {"nbf": now + 3600}}))
+            {
+                let ex = cx.http.send(req(&g.method).bearer(&t)).await;
+                let ok = ex.status == 401
+                    && challenge(&ex).ok().and_then(|c| c.1).as_deref() == Some("invalid_token");
+                cx.check(
+                    "RS-13",
+                    ok,
+                    format!(
+                        "a token with nbf an hour ahead (nbf {:?}) got {}",
+                        Jwt::decode(&t).and_then(|j| j.n("nbf")),
+                        ex.status
+                    ),
+                    &ex,
+                );
+                all.push(ex);
+            }
+        }
+        None => {
+            cx.skip(
+                "RS-11",
+                "needs a token minted for another resource server (admin set-up, mode A)",
+            );
+            cx.skip(
+                "BCP-02",
+                "needs a token minted for another resource server (admin set-up, mode A)",
+            );
+        }
+    }
     // 12 an ID token as a bearer token
     match cx.user_tokens().await.and_then(|u| u.id_token) {
         Some(id) => {
