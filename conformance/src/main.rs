@@ -34,6 +34,10 @@ enum Cmd {
         /// Write the report here instead of stdout (a terminal summary is still printed).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run the slow checks (waiting for expiry) against a real clock; on the in-process
+        /// mock they always run, moving its clock instead of sleeping.
+        #[arg(long)]
+        slow: bool,
     },
     /// List the catalogue: id, area, level, mode, implemented, assertion.
     List,
@@ -82,9 +86,13 @@ async fn main() -> ExitCode {
             only,
             report: format,
             out,
+            slow,
         } => {
             let t = match Target::load(&target) {
-                Ok(t) => t,
+                Ok(mut t) => {
+                    t.server.slow_checks |= slow;
+                    t
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
