@@ -220,6 +220,16 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 const SECRET_FIELDS: &[&str] = &["client_secret", "password", "sessionToken"];
+/// Shortened, not hidden: the start is enough to tell tokens apart in a report.
+const TOKEN_FIELDS: &[&str] = &[
+    "token",
+    "refresh_token",
+    "access_token",
+    "id_token_hint",
+    "code",
+    "code_verifier",
+    "request",
+];
 
 fn redact_form(body: &str) -> String {
     if body.trim_start().starts_with('{') {
@@ -239,6 +249,9 @@ fn redact_form(body: &str) -> String {
     body.split('&')
         .map(|kv| match kv.split_once('=') {
             Some((k, _)) if SECRET_FIELDS.contains(&k) => format!("{k}=…"),
+            Some((k, v)) if TOKEN_FIELDS.contains(&k) && v.len() > 16 => {
+                format!("{k}={}…", &v[..12])
+            }
             _ => kv.to_owned(),
         })
         .collect::<Vec<_>>()
