@@ -229,3 +229,47 @@ async fn oidc_provider_peer_has_only_documented_deviations() {
     assert!(rep.ok(), "{}", report::render(&rep, Format::Terminal));
     assert!(rep.totals().pass > 150);
 }
+
+/// The Okta Classic headless login (`/api/v1/authn` → `sessionToken` → `/authorize`), which
+/// `just e2e` relies on, driven against the mock's implementation of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_authn_session_token_login_drives_the_user_flows() {
+    let path = fixtures().join("targets/mock.toml");
+    let text = std::fs::read_to_string(&path)
+        .expect("mock.toml")
+        .replace("login = \"form\"", "login = \"okta_authn\"");
+    assert!(text.contains("okta_authn"));
+    let target = Target::parse(&text, &path).expect("target");
+    let rep = runner::run(
+        target,
+        &Selection {
+            only: ["TOK-AC", "IDT", "UI", "PKCE-01", "OIDC-04", "OIDC-05"]
+                .map(String::from)
+                .to_vec(),
+        },
+    )
+    .await
+    .expect("run");
+    for id in [
+        "TOK-AC-01",
+        "TOK-AC-02",
+        "IDT-02",
+        "IDT-08",
+        "IDT-09",
+        "UI-01",
+        "UI-04",
+        "PKCE-01",
+        "OIDC-04",
+        "OIDC-05",
+    ] {
+        let r = rep.get(id).expect(id);
+        assert_eq!(
+            r.status,
+            Status::Pass,
+            "{id}: {} {:?}",
+            r.message,
+            r.evidence
+        );
+    }
+    assert!(rep.ok(), "{}", report::render(&rep, Format::Terminal));
+}
