@@ -46,6 +46,18 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    let _ = writeln!(
+        s,
+        "\n{:<8} {:>5} {:>5} {:>5} {:>9} {:>5} {:>5} {:>5}",
+        "area", "pass", "fail", "warn", "deviation", "info", "skip", "n/i"
+    );
+    for (area, c) in report.by_area() {
+        let _ = writeln!(
+            s,
+            "{area:<8} {:>5} {:>5} {:>5} {:>9} {:>5} {:>5} {:>5}",
+            c.pass, c.fail, c.warn, c.deviation, c.info, c.skip, c.not_implemented
+        );
+    }
     let t = report.totals();
     let _ = writeln!(
         s,
