@@ -172,3 +172,48 @@ pub fn snippet(discovery_url: &Url, m: &Metadata) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_fills_only_what_the_configuration_leaves_out() {
+        let toml = r#"
+[[authorization_servers]]
+name = "ExternalOktaServer"
+discovery_url = "https://example.okta.com/oauth2/default/.well-known/openid-configuration"
+jwks_uri = "https://keys.example.com/pinned"
+[authorization_servers.local]
+audiences = ["api://default"]
+"#;
+        let mut config = crate::config::Config::from_toml(toml, &|_: &str| None).unwrap();
+        let server = &mut config.authorization_servers[0];
+        let doc: Metadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://example.okta.com/oauth2/default",
+            "jwks_uri": "https://example.okta.com/oauth2/default/v1/keys",
+            "introspection_endpoint": "https://example.okta.com/oauth2/default/v1/introspect",
+            "registration_endpoint": "https://example.okta.com/oauth2/v1/clients",
+            "scopes_supported": ["openid", "beds.read"],
+        }))
+        .unwrap();
+        apply(server, doc);
+        assert_eq!(
+            server.issuer.as_deref(),
+            Some("https://example.okta.com/oauth2/default")
+        );
+        assert_eq!(
+            server.jwks_uri.as_ref().unwrap().as_str(),
+            "https://keys.example.com/pinned"
+        );
+        assert_eq!(
+            server.introspection_endpoint.as_ref().unwrap().as_str(),
+            "https://example.okta.com/oauth2/default/v1/introspect"
+        );
+        assert_eq!(
+            server.registration_endpoint.as_ref().unwrap().as_str(),
+            "https://example.okta.com/oauth2/v1/clients"
+        );
+        assert_eq!(server.scopes, vec!["openid", "beds.read"]);
+    }
+}

@@ -132,3 +132,74 @@ async fn introspection_answers_with_a_string_active_are_refused() {
     );
     assert_eq!(s.get("/beds/hospitals", token).await.status(), 401);
 }
+
+#[tokio::test]
+async fn scopes_are_qualified_by_the_authorization_server_that_vouched_for_the_token() {
+    let tenant1 = WireIdp::start().await;
+    let tenant2 = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let server = |name: &str, idp: &WireIdp| {
+        format!(
+            r#"
+[[authorization_servers]]
+name = "{name}"
+discovery_url = "{}"
+[authorization_servers.remote]
+client_id = "{INTROSPECT_CLIENT}"
+client_secret = "{INTROSPECT_SECRET}"
+"#,
+            idp.discovery_url()
+        )
+    };
+    let toml = format!(
+        r#"{}{}
+[[apis]]
+name = "CheckBedAvailability"
+base_path = "/beds"
+upstream = "{}"
+identification = ["oauth2_remote"]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "CheckBedAvailibiltyScopeV3", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
+
+[[scope_mappings]]
+authorization_server = "OktaTenant2"
+scope = "beds.read"
+api_scopes = ["CheckBedAvailibiltyScopeV3"]
+
+[[applications]]
+name = "OpenIDApp"
+apis = ["CheckBedAvailability"]
+strategies = [
+  {{ name = "Tenant1Strategy", scheme = "oauth2", authorization_server = "OktaTenant1", client_id = "{OPENID_APP}" }},
+  {{ name = "Tenant2Strategy", scheme = "oauth2", authorization_server = "OktaTenant2", client_id = "{OPENID_APP}" }},
+]
+"#,
+        server("OktaTenant1", &tenant1),
+        server("OktaTenant2", &tenant2),
+        echo.url()
+    );
+    let g = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let http = reqwest::Client::new();
+    let call = |token: &'static str| {
+        http.get(format!("{}/beds/hospitals", g.url()))
+            .bearer_auth(token)
+            .send()
+    };
+    // Tenant 1's `beds.read` is not mapped: refused, with tenant 1's answer.
+    tenant1.activate("tenant1-token", active(OPENID_APP, "beds.read", T0 + 3600));
+    assert_eq!(call("tenant1-token").await.unwrap().status(), 403);
+    // Tenant 2's `beds.read` is mapped.
+    tenant2.activate("tenant2-token", active(OPENID_APP, "beds.read", T0 + 3600));
+    let r = call("tenant2-token").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["headers"]["x-gateway-authorization-server"],
+        json!(["OktaTenant2"])
+    );
+    // Each tenant's answers are cached apart: tenant 1 was asked once per token (its cached
+    // answer for tenant1-token was reused), tenant 2 only about the token tenant 1 did not know.
+    assert_eq!(call("tenant1-token").await.unwrap().status(), 403);
+    assert_eq!(tenant1.calls(INTROSPECT).await, 2);
+    assert_eq!(tenant2.calls(INTROSPECT).await, 1);
+}

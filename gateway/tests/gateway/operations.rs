@@ -62,13 +62,24 @@ async fn shutdown_drains_in_flight_requests() {
     );
 }
 
-/// A `tracing` writer into a shared buffer.
+/// A buffer of captured log output.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
-impl std::io::Write for Captured {
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes into the current thread's capture buffer, if any (other tests' logs are dropped).
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(c) = &*c.borrow() {
+                c.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -76,16 +87,26 @@ impl std::io::Write for Captured {
     }
 }
 
+/// One global DEBUG subscriber for the test binary (a thread-local default races with other
+/// tests over tracing's callsite cache); each test captures only its own thread's output.
+fn capture_logs() -> Captured {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(|| ThreadWriter)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+    let captured = Captured::default();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(captured.clone()));
+    captured
+}
+
 #[tokio::test]
 async fn logs_name_kid_sub_and_jti_but_never_the_token_or_a_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime is single-threaded: the gateway's tasks log through this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The test runtime is single-threaded: the gateway's tasks log on this thread.
+    let captured = capture_logs();
     let mut s = Stack::start().await;
     let good = s
         .idp
