@@ -164,6 +164,21 @@ impl Flow {
     }
 }
 
+/// The public client and the options for its authorization requests.
+pub fn public_flow(cx: &Ctx) -> Option<(Client, FlowOpts)> {
+    let public = cx.target.clients.public.clone()?;
+    if !can_login(cx) {
+        return None;
+    }
+    let opts = FlowOpts {
+        client_id: Some(public.client_id.clone()),
+        redirect_uri: public.redirect_uri.clone(),
+        scope: public.scope.clone(),
+        ..FlowOpts::default()
+    };
+    Some((public, opts))
+}
+
 /// True when the target can log a user in headlessly.
 pub fn can_login(cx: &Ctx) -> bool {
     cx.target

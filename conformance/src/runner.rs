@@ -178,6 +178,13 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
                 env.gateway = Some(demo.gateway);
                 env.beds = Some(demo.beds);
                 Arc::new(demo.idp)
+            } else if let Some(path) = &target.server.mock_config {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let builder = mock_idp::MockIdp::builder()
+                    .config_toml(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Arc::new(builder.start().await?)
             } else {
                 Arc::new(mock_idp::MockIdp::start().await?)
             };

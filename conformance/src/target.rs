@@ -42,6 +42,9 @@ pub struct Server {
     /// Start this server in process instead of calling `issuer`.
     #[serde(default)]
     pub in_process: Option<InProcess>,
+    /// The in-process mock's configuration (relative to the target file; its default otherwise).
+    #[serde(default)]
+    pub mock_config: Option<PathBuf>,
     /// Accept `http://127.0.0.1`/`localhost` where https is required (DISC-03/10).
     #[serde(default)]
     pub allow_http_loopback: bool,
@@ -119,6 +122,9 @@ pub struct Clients {
     /// Public client (auth method `none`), if the target has one.
     #[serde(default)]
     pub public: Option<Client>,
+    /// A second confidential code-flow client ("client B" for binding checks).
+    #[serde(default)]
+    pub other: Option<Client>,
 }
 
 /// The test user.
@@ -262,6 +268,12 @@ impl Target {
                 path: path.to_owned(),
                 message: "[server] needs `issuer` or `in_process`".into(),
             });
+        }
+        if let Some(m) = &t.server.mock_config
+            && m.is_relative()
+        {
+            let base = path.parent().unwrap_or(Path::new("."));
+            t.server.mock_config = Some(base.join(m));
         }
         if let Some(e) = &t.expectations
             && e.is_relative()

@@ -313,6 +313,16 @@ impl Ctx {
         self.target.clients.service.clone()
     }
 
+    /// "Client B" for binding checks: the second web client, else the service client.
+    pub fn other(&self) -> Option<Client> {
+        self.target
+            .clients
+            .other
+            .clone()
+            .or_else(|| self.service())
+            .filter(|c| self.web().is_none_or(|w| w.client_id != c.client_id))
+    }
+
     /// The web (authorization-code) client.
     pub fn web(&self) -> Option<Client> {
         self.target.clients.web.clone()

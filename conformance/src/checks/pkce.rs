@@ -122,6 +122,7 @@ pub async fn run(cx: &mut Ctx) {
                     pkce: None,
                     client_id: Some(p.client_id.clone()),
                     redirect_uri: p.redirect_uri.clone(),
+                    scope: p.scope.clone(),
                     ..base.clone()
                 },
             )

@@ -1,6 +1,7 @@
 //! RT: refresh tokens (RFC 6749 §6, OIDC Core §12).
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::Ctx;
 use super::tok_gen::vschar;
@@ -8,7 +9,8 @@ use crate::jwt::Jwt;
 use crate::login;
 
 pub const IDS: &[&str] = &[
-    "RT-01", "RT-02", "RT-03", "RT-04", "RT-05", "RT-06", "RT-08", "RT-09", "RT-10", "RT-11",
+    "RT-01", "RT-02", "RT-03", "RT-04", "RT-05", "RT-06", "RT-07", "RT-08", "RT-09", "RT-10",
+    "RT-11",
 ];
 
 pub async fn run(cx: &mut Ctx) {
@@ -158,7 +160,7 @@ pub async fn run(cx: &mut Ctx) {
         &ex,
     );
     // 03 another client
-    if let Some(svc) = cx.service().filter(|s| s.client_id != web.client_id) {
+    if let Some(svc) = cx.other() {
         let ex = cx
             .token_request(
                 &svc,
@@ -235,4 +237,72 @@ pub async fn run(cx: &mut Ctx) {
             &ex,
         );
     }
+    rotation(cx).await;
+}
+
+/// RT-06 / RT-07 for a public client: rotation, then replay of a rotated-out token after the leeway.
+async fn rotation(cx: &mut Ctx) {
+    let Some((public, opts)) = login::public_flow(cx) else {
+        cx.skip("RT-07", "no public client in the target (mode A)");
+        return;
+    };
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    let Some(ex) = login::redeem(cx, &f, Some(&public), |_| {}).await else {
+        return;
+    };
+    let Some(rt0) = ex.str_field("refresh_token") else {
+        cx.skip("RT-06", "the public client got no refresh token");
+        cx.skip("RT-07", "the public client got no refresh token");
+        return;
+    };
+    let r1 = cx
+        .token_request(
+            &public,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt0)],
+        )
+        .await;
+    let rt1 = r1.str_field("refresh_token");
+    let rotated = r1.status == 200 && rt1.as_deref().is_some_and(|n| n != rt0);
+    cx.check(
+        "RT-06",
+        rotated,
+        "a public client's refresh did not return a new refresh token",
+        &r1,
+    );
+    if !cx.slow_ok() {
+        cx.skip(
+            "RT-07",
+            "slow check (waits past the rotation leeway): enable server.slow_checks",
+        );
+        return;
+    }
+    let Some(rt1) = rt1 else { return };
+    cx.elapse(Duration::from_secs(61)).await;
+    let old = cx
+        .token_request(
+            &public,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt0)],
+        )
+        .await;
+    cx.check(
+        "RT-06",
+        old.status == 400 && old.error_code().as_deref() == Some("invalid_grant"),
+        "a rotated-out refresh token still worked after the leeway",
+        &old,
+    );
+    let cur = cx
+        .token_request(
+            &public,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+    cx.check(
+        "RT-07",
+        cur.status == 400 && cur.error_code().as_deref() == Some("invalid_grant"),
+        "replaying a rotated-out refresh token did not revoke the current one",
+        &cur,
+    );
+    cx.restore_time();
 }

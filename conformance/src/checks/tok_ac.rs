@@ -17,6 +17,7 @@ pub const IDS: &[&str] = &[
     "TOK-AC-07",
     "TOK-AC-08",
     "TOK-AC-09",
+    "TOK-AC-10",
     "TOK-AC-11",
 ];
 
@@ -195,8 +196,8 @@ pub async fn run(cx: &mut Ctx) {
         );
     }
     // 07 another client redeems the code
-    match cx.service() {
-        Some(svc) if svc.client_id != web.client_id => {
+    match cx.other() {
+        Some(svc) => {
             let Some(f) = login::run_flow(cx, &base).await else {
                 return;
             };
@@ -219,5 +220,73 @@ pub async fn run(cx: &mut Ctx) {
             }
         }
         _ => cx.skip("TOK-AC-07", "needs a second client"),
+    }
+    tok_ac_10(cx).await;
+}
+
+/// Public client: `client_id` in the body is required, and the code is bound to it.
+async fn tok_ac_10(cx: &mut Ctx) {
+    let Some((public, opts)) = login::public_flow(cx) else {
+        cx.skip("TOK-AC-10", "no public client in the target (mode A)");
+        return;
+    };
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    let Some(ok) = login::redeem(cx, &f, Some(&public), |_| {}).await else {
+        cx.fail(
+            "TOK-AC-10",
+            format!("the public client got no code: {:?}", f.result.stopped),
+            f.result.last(),
+        );
+        return;
+    };
+    cx.check(
+        "TOK-AC-10",
+        ok.status == 200,
+        "the public client's code exchange (client_id in the body) failed",
+        &ok,
+    );
+    // without client_id
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    if let (Some(code), Some(url)) = (f.code().map(str::to_owned), cx.token_endpoint().await) {
+        let v = f.verifier.clone().unwrap_or_default();
+        let ex = cx
+            .http
+            .send(crate::http::Req::post_form(
+                &url,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &f.redirect_uri),
+                    ("code_verifier", &v),
+                ],
+            ))
+            .await;
+        cx.check(
+            "TOK-AC-10",
+            ex.status != 200,
+            "a public client's code was redeemed without client_id",
+            &ex,
+        );
+    }
+    // with another public client_id: the code belongs to the SPA
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    let mut stranger = public.clone();
+    stranger.client_id = cx
+        .web()
+        .map(|w| w.client_id)
+        .unwrap_or_else(|| "conformance-other".into());
+    if let Some(ex) = login::redeem(cx, &f, Some(&stranger), |_| {}).await {
+        cx.check(
+            "TOK-AC-10",
+            ex.status != 200,
+            "a public client's code was redeemed under another client_id",
+            &ex,
+        );
     }
 }
