@@ -237,3 +237,50 @@ async fn an_anonymous_api_passes_requests_without_a_token_but_not_with_a_bad_one
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn jwt_identification_uses_azp_and_the_upstream_path_prefix_is_kept() {
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let toml = format!(
+        r#"
+[[authorization_servers]]
+name = "ExternalOktaServer"
+discovery_url = "{discovery}"
+[authorization_servers.local]
+audiences = ["{AUDIENCE}"]
+
+[[apis]]
+name = "Partners"
+base_path = "/partners"
+upstream = "{upstream}/internal/v2/"
+identification = ["jwt"]
+resources = [{{ path = "/orders/{{id}}", methods = ["GET"] }}]
+
+[[applications]]
+name = "PartnerApp"
+apis = ["Partners"]
+strategies = [{{ name = "PartnerJwt", scheme = "jwt", authorization_server = "ExternalOktaServer", client_id = "partner-1" }}]
+"#,
+        discovery = idp.discovery_url(),
+        upstream = echo.url()
+    );
+    let g = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let mut claims = idp.access_claims("ignored", &[], T0);
+    claims.as_object_mut().unwrap().remove("cid");
+    claims["azp"] = json!("partner-1");
+    let r = reqwest::Client::new()
+        .get(format!("{}/partners/orders/42?x=1", g.url()))
+        .bearer_auth(idp.token(&claims))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo_body: Value = r.json().await.unwrap();
+    assert_eq!(echo_body["path"], "/internal/v2/orders/42");
+    assert_eq!(echo_body["query"], "x=1");
+    assert_eq!(
+        echo_body["headers"]["x-gateway-application"],
+        json!(["PartnerApp"])
+    );
+}
