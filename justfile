@@ -29,3 +29,7 @@ demo:
 # Criterion micro-benchmarks of the hot paths.
 bench:
     cargo bench -p gateway
+
+# Fuzz the mock with schemathesis against its OpenAPI document (pip install schemathesis).
+fuzz-mock EXAMPLES="50":
+    mock-idp/fuzz/schemathesis.sh {{EXAMPLES}}

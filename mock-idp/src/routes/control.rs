@@ -28,9 +28,24 @@ fn invalid(cause: impl Into<String>) -> OktaApiError {
     error
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, OktaApiError> {
-    body.map(|Json(value)| value)
-        .map_err(|e| invalid(e.body_text()))
+/// A JSON object body as `T`. Objects only: serde would also read a struct
+/// from an array, which no client means.
+fn body<T: serde::de::DeserializeOwned>(
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<T, OktaApiError> {
+    let value = body
+        .map(|Json(value)| value)
+        .map_err(|e| invalid(e.body_text()))?;
+    if !value.is_object() {
+        return Err(invalid("the body must be a JSON object"));
+    }
+    if value
+        .get("target")
+        .is_some_and(|target| !target.is_object())
+    {
+        return Err(invalid("target: must be an object"));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
 }
 
 fn server_by_name<'a>(
@@ -85,13 +100,12 @@ pub struct KeyRequest {
 /// old ones stay published until the tokens they signed expire.
 pub async fn rotate_keys(
     State(state): State<AppState>,
-    request: Result<Json<KeyRequest>, JsonRejection>,
+    request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, OktaApiError> {
-    let request = match request {
-        Ok(Json(request)) => request,
+    let request: KeyRequest = match request {
         // An empty body means "rotate the default server's key".
         Err(JsonRejection::MissingJsonContentType(_)) => KeyRequest::default(),
-        Err(error) => return Err(invalid(error.body_text())),
+        other => body(other)?,
     };
     let server = server_by_name(&state, request.server.as_deref())?.clone();
     let next = match request.private_key_pem {
@@ -137,9 +151,9 @@ pub async fn get_clock(State(state): State<AppState>) -> Json<Value> {
 /// `POST /__mock/clock`: set, advance, freeze or reset the server's clock.
 pub async fn set_clock(
     State(state): State<AppState>,
-    request: Result<Json<ClockRequest>, JsonRejection>,
+    request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, OktaApiError> {
-    let request = body(request)?;
+    let request: ClockRequest = body(request)?;
     if request.reset == Some(true) {
         state.clock.reset();
     }
@@ -166,9 +180,9 @@ pub async fn list_faults(State(state): State<AppState>) -> Json<Value> {
 /// `POST /__mock/faults`: 201 with the fault's id.
 pub async fn add_fault(
     State(state): State<AppState>,
-    request: Result<Json<FaultSpec>, JsonRejection>,
+    request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, OktaApiError> {
-    let spec = body(request)?;
+    let spec: FaultSpec = body(request)?;
     spec.validate().map_err(invalid)?;
     let id = state.control.add_fault(spec);
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
@@ -206,9 +220,9 @@ pub async fn list_claims(State(state): State<AppState>) -> Json<Value> {
 /// `POST /__mock/claims`: custom claims for a client, a user or the next token.
 pub async fn add_claims(
     State(state): State<AppState>,
-    request: Result<Json<ClaimRule>, JsonRejection>,
+    request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, OktaApiError> {
-    let rule = body(request)?;
+    let rule: ClaimRule = body(request)?;
     if let Some(client_id) = &rule.target.client_id
         && state.client(client_id).is_none()
     {
@@ -240,9 +254,9 @@ pub async fn remove_claims(
 /// `POST /__mock/tokens`: a token without a flow, valid or deliberately bad.
 pub async fn mint_token(
     State(state): State<AppState>,
-    request: Result<Json<TestTokenRequest>, JsonRejection>,
+    request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, OktaApiError> {
-    let request = body(request)?;
+    let request: TestTokenRequest = body(request)?;
     let state_for_mint = state.clone();
     let token = tokio::task::spawn_blocking(move || test_tokens::mint(&state_for_mint, &request))
         .await

@@ -103,7 +103,14 @@ pub fn allow_browser_origin(state: &AppState, request: &HeaderMap, response: &mu
 }
 
 /// CORS preflight for browser clients (SPAs exchanging codes).
-pub async fn preflight(headers: HeaderMap) -> Response {
+/// CORS preflight. The `Server` extractor answers 404 for an unknown server
+/// before anything is allowed.
+pub async fn preflight(_server: Server, headers: HeaderMap) -> Response {
+    cors_preflight(headers)
+}
+
+/// The preflight answer itself (shared with userinfo).
+pub fn cors_preflight(headers: HeaderMap) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     if let Some(origin) = headers.get(header::ORIGIN) {

@@ -23,8 +23,8 @@ pub async fn userinfo(
 }
 
 /// CORS preflight: okta-auth-js calls userinfo from the browser with a Bearer header.
-pub async fn preflight(headers: HeaderMap) -> Response {
-    let mut response = super::token::preflight(headers).await;
+pub async fn preflight(_server: super::Server, headers: HeaderMap) -> Response {
+    let mut response = super::token::cors_preflight(headers);
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, OPTIONS"),
