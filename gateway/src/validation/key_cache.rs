@@ -1,7 +1,8 @@
 //! The signing keys of one authorization server: fetched from its JWKS, kept for the time its
 //! `Cache-Control` allows (bounded), refreshed when a token names an unknown `kid` (one fetch at
-//! a time, at most once per `min_refresh`), and kept serving for `max_stale` seconds past their
-//! lifetime when the authorization server cannot be reached. Or a static PEM key.
+//! a time, at most once per `min_refresh`). Past their lifetime they keep serving for up to
+//! `max_stale` seconds while a background refresh runs (stale-while-revalidate), which also
+//! covers an authorization server that cannot be reached. Or a static PEM key.
 //!
 //! Each key carries the algorithms it may verify; HMAC algorithms are never among them, so a
 //! token cannot choose to be checked with a public key as an HMAC secret.
@@ -285,7 +286,7 @@ impl KeyCache {
 
     /// The key for `kid` (or the only key when the token names none) that may verify `alg`.
     pub async fn key(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<VerifyKey>, ValidationError> {
@@ -300,18 +301,16 @@ impl KeyCache {
         let snapshot = self.set.load_full();
         let snapshot = match snapshot {
             Some(s) if now < s.expires_at => s,
+            // Past its lifetime but within the staleness bound: serve it, revalidate behind.
+            Some(s) if now <= s.expires_at.saturating_add(self.max_stale) => {
+                self.revalidate(s.generation);
+                s
+            }
             stale => {
                 let generation = stale.as_ref().map_or(0, |s| s.generation);
-                match self.refresh(generation, Reason::Expired).await {
-                    Ok(s) => s,
-                    Err(_) => match stale {
-                        Some(s) if now <= s.expires_at.saturating_add(self.max_stale) => {
-                            tracing::warn!(jwks_uri = %self.jwks_uri, "serving stale keys: the key set could not be refreshed");
-                            s
-                        }
-                        _ => return Err(ValidationError::Unavailable),
-                    },
-                }
+                self.refresh(generation, Reason::Expired)
+                    .await
+                    .map_err(|_| ValidationError::Unavailable)?
             }
         };
         if let Some(k) = lookup(&snapshot, kid, alg) {
@@ -331,6 +330,17 @@ impl KeyCache {
             }
             Err(RefreshError::Failed) => Err(ValidationError::Unavailable),
         }
+    }
+
+    /// Refreshes in the background unless a refresh is already running.
+    fn revalidate(self: &Arc<Self>, seen_generation: u64) {
+        if self.refresh.try_lock().is_err() {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = this.refresh(seen_generation, Reason::Expired).await;
+        });
     }
 
     async fn refresh(

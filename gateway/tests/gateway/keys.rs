@@ -61,3 +61,23 @@ async fn cached_keys_keep_serving_while_the_jwks_is_down_until_max_stale() {
     let r = s.get("/beds/hospitals", &token).await;
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn an_expired_key_set_keeps_serving_while_it_is_refreshed_in_the_background() {
+    let s = Stack::start().await;
+    s.clock.advance(301); // past the key set's max-age of 300 s
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0 + 301));
+    assert_eq!(s.get("/beds/hospitals", &token).await.status(), 200);
+    // The refresh happens behind the request; wait for it (an event, not a duration).
+    for _ in 0..500 {
+        if s.idp.calls(KEYS).await == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(s.idp.calls(KEYS).await, 2);
+    assert_eq!(s.get("/beds/hospitals", &token).await.status(), 200);
+    assert_eq!(s.idp.calls(KEYS).await, 2, "fresh again: no further fetch");
+}
