@@ -8,7 +8,7 @@ use crate::login::{self, FlowOpts};
 
 pub const IDS: &[&str] = &[
     "IDT-01", "IDT-02", "IDT-03", "IDT-04", "IDT-05", "IDT-06", "IDT-07", "IDT-08", "IDT-09",
-    "IDT-10", "IDT-11", "IDT-13", "IDT-15", "IDT-16",
+    "IDT-10", "IDT-11", "IDT-12", "IDT-13", "IDT-15", "IDT-16", "IDT-17",
 ];
 
 /// Core §5.1 claim types: `Err` names the first bad one.
@@ -58,6 +58,80 @@ pub fn claim_types(c: &Value) -> Result<(), String> {
 }
 
 pub async fn run(cx: &mut Ctx) {
+    run_code(cx).await;
+    hybrid(cx).await;
+}
+
+/// IDT-12 / IDT-17 (and the front-channel IDT-11 rule): `code id_token` with the public
+/// client, when the target offers the hybrid flow.
+async fn hybrid(cx: &mut Ctx) {
+    if !cx
+        .meta_lists("response_types_supported", "code id_token")
+        .await
+    {
+        cx.skip("IDT-12", "the hybrid flow is not offered");
+        cx.skip("IDT-17", "the hybrid flow is not offered");
+        return;
+    }
+    let Some((public, mut opts)) = login::public_flow(cx) else {
+        cx.skip(
+            "IDT-12",
+            "needs a public client allowed the hybrid flow (mode A)",
+        );
+        cx.skip(
+            "IDT-17",
+            "needs a public client allowed the hybrid flow (mode A)",
+        );
+        return;
+    };
+    opts.extra
+        .push(("response_type".into(), "code id_token".into()));
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    let Some(last) = f.result.last().cloned() else {
+        return;
+    };
+    let (Some(code), Some(front)) = (
+        f.code().map(str::to_owned),
+        f.result.param("id_token").and_then(Jwt::decode),
+    ) else {
+        cx.skip(
+            "IDT-12",
+            format!(
+                "no code + id_token from the authorization endpoint: {:?} {:?}",
+                f.result.param("error"),
+                f.result.stopped
+            ),
+        );
+        cx.skip("IDT-17", "no hybrid response");
+        return;
+    };
+    let alg = front.h("alg").unwrap_or("RS256").to_owned();
+    let want = jwt::half_hash(&alg, &code).unwrap_or_default();
+    cx.check(
+        "IDT-12",
+        front.c("c_hash") == Some(want.as_str()),
+        format!("c_hash {:?} (want {want})", front.c("c_hash")),
+        &last,
+    );
+    if let Some(ex) = login::redeem(cx, &f, Some(&public), |_| {}).await {
+        match ex.str_field("id_token").and_then(|t| Jwt::decode(&t)) {
+            Some(back) => {
+                let ok = back.c("sub") == front.c("sub") && back.c("iss") == front.c("iss");
+                cx.check(
+                    "IDT-17",
+                    ok,
+                    "the authorization- and token-endpoint ID tokens differ in iss or sub",
+                    &ex,
+                );
+            }
+            None => cx.fail("IDT-17", "no ID token from the token endpoint", Some(&ex)),
+        }
+    }
+}
+
+async fn run_code(cx: &mut Ctx) {
     if !login::can_login(cx) {
         cx.skip_all(IDS, "needs a user login (target has none)");
         return;

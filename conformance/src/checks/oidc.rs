@@ -8,8 +8,8 @@ use crate::login::{self, Flow, FlowOpts};
 use crate::target::LoginMethod;
 
 pub const IDS: &[&str] = &[
-    "OIDC-01", "OIDC-02", "OIDC-04", "OIDC-05", "OIDC-06", "OIDC-07", "OIDC-08", "OIDC-09",
-    "OIDC-10", "OIDC-11", "OIDC-12", "OIDC-14", "OIDC-15",
+    "OIDC-01", "OIDC-02", "OIDC-03", "OIDC-04", "OIDC-05", "OIDC-06", "OIDC-07", "OIDC-08",
+    "OIDC-09", "OIDC-10", "OIDC-11", "OIDC-12", "OIDC-14", "OIDC-15",
 ];
 
 async fn id_token(cx: &mut Ctx, f: &Flow) -> Option<Jwt> {
@@ -33,6 +33,57 @@ fn logged_in_again(f: &Flow) -> bool {
 }
 
 pub async fn run(cx: &mut Ctx) {
+    run_code(cx).await;
+    oidc_03(cx).await;
+}
+
+/// OIDC-03: an ID token from the authorization endpoint requires a nonce.
+async fn oidc_03(cx: &mut Ctx) {
+    if !cx.meta_lists("response_types_supported", "id_token").await {
+        cx.skip(
+            "OIDC-03",
+            "no response type returns an ID token from the authorization endpoint",
+        );
+        return;
+    }
+    let Some((_, mut opts)) = login::public_flow(cx) else {
+        cx.skip(
+            "OIDC-03",
+            "needs a public client allowed the implicit flow (mode A)",
+        );
+        return;
+    };
+    opts.extra.push(("response_type".into(), "id_token".into()));
+    opts.nonce = false;
+    opts.pkce = None;
+    let Some(f) = login::run_flow(cx, &opts).await else {
+        return;
+    };
+    let Some(last) = f.result.last().cloned() else {
+        return;
+    };
+    if f.result.param("error") == Some("unauthorized_client") {
+        cx.skip(
+            "OIDC-03",
+            "the public client is not allowed response_type=id_token",
+        );
+        return;
+    }
+    let ok =
+        f.result.param("id_token").is_none() && f.result.param("error") == Some("invalid_request");
+    cx.check(
+        "OIDC-03",
+        ok,
+        format!(
+            "response_type=id_token without nonce: error {:?}, id_token issued {}",
+            f.result.param("error"),
+            f.result.param("id_token").is_some()
+        ),
+        &last,
+    );
+}
+
+async fn run_code(cx: &mut Ctx) {
     if !login::can_login(cx) {
         cx.skip_all(IDS, "needs a user login (target has none)");
         return;
