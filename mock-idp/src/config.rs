@@ -178,6 +178,28 @@ pub struct AuthorizationServerConfig {
     pub policies: Vec<PolicyConfig>,
     /// PKCS#8 PEM file with the RSA signing key; generated at start when absent.
     pub signing_key_file: Option<PathBuf>,
+    /// Custom claims this server adds to its tokens (Okta's claims).
+    #[serde(default)]
+    pub claims: Vec<ClaimConfig>,
+}
+
+/// A custom claim: a fixed value, or a value taken from the user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimConfig {
+    pub name: String,
+    /// `access`, `id` or `both`.
+    #[serde(default)]
+    pub token: crate::control::TokenKind,
+    /// A fixed value (any TOML value).
+    #[serde(default)]
+    pub value: Option<toml::Value>,
+    /// From the user: `groups`, `login`, `id`, or `profile.<attribute>`.
+    #[serde(default)]
+    pub value_from: Option<String>,
+    /// Only for these client ids (every client when empty).
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 fn default_audience() -> String {
@@ -562,6 +584,51 @@ fn validate_server(server: &AuthorizationServerConfig, key: &str) -> Result<(), 
                 scope_key,
                 format!("duplicate scope {:?}", scope.name),
             ));
+        }
+    }
+    for (j, claim) in server.claims.iter().enumerate() {
+        let claim_key = format!("{key}.claims[{j}]");
+        const RESERVED: &[&str] = &[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "cid",
+            "uid",
+            "scp",
+            "ver",
+            "nonce",
+            "auth_time",
+            "at_hash",
+            "c_hash",
+            "amr",
+            "idp",
+        ];
+        if claim.name.is_empty() || RESERVED.contains(&claim.name.as_str()) {
+            return Err(invalid(
+                format!("{claim_key}.name"),
+                format!("{:?} is empty or a reserved claim", claim.name),
+            ));
+        }
+        match (&claim.value, &claim.value_from) {
+            (Some(_), None) => {}
+            (None, Some(from))
+                if matches!(from.as_str(), "groups" | "login" | "id")
+                    || from.strip_prefix("profile.").is_some_and(|a| !a.is_empty()) => {}
+            (None, Some(from)) => {
+                return Err(invalid(
+                    format!("{claim_key}.value_from"),
+                    format!("{from:?}: use groups, login, id or profile.<attribute>"),
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    claim_key,
+                    "give exactly one of value or value_from",
+                ));
+            }
         }
     }
     for (j, policy) in server.policies.iter().enumerate() {

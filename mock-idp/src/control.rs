@@ -176,7 +176,21 @@ pub struct RequestRecord {
     pub client_id: Option<String>,
 }
 
+/// A token the server minted (for inspection; never the token itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedToken {
+    pub jti: String,
+    pub kind: TokenKind,
+    pub issuer: String,
+    pub client_id: String,
+    pub sub: String,
+    pub scopes: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
 const REQUEST_LOG_CAPACITY: usize = 200;
+const ISSUED_LOG_CAPACITY: usize = 500;
 
 /// Runtime changes made through the control API.
 #[derive(Debug, Default)]
@@ -185,6 +199,7 @@ pub struct Control {
     faults: Mutex<Vec<Fault>>,
     claim_rules: Mutex<Vec<(u64, ClaimRule)>>,
     requests: Mutex<VecDeque<RequestRecord>>,
+    issued: Mutex<VecDeque<IssuedToken>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -290,6 +305,19 @@ impl Control {
             requests.pop_front();
         }
         requests.push_back(record);
+    }
+
+    pub fn record_issued(&self, token: IssuedToken) {
+        let mut issued = lock(&self.issued);
+        if issued.len() == ISSUED_LOG_CAPACITY {
+            issued.pop_front();
+        }
+        issued.push_back(token);
+    }
+
+    /// The most recently minted tokens, newest last.
+    pub fn issued(&self) -> Vec<IssuedToken> {
+        lock(&self.issued).iter().cloned().collect()
     }
 
     /// The most recent requests, newest last.

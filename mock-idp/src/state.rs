@@ -75,6 +75,7 @@ impl AppState {
                     keys: KeyRing::new(key),
                     registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
                     metadata: std::sync::OnceLock::new(),
+                    claims: server.claims.clone(),
                 };
                 (server.id.clone(), Arc::new(auth_server))
             })
@@ -207,6 +208,8 @@ pub struct AuthServer {
     pub policies: Vec<PolicyConfig>,
     pub keys: KeyRing,
     pub registration_endpoint: String,
+    /// Custom claims from the configuration.
+    pub claims: Vec<crate::config::ClaimConfig>,
     /// Discovery documents, rendered on first use.
     pub metadata: std::sync::OnceLock<crate::routes::discovery::Metadata>,
 }
@@ -226,6 +229,7 @@ impl AuthServer {
             keys: KeyRing::new(key),
             registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
             metadata: std::sync::OnceLock::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -235,6 +239,40 @@ impl AuthServer {
 
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}/v1/{path}", self.endpoint_base)
+    }
+
+    /// The configured custom claims for a token of `kind` minted for this
+    /// client (and user, in user flows).
+    pub fn configured_claims(
+        &self,
+        kind: crate::control::TokenKind,
+        client_id: &str,
+        user: Option<&User>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        use crate::control::TokenKind;
+        let mut out = serde_json::Map::new();
+        for claim in &self.claims {
+            let kind_matches = claim.token == TokenKind::Both || claim.token == kind;
+            let client_matches =
+                claim.clients.is_empty() || claim.clients.iter().any(|c| c == client_id);
+            if !(kind_matches && client_matches) {
+                continue;
+            }
+            let value = match (&claim.value, claim.value_from.as_deref(), user) {
+                (Some(value), _, _) => serde_json::to_value(value).ok(),
+                (None, Some("groups"), Some(user)) => Some(serde_json::json!(user.groups)),
+                (None, Some("login"), Some(user)) => Some(serde_json::json!(user.login)),
+                (None, Some("id"), Some(user)) => Some(serde_json::json!(user.id)),
+                (None, Some(from), Some(user)) => from
+                    .strip_prefix("profile.")
+                    .and_then(|attribute| user.profile.get(attribute).cloned()),
+                _ => None,
+            };
+            if let Some(value) = value {
+                out.insert(claim.name.clone(), value);
+            }
+        }
+        out
     }
 
     pub fn has_custom_scope(&self, name: &str) -> bool {

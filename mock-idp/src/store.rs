@@ -379,6 +379,15 @@ impl Store {
             .cloned()
     }
 
+    /// Live sessions (for inspection; the `sid` values are credentials and stay out).
+    pub fn live_sessions(&self, now: i64) -> Vec<Session> {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.expires_at > now)
+            .cloned()
+            .collect()
+    }
+
     pub fn end_session(&self, sid: &str) -> Option<Session> {
         lock(&self.sessions).remove(sid)
     }

@@ -83,13 +83,20 @@ pub fn grant(
             scopes: &scopes,
             user: None,
             lifetime,
-            extra: state
-                .control
-                .claims_for(TokenKind::Access, &client.client_id, None),
+            extra: super::extra_claims(state, server, TokenKind::Access, &client.client_id, None),
         },
         now,
     )
     .map_err(|_| OAuthError::new(OAuthErrorCode::ServerError, "The authorization server encountered an unexpected condition that prevented it from fulfilling the request."))?;
+    super::record_issued(
+        state,
+        server,
+        TokenKind::Access,
+        &minted,
+        &client.client_id,
+        &client.client_id,
+        &scopes,
+    );
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": lifetime,

@@ -15,3 +15,49 @@ pub const SUPPORTED: &[&str] = &[
     "password",
     "client_credentials",
 ];
+
+use serde_json::{Map, Value};
+
+use crate::control::{IssuedToken, TokenKind};
+use crate::state::{AppState, AuthServer, User};
+use crate::tokens::MintedToken;
+
+/// The extra claims of a token: the server's configured claims, then the
+/// control API's runtime rules (which win).
+pub fn extra_claims(
+    state: &AppState,
+    server: &AuthServer,
+    kind: TokenKind,
+    client_id: &str,
+    user: Option<&User>,
+) -> Map<String, Value> {
+    let mut claims = server.configured_claims(kind, client_id, user);
+    claims.extend(
+        state
+            .control
+            .claims_for(kind, client_id, user.map(|u| u.login.as_str())),
+    );
+    claims
+}
+
+/// Notes a minted token for `/__mock/` inspection.
+pub fn record_issued(
+    state: &AppState,
+    server: &AuthServer,
+    kind: TokenKind,
+    minted: &MintedToken,
+    client_id: &str,
+    sub: &str,
+    scopes: &[String],
+) {
+    state.control.record_issued(IssuedToken {
+        jti: minted.jti.clone(),
+        kind,
+        issuer: server.issuer.clone(),
+        client_id: client_id.to_owned(),
+        sub: sub.to_owned(),
+        scopes: scopes.to_vec(),
+        iat: state.clock.now(),
+        exp: minted.exp,
+    });
+}

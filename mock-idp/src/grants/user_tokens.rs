@@ -116,10 +116,12 @@ pub fn mint_user_tokens(
                     scopes: grant.scopes,
                     user: Some((&grant.user.id, &grant.user.login, grant.auth_time)),
                     lifetime: grant.lifetime,
-                    extra: state.control.claims_for(
+                    extra: super::extra_claims(
+                        state,
+                        grant.server,
                         TokenKind::Access,
                         &grant.client.client_id,
-                        Some(&grant.user.login),
+                        Some(grant.user),
                     ),
                 },
                 now,
@@ -142,10 +144,12 @@ pub fn mint_user_tokens(
                     access_token: access.as_ref().map(|t| t.token.as_str()),
                     code,
                     idp: state.org_id(),
-                    extra: state.control.claims_for(
+                    extra: super::extra_claims(
+                        state,
+                        grant.server,
                         TokenKind::Id,
                         &grant.client.client_id,
-                        Some(&grant.user.login),
+                        Some(grant.user),
                     ),
                 },
                 now,
@@ -155,6 +159,22 @@ pub fn mint_user_tokens(
     } else {
         None
     };
+    for (token, kind, sub) in [
+        (&access, TokenKind::Access, grant.user.login.as_str()),
+        (&id, TokenKind::Id, grant.user.id.as_str()),
+    ] {
+        if let Some(token) = token {
+            super::record_issued(
+                state,
+                grant.server,
+                kind,
+                token,
+                &grant.client.client_id,
+                sub,
+                grant.scopes,
+            );
+        }
+    }
     // Clients that registered an encryption key get the ID token as a JWE.
     let id = match (id, &grant.client.id_token_encryption) {
         (Some(mut token), Some(encryption)) => {

@@ -265,6 +265,40 @@ pub async fn mint_token(
     Ok(Json(json!({ "token": token })))
 }
 
+/// `GET /__mock/issued`: the tokens minted lately (ids and claims, never the
+/// tokens), and the live browser sessions (without their cookies).
+pub async fn issued(State(state): State<AppState>) -> Json<Value> {
+    let now = state.clock.now();
+    let revoked = |jti: &str| state.store.is_revoked(jti);
+    let tokens: Vec<Value> = state
+        .control
+        .issued()
+        .into_iter()
+        .map(|t| {
+            let status = if revoked(&t.jti) {
+                "revoked"
+            } else if t.exp <= now {
+                "expired"
+            } else {
+                "active"
+            };
+            let mut value = json!(t);
+            value["status"] = json!(status);
+            value
+        })
+        .collect();
+    let sessions: Vec<Value> = state
+        .store
+        .live_sessions(now)
+        .into_iter()
+        .map(|s| {
+            let login = state.user_by_id(&s.user_id).map(|u| u.login.clone());
+            json!({"user_id": s.user_id, "login": login, "auth_time": s.auth_time, "expires_at": s.expires_at})
+        })
+        .collect();
+    Json(json!({ "tokens": tokens, "sessions": sessions }))
+}
+
 /// `GET /__mock/requests`: the last requests received, secrets left out.
 pub async fn requests(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "requests": state.control.requests() }))

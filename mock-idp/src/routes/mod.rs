@@ -164,6 +164,7 @@ fn control_routes() -> Router<AppState> {
         )
         .route("/__mock/tokens", post(control::mint_token))
         .route("/__mock/requests", get(control::requests))
+        .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))
 }
 

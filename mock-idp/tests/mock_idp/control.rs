@@ -451,3 +451,111 @@ async fn custom_claims_per_user_reach_access_and_id_tokens() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn claims_declared_in_config_reach_the_right_tokens() {
+    let idp = crate::support::start_with(
+        r#"
+[[authorization_servers]]
+id = "wards"
+[[authorization_servers.scopes]]
+name = "beds.read"
+[[authorization_servers.claims]]
+name = "hospital"
+value = "St Mary's"
+token = "both"
+[[authorization_servers.claims]]
+name = "groups"
+value_from = "groups"
+token = "id"
+[[authorization_servers.claims]]
+name = "given"
+value_from = "profile.firstName"
+token = "access"
+clients = ["0oa7ms2bedtst000x7d4"]
+"#,
+    )
+    .await;
+    let issuer = idp.issuer_of("wards").unwrap();
+    let service = crate::support::post_basic(
+        &format!("{issuer}/v1/token"),
+        SERVICE_CLIENT_ID,
+        SERVICE_CLIENT_SECRET,
+        &[("grant_type", "client_credentials"), ("scope", "beds.read")],
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let claims = decode_parts(service["access_token"].as_str().unwrap()).1;
+    assert_eq!(claims["hospital"], "St Mary's");
+    assert!(claims.get("given").is_none(), "limited to another client");
+
+    let user = crate::support::post_basic(
+        &format!("{issuer}/v1/token"),
+        "0oa7ms2bedtst000x7d4",
+        "mock-idp-test-secret-Hq5wZ2nLp8Xc4Tv7Mb3Rk9Gs",
+        &[
+            ("grant_type", "password"),
+            ("username", "alex.nurse@example.com"),
+            ("password", "CorrectHorse!2026"),
+            ("scope", "openid beds.read"),
+        ],
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let access = decode_parts(user["access_token"].as_str().unwrap()).1;
+    let id = decode_parts(user["id_token"].as_str().unwrap()).1;
+    assert_eq!(access["given"], "Alex");
+    assert_eq!(access["hospital"], "St Mary's");
+    assert!(access.get("groups").is_none());
+    assert_eq!(id["groups"], json!(["Everyone", "Nurses"]));
+    assert_eq!(id["hospital"], "St Mary's");
+
+    let bad = mock_idp::Config::from_toml(
+        "[[authorization_servers]]\nid = \"x\"\n[[authorization_servers.claims]]\nname = \"sub\"\nvalue = 1\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("authorization_servers[0].claims[0].name"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn issued_tokens_and_sessions_can_be_inspected_without_the_tokens() {
+    let idp = start().await;
+    let token = access_token(&idp, "beds.read").await;
+    let jti = decode_parts(&token).1["jti"].as_str().unwrap().to_owned();
+    crate::support::post_basic(
+        &format!("{}/v1/revoke", idp.issuer()),
+        SERVICE_CLIENT_ID,
+        SERVICE_CLIENT_SECRET,
+        &[("token", token.as_str())],
+    )
+    .await;
+    let inspected: Value = http()
+        .get(control(&idp, "issued"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = inspected["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["jti"] == jti.as_str())
+        .unwrap();
+    assert_eq!(entry["status"], "revoked");
+    assert_eq!(entry["client_id"], SERVICE_CLIENT_ID);
+    assert_eq!(entry["kind"], "access");
+    assert!(
+        !inspected.to_string().contains(&token),
+        "never the token itself"
+    );
+}
