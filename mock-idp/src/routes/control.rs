@@ -356,7 +356,7 @@ pub async fn page(State(state): State<AppState>) -> Html<String> {
 table{{border-collapse:collapse;width:100%;font-size:.9rem}}th,td{{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}}
 th{{background:#f4f4f6}}code{{font-size:.85rem}}.note{{color:#555}}</style></head>
 <body><h1>mock-idp: a mock Okta authorization server</h1>
-<p class="note">Clock: {now} ({clock}). Active faults: {faults}. Control API: <code>/__mock/keys</code>, <code>/__mock/clock</code>, <code>/__mock/faults</code>, <code>/__mock/claims</code>, <code>/__mock/tokens</code>, <code>/__mock/requests</code>.</p>
+<p class="note">Clock: {now} ({clock}). Active faults: {faults}. Control API: <code>/__mock/keys</code>, <code>/__mock/clock</code>, <code>/__mock/faults</code>, <code>/__mock/claims</code>, <code>/__mock/tokens</code>, <code>/__mock/issued</code>, <code>/__mock/requests</code>, <a href=\"/__mock/openapi.json\"><code>/__mock/openapi.json</code></a>.</p>
 <h2>Authorization servers</h2><table><thead><tr><th>Server</th><th>Issuer</th><th>Audience</th><th>Published keys (kid)</th></tr></thead><tbody>{servers}</tbody></table>
 <h2>Clients</h2><table><thead><tr><th>client_id</th><th>Name</th><th>Authentication</th><th>Grants</th><th>Redirect URIs</th></tr></thead><tbody>{clients}</tbody></table>
 <h2>Users</h2><table><thead><tr><th>Id</th><th>Login</th><th>Groups</th></tr></thead><tbody>{users}</tbody></table>

@@ -98,39 +98,105 @@ async fn callback_app() -> String {
     )
 }
 
+/// A headless Chromium session over WebDriver, and what must be cleaned up.
+pub struct Browser {
+    pub client: fantoccini::Client,
+    _driver: KillOnDrop,
+    profile: PathBuf,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session, or None when the
+    /// test should be skipped (`MOCK_IDP_SKIP_BROWSER=1`). A missing browser
+    /// is a failure that says how to install it.
+    pub async fn start() -> Option<Self> {
+        if std::env::var("MOCK_IDP_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("SKIPPED: browser test (MOCK_IDP_SKIP_BROWSER=1)");
+            }
+            return None;
+        }
+        let Some(chromedriver) =
+            find_program("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
+        else {
+            panic!(
+                "chromedriver not found: the browser tests need Debian's `chromium` and \
+                 `chromium-driver` packages (apt-get install -y chromium chromium-driver), or \
+                 CHROMEDRIVER=/path/to/chromedriver. Set MOCK_IDP_SKIP_BROWSER=1 to skip them."
+            );
+        };
+        let Some(chromium) = find_program(
+            "CHROME_BIN",
+            &[
+                "/usr/bin/chromium",
+                "chromium",
+                "chromium-browser",
+                "google-chrome",
+            ],
+        ) else {
+            panic!(
+                "chromium not found: install Debian's `chromium` package (apt-get install -y \
+                 chromium chromium-driver) or set CHROME_BIN. Set MOCK_IDP_SKIP_BROWSER=1 to skip."
+            );
+        };
+        // Start chromedriver on a free port; retry on another port if the one
+        // picked was taken in between (other tests bind ports concurrently).
+        let (port, driver) = {
+            let mut started = None;
+            for _ in 0..3 {
+                let port = free_port();
+                let child = Command::new(&chromedriver)
+                    .arg(format!("--port={port}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+                let mut driver = KillOnDrop(child);
+                if wait_until_ready(&mut driver, port).await {
+                    started = Some((port, driver));
+                    break;
+                }
+            }
+            started.expect("chromedriver did not become ready (3 attempts)")
+        };
+        let profile = std::env::temp_dir().join(format!("mock-idp-chromium-{port}"));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", format!("--user-data-dir={}", profile.display()),
+                    "--window-size=900,700",
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        Some(Self {
+            client,
+            _driver: driver,
+            profile,
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
 #[tokio::test]
 async fn browser_login_in_headless_chromium_lands_on_the_redirect_uri_with_a_code() {
-    if std::env::var("MOCK_IDP_SKIP_BROWSER").is_ok_and(|v| v == "1") {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("SKIPPED: browser login test (MOCK_IDP_SKIP_BROWSER=1)");
-        }
+    let Some(session) = Browser::start().await else {
         return;
-    }
-    let Some(chromedriver) =
-        find_program("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
-    else {
-        panic!(
-            "chromedriver not found: the browser login test needs Debian's `chromium` and \
-             `chromium-driver` packages (apt-get install -y chromium chromium-driver), or \
-             CHROMEDRIVER=/path/to/chromedriver. Set MOCK_IDP_SKIP_BROWSER=1 to skip it."
-        );
     };
-    let Some(chromium) = find_program(
-        "CHROME_BIN",
-        &[
-            "/usr/bin/chromium",
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-        ],
-    ) else {
-        panic!(
-            "chromium not found: install Debian's `chromium` package (apt-get install -y chromium \
-             chromium-driver) or set CHROME_BIN. Set MOCK_IDP_SKIP_BROWSER=1 to skip this test."
-        );
-    };
-
     let redirect_uri = callback_app().await;
     let idp = start_with(&format!(
         r#"
@@ -144,52 +210,9 @@ token_endpoint_auth_method = "client_secret_post"
 "#
     ))
     .await;
-
-    // Start chromedriver on a free port; retry on another port if the one
-    // picked was taken in between (other tests bind ports concurrently).
-    let (port, _driver) = {
-        let mut started = None;
-        for _ in 0..3 {
-            let port = free_port();
-            let child = Command::new(&chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-            let mut driver = KillOnDrop(child);
-            if wait_until_ready(&mut driver, port).await {
-                started = Some((port, driver));
-                break;
-            }
-        }
-        started.expect("chromedriver did not become ready (3 attempts)")
-    };
-    let driver_url = format!("http://127.0.0.1:{port}");
-
-    let profile = std::env::temp_dir().join(format!("mock-idp-chromium-{port}"));
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", format!("--user-data-dir={}", profile.display()),
-                "--window-size=900,700",
-            ],
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver_url)
-        .await
-        .expect("a WebDriver session with headless Chromium");
-
+    let browser = session.client.clone();
     let result = drive(&browser, &idp, &redirect_uri).await;
-    let _ = browser.close().await;
-    let _ = std::fs::remove_dir_all(&profile);
+    session.close().await;
     let code = result.unwrap_or_else(|e| panic!("browser flow failed: {e}"));
 
     let response = http()
@@ -313,4 +336,37 @@ async fn drive(
         "never reached the redirect URI; at {}",
         browser.current_url().await.map_err(err)?
     ))
+}
+
+#[tokio::test]
+async fn the_debugger_page_shows_servers_clients_users_and_requests_in_chromium() {
+    let Some(session) = Browser::start().await else {
+        return;
+    };
+    let idp = crate::support::start().await;
+    let _ = crate::support::access_token(&idp, "beds.read").await;
+    let browser = session.client.clone();
+    let result: Result<(String, String), fantoccini::error::CmdError> = async {
+        browser.goto(&format!("{}/__mock/", idp.base_url())).await?;
+        let title = browser.title().await?;
+        let text = browser.find(Locator::Css("body")).await?.text().await?;
+        Ok((title, text))
+    }
+    .await;
+    session.close().await;
+    let (title, text) = result.unwrap_or_else(|e| panic!("browser failed: {e}"));
+    assert_eq!(title, "mock-idp");
+    for expected in [
+        idp.issuer().as_str(),
+        crate::support::SERVICE_CLIENT_ID,
+        "OpenIDApp",
+        USER_LOGIN,
+        "/oauth2/default/v1/token",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} not shown on the page"
+        );
+    }
+    assert!(!text.contains(crate::support::SERVICE_CLIENT_SECRET));
 }
