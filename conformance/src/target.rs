@@ -150,6 +150,10 @@ pub struct Registration {
     /// An RFC 7591 initial access token, sent as a Bearer token.
     #[serde(default)]
     pub initial_access_token: Option<String>,
+    /// `application_type` for the service clients it registers (`service` for Okta, the
+    /// default; `web` for OIDC Registration servers).
+    #[serde(default)]
+    pub application_type: Option<String>,
 }
 
 /// The gateway in front of the demo backend (RS checks).

@@ -37,10 +37,16 @@ fn web_metadata(redirect: &str) -> Value {
 struct Reg {
     url: String,
     auth: Option<String>,
+    /// `application_type` for service clients (Okta: `service`; OIDC servers: `web`).
+    app_type: String,
 }
 
 impl Reg {
     fn post(&self, body: &Value) -> Req {
+        let mut body = body.clone();
+        if body.get("application_type").and_then(Value::as_str) == Some("service") {
+            body["application_type"] = json!(self.app_type);
+        }
         let r = Req::new("POST", &self.url)
             .header("Accept", "application/json")
             .body("application/json", body.to_string());
@@ -88,9 +94,20 @@ pub async fn run(cx: &mut Ctx) {
         );
         return;
     }
+    let app_type = reg
+        .as_ref()
+        .and_then(|r| r.application_type.clone())
+        .unwrap_or_else(|| "service".into());
+    let wrong = format!(
+        "{} conformance-wrong-token",
+        auth.as_deref()
+            .and_then(|a| a.split(' ').next())
+            .unwrap_or("Bearer")
+    );
     let r = Reg {
         url: url.clone(),
         auth,
+        app_type: app_type.clone(),
     };
     // 14: no / bad credentials
     let ex = cx
@@ -99,6 +116,7 @@ pub async fn run(cx: &mut Ctx) {
             Reg {
                 url: url.clone(),
                 auth: None,
+                app_type: app_type.clone(),
             }
             .post(&metadata("conformance no auth")),
         )
@@ -114,7 +132,8 @@ pub async fn run(cx: &mut Ctx) {
         .send(
             Reg {
                 url: url.clone(),
-                auth: Some("SSWS conformance-wrong-token".into()),
+                auth: Some(wrong.clone()),
+                app_type: app_type.clone(),
             }
             .post(&metadata("conformance bad auth")),
         )
@@ -237,7 +256,13 @@ pub async fn run(cx: &mut Ctx) {
     let mgmt = rcu
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{}/{client_id}", url.trim_end_matches('/')));
-    let with_auth = |q: Req| match &r.auth {
+    // RFC 7592 servers manage a client with its registration_access_token; Okta with the API token.
+    let mgmt_auth = j
+        .get("registration_access_token")
+        .and_then(Value::as_str)
+        .map(|t| format!("Bearer {t}"))
+        .or_else(|| r.auth.clone());
+    let with_auth = |q: Req| match &mgmt_auth {
         Some(a) => q.header("Authorization", a.clone()),
         None => q,
     };
@@ -256,7 +281,7 @@ pub async fn run(cx: &mut Ctx) {
     );
     let bad = cx
         .http
-        .send(Req::get(&mgmt).header("Authorization", "SSWS conformance-wrong-token"))
+        .send(Req::get(&mgmt).header("Authorization", wrong.clone()))
         .await;
     cx.check(
         "DCR-18",
@@ -274,8 +299,21 @@ pub async fn run(cx: &mut Ctx) {
         &after,
     );
     if let Some(id2) = j2.get("client_id").and_then(Value::as_str) {
-        let u2 = format!("{}/{id2}", url.trim_end_matches('/'));
-        let _ = cx.http.send(with_auth(Req::new("DELETE", u2))).await;
+        let u2 = j2
+            .get("registration_client_uri")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}/{id2}", url.trim_end_matches('/')));
+        let auth2 = j2
+            .get("registration_access_token")
+            .and_then(Value::as_str)
+            .map(|t| format!("Bearer {t}"))
+            .or_else(|| r.auth.clone())
+            .unwrap_or_default();
+        let _ = cx
+            .http
+            .send(Req::new("DELETE", u2).header("Authorization", auth2))
+            .await;
     }
     // 05..08, 15: bad metadata
     let cases: Vec<(&'static str, &str, Value)> = vec![

@@ -249,8 +249,8 @@ pub async fn run(cx: &mut Ctx) {
         None => cx.skip("INTRO-11", "no refresh token"),
     }
     // 12 another client's view
-    match (cx.web(), cx.service()) {
-        (Some(w), Some(s)) if w.client_id != s.client_id => {
+    match (cx.not_service(), cx.service()) {
+        (Some(w), Some(s)) => {
             let ex = cx
                 .http
                 .send(Ctx::authenticated(&url, &w, &[("token", &token)]))

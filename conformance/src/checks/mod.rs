@@ -323,6 +323,16 @@ impl Ctx {
             .filter(|c| self.web().is_none_or(|w| w.client_id != c.client_id))
     }
 
+    /// A confidential client other than the service client (the second web client, else the
+    /// web client), for cross-client checks against the service client's tokens.
+    pub fn not_service(&self) -> Option<Client> {
+        let svc = self.service().map(|s| s.client_id);
+        [self.target.clients.other.clone(), self.web()]
+            .into_iter()
+            .flatten()
+            .find(|c| Some(&c.client_id) != svc.as_ref())
+    }
+
     /// The web (authorization-code) client.
     pub fn web(&self) -> Option<Client> {
         self.target.clients.web.clone()

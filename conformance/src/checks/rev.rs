@@ -157,8 +157,8 @@ pub async fn run(cx: &mut Ctx) {
         }
     }
     // 08 client B revoking A's token
-    match (cx.web(), cx.service()) {
-        (Some(w), Some(s)) if w.client_id != s.client_id && can_introspect => {
+    match (cx.not_service(), cx.service()) {
+        (Some(w), Some(_)) if can_introspect => {
             if let Some(t) = cx.introspectable_token().await {
                 let ex = revoke(cx, &url, &w, &t, None).await;
                 let still = active(cx, &t).await;

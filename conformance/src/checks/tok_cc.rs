@@ -65,7 +65,7 @@ pub async fn run(cx: &mut Ctx) {
             cx.check(
                 "TOK-CC-04",
                 ok,
-                "a public client got past client credentials",
+                "a public client attempting client credentials was not refused with invalid_client / unauthorized_client",
                 &ex,
             );
         }
@@ -105,7 +105,7 @@ pub async fn run(cx: &mut Ctx) {
         &ex,
     );
     // 06: a client not allowed the grant (the web client)
-    match cx.web() {
+    match cx.not_service() {
         Some(w) => {
             let mut p = vec![("grant_type", "client_credentials")];
             if !scope.is_empty() {

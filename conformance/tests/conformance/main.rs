@@ -216,18 +216,23 @@ insufficient_scope_path = "/gateway/CheckBedAvailability/hospitals/st-marys/ward
 /// `../shared/peers/start-oidc-provider.sh`: only documented deviations may fail.
 /// `cargo test -p conformance -- --ignored oidc_provider` (or `just conformance-peer`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs oidc-provider on 127.0.0.1:18091 (../shared/peers/start-oidc-provider.sh)"]
+#[ignore = "needs oidc-provider on 127.0.0.1:18091 and :18093 (conformance/scripts/conformance-peer.sh)"]
 async fn oidc_provider_peer_has_only_documented_deviations() {
-    let target = Target::load(&fixtures().join("targets/oidc-provider.toml")).expect("target");
-    let rep = runner::run(target, &Selection::default())
-        .await
-        .expect("run");
-    assert!(
-        rep.get("DISC-01").is_some_and(|r| r.status == Status::Pass),
-        "is oidc-provider running on :18091?"
-    );
-    assert!(rep.ok(), "{}", report::render(&rep, Format::Terminal));
-    assert!(rep.totals().pass > 150);
+    for (file, port) in [
+        ("targets/oidc-provider.toml", 18091),
+        ("targets/oidc-provider-full.toml", 18093),
+    ] {
+        let target = Target::load(&fixtures().join(file)).expect("target");
+        let rep = runner::run(target, &Selection::default())
+            .await
+            .expect("run");
+        assert!(
+            rep.get("DISC-01").is_some_and(|r| r.status == Status::Pass),
+            "is oidc-provider running on :{port}? (conformance/scripts/conformance-peer.sh starts both)"
+        );
+        assert!(rep.ok(), "{}", report::render(&rep, Format::Terminal));
+        assert!(rep.totals().pass > 150);
+    }
 }
 
 /// The Okta Classic headless login (`/api/v1/authn` → `sessionToken` → `/authorize`), which
