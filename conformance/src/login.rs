@@ -126,6 +126,8 @@ pub struct FlowOpts {
     pub post: bool,
     /// Start with an empty cookie jar.
     pub fresh_session: bool,
+    /// The user cancels at the login page (a cancel/deny button or an abort link).
+    pub cancel: bool,
 }
 
 impl Default for FlowOpts {
@@ -143,6 +145,7 @@ impl Default for FlowOpts {
             login: true,
             post: false,
             fresh_session: false,
+            cancel: false,
         }
     }
 }
@@ -362,6 +365,46 @@ async fn authorize(
                 .as_ref()
                 .map(|u| (u.username.clone(), u.password.clone()))
                 .unwrap_or_default();
+            if opts.cancel {
+                // The user cancels: a cancel/deny/abort button of the form, else an abort link.
+                let is_cancel = |v: &str| {
+                    let v = v.to_ascii_lowercase();
+                    v.contains("cancel") || v.contains("deny") || v.contains("abort")
+                };
+                if let Some((n, _, v)) = form.inputs.iter().find(|(n, t, v)| {
+                    (t == "submit" || t == "button") && !n.is_empty() && is_cancel(v)
+                }) {
+                    let mut fields: Vec<(String, String)> = form
+                        .inputs
+                        .iter()
+                        .filter(|(n, t, _)| t == "hidden" && !n.is_empty())
+                        .map(|(n, _, v)| (n.clone(), v.clone()))
+                        .collect();
+                    fields.push((n.clone(), v.clone()));
+                    let pairs: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let action = resolve(
+                        &ex.req.url,
+                        if form.action.is_empty() {
+                            &ex.req.url
+                        } else {
+                            &form.action
+                        },
+                    );
+                    req = Req::post_form(action, &pairs);
+                    forms_submitted += 1;
+                    continue;
+                }
+                if let Some(href) = abort_link(&ex.body) {
+                    req = Req::get(resolve(&ex.req.url, &href));
+                    forms_submitted += 1;
+                    continue;
+                }
+                out.stopped = Some("no cancel button or abort link on the login page".into());
+                return out;
+            }
             let fields = form.fill(&user_name, &password);
             let action = resolve(
                 &ex.req.url,
@@ -646,6 +689,32 @@ fn attributes(s: &str) -> Vec<(String, String)> {
         out.push((name, decode_entities(&value)));
     }
     out
+}
+
+/// The first `<a href>` whose target or text says cancel / abort / deny.
+fn abort_link(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<a ") {
+        let start = pos + i;
+        let tag_end = start + lower[start..].find('>')?;
+        let close = lower[tag_end..]
+            .find("</a>")
+            .map_or(lower.len(), |c| tag_end + c);
+        let attrs = attributes(&html[start + 2..tag_end]);
+        let href = attr(&attrs, "href");
+        let text = &lower[tag_end..close];
+        let h = href.to_ascii_lowercase();
+        if ["abort", "cancel", "deny"]
+            .iter()
+            .any(|w| h.contains(w) || text.contains(w))
+            && !href.is_empty()
+        {
+            return Some(href);
+        }
+        pos = close;
+    }
+    None
 }
 
 /// Decodes the HTML entities that appear in attribute values.

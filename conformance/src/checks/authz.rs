@@ -10,9 +10,10 @@ use crate::http::{Exchange, Req};
 use crate::login::{self, FlowOpts};
 
 pub const IDS: &[&str] = &[
-    "AUTHZ-01", "AUTHZ-02", "AUTHZ-17", "AUTHZ-19", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-06",
-    "AUTHZ-07", "AUTHZ-09", "AUTHZ-10", "AUTHZ-11", "AUTHZ-12", "AUTHZ-14", "AUTHZ-15", "AUTHZ-16",
-    "AUTHZ-18", "AUTHZ-20", "AUTHZ-21", "AUTHZ-22", "AUTHZ-23", "AUTHZ-24", "AUTHZ-25", "AUTHZ-26",
+    "AUTHZ-01", "AUTHZ-02", "AUTHZ-13", "AUTHZ-17", "AUTHZ-19", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05",
+    "AUTHZ-06", "AUTHZ-07", "AUTHZ-09", "AUTHZ-10", "AUTHZ-11", "AUTHZ-12", "AUTHZ-14", "AUTHZ-15",
+    "AUTHZ-16", "AUTHZ-18", "AUTHZ-20", "AUTHZ-21", "AUTHZ-22", "AUTHZ-23", "AUTHZ-24", "AUTHZ-25",
+    "AUTHZ-26",
 ];
 
 const REGISTERED_ERRORS: &[&str] = &[
@@ -577,6 +578,47 @@ pub async fn run(cx: &mut Ctx) {
                 f.result.param("access_token").is_some()
             ),
             &last,
+        );
+    }
+    // 13: the user cancels the login → access_denied (fresh session, so the login page shows)
+    if cx.target.user.as_ref().map(|u| u.login) == Some(crate::target::LoginMethod::Form) {
+        if let Some(f) = login::run_flow(
+            cx,
+            &FlowOpts {
+                cancel: true,
+                fresh_session: true,
+                ..base.clone()
+            },
+        )
+        .await
+            && let Some(last) = f.result.last().cloned()
+        {
+            if f.result
+                .stopped
+                .as_deref()
+                .is_some_and(|s| s.starts_with("no cancel"))
+            {
+                cx.skip(
+                    "AUTHZ-13",
+                    "the login page offers no cancel button or abort link",
+                );
+            } else {
+                let e = f.result.param("error");
+                cx.check(
+                    "AUTHZ-13",
+                    f.code().is_none() && e == Some("access_denied"),
+                    format!(
+                        "the user cancelled: error {e:?}, code {}",
+                        f.code().is_some()
+                    ),
+                    &last,
+                );
+            }
+        }
+    } else {
+        cx.skip(
+            "AUTHZ-13",
+            "needs the HTML login form (cancelling is a browser step)",
         );
     }
     // 19: response_mode=form_post, when offered
