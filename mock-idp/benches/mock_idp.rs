@@ -1,0 +1,94 @@
+//! Benchmarks of the mock's hot paths: start to ready (library), signing a
+//! token with the pre-parsed key, and client_credentials over loopback HTTP.
+//! `cargo bench -p mock-idp` (or `just bench`).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mock_idp::MockIdp;
+
+fn start_to_ready(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("mock_idp");
+    group.sample_size(20);
+    // Binding, two RSA-2048 keys (org + default, generated in parallel) and the router.
+    group.bench_function("start_to_ready", |b| {
+        b.iter(|| runtime.block_on(async { MockIdp::start().await.expect("starts") }));
+    });
+    group.finish();
+}
+
+fn sign_access_token(c: &mut Criterion) {
+    let key = mock_idp::SigningKey::generate().expect("key");
+    let claims = serde_json::json!({
+        "ver": 1, "jti": "AT.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+        "iss": "http://127.0.0.1:9400/oauth2/default", "aud": "api://default",
+        "iat": 1_800_000_000, "exp": 1_800_003_600, "cid": "0oa7ms2bedsvc000x7d1",
+        "scp": ["beds.read"], "sub": "0oa7ms2bedsvc000x7d1",
+    });
+    c.bench_function("mock_idp/sign_access_token_rs256", |b| {
+        b.iter(|| key.sign_jwt(&claims).expect("signs"));
+    });
+    // The floor: the raw RS256 signature alone, with the same pre-parsed key type.
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
+    let message = [b'x'; 300];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut signature = vec![0u8; pair.public_modulus_len()];
+    c.bench_function("mock_idp/raw_rs256_sign", |b| {
+        b.iter(|| {
+            pair.sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                &message,
+                &mut signature,
+            )
+            .expect("signs")
+        });
+    });
+}
+
+fn client_credentials_over_http(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let idp = runtime.block_on(MockIdp::start()).expect("starts");
+    let client = reqwest::Client::new();
+    let url = idp.token_endpoint();
+    c.bench_function("mock_idp/client_credentials_http", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let response = client
+                    .post(&url)
+                    .basic_auth(
+                        "0oa7ms2bedsvc000x7d1",
+                        Some("mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs"),
+                    )
+                    .form(&[("grant_type", "client_credentials"), ("scope", "beds.read")])
+                    .send()
+                    .await
+                    .expect("sent");
+                assert_eq!(response.status(), 200);
+                response.bytes().await.expect("body")
+            })
+        });
+    });
+    let jwks = idp.jwks_uri();
+    c.bench_function("mock_idp/jwks_http", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                client
+                    .get(&jwks)
+                    .send()
+                    .await
+                    .expect("sent")
+                    .bytes()
+                    .await
+                    .expect("body")
+            })
+        });
+    });
+}
+
+criterion_group!(
+    benches,
+    start_to_ready,
+    sign_access_token,
+    client_credentials_over_http
+);
+criterion_main!(benches);
