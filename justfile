@@ -33,3 +33,31 @@ bench:
 # Fuzz the mock with schemathesis against its OpenAPI document (pip install schemathesis).
 fuzz-mock EXAMPLES="50":
     mock-idp/fuzz/schemathesis.sh {{EXAMPLES}}
+
+# The conformance suite against the in-process mock + gateway (nothing else needs to run).
+conformance *ARGS:
+    cargo run -q -p conformance -- run --target fixtures/targets/mock.toml {{ARGS}}
+
+# The suite against panva's oidc-provider: the shared peer (:18091, ../shared/peers) and a richer
+# instance of the same package (:18093, extra clients + registration); records fixtures/conformance/.
+conformance-peer:
+    conformance/scripts/conformance-peer.sh
+
+# The suite + the gateway in front of the demo backend against a real Okta tenant.
+# Reads OKTA_* from the environment or .env; prints exactly which are missing and fails.
+e2e *ARGS:
+    conformance/scripts/e2e.sh {{ARGS}}
+
+# The article's Postman test (fixtures/postman/) with newman against `gateway demo`.
+postman:
+    conformance/scripts/postman.sh
+
+# The suite against an already-running oidc-provider pair, as a test (fails on an undocumented deviation).
+conformance-peer-test:
+    CONFORMANCE_PEERS=1 cargo test -p conformance oidc_provider -- --nocapture
+
+# Reports for CI artefacts (JUnit for the test tab, Markdown for the PR comment).
+conformance-reports:
+    mkdir -p target/conformance
+    cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report junit --out target/conformance/mock.junit.xml
+    cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report markdown --out target/conformance/mock.md

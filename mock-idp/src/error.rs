@@ -27,6 +27,8 @@ pub enum OAuthErrorCode {
     LoginRequired,
     InvalidClientMetadata,
     InvalidRedirectUri,
+    RequestNotSupported,
+    RequestUriNotSupported,
 }
 
 impl OAuthErrorCode {
@@ -47,6 +49,8 @@ impl OAuthErrorCode {
             Self::LoginRequired => "login_required",
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

@@ -361,6 +361,26 @@ fn validate(
             ),
         );
     }
+    // Request objects (OIDC Core §6) are not supported: refuse them rather
+    // than ignore parameters the client believes were sent.
+    if get("request").is_some() {
+        return fail(
+            &reply,
+            OAuthError::new(
+                OAuthErrorCode::RequestNotSupported,
+                "The 'request' parameter is not supported by this authorization server.",
+            ),
+        );
+    }
+    if get("request_uri").is_some() {
+        return fail(
+            &reply,
+            OAuthError::new(
+                OAuthErrorCode::RequestUriNotSupported,
+                "The 'request_uri' parameter is not supported by this authorization server.",
+            ),
+        );
+    }
     let grant = if token || id_token {
         "implicit"
     } else {

@@ -138,6 +138,8 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
             doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));
             doc["response_types_supported"] = json!(RESPONSE_TYPES);
             doc["id_token_signing_alg_values_supported"] = json!(["RS256"]);
+            doc["request_parameter_supported"] = json!(false);
+            doc["request_uri_parameter_supported"] = json!(false);
             doc["id_token_encryption_alg_values_supported"] = json!(crate::jwe::ALGORITHMS);
             doc["id_token_encryption_enc_values_supported"] =
                 json!(crate::jwe::CONTENT_ENCRYPTIONS);
