@@ -202,6 +202,12 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                         client_secret: r.client_secret.clone(),
                         cache_ttl_cap: r.cache_ttl_cap,
                         issuer: issuer.clone(),
+                        audiences: s
+                            .local
+                            .as_ref()
+                            .map(|l| l.audiences.clone())
+                            .unwrap_or_default(),
+                        clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
                     },
                     client.clone(),
                     clock.clone(),

@@ -10,6 +10,7 @@ use crate::error::GatewayError;
 use crate::validation::hmac::HmacClient;
 use crate::validation::introspection::Introspector;
 use crate::validation::jwt::{self, Jwt, is_hmac};
+use crate::validation::key_cache::KEY_UNKNOWN;
 use crate::validation::local::{Audiences, LocalValidator, check_claims};
 use crate::validation::{Identity, ValidationError};
 
@@ -62,7 +63,7 @@ impl Validators {
                 IdentificationType::Oauth2Local | IdentificationType::Jwt => {
                     self.access_token(parsed.as_ref(), kind, now).await
                 }
-                IdentificationType::Oauth2Remote => self.remote(parsed.as_ref(), token).await,
+                IdentificationType::Oauth2Remote => self.remote(parsed.as_ref(), token, now).await,
             };
             match result {
                 Ok(identity) => {
@@ -185,12 +186,30 @@ impl Validators {
         &self,
         parsed: Option<&Result<Jwt<'_>, &'static str>>,
         token: &str,
+        now: u64,
     ) -> Result<Identity, ValidationError> {
         // A JWT names its server; an opaque token is tried at each server with introspection.
         let named = match parsed {
-            Some(Ok(j)) => self.by_issuer(j.claims.iss.as_deref()),
+            Some(Ok(j)) => Some(self.by_issuer(j.claims.iss.as_deref()).ok_or(
+                ValidationError::Invalid("the token's issuer is not accepted"),
+            )?),
             _ => None,
         };
+        // A JWT the gateway can check itself is checked first, whatever the order of the
+        // identification types: a token local validation refuses for a definite reason (issuer,
+        // audience, times, signature) is never re-admitted by an introspection answer.
+        if let (Some(Ok(jwt)), Some(idx)) = (parsed, named)
+            && let Some(local) = &self.servers[idx].local
+        {
+            local.check_claims(jwt, Audiences::Access, now)?;
+            match local.verify(jwt).await {
+                Ok(()) => {}
+                // Not (yet) verifiable here: the authorization server decides.
+                Err(ValidationError::Unavailable) => {}
+                Err(ValidationError::Invalid(e)) if e == KEY_UNKNOWN => {}
+                Err(e) => return Err(e),
+            }
+        }
         let candidates: Vec<usize> = match named {
             Some(i) => vec![i],
             None => (0..self.servers.len())

@@ -32,8 +32,9 @@ struct Response {
     sub: Option<String>,
     exp: Option<u64>,
     iss: Option<String>,
-    #[allow(dead_code)]
     aud: Option<Audience>,
+    iat: Option<u64>,
+    nbf: Option<u64>,
     token_type: Option<String>,
     jti: Option<String>,
 }
@@ -68,6 +69,8 @@ pub struct Introspector {
     client_secret: Secret,
     cache_ttl_cap: u64,
     issuer: String,
+    audiences: Vec<String>,
+    clock_skew: u64,
     client: reqwest::Client,
     clock: SharedClock,
     metrics: Arc<Metrics>,
@@ -99,6 +102,11 @@ pub struct IntrospectorConfig {
     pub cache_ttl_cap: u64,
     /// Expected `iss` when the answer carries one.
     pub issuer: String,
+    /// Accepted audiences (the server's local `audiences`); when non-empty, an answer's `aud`
+    /// must name one of them.
+    pub audiences: Vec<String>,
+    /// Clock skew for `iat`/`nbf` in answers.
+    pub clock_skew: u64,
 }
 
 impl Introspector {
@@ -116,6 +124,8 @@ impl Introspector {
             client_secret: config.client_secret,
             cache_ttl_cap: config.cache_ttl_cap,
             issuer: config.issuer,
+            audiences: config.audiences,
+            clock_skew: config.clock_skew,
             client,
             clock,
             metrics,
@@ -221,9 +231,28 @@ impl Introspector {
                 "a refresh token is not a bearer token",
             ));
         }
+        if !self.audiences.is_empty()
+            && parsed
+                .aud
+                .as_ref()
+                .is_some_and(|a| !a.any(|a| self.audiences.iter().any(|x| x == a)))
+        {
+            return Err(ValidationError::Invalid(
+                "the token's audience is not accepted",
+            ));
+        }
         let exp = parsed
             .exp
             .ok_or(ValidationError::Invalid("the token has no expiry"))?;
+        let future = now.saturating_add(self.clock_skew);
+        if parsed.iat.is_some_and(|t| t > future) {
+            return Err(ValidationError::Invalid(
+                "the token was issued in the future",
+            ));
+        }
+        if parsed.nbf.is_some_and(|t| t > future) {
+            return Err(ValidationError::Invalid("the token is not valid yet"));
+        }
         Ok(Arc::new(Introspected {
             active: true,
             client_id: parsed.client_id,

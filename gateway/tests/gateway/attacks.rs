@@ -104,3 +104,163 @@ async fn an_id_token_is_not_an_access_token_and_vice_versa() {
         .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
     assert_eq!(s.get("/profile/me", &at).await.status(), 401);
 }
+
+/// A stack whose configuration is the test configuration edited by `edit`.
+pub async fn stack_with(edit: impl FnOnce(String) -> String) -> Stack {
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let clock = gateway::clock::ManualClock::new(T0);
+    let toml = edit(config_toml(&idp.discovery_url(), &echo.url()));
+    let gateway = start_gateway(&toml, clock.clone()).await;
+    Stack {
+        idp,
+        echo,
+        gateway,
+        clock,
+        http: reqwest::Client::new(),
+    }
+}
+
+const INTROSPECT: &str = "/oauth2/default/v1/introspect";
+
+#[tokio::test]
+async fn a_signed_token_for_another_audience_is_not_readmitted_by_introspection() {
+    // RS-11 / BCP-02: local validation refuses the audience; the AS (asked by the remote
+    // fallback) would say "active". The gateway must not ask, nor admit.
+    let s = Stack::start().await;
+    let mut claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    claims["aud"] = json!("api://conformance-other-rs");
+    let token = s.idp.token(&claims);
+    s.idp.activate(&token, claims.clone());
+    let r = s.get("/beds/hospitals", &token).await;
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).contains("invalid_token"));
+    assert_eq!(s.idp.calls(INTROSPECT).await, 0, "no introspection call");
+    // Same for a wrong issuer, an expired token and a bad signature.
+    let mut wrong_iss = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    wrong_iss["iss"] = json!("https://evil.example/oauth2/default");
+    let expired = s.idp.access_claims(OPENID_APP, &["beds.read"], T0 - 7200);
+    let forged =
+        RsaKey::generate("key-1").sign(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    for token in [s.idp.token(&wrong_iss), s.idp.token(&expired), forged] {
+        s.idp.activate(
+            &token,
+            json!({ "active": true, "client_id": OPENID_APP,
+            "scope": "beds.read", "exp": T0 + 3600, "iss": s.idp.issuer(), "aud": AUDIENCE }),
+        );
+        let r = s.get("/beds/hospitals", &token).await;
+        assert_eq!(r.status(), 401);
+    }
+}
+
+#[tokio::test]
+async fn remote_first_ordering_still_checks_a_jwt_locally() {
+    let s = stack_with(|t| {
+        t.replace(
+            r#"identification = ["oauth2_local", "oauth2_remote"]"#,
+            r#"identification = ["oauth2_remote", "oauth2_local"]"#,
+        )
+    })
+    .await;
+    let mut claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    claims["aud"] = json!("api://other");
+    let token = s.idp.token(&claims);
+    s.idp.activate(&token, claims);
+    assert_eq!(s.get("/beds/hospitals", &token).await.status(), 401);
+}
+
+#[tokio::test]
+async fn future_iat_or_nbf_is_refused_even_when_introspection_says_active() {
+    // RS-13: an hour ahead, well past the 30 s skew; 29 s ahead is inside it.
+    let s = Stack::start().await;
+    for (claim, ahead, want) in [
+        ("iat", 3600, 401),
+        ("nbf", 3600, 401),
+        ("nbf", 29, 200),
+        ("iat", 29, 200),
+        ("nbf", 31, 401),
+    ] {
+        let mut claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+        claims[claim] = json!(T0 + ahead);
+        let token = s.idp.token(&claims);
+        s.idp.activate(&token, claims.clone());
+        let r = s.get("/beds/hospitals", &token).await;
+        assert_eq!(r.status(), want, "{claim} +{ahead}s");
+    }
+}
+
+#[tokio::test]
+async fn introspection_answers_are_checked_for_audience_issuer_and_times() {
+    let s = Stack::start().await;
+    let good = json!({ "active": true, "client_id": OPENID_APP, "scope": "beds.read",
+        "exp": T0 + 3600, "iat": T0, "iss": s.idp.issuer(), "aud": AUDIENCE });
+    let mut cases = vec![("good", good.clone(), 200)];
+    let mut c = good.clone();
+    c["aud"] = json!("api://other");
+    cases.push(("other audience", c, 401));
+    let mut c = good.clone();
+    c["aud"] = json!(["api://other", "api://third"]);
+    cases.push(("audience array without ours", c, 401));
+    let mut c = good.clone();
+    c["aud"] = json!(["api://other", AUDIENCE]);
+    cases.push(("audience array with ours", c, 200));
+    let mut c = good.clone();
+    c["iss"] = json!("https://evil.example/oauth2/default");
+    cases.push(("other issuer", c, 401));
+    let mut c = good.clone();
+    c["nbf"] = json!(T0 + 3600);
+    cases.push(("nbf ahead", c, 401));
+    let mut c = good.clone();
+    c["iat"] = json!(T0 + 3600);
+    cases.push(("iat ahead", c, 401));
+    let mut c = good.clone();
+    c["exp"] = json!(T0 - 1);
+    cases.push(("expired", c, 401));
+    let mut c = good.clone();
+    c.as_object_mut().unwrap().remove("exp");
+    cases.push(("no exp", c, 401));
+    let mut c = good.clone();
+    c.as_object_mut().unwrap().remove("active");
+    cases.push(("no active", c, 401));
+    let mut c = good.clone();
+    c["active"] = json!("true");
+    cases.push(("active as a string", c, 401));
+    let mut c = good.clone();
+    c["active"] = json!(1);
+    cases.push(("active as a number", c, 401));
+    for (i, (what, answer, want)) in cases.into_iter().enumerate() {
+        let token = format!("opaque-{i}");
+        s.idp.activate(&token, answer);
+        let r = s.get("/beds/hospitals", &token).await;
+        assert_eq!(r.status(), want, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_where_an_access_token_is_required_is_invalid_token_not_403() {
+    // RS-12: the API accepts ID tokens (openid_connect) but its resource needs a scope.
+    let s = stack_with(|t| {
+        t.replace(
+            r#"identification = ["oauth2_local", "oauth2_remote"]"#,
+            r#"identification = ["openid_connect", "oauth2_local", "oauth2_remote"]"#,
+        )
+    })
+    .await;
+    let id = s.idp.token(&s.idp.id_claims(OPENID_APP, T0));
+    let r = s.get("/beds/hospitals", &id).await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        challenge(&r).contains("error=\"invalid_token\""),
+        "{}",
+        challenge(&r)
+    );
+    // The access token still passes, and an access token lacking the scope is still a 403.
+    let at = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    assert_eq!(s.get("/beds/hospitals", &at).await.status(), 200);
+    let at = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["other"], T0));
+    assert_eq!(s.get("/beds/hospitals", &at).await.status(), 403);
+}
