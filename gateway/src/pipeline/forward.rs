@@ -44,6 +44,11 @@ const STRIPPED: &[&str] = &[
     "x-method-override",
     "x-original-url",
     "x-rewrite-url",
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-original-forwarded-for",
 ];
 
 /// What the upstream is told about the caller.
@@ -76,17 +81,25 @@ pub struct Forwarder {
     upstreams: Vec<Upstream>,
 }
 
-fn is_identity_like(name: &str) -> bool {
+/// Client-supplied proxy headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`...): an upstream
+/// that trusts them could be told any client address, host or scheme, so none is passed on.
+const FORWARDED_PREFIX: &[u8] = b"x-forwarded-";
+
+fn has_prefix(name: &str, prefix: &[u8]) -> bool {
     let b = name.as_bytes();
-    b.len() >= IDENTITY_PREFIX.len()
-        && b.iter().zip(IDENTITY_PREFIX).all(|(c, p)| {
+    b.len() >= prefix.len()
+        && b.iter().zip(prefix).all(|(c, p)| {
             let c = c.to_ascii_lowercase();
             c == *p || (c == b'_' && *p == b'-')
         })
 }
 
+fn is_identity_like(name: &str) -> bool {
+    has_prefix(name, IDENTITY_PREFIX)
+}
+
 fn is_stripped(name: &str) -> bool {
-    if is_identity_like(name) {
+    if is_identity_like(name) || has_prefix(name, FORWARDED_PREFIX) {
         return true;
     }
     let normal = |c: u8| {
@@ -291,7 +304,15 @@ mod tests {
         ] {
             assert!(is_stripped(n), "{n}");
         }
-        for n in ["accept", "x-gatewayx", "content-type"] {
+        for n in [
+            "x-forwarded-for",
+            "X_Forwarded_Host",
+            "forwarded",
+            "x-real-ip",
+        ] {
+            assert!(is_stripped(n), "{n}");
+        }
+        for n in ["accept", "x-gatewayx", "content-type", "x-forwardedx"] {
             assert!(!is_stripped(n), "{n}");
         }
     }

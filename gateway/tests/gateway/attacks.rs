@@ -1,7 +1,7 @@
 //! Attacks from the landscape notes (§5): algorithm confusion, `none`, key selection, claims.
 
 use base64::Engine as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::*;
 
@@ -263,4 +263,649 @@ async fn an_id_token_where_an_access_token_is_required_is_invalid_token_not_403(
         .idp
         .token(&s.idp.access_claims(OPENID_APP, &["other"], T0));
     assert_eq!(s.get("/beds/hospitals", &at).await.status(), 403);
+}
+
+/// Signs `header.claims` (given as JSON text, so duplicate keys survive) with `key`.
+fn sign_raw(
+    header: &str,
+    claims: &str,
+    key: &jsonwebtoken::EncodingKey,
+    alg: jsonwebtoken::Algorithm,
+) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let message = format!("{}.{}", b64.encode(header), b64.encode(claims));
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
+    format!("{message}.{sig}")
+}
+
+/// Sends `GET target` as written (no client-side normalisation) and returns the status code.
+async fn raw_get(s: &Stack, target: &str, extra: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(s.gateway.local_addr())
+        .await
+        .unwrap();
+    let req = format!("GET {target} HTTP/1.1\r\nHost: gw\r\n{extra}Connection: close\r\n\r\n");
+    c.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn refused(status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 404 | 405 | 431)
+}
+
+#[tokio::test]
+async fn rs_to_hs_confusion_with_der_and_jwk_component_encodings_never_passes() {
+    let s = Stack::start().await;
+    let key = &s.idp.keys[0];
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let der = pem::parse(&key.public_pem).unwrap().contents().to_vec();
+    let n = b64.decode(key.jwk["n"].as_str().unwrap()).unwrap();
+    let e = b64.decode(key.jwk["e"].as_str().unwrap()).unwrap();
+    let secrets: Vec<Vec<u8>> = vec![
+        der.clone(),
+        base64::engine::general_purpose::STANDARD
+            .encode(&der)
+            .into_bytes(),
+        [n.clone(), e.clone()].concat(),
+        e,
+        key.jwk["n"].as_str().unwrap().as_bytes().to_vec(),
+        format!("{}\n", key.jwk).into_bytes(),
+        serde_json::to_string_pretty(&key.jwk).unwrap().into_bytes(),
+        format!("{}\n", key.public_pem.trim_end()).into_bytes(),
+    ];
+    let claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    for (i, secret) in secrets.iter().enumerate() {
+        for alg in [
+            jsonwebtoken::Algorithm::HS256,
+            jsonwebtoken::Algorithm::HS384,
+            jsonwebtoken::Algorithm::HS512,
+        ] {
+            let h = json!({ "alg": format!("{alg:?}"), "kid": key.kid }).to_string();
+            let t = sign_raw(
+                &h,
+                &claims.to_string(),
+                &jsonwebtoken::EncodingKey::from_secret(secret),
+                alg,
+            );
+            assert_eq!(
+                s.get("/beds/hospitals", &t).await.status(),
+                401,
+                "secret {i} {alg:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn hs256_with_a_known_client_secret_is_refused_where_hmac_is_off() {
+    let s = Stack::start().await;
+    // PlainApp's strategy has hmac off: its own secret does not make an ID token.
+    let id = sign_hs256(
+        PLAIN_APP_SECRET.as_bytes(),
+        None,
+        &s.idp.id_claims(PLAIN_APP, T0),
+    );
+    assert_eq!(s.get("/profile/me", &id).await.status(), 401);
+    // Another HMAC client's secret for PlainApp's audience: refused.
+    let id = sign_hs256(
+        OPENID_APP_SECRET.as_bytes(),
+        None,
+        &s.idp.id_claims(PLAIN_APP, T0),
+    );
+    assert_eq!(s.get("/profile/me", &id).await.status(), 401);
+    // HMAC never signs an access token, even with a client secret that signs ID tokens.
+    for secret in [OPENID_APP_SECRET, PLAIN_APP_SECRET, INTROSPECT_SECRET] {
+        let at = sign_hs256(
+            secret.as_bytes(),
+            None,
+            &s.idp.access_claims(OPENID_APP, &["beds.read"], T0),
+        );
+        assert_eq!(
+            s.get("/beds/hospitals", &at).await.status(),
+            401,
+            "access token"
+        );
+    }
+    // An empty HMAC key never verifies anything.
+    let id = sign_hs256(b"", None, &s.idp.id_claims(OPENID_APP, T0));
+    assert_eq!(s.get("/profile/me", &id).await.status(), 401);
+    // Control: OpenIDApp has hmac on, its secret signs its ID tokens.
+    let id = sign_hs256(
+        OPENID_APP_SECRET.as_bytes(),
+        None,
+        &s.idp.id_claims(OPENID_APP, T0),
+    );
+    assert_eq!(s.get("/profile/me", &id).await.status(), 200);
+}
+
+#[tokio::test]
+async fn ecdsa_zero_signatures_and_truncated_or_empty_signatures_are_refused() {
+    let mut s = Stack::start().await;
+    let ec = s.idp.rotate_ec("ec-1");
+    let claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    let header = json!({ "alg": "ES256", "kid": "ec-1" });
+    let good = sign_raw(
+        &header.to_string(),
+        &claims.to_string(),
+        &ec,
+        jsonwebtoken::Algorithm::ES256,
+    );
+    assert_eq!(
+        s.get("/beds/hospitals", &good).await.status(),
+        200,
+        "control"
+    );
+    // r = s = 0 ("psychic signatures", CVE-2022-21449), fixed-width and DER-encoded.
+    for sig in [
+        vec![0u8; 64],
+        vec![0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00],
+        vec![0u8; 1],
+    ] {
+        let t = raw_token(&header, &claims, &sig);
+        assert_eq!(s.get("/beds/hospitals", &t).await.status(), 401);
+    }
+    // Truncated, empty, bit-flipped and padded signatures of genuine tokens.
+    let rs = s.idp.token(&claims);
+    for good in [good, rs] {
+        let (msg, sig) = good.rsplit_once('.').unwrap();
+        let mut flipped = sig.as_bytes().to_vec();
+        flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+        for bad in [
+            format!("{msg}.{}", &sig[..sig.len() / 2]),
+            format!("{msg}.{}", &sig[..sig.len() - 1]),
+            format!("{msg}."),
+            format!("{msg}.{}", String::from_utf8(flipped).unwrap()),
+            format!("{msg}.{sig}AAAA"),
+            format!("{msg}.{sig}=="),
+        ] {
+            let st = s.get("/beds/hospitals", &bad).await.status();
+            assert!(st == 401 || st == 400, "{st}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_whose_type_does_not_match_the_algorithm_is_refused() {
+    let mut s = Stack::start().await;
+    let ec = s.idp.rotate_ec("ec-1");
+    let rsa = &s.idp.keys[0];
+    let claims = s
+        .idp
+        .access_claims(OPENID_APP, &["beds.read"], T0)
+        .to_string();
+    // The RSA key's kid with EC and EdDSA algorithms; the EC key's kid with RSA algorithms.
+    for (kid, alg, key, sign_alg) in [
+        ("key-1", "ES256", &ec, jsonwebtoken::Algorithm::ES256),
+        ("key-1", "ES384", &ec, jsonwebtoken::Algorithm::ES256),
+        (
+            "ec-1",
+            "RS256",
+            &rsa.encoding,
+            jsonwebtoken::Algorithm::RS256,
+        ),
+        (
+            "ec-1",
+            "PS256",
+            &rsa.encoding,
+            jsonwebtoken::Algorithm::PS256,
+        ),
+        ("key-1", "EdDSA", &ec, jsonwebtoken::Algorithm::ES256),
+    ] {
+        let h = json!({ "alg": sign_alg_name(sign_alg), "kid": kid }).to_string();
+        let t = sign_raw(&h, &claims, key, sign_alg);
+        // Rewrite the header's alg to the mismatching one, keeping the signature.
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (_, rest) = t.split_once('.').unwrap();
+        let lie = format!(
+            "{}.{rest}",
+            b64.encode(json!({ "alg": alg, "kid": kid }).to_string())
+        );
+        assert_eq!(
+            s.get("/beds/hospitals", &t).await.status(),
+            401,
+            "{kid} signed {sign_alg:?}"
+        );
+        assert_eq!(
+            s.get("/beds/hospitals", &lie).await.status(),
+            401,
+            "{kid} as {alg}"
+        );
+    }
+}
+
+fn sign_alg_name(a: jsonwebtoken::Algorithm) -> String {
+    format!("{a:?}")
+}
+
+#[tokio::test]
+async fn embedded_jwk_x5u_and_self_signed_x5c_are_never_used_to_verify() {
+    let s = Stack::start().await;
+    let attacker = RsaKey::generate("attacker");
+    let claims = s
+        .idp
+        .access_claims(OPENID_APP, &["beds.read"], T0)
+        .to_string();
+    let x5u = format!("{}/attacker-x5u", s.idp.server.uri());
+    let jku = format!("{}/attacker-jku", s.idp.server.uri());
+    let fake_cert =
+        base64::engine::general_purpose::STANDARD.encode(b"0\x82self-signed-not-a-real-cert");
+    for header in [
+        json!({ "alg": "RS256", "jwk": attacker.jwk }),
+        json!({ "alg": "RS256", "kid": "attacker", "jwk": attacker.jwk }),
+        json!({ "alg": "RS256", "kid": "key-1", "jwk": attacker.jwk }),
+        json!({ "alg": "RS256", "x5u": x5u }),
+        json!({ "alg": "RS256", "kid": "attacker", "jku": jku, "x5u": x5u }),
+        json!({ "alg": "RS256", "x5c": [fake_cert, fake_cert] }),
+        json!({ "alg": "RS256", "kid": "key-1", "x5c": [fake_cert] }),
+    ] {
+        let t = sign_raw(
+            &header.to_string(),
+            &claims,
+            &attacker.encoding,
+            jsonwebtoken::Algorithm::RS256,
+        );
+        assert_eq!(s.get("/beds/hospitals", &t).await.status(), 401, "{header}");
+    }
+    assert_eq!(s.idp.calls("/attacker-x5u").await, 0, "no outbound fetch");
+    assert_eq!(s.idp.calls("/attacker-jku").await, 0, "no outbound fetch");
+}
+
+#[tokio::test]
+async fn kid_injection_strings_are_refused_and_do_not_flood_the_jwks_endpoint() {
+    let s = Stack::start().await;
+    let attacker = RsaKey::generate("attacker");
+    let claims = s
+        .idp
+        .access_claims(OPENID_APP, &["beds.read"], T0)
+        .to_string();
+    let kids = [
+        "../../../../etc/passwd",
+        "key-1/../key-1",
+        "..\\..\\key-1",
+        "' OR '1'='1",
+        "key-1' --",
+        "key-1\u{0}",
+        "$(touch /tmp/pwned)",
+        "`id`",
+        "%6bey-1",
+        "KEY-1",
+        "key-1 ",
+        "file:///dev/null",
+        "http://evil.example/jwks",
+        "{\"kid\":\"key-1\"}",
+        "key-1\r\nx-injected: 1",
+    ];
+    for kid in kids {
+        let h = json!({ "alg": "RS256", "kid": kid }).to_string();
+        // Signed by the real key under a lookalike kid: the kid must match exactly.
+        let real = sign_raw(
+            &h,
+            &claims,
+            &s.idp.keys[0].encoding,
+            jsonwebtoken::Algorithm::RS256,
+        );
+        assert_eq!(
+            s.get("/beds/hospitals", &real).await.status(),
+            401,
+            "{kid:?}"
+        );
+        let forged = sign_raw(
+            &h,
+            &claims,
+            &attacker.encoding,
+            jsonwebtoken::Algorithm::RS256,
+        );
+        assert_eq!(
+            s.get("/beds/hospitals", &forged).await.status(),
+            401,
+            "{kid:?}"
+        );
+    }
+    let keys = s.idp.calls("/oauth2/default/v1/keys").await;
+    assert!(
+        keys <= 2,
+        "{keys} JWKS fetches for {} unknown kids",
+        kids.len() * 2
+    );
+}
+
+#[tokio::test]
+async fn missing_or_ill_typed_registered_claims_are_refused() {
+    let s = Stack::start().await;
+    let base = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
+    let edits: Vec<(&str, Value)> = vec![
+        ("exp", Value::Null),
+        ("exp", json!("1800003600")),
+        ("exp", json!(1_800_003_600.5)),
+        ("exp", json!(-1)),
+        ("exp", json!(true)),
+        ("nbf", json!("0")),
+        ("nbf", json!([0])),
+        ("iat", json!("1800000000")),
+        ("iat", json!(1.8e9)),
+        ("iss", Value::Null),
+        ("iss", json!(["https://evil.example", "x"])),
+        ("aud", Value::Null),
+        ("aud", json!(7)),
+        ("aud", json!([7])),
+        ("aud", json!(["api://other", "api://third"])),
+        ("aud", json!({ "aud": AUDIENCE })),
+        ("sub", json!(7)),
+        ("cid", json!(["x"])),
+        ("scp", json!(7)),
+    ];
+    for (claim, value) in edits {
+        let mut c = base.clone();
+        if value.is_null() {
+            c.as_object_mut().unwrap().remove(claim);
+        } else {
+            c[claim] = value.clone();
+        }
+        let r = s.get("/beds/hospitals", &s.idp.token(&c)).await;
+        assert_eq!(r.status(), 401, "{claim}: {value}");
+    }
+    // An `aud` array that includes this API's audience is for this API too (RFC 7519 §4.1.3).
+    let mut c = base.clone();
+    c["aud"] = json!(["api://other", AUDIENCE]);
+    assert_eq!(
+        s.get("/beds/hospitals", &s.idp.token(&c)).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn scp_and_scope_claims_in_both_shapes() {
+    let s = Stack::start().await;
+    let base = s.idp.access_claims(OPENID_APP, &[], T0);
+    let cases = [
+        (json!({ "scp": ["beds.read"] }), 200),
+        (json!({ "scp": "openid beds.read" }), 200),
+        (json!({ "scope": "openid beds.read" }), 200),
+        (json!({ "scope": ["beds.read"] }), 200),
+        // `scp` wins over `scope`: scopes are never merged from two claims.
+        (json!({ "scp": ["openid"], "scope": "beds.read" }), 403),
+        // Not split on commas or other separators.
+        (json!({ "scope": "openid,beds.read" }), 403),
+        (json!({ "scope": "BEDS.READ" }), 403),
+        (json!({}), 403),
+    ];
+    for (extra, want) in cases {
+        let mut c = base.clone();
+        c.as_object_mut().unwrap().remove("scp");
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        let r = s.get("/beds/hospitals", &s.idp.token(&c)).await;
+        assert_eq!(r.status(), want, "{extra}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_json_keys_in_a_correctly_signed_header_or_claims_are_refused() {
+    let s = Stack::start().await;
+    let key = &s.idp.keys[0].encoding;
+    let iss = s.idp.issuer();
+    let claims = |dup: &str| {
+        format!(
+            r#"{{"iss":"{iss}","aud":"{AUDIENCE}","iat":{T0},"exp":{},"cid":"{OPENID_APP}","scp":["beds.read"],"sub":"nurse"{dup}}}"#,
+            T0 + 3600
+        )
+    };
+    let h = r#"{"alg":"RS256","kid":"key-1"}"#;
+    let ok = sign_raw(h, &claims(""), key, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(s.get("/beds/hospitals", &ok).await.status(), 200, "control");
+    for dup in [
+        r#","aud":"api://other""#,
+        r#","iss":"https://evil.example""#,
+        r#","exp":99999999999"#,
+        r#","cid":"admin-app-client""#,
+        r#","scp":["beds.reserve"]"#,
+        r#","sub":"admin""#,
+    ] {
+        let t = sign_raw(h, &claims(dup), key, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(s.get("/beds/hospitals", &t).await.status(), 401, "{dup}");
+    }
+    for h in [
+        r#"{"alg":"RS256","kid":"key-1","alg":"none"}"#,
+        r#"{"alg":"RS256","kid":"key-1","kid":"other"}"#,
+    ] {
+        let t = sign_raw(h, &claims(""), key, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(s.get("/beds/hospitals", &t).await.status(), 401, "{h}");
+    }
+}
+
+#[tokio::test]
+async fn a_jwe_presented_as_a_jws_is_refused() {
+    let s = Stack::start().await;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwe_header = b64.encode(r#"{"alg":"RSA-OAEP","enc":"A256GCM","kid":"key-1"}"#);
+    let five = format!(
+        "{jwe_header}.{}.{}.{}.{}",
+        b64.encode([1u8; 256]),
+        b64.encode([2u8; 12]),
+        b64.encode([3u8; 64]),
+        b64.encode([4u8; 16])
+    );
+    assert_eq!(s.get("/beds/hospitals", &five).await.status(), 401);
+    // The JWE header on a three-part token, with genuine claims and signature bytes.
+    let good = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let (_, rest) = good.split_once('.').unwrap();
+    assert_eq!(
+        s.get("/beds/hospitals", &format!("{jwe_header}.{rest}"))
+            .await
+            .status(),
+        401
+    );
+    let dir = b64.encode(r#"{"alg":"dir","enc":"A128CBC-HS256"}"#);
+    assert_eq!(
+        s.get("/beds/hospitals", &format!("{dir}.{rest}"))
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn oversized_tokens_headers_and_deeply_nested_json_are_refused_without_5xx() {
+    let s = Stack::start().await;
+    let big = "A".repeat(17 * 1024);
+    assert_eq!(s.get("/beds/hospitals", &big).await.status(), 400);
+    // A huge header value and very many headers: 4xx from the HTTP layer, never 5xx.
+    let huge = format!("X-Pad: {}\r\n", "p".repeat(200 * 1024));
+    let st = raw_get(&s, "/beds/hospitals", &huge).await;
+    assert!(st == 0 || (400..500).contains(&st), "{st}");
+    let many: String = (0..500).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let st = raw_get(&s, "/beds/hospitals", &many).await;
+    assert!(st == 0 || (400..500).contains(&st), "{st}");
+    // Deeply nested JSON inside a token under the size limit.
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    for t in [
+        format!("{}.{}.c2ln", b64.encode(&nested), b64.encode("{}")),
+        format!(
+            "{}.{}.c2ln",
+            b64.encode(r#"{"alg":"RS256"}"#),
+            b64.encode(format!(r#"{{"aud":{nested}}}"#))
+        ),
+    ] {
+        let st = s.get("/beds/hospitals", &t).await.status();
+        assert!(st == 401 || st == 400, "{st}");
+    }
+    // The gateway still serves.
+    let good = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    assert_eq!(s.get("/beds/hospitals", &good).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_cached_introspection_answer_is_never_reused_for_other_scopes_or_apis() {
+    let s = Stack::start().await;
+    let token = "opaque-read-only";
+    s.idp.activate(token, json!({ "active": true, "client_id": OPENID_APP, "scope": "beds.read", "exp": T0 + 3600, "iat": T0 }));
+    assert_eq!(s.get("/beds/hospitals", token).await.status(), 200);
+    let r = s
+        .http
+        .post(s.url("/beds/hospitals/h1/wards/icu/reservations"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "the cached answer does not open another scope"
+    );
+    // The Admin API identifies by oauth2_local only: the introspected token is not a credential.
+    assert_eq!(s.get("/admin/x", token).await.status(), 401);
+    assert_eq!(s.idp.calls(INTROSPECT).await, 1);
+}
+
+#[tokio::test]
+async fn client_supplied_forwarding_headers_never_reach_the_upstream() {
+    let s = Stack::start().await;
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let r = s
+        .http
+        .get(s.url("/beds/hospitals"))
+        .bearer_auth(&token)
+        .header("X-Forwarded-For", "10.0.0.1")
+        .header("X-Forwarded-Host", "admin.internal")
+        .header("X-Forwarded-Proto", "https")
+        .header("x_forwarded_prefix", "/admin")
+        .header("Forwarded", "for=10.0.0.1;host=admin.internal")
+        .header("X-Real-IP", "10.0.0.1")
+        .header("X-Original-URL", "/admin/secrets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo: Value = r.json().await.unwrap();
+    for name in echo["headers"].as_object().unwrap().keys() {
+        let n = name.to_ascii_lowercase().replace('_', "-");
+        assert!(
+            !n.starts_with("x-forwarded")
+                && n != "forwarded"
+                && n != "x-real-ip"
+                && n != "x-original-url",
+            "{name} reached the upstream"
+        );
+    }
+    assert_eq!(echo["path"], "/hospitals");
+}
+
+#[tokio::test]
+async fn raw_path_tricks_never_reach_a_resource_the_token_does_not_open() {
+    let s = Stack::start().await;
+    // The token opens GET /beds/hospitals only; AdminApp's API is not open to it.
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    assert_eq!(raw_get(&s, "/beds/hospitals", &auth).await, 200, "control");
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    for target in [
+        "/beds/hospitals/../../admin/x",
+        "/beds/./hospitals",
+        "/beds/%2e%2e/admin/x",
+        "/beds/%2E%2E/admin/x",
+        "/beds/.%2e/admin/x",
+        "/beds//hospitals",
+        "//beds/hospitals",
+        "/beds/hospitals%2f..%2f..%2fadmin%2fx",
+        "/beds/hospitals%2F",
+        "/beds/hospitals%5c..%5cadmin",
+        "/beds\\hospitals",
+        "/beds/Hospitals",
+        "/BEDS/hospitals",
+        "/beds/hospitals.",
+        "/beds/hospitals%2e",
+        "/beds/hospitals./",
+        "/beds/%68ospitals",
+        "/beds/hospitals;jsessionid=x",
+        "/beds;x=1/hospitals",
+        "/beds/hospitals%00",
+        "/beds/hospitals%252e%252e/admin",
+        "/beds/hospitals/h1/wards/icu/reservations/../../../..",
+        "http://evil.example/admin/x",
+        "*",
+    ] {
+        let st = raw_get(&s, target, &auth).await;
+        assert!(refused(st), "{target}: {st}");
+    }
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "nothing reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn a_cors_preflight_does_not_open_a_protected_resource() {
+    let s = Stack::start().await;
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    let r = s
+        .http
+        .request(http::Method::OPTIONS, s.url("/beds/hospitals"))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused(r.status().as_u16()), "{}", r.status());
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    // A simple cross-origin GET without a token is still refused.
+    let r = s
+        .http
+        .get(s.url("/beds/hospitals"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
+}
+
+#[tokio::test]
+async fn several_tokens_in_one_request_are_refused() {
+    let s = Stack::start().await;
+    let good = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    for extra in [
+        format!("Authorization: Bearer {good}\r\nAuthorization: Bearer {good}\r\n"),
+        format!("Authorization: Bearer {good}, Bearer {good}\r\n"),
+        format!("Authorization: Bearer {good} {good}\r\n"),
+    ] {
+        let st = raw_get(&s, "/beds/hospitals", &extra).await;
+        assert_eq!(st, 400, "{extra}");
+    }
+    let st = raw_get(
+        &s,
+        &format!("/beds/hospitals?access_token={good}"),
+        &format!("Authorization: Bearer {good}\r\n"),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let st = raw_get(&s, &format!("/beds/hospitals?ACCESS_TOKEN={good}"), "").await;
+    assert_eq!(st, 400);
 }
