@@ -52,6 +52,30 @@ struct RawConfig {
     scope_mappings: Vec<RawScopeMapping>,
     #[serde(default)]
     applications: Vec<RawApplication>,
+    admin: Option<RawAdmin>,
+    store: Option<RawStore>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<String>,
+    token: String,
+}
+
+impl fmt::Debug for RawAdmin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawAdmin")
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: String,
+    poll_interval_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +93,7 @@ struct RawAuthServer {
     scopes: Vec<String>,
     local: Option<RawLocal>,
     remote: Option<RawRemote>,
+    api_token: Option<String>,
 }
 
 impl fmt::Debug for RawAuthServer {
@@ -210,7 +235,7 @@ impl IdentificationType {
 }
 
 /// A strategy's scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
     /// OpenID Connect: ID tokens and access tokens (local or remote).
@@ -250,7 +275,32 @@ pub struct Config {
     pub scope_mappings: Vec<ScopeMapping>,
     /// The applications.
     pub applications: Vec<ApplicationConfig>,
+    /// The admin API (`[admin]`), when enabled.
+    pub admin: Option<AdminConfig>,
+    /// The durable store of applications and mappings (`[store]`).
+    pub store: Option<StoreConfig>,
 }
+
+/// The admin API listener (`[admin]`).
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Where it listens (default 127.0.0.1:8081); never the proxy port.
+    pub listen: SocketAddr,
+    /// The bearer token it requires.
+    pub token: Secret,
+}
+
+/// The durable store (`[store]`).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite:PATH`, `memory:` or `postgres://…`.
+    pub url: String,
+    /// How often the store is polled for other gateways' changes.
+    pub poll_interval: Duration,
+}
+
+/// The default listen address of the admin API.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
 
 /// An external authorization server.
 #[derive(Debug, Clone)]
@@ -277,6 +327,8 @@ pub struct AuthServerConfig {
     pub local: Option<LocalConfig>,
     /// Remote introspection settings.
     pub remote: Option<RemoteConfig>,
+    /// The management API token (`SSWS`) used for dynamic client registration.
+    pub api_token: Option<Secret>,
 }
 
 /// Local (JWT) validation settings.
@@ -668,6 +720,12 @@ impl Config {
                 scopes: a.scopes,
                 local,
                 remote,
+                api_token: a
+                    .api_token
+                    .as_deref()
+                    .map(|v| expand(v, &format!("{k}.api_token"), env))
+                    .transpose()?
+                    .map(Secret::new),
             });
         }
 
@@ -981,6 +1039,36 @@ impl Config {
             });
         }
 
+        let admin = match raw.admin {
+            None => None,
+            Some(a) => {
+                let listen_admin: SocketAddr = a
+                    .listen
+                    .as_deref()
+                    .unwrap_or(DEFAULT_ADMIN_LISTEN)
+                    .parse()
+                    .map_err(|_| err("admin.listen", "must be an address like 127.0.0.1:8081"))?;
+                if listen_admin == listen {
+                    return Err(err("admin.listen", "must differ from the proxy's `listen`"));
+                }
+                let token = expand(&a.token, "admin.token", env)?;
+                if token.len() < 16 {
+                    return Err(err("admin.token", "must be at least 16 characters"));
+                }
+                Some(AdminConfig {
+                    listen: listen_admin,
+                    token: Secret::new(token),
+                })
+            }
+        };
+        let store = match raw.store {
+            None => None,
+            Some(s) => Some(StoreConfig {
+                url: expand(&s.url, "store.url", env)?,
+                poll_interval: Duration::from_secs(s.poll_interval_seconds.unwrap_or(2).max(1)),
+            }),
+        };
+
         Ok(Self {
             listen,
             realm,
@@ -989,6 +1077,8 @@ impl Config {
             apis,
             scope_mappings,
             applications,
+            admin,
+            store,
         })
     }
 }

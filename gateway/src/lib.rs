@@ -4,6 +4,7 @@
 //! [`Gateway::build`] takes a validated [`config::Config`] and a bound listener and returns a
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
+pub mod admin;
 pub mod beds;
 pub mod clock;
 pub mod config;
@@ -11,7 +12,9 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod pipeline;
+pub mod registration;
 pub mod secret;
+pub mod store;
 pub mod telemetry;
 pub mod validation;
 
@@ -76,6 +79,7 @@ impl Gateway {
 pub struct GatewayBuilder {
     config: Config,
     clock: SharedClock,
+    runtime: Option<admin::RuntimeOptions>,
 }
 
 impl GatewayBuilder {
@@ -84,7 +88,15 @@ impl GatewayBuilder {
         Self {
             config,
             clock: SharedClock::default(),
+            runtime: None,
         }
+    }
+
+    /// Keeps applications and scope mappings in a store (seeded from the file, reloaded when
+    /// it changes) and, with `admin`, serves the admin API. See [`admin`].
+    pub fn runtime(mut self, options: admin::RuntimeOptions) -> Self {
+        self.runtime = Some(options);
+        self
     }
 
     /// Uses `clock` for token times, cache lifetimes and key refresh limits.
@@ -97,7 +109,12 @@ impl GatewayBuilder {
     pub async fn build(self, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
         let pipeline = Arc::new(prepare(self.config, self.clock).await?);
         let addr = listener.local_addr()?;
-        let router = router(pipeline.clone());
+        let live = admin::Live::new(pipeline.clone());
+        let admin = match self.runtime {
+            Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
+            None => None,
+        };
+        let router = router(pipeline.clone(), &live);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -112,6 +129,8 @@ impl GatewayBuilder {
             shutdown: Some(tx),
             task,
             pipeline,
+            live,
+            admin,
         })
     }
 }
@@ -264,7 +283,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
     })
 }
 
-fn router(pipeline: Arc<Pipeline>) -> Router {
+fn router(pipeline: Arc<Pipeline>, live: &admin::Live) -> Router {
     use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
     use tower_http::sensitive_headers::{
         SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
@@ -286,7 +305,7 @@ fn router(pipeline: Arc<Pipeline>) -> Router {
             ),
         )
         .with_state(pipeline.clone())
-        .fallback_service(pipeline::service(pipeline))
+        .fallback_service(live.service())
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
         .layer(SetSensitiveRequestHeadersLayer::new([
             AUTHORIZATION,
@@ -301,6 +320,8 @@ pub struct GatewayHandle {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     pipeline: Arc<Pipeline>,
+    live: admin::Live,
+    admin: Option<admin::AdminHandle>,
 }
 
 impl GatewayHandle {
@@ -324,8 +345,31 @@ impl GatewayHandle {
         &self.pipeline.resolved
     }
 
+    /// The policy serving requests now (applications and mappings change at run time).
+    pub fn current(&self) -> Arc<Pipeline> {
+        self.live.current()
+    }
+
+    /// `http://ADDR` of the admin API, when it is on.
+    pub fn admin_url(&self) -> Option<String> {
+        self.admin
+            .as_ref()
+            .and_then(|a| a.local_addr())
+            .map(|a| format!("http://{a}"))
+    }
+
+    /// Reloads from the store now instead of at the next poll.
+    pub async fn sync(&self) {
+        if let Some(a) = &self.admin {
+            a.sync().await;
+        }
+    }
+
     /// Stops accepting connections and waits for in-flight requests to finish.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(a) = self.admin.take() {
+            a.shutdown().await;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

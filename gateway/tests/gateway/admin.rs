@@ -1,0 +1,647 @@
+//! The admin API end to end against the mock Okta (`mock-idp`): dynamic registration, rotation,
+//! deletion, each AS error with nothing half-created, bad input, restart persistence (SQLite)
+//! and two gateways sharing one store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::admin::RuntimeOptions;
+use gateway::beds::{self, BedsHandle};
+use gateway::config::Config;
+use gateway::secret::Secret;
+use gateway::store::{Sealer, Store};
+use gateway::{Gateway, GatewayHandle};
+use mock_idp::MockIdp;
+use mock_idp::control::{Endpoint, FaultKind, FaultSpec};
+use serde_json::{Value, json};
+
+const SSWS: &str = "00mockIdpSswsApiToken7ms2Bx7dY2qLw9ZtR4vNc";
+const ADMIN: &str = "admin-token-for-tests-7d1c2e9f";
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn config(idp: &MockIdp, upstream: &str) -> Config {
+    let toml = format!(
+        r#"
+[[authorization_servers]]
+name = "ExternalOktaServer"
+discovery_url = "{discovery}"
+api_token = "{SSWS}"
+[authorization_servers.local]
+audiences = ["api://default"]
+
+[[apis]]
+name = "CheckBedAvailability"
+base_path = "/beds"
+upstream = "{upstream}"
+identification = ["oauth2_local"]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "CheckBedAvailibiltyScopeV3", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
+
+[[scope_mappings]]
+authorization_server = "ExternalOktaServer"
+scope = "beds.read"
+api_scopes = ["CheckBedAvailibiltyScopeV3"]
+"#,
+        discovery = idp.discovery_url(),
+    );
+    Config::from_toml(&toml, &|_: &str| None).unwrap()
+}
+
+struct Env {
+    idp: MockIdp,
+    beds: BedsHandle,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn start() -> Self {
+        let idp = MockIdp::start().await.unwrap();
+        let beds =
+            beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+        Self {
+            idp,
+            beds,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn gateway(&self, store: Arc<Store>) -> GatewayHandle {
+        self.try_gateway(store).await.unwrap()
+    }
+
+    async fn try_gateway(&self, store: Arc<Store>) -> Result<GatewayHandle, gateway::BuildError> {
+        let clock = self.idp.clock().clone();
+        let mut opts = RuntimeOptions::new(store);
+        opts.admin = Some((
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            Secret::new(ADMIN),
+        ));
+        opts.poll_interval = Duration::from_secs(3600);
+        opts.as_timeout = Duration::from_millis(500);
+        Gateway::builder(config(&self.idp, &self.beds.url()))
+            .clock(move || u64::try_from(clock.now()).unwrap())
+            .runtime(opts)
+            .build(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            .await
+    }
+
+    async fn admin(
+        &self,
+        g: &GatewayHandle,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", g.admin_url().unwrap()))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn token(&self, id: &str, secret: &str) -> Result<String, u16> {
+        let r = self
+            .http
+            .post(self.idp.token_endpoint())
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "beds.read")])
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 200 {
+            return Err(r.status().as_u16());
+        }
+        let b: Value = r.json().await.unwrap();
+        Ok(b["access_token"].as_str().unwrap().to_owned())
+    }
+
+    async fn beds(&self, g: &GatewayHandle, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/beds/hospitals", g.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The clients registered at the mock (through its management API).
+    async fn clients_at_as(&self) -> Vec<String> {
+        let r = self
+            .http
+            .get(format!(
+                "{}/oauth2/v1/clients?limit=200",
+                self.idp.base_url()
+            ))
+            .header("Authorization", format!("SSWS {SSWS}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["client_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn openid_app(name: &str) -> Value {
+    json!({
+        "name": name,
+        "apis": ["CheckBedAvailability"],
+        "strategies": [{
+            "name": "OktaStrategy",
+            "scheme": "openid",
+            "authorization_server": "ExternalOktaServer",
+            "registration": { "application_type": "service", "grant_types": ["client_credentials"] }
+        }]
+    })
+}
+
+fn credentials(created: &Value) -> (String, String) {
+    let c = &created["registered_credentials"][0];
+    (
+        c["client_id"].as_str().unwrap().to_owned(),
+        c["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+use reqwest::Method;
+
+#[tokio::test]
+async fn admin_openid_app_with_registration_works_on_the_next_request_then_rotates_and_deletes() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let before = e.clients_at_as().await;
+
+    let (s, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let (id, secret) = credentials(&created);
+    assert!(!before.contains(&id));
+    assert!(
+        e.clients_at_as().await.contains(&id),
+        "registered at the AS"
+    );
+
+    // The very next request passes with a token of the new client.
+    let token = e.token(&id, &secret).await.unwrap();
+    let (s, body) = e.beds(&g, &token).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["caller"]["application"], "OpenIDApp");
+    assert_eq!(body["caller"]["client_id"], id.as_str());
+
+    // Shown without its secret.
+    let (s, shown) = e
+        .admin(&g, Method::GET, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(!shown.to_string().contains(&secret), "{shown}");
+    assert_eq!(shown["strategies"][0]["client_secret_set"], true);
+
+    // Rotation at the AS: the old secret stops working, the new one works.
+    let (s, rotated) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications/OpenIDApp/strategies/OktaStrategy/new-secret",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{rotated}");
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    assert!(e.token(&id, &secret).await.is_err());
+    let token2 = e.token(&id, new_secret).await.unwrap();
+    assert_eq!(e.beds(&g, &token2).await.0, 200);
+
+    // Deletion at the AS and in the gateway.
+    let (s, _) = e
+        .admin(&g, Method::DELETE, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(s, 204);
+    assert!(!e.clients_at_as().await.contains(&id));
+    assert_eq!(e.beds(&g, &token2).await.0, 401, "no longer an application");
+    let (_, list) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn admin_each_as_error_is_clear_and_leaves_nothing_behind() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let before = e.clients_at_as().await;
+    let okta = |code: &str, summary: &str| {
+        Some(
+            json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oaeTest", "errorCauses": []}),
+        )
+    };
+    let cases: Vec<(FaultKind, u16, &str)> = vec![
+        (
+            FaultKind::Status {
+                status: 401,
+                body: okta("E0000011", "Invalid token provided"),
+            },
+            502,
+            "E0000011",
+        ),
+        (
+            FaultKind::Status {
+                status: 403,
+                body: okta("E0000005", "Invalid session"),
+            },
+            502,
+            "E0000005",
+        ),
+        (
+            FaultKind::Status {
+                status: 404,
+                body: okta("E0000007", "Not found: Resource not found"),
+            },
+            502,
+            "E0000007",
+        ),
+        (FaultKind::RateLimit, 503, "E0000047"),
+        (
+            FaultKind::Latency { ms: 3000 },
+            504,
+            "authorization_server_timeout",
+        ),
+        (FaultKind::Drop, 502, "authorization_server_unreachable"),
+    ];
+    for (kind, status, needle) in cases {
+        let _f = e
+            .idp
+            .fault(FaultSpec::new(Endpoint::Clients, kind.clone()).times(1));
+        let (s, body) = e
+            .admin(
+                &g,
+                Method::POST,
+                "/admin/v1/applications",
+                Some(openid_app("OpenIDApp")),
+            )
+            .await;
+        assert_eq!(s, status, "{kind:?}: {body}");
+        assert!(body.to_string().contains(needle), "{kind:?}: {body}");
+        assert!(!body.to_string().contains(SSWS), "no token in errors");
+        let (_, list) = e
+            .admin(&g, Method::GET, "/admin/v1/applications", None)
+            .await;
+        assert_eq!(list, json!([]), "{kind:?}: nothing half-created");
+        drop(_f);
+        assert_eq!(e.clients_at_as().await.len(), before.len(), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn admin_rate_limit_answer_carries_retry_after() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let _f = e
+        .idp
+        .fault(FaultSpec::new(Endpoint::Clients, FaultKind::RateLimit).times(1));
+    let r = e
+        .http
+        .post(format!("{}/admin/v1/applications", g.admin_url().unwrap()))
+        .bearer_auth(ADMIN)
+        .json(&openid_app("OpenIDApp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["authorization_server"]["errorCode"], "E0000047");
+}
+
+#[tokio::test]
+async fn admin_failed_delete_at_the_as_marks_the_application_and_is_retried() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    {
+        let _f = e.idp.fault(
+            FaultSpec::new(
+                Endpoint::Clients,
+                FaultKind::Status {
+                    status: 500,
+                    body: None,
+                },
+            )
+            .times(1),
+        );
+        let (s, body) = e
+            .admin(&g, Method::DELETE, "/admin/v1/applications/OpenIDApp", None)
+            .await;
+        assert_eq!(s, 502, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("retried"),
+            "{body}"
+        );
+    }
+    let (_, shown) = e
+        .admin(&g, Method::GET, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(shown["state"], "deleting");
+    assert_eq!(
+        e.beds(&g, &token).await.0,
+        401,
+        "a deleting application is not served"
+    );
+    assert!(e.clients_at_as().await.contains(&id));
+
+    // The poller retries (run now instead of waiting for the interval).
+    g.sync().await;
+    assert!(!e.clients_at_as().await.contains(&id));
+    let (s, _) = e
+        .admin(&g, Method::GET, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn admin_bad_input_is_a_clear_4xx_and_changes_nothing() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (s, _) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let clients = e.clients_at_as().await;
+    let (_, state) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+
+    // Wrong or missing admin token.
+    let url = format!("{}/admin/v1/applications", g.admin_url().unwrap());
+    for auth in [
+        Some("Bearer wrong-token"),
+        Some(&*format!("Basic {ADMIN}")),
+        None,
+    ] {
+        let mut r = e.http.post(&url).json(&openid_app("Other"));
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+    }
+    // The proxy port has no admin API.
+    let r = e
+        .http
+        .get(format!("{}/admin/v1/applications", g.url()))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let mut unknown = openid_app("Other");
+    unknown["colour"] = json!("blue");
+    let mut bad_url = openid_app("Other");
+    bad_url["strategies"][0]["registration"] = json!({
+        "application_type": "web", "grant_types": ["authorization_code"],
+        "redirect_uris": ["not a url"]
+    });
+    let mut fragment = openid_app("Other");
+    fragment["strategies"][0]["registration"] = json!({
+        "application_type": "web", "grant_types": ["authorization_code"],
+        "redirect_uris": ["https://app.example/cb#frag"]
+    });
+    let mut no_api = openid_app("Other");
+    no_api["apis"] = json!(["NoSuchApi"]);
+    let mut no_as = openid_app("Other");
+    no_as["strategies"][0]["authorization_server"] = json!("Nowhere");
+    let mut both = openid_app("Other");
+    both["strategies"][0]["client_id"] = json!("0oa-given");
+    let mut grant = openid_app("Other");
+    grant["strategies"][0]["registration"]["grant_types"] = json!(["magic"]);
+    let mut dup_client = openid_app("Other");
+    dup_client["strategies"] = json!([{
+        "name": "S", "scheme": "oauth2", "authorization_server": "ExternalOktaServer",
+        "client_id": state[0]["strategies"][0]["client_id"]
+    }]);
+    let cases = [
+        (unknown, 400, "colour"),
+        (openid_app("OpenIDApp"), 409, "duplicate_name"),
+        (bad_url, 400, "redirect_uris[0]"),
+        (fragment, 400, "redirect_uris[0]"),
+        (no_api, 400, "NoSuchApi"),
+        (no_as, 400, "Nowhere"),
+        (both, 400, "not both"),
+        (grant, 400, "grant_types[0]"),
+        (dup_client, 400, "already belongs"),
+    ];
+    for (body, status, needle) in cases {
+        let (s, answer) = e
+            .admin(
+                &g,
+                Method::POST,
+                "/admin/v1/applications",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, status, "{body}: {answer}");
+        assert!(answer.to_string().contains(needle), "{needle}: {answer}");
+    }
+    let r = e
+        .http
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (s, _) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/scope-mappings",
+            Some(json!({
+                "authorization_server": "ExternalOktaServer", "scope": "x", "api_scopes": ["Nope"]
+            })),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    let (_, after) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert_eq!(after, state, "no change in state");
+    assert_eq!(e.clients_at_as().await, clients, "no client registered");
+}
+
+#[tokio::test]
+async fn admin_lists_apis_servers_and_mappings_and_serves_openapi() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (s, apis) = e.admin(&g, Method::GET, "/admin/v1/apis", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(apis[0]["name"], "CheckBedAvailability");
+    let (_, servers) = e
+        .admin(&g, Method::GET, "/admin/v1/authorization-servers", None)
+        .await;
+    assert_eq!(servers[0]["issuer"], e.idp.issuer());
+    assert_eq!(servers[0]["dynamic_registration"], true);
+    assert_eq!(servers[0]["validation"]["keys"], "jwks");
+    assert!(!servers.to_string().contains(SSWS));
+    let (_, maps) = e
+        .admin(&g, Method::GET, "/admin/v1/scope-mappings", None)
+        .await;
+    assert_eq!(maps[0]["scope"], "beds.read", "seeded from the file");
+    let (s, doc) = e
+        .admin(&g, Method::GET, "/admin/v1/openapi.json", None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[tokio::test]
+async fn admin_scope_mapping_changes_apply_to_live_traffic() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(e.beds(&g, &token).await.0, 200);
+    let (s, _) = e
+        .admin(
+            &g,
+            Method::DELETE,
+            "/admin/v1/scope-mappings/ExternalOktaServer/beds.read",
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        e.beds(&g, &token).await.0,
+        403,
+        "beds.read no longer opens the resource"
+    );
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "gateway-admin-{name}-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn sqlite(path: &std::path::Path, key: Option<&str>) -> Arc<Store> {
+    let sealer = key.map_or_else(Sealer::none, |k| Sealer::from_base64(k).unwrap());
+    Arc::new(Store::open(&format!("sqlite:{}", path.display()), sealer).unwrap())
+}
+
+#[tokio::test]
+async fn admin_state_survives_a_restart_with_sqlite_and_secrets_are_sealed() {
+    let e = Env::start().await;
+    let path = temp_db("restart");
+    let g = e.gateway(sqlite(&path, Some(KEY))).await;
+    let (s, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (id, secret) = credentials(&created);
+    g.shutdown().await.unwrap();
+
+    let store = sqlite(&path, Some(KEY));
+    let raw = store.raw_document("OpenIDApp").unwrap();
+    assert!(raw.contains(&id));
+    assert!(
+        !raw.contains(&secret),
+        "the secret is encrypted at rest: {raw}"
+    );
+    let g = e.gateway(store).await;
+    let token = e.token(&id, &secret).await.unwrap();
+    let (s, body) = e.beds(&g, &token).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["caller"]["application"], "OpenIDApp");
+    g.shutdown().await.unwrap();
+
+    // Without the key the store cannot be opened into a gateway.
+    let err = e.try_gateway(sqlite(&path, None)).await.unwrap_err();
+    assert!(err.to_string().contains("GATEWAY_STORE_KEY"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn admin_two_gateways_on_one_store_see_each_others_changes() {
+    let e = Env::start().await;
+    let path = temp_db("shared");
+    let a = e.gateway(sqlite(&path, Some(KEY))).await;
+    let b = e.gateway(sqlite(&path, Some(KEY))).await;
+    let (_, created) = e
+        .admin(
+            &a,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(e.beds(&a, &token).await.0, 200);
+    // B picks the change up at its next poll (run now rather than wait for the interval).
+    b.sync().await;
+    assert_eq!(e.beds(&b, &token).await.0, 200);
+    let (s, _) = e
+        .admin(&b, Method::DELETE, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(s, 204);
+    a.sync().await;
+    assert_eq!(e.beds(&a, &token).await.0, 401);
+    let _ = std::fs::remove_file(&path);
+}
