@@ -29,6 +29,7 @@ demo:
 # Criterion micro-benchmarks of the hot paths.
 bench:
     cargo bench -p gateway
+    cargo bench -p mock-idp
 
 # Fuzz the mock with schemathesis against its OpenAPI document (pip install schemathesis).
 fuzz-mock EXAMPLES="50":

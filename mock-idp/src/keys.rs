@@ -60,6 +60,20 @@ impl SigningKey {
         Self::from_pair(pair, der.as_ref().to_vec())
     }
 
+    /// A fresh key that no one has used, from the process-wide pool of keys
+    /// generated ahead of time on a background thread (generated here when
+    /// the pool is empty). Starting a mock, or rotating a key, then costs
+    /// microseconds instead of an RSA key generation.
+    pub fn fresh() -> Result<Self, KeyError> {
+        let pool = KeyPool::global();
+        let spare = pool.lock().pop();
+        pool.wanted.notify_one();
+        match spare {
+            Some(key) => Ok(key),
+            None => Self::generate(),
+        }
+    }
+
     /// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
     pub fn from_pem_file(path: &Path) -> Result<Self, KeyError> {
         let display = path.display().to_string();
@@ -174,6 +188,60 @@ impl SigningKey {
         };
         jsonwebtoken::crypto::verify(signature_b64, message, &key, jsonwebtoken::Algorithm::RS256)
             .unwrap_or(false)
+    }
+}
+
+/// Keys generated ahead of time. A single background thread keeps a few
+/// spares; each key is handed out once, so no two servers share a key.
+struct KeyPool {
+    spares: std::sync::Mutex<Vec<SigningKey>>,
+    wanted: std::sync::Condvar,
+}
+
+/// Spares kept ready: the org key and one custom server's key of the next mock.
+const POOL_SPARES: usize = 2;
+
+impl KeyPool {
+    fn global() -> &'static KeyPool {
+        static POOL: std::sync::OnceLock<&'static KeyPool> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| {
+            let pool: &'static KeyPool = Box::leak(Box::new(KeyPool {
+                spares: std::sync::Mutex::new(Vec::new()),
+                wanted: std::sync::Condvar::new(),
+            }));
+            let spawned = std::thread::Builder::new()
+                .name("mock-idp-keygen".into())
+                .spawn(move || pool.refill_forever());
+            if spawned.is_err() {
+                tracing::warn!("no background key generation; keys are generated on demand");
+            }
+            pool
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SigningKey>> {
+        self.spares
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn refill_forever(&self) {
+        loop {
+            {
+                let mut spares = self.lock();
+                while spares.len() >= POOL_SPARES {
+                    spares = self
+                        .wanted
+                        .wait(spares)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+            // Generate outside the lock: takers never wait on a generation.
+            match SigningKey::generate() {
+                Ok(key) => self.lock().push(key),
+                Err(_) => return,
+            }
+        }
     }
 }
 

@@ -262,7 +262,7 @@ async fn load_or_generate_keys(config: &Config) -> Result<Vec<SigningKey>, Start
         .map(|file| {
             tokio::task::spawn_blocking(move || match file {
                 Some(path) => SigningKey::from_pem_file(&path),
-                None => SigningKey::generate(),
+                None => SigningKey::fresh(),
             })
         })
         .collect();
@@ -439,7 +439,7 @@ impl MockIdp {
 }
 
 async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<SigningKey>, StartError> {
-    let next = tokio::task::spawn_blocking(SigningKey::generate)
+    let next = tokio::task::spawn_blocking(SigningKey::fresh)
         .await
         .map_err(|_| KeyError::Generate)??;
     Ok(rotate_with(state, server, next))

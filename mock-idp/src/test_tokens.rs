@@ -163,7 +163,7 @@ fn sign(
             Ok(format!("{message}.{}", B64.encode(tag.as_ref())))
         }
         Flavor::UnknownKid => {
-            let stranger = SigningKey::generate().map_err(|e| e.to_string())?;
+            let stranger = SigningKey::fresh().map_err(|e| e.to_string())?;
             stranger.sign_jwt(claims).map_err(|e| e.to_string())
         }
         Flavor::BadSignature => {

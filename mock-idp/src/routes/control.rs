@@ -111,7 +111,7 @@ pub async fn rotate_keys(
     let next = match request.private_key_pem {
         Some(pem) => SigningKey::from_pem(pem.as_bytes())
             .map_err(|e| invalid(format!("private_key_pem: {e}")))?,
-        None => tokio::task::spawn_blocking(SigningKey::generate)
+        None => tokio::task::spawn_blocking(SigningKey::fresh)
             .await
             .map_err(|_| invalid("key generation failed"))?
             .map_err(|e| invalid(e.to_string()))?,
