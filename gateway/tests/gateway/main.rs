@@ -4,6 +4,7 @@ mod admin;
 mod attacks;
 mod authorization;
 mod cli;
+mod faults;
 mod harness;
 mod introspection;
 mod keys;
