@@ -10,6 +10,7 @@
 //! registered for a failed create are deleted again. A delete the AS refuses leaves the
 //! application marked `deleting` (no longer served) and retried on the next poll.
 
+pub mod client;
 pub mod live;
 
 use std::collections::HashMap;

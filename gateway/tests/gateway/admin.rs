@@ -645,3 +645,170 @@ async fn admin_two_gateways_on_one_store_see_each_others_changes() {
     assert_eq!(e.beds(&a, &token).await.0, 401);
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn admin_apply_plans_a_dry_run_then_reconciles_create_update_delete() {
+    use gateway::admin::client::{AdminClient, ApplyFile, Step, execute, plan};
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    // Something to delete.
+    let (s, _) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("Stale")),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let client = AdminClient::new(&g.admin_url().unwrap(), Secret::new(ADMIN));
+    let file = ApplyFile::from_toml(
+        r#"
+[[applications]]
+name = "OpenIDApp"
+apis = ["CheckBedAvailability"]
+[[applications.strategies]]
+name = "OktaStrategy"
+scheme = "openid"
+authorization_server = "ExternalOktaServer"
+registration = { application_type = "service", grant_types = ["client_credentials"] }
+
+[[applications]]
+name = "Partner"
+apis = []
+[[applications.strategies]]
+name = "Given"
+scheme = "oauth2"
+authorization_server = "ExternalOktaServer"
+client_id = "0oa-partner-given"
+
+[[scope_mappings]]
+authorization_server = "ExternalOktaServer"
+scope = "beds.read"
+api_scopes = ["CheckBedAvailability/CheckBedAvailibiltyScopeV3"]
+
+[[scope_mappings]]
+authorization_server = "ExternalOktaServer"
+scope = "beds.all"
+api_scopes = ["CheckBedAvailibiltyScopeV3"]
+"#,
+    )
+    .unwrap();
+    let steps = plan(&client, &file).await.unwrap();
+    let text: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "delete application Stale",
+            "create application OpenIDApp",
+            "create application Partner",
+            "map ExternalOktaServer/beds.all -> CheckBedAvailibiltyScopeV3",
+        ],
+        "{text:?}"
+    );
+    // A dry run changes nothing.
+    let (_, list) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert_eq!(list[0]["name"], "Stale");
+
+    let created = execute(&client, &steps).await.unwrap();
+    let (id, secret) = credentials(&created[0]);
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(e.beds(&g, &token).await.0, 200);
+    assert!(plan(&client, &file).await.unwrap().is_empty(), "idempotent");
+
+    // A change in the file is an update; the registered client is kept.
+    let mut file = file;
+    file.applications[1]["apis"] = json!(["CheckBedAvailability"]);
+    let steps = plan(&client, &file).await.unwrap();
+    assert!(
+        matches!(&steps[..], [Step::UpdateApp(n, _)] if n == "Partner"),
+        "{steps:?}"
+    );
+    execute(&client, &steps).await.unwrap();
+    assert_eq!(e.beds(&g, &token).await.0, 200);
+}
+
+#[tokio::test]
+async fn admin_cli_lists_and_dry_runs_against_a_running_gateway() {
+    async fn run(args: Vec<String>, token: &str) -> std::process::Output {
+        let token = token.to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+                .args(args)
+                .env("GATEWAY_ADMIN_TOKEN", token)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (s, _) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let url = g.admin_url().unwrap();
+    let out = run(
+        vec![
+            "apps".into(),
+            "list".into(),
+            "--admin-url".into(),
+            url.clone(),
+        ],
+        ADMIN,
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "OpenIDApp");
+
+    let path = temp_db("apply").with_extension("toml");
+    std::fs::write(&path, "applications = []\n").unwrap();
+    let out = run(
+        vec![
+            "apply".into(),
+            "--dry-run".into(),
+            "--admin-url".into(),
+            url.clone(),
+            path.display().to_string(),
+        ],
+        ADMIN,
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("would delete application OpenIDApp"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("would delete mapping ExternalOktaServer/beds.read"),
+        "{stdout}"
+    );
+    let (_, list) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert_eq!(list[0]["name"], "OpenIDApp", "dry run changed nothing");
+
+    // A wrong token is refused.
+    let out = run(
+        vec![
+            "apps".into(),
+            "list".into(),
+            "--admin-url".into(),
+            url.clone(),
+        ],
+        "wrong",
+    )
+    .await;
+    assert!(!out.status.success());
+    let _ = std::fs::remove_file(&path);
+}
