@@ -62,3 +62,9 @@ conformance-reports:
     mkdir -p target/conformance
     cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report junit --out target/conformance/mock.junit.xml
     cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report markdown --out target/conformance/mock.md
+
+# Fuzz the gateway's token parser, header extraction and admission path. Stable toolchain: a long
+# proptest campaign (CASES per property, release build). With nightly and cargo-fuzz installed,
+# TARGET=token|authorization_header runs libFuzzer for SECONDS instead.
+fuzz CASES="200000" SECONDS="300" TARGET="":
+    if [ -n "{{TARGET}}" ]; then cd gateway/fuzz && cargo +nightly fuzz run {{TARGET}} -- -max_total_time={{SECONDS}}; else GATEWAY_FUZZ_CASES={{CASES}} cargo test --release -p gateway --test gateway fuzz:: -- --test-threads=2; fi

@@ -163,6 +163,11 @@ pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
     if signature.is_empty() {
         return Err("the token is not signed");
     }
+    // Strict, canonical base64url (no padding, no stray trailing bits): one signature has one
+    // spelling, so a token cannot be re-encoded into a "different" token that still verifies.
+    if URL_SAFE_NO_PAD.decode(signature).is_err() {
+        return Err("the token signature is not base64url");
+    }
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header_b64)
         .map_err(|_| "the token header is not base64url")?;
