@@ -84,10 +84,9 @@ const LATENCY_BUCKETS_US: [u64; 10] = [10, 25, 50, 100, 250, 500, 1_000, 5_000, 
 #[derive(Debug)]
 pub struct Metrics {
     api_names: Vec<String>,
-    app_names: Vec<String>,
     as_names: Vec<String>,
-    /// [api][app + 1 (0 = none)][outcome]
-    requests: Vec<AtomicU64>,
+    /// Per-application request counters; replaced when the applications change at run time.
+    table: arc_swap::ArcSwap<RequestTable>,
     unrouted: [AtomicU64; 7],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
     latency_count: AtomicU64,
@@ -98,6 +97,14 @@ pub struct Metrics {
     introspection_misses: AtomicU64,
     /// [as][kind][ok=0 / error=1]
     as_calls: Vec<AtomicU64>,
+}
+
+/// Request counters for one set of applications.
+#[derive(Debug)]
+struct RequestTable {
+    app_names: Vec<String>,
+    /// [api][app + 1 (0 = none)][outcome]
+    requests: Vec<AtomicU64>,
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -111,9 +118,11 @@ impl Metrics {
         let as_calls = zeros(as_names.len() * 3 * 2);
         Self {
             api_names,
-            app_names,
             as_names,
-            requests,
+            table: arc_swap::ArcSwap::from_pointee(RequestTable {
+                app_names,
+                requests,
+            }),
             unrouted: Default::default(),
             latency_buckets: Default::default(),
             latency_count: AtomicU64::new(0),
@@ -133,14 +142,44 @@ impl Metrics {
                 self.unrouted[outcome.index()].fetch_add(1, Relaxed);
             }
             Some(api) => {
-                let apps = self.app_names.len() + 1;
-                let app = app.map_or(0, |a| a + 1);
+                let t = self.table.load();
+                let apps = t.app_names.len() + 1;
+                let app = app.filter(|a| *a < t.app_names.len()).map_or(0, |a| a + 1);
                 let i = (api * apps + app) * Outcome::ALL.len() + outcome.index();
-                if let Some(c) = self.requests.get(i) {
+                if let Some(c) = t.requests.get(i) {
                     c.fetch_add(1, Relaxed);
                 }
             }
         }
+    }
+
+    /// The applications changed at run time (indexes follow `names`): counters move with
+    /// their application's name; those of removed applications are dropped.
+    pub fn set_applications(&self, names: Vec<String>) {
+        let old = self.table.load_full();
+        let n = Outcome::ALL.len();
+        let requests = zeros(self.api_names.len() * (names.len() + 1) * n);
+        let (old_apps, new_apps) = (old.app_names.len() + 1, names.len() + 1);
+        for api in 0..self.api_names.len() {
+            for (new_i, name) in std::iter::once(None)
+                .chain(names.iter().map(Some))
+                .enumerate()
+            {
+                let old_i = match name {
+                    None => Some(0),
+                    Some(nm) => old.app_names.iter().position(|x| x == nm).map(|p| p + 1),
+                };
+                let Some(old_i) = old_i else { continue };
+                for o in 0..n {
+                    let v = old.requests[(api * old_apps + old_i) * n + o].load(Relaxed);
+                    requests[(api * new_apps + new_i) * n + o].store(v, Relaxed);
+                }
+            }
+        }
+        self.table.store(std::sync::Arc::new(RequestTable {
+            app_names: names,
+            requests,
+        }));
     }
 
     /// Records how long token validation took.
@@ -194,16 +233,17 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP gateway_requests_total Requests by API, application and outcome.\n# TYPE gateway_requests_total counter\n");
-        let apps = self.app_names.len() + 1;
+        let t = self.table.load();
+        let apps = t.app_names.len() + 1;
         for (ai, api) in self.api_names.iter().enumerate() {
             for app in 0..apps {
                 let app_name = if app == 0 {
                     "none"
                 } else {
-                    &self.app_names[app - 1]
+                    &t.app_names[app - 1]
                 };
                 for o in Outcome::ALL {
-                    let v = self.requests[(ai * apps + app) * Outcome::ALL.len() + o.index()]
+                    let v = t.requests[(ai * apps + app) * Outcome::ALL.len() + o.index()]
                         .load(Relaxed);
                     if v > 0 {
                         let _ = writeln!(

@@ -37,6 +37,14 @@ impl Live {
     /// Replaces the applications and mappings (already compiled) in one swap.
     pub fn replace(&self, applications: Vec<ApplicationConfig>, mappings: Vec<ScopeMapping>) {
         let next = rebuild(&self.current(), applications, mappings);
+        // Counters first: a request on the new pipeline finds its application's slot.
+        next.metrics.set_applications(
+            next.resolved
+                .applications
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
+        );
         self.0.store(Arc::new(next));
     }
 

@@ -206,6 +206,11 @@ async fn admin_openid_app_with_registration_works_on_the_next_request_then_rotat
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["caller"]["application"], "OpenIDApp");
     assert_eq!(body["caller"]["client_id"], id.as_str());
+    let m = crate::harness::metrics(&g).await;
+    assert!(
+        m.contains(r#"gateway_requests_total{api="CheckBedAvailability",application="OpenIDApp",outcome="forwarded"} 1"#),
+        "{m}"
+    );
 
     // Shown without its secret.
     let (s, shown) = e
