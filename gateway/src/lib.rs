@@ -365,6 +365,13 @@ impl GatewayHandle {
         }
     }
 
+    /// Reloads the whole configuration (see [`Reloader`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            live: self.live.clone(),
+        }
+    }
+
     /// Stops accepting connections and waits for in-flight requests to finish.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(a) = self.admin.take() {
@@ -383,5 +390,42 @@ impl GatewayHandle {
     ) -> std::io::Result<()> {
         signal.await;
         self.shutdown().await
+    }
+}
+
+/// Reloads a running gateway's configuration (SIGHUP in `gateway run`): the new configuration
+/// is resolved (discovery, keys) while the current one keeps serving, then swapped in at once.
+/// Requests in flight finish on the configuration they started with; none is dropped. On any
+/// error the current configuration stays. The listen address is not changed by a reload.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    live: admin::Live,
+}
+
+impl Reloader {
+    /// Resolves `config` and swaps it in.
+    pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
+        let current = self.live.current();
+        let mut next = prepare(config, current.clock.clone()).await?;
+        let same_apis = next.apis.len() == current.apis.len()
+            && next
+                .apis
+                .iter()
+                .zip(&current.apis)
+                .all(|(a, b)| a.name == b.name);
+        if same_apis {
+            // Keep counting into the series `/metrics` serves.
+            next.metrics = current.metrics.clone();
+            next.metrics.set_applications(
+                next.resolved
+                    .applications
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect(),
+            );
+        }
+        self.live.set(Arc::new(next));
+        tracing::info!("configuration reloaded");
+        Ok(())
     }
 }

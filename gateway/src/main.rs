@@ -359,6 +359,7 @@ async fn main() -> ExitCode {
             }
             match builder.build(listener).await {
                 Ok(handle) => {
+                    reload_on_hangup(handle.reloader(), config.clone());
                     let _ = handle.run_until(shutdown_signal()).await;
                     ExitCode::SUCCESS
                 }
@@ -395,6 +396,34 @@ async fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// SIGHUP: re-read the configuration file and swap it in; a bad file or an unreachable
+/// authorization server keeps the current configuration (and says why).
+fn reload_on_hangup(reloader: gateway::Reloader, path: std::path::PathBuf) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let result = match Config::from_file(&path, &ProcessEnv) {
+                Ok(cfg) => reloader.reload(cfg).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(()) => tracing::info!(config = %path.display(), "reloaded on SIGHUP"),
+                Err(e) => tracing::error!(
+                    config = %path.display(),
+                    error = %e,
+                    "reload failed; the current configuration stays"
+                ),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (reloader, path);
 }
 
 async fn shutdown_signal() {

@@ -34,6 +34,12 @@ impl Live {
         self.0.load_full()
     }
 
+    /// Serves `pipeline` from now on (a whole-configuration reload); requests already running
+    /// finish on the pipeline they started with.
+    pub fn set(&self, pipeline: Arc<Pipeline>) {
+        self.0.store(pipeline);
+    }
+
     /// Replaces the applications and mappings (already compiled) in one swap.
     pub fn replace(&self, applications: Vec<ApplicationConfig>, mappings: Vec<ScopeMapping>) {
         let next = rebuild(&self.current(), applications, mappings);

@@ -12,4 +12,5 @@ mod keys;
 mod local;
 mod okta;
 mod operations;
+mod reload;
 mod rfc6750;

@@ -1,0 +1,146 @@
+//! Configuration reload and graceful shutdown under sustained load, on loopback: no request is
+//! lost (every response is 2xx) and the new configuration takes effect.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use gateway::config::Config;
+
+use crate::harness::*;
+
+#[derive(Default)]
+struct Counts {
+    ok: AtomicUsize,
+    non_2xx: AtomicUsize,
+    /// Transport errors on requests sent before shutdown began.
+    lost: AtomicUsize,
+    /// Connection refused/closed after shutdown began (not accepted, so not lost).
+    refused_after_shutdown: AtomicUsize,
+}
+
+fn load(
+    url: String,
+    token: String,
+    workers: usize,
+    stop: Arc<AtomicBool>,
+    shutting_down: Arc<AtomicBool>,
+    counts: Arc<Counts>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|_| {
+            let (url, token, stop, shutting_down, counts) = (
+                url.clone(),
+                token.clone(),
+                stop.clone(),
+                shutting_down.clone(),
+                counts.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let before_shutdown = !shutting_down.load(Ordering::SeqCst);
+                    match http.get(&url).bearer_auth(&token).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            counts.ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(_) => {
+                            counts.non_2xx.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) if before_shutdown => {
+                            counts.lost.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => {
+                            counts.refused_after_shutdown.fetch_add(1, Ordering::SeqCst);
+                            return; // the listener is gone
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn until(counts: &Counts, n: usize) {
+    let target = counts.ok.load(Ordering::SeqCst) + n;
+    while counts.ok.load(Ordering::SeqCst) < target
+        && counts.non_2xx.load(Ordering::SeqCst) == 0
+        && counts.lost.load(Ordering::SeqCst) == 0
+    {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_and_graceful_shutdown_under_load_lose_no_request() {
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let clock = gateway::clock::ManualClock::new(T0);
+    let base = config_toml(&idp.discovery_url(), &echo.url());
+    let gateway = start_gateway(&base, clock).await;
+    let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let url = format!("{}/beds/hospitals", gateway.url());
+    let (stop, shutting_down, counts) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Counts::default()),
+    );
+    let workers = load(
+        url.clone(),
+        token,
+        8,
+        stop.clone(),
+        shutting_down.clone(),
+        counts.clone(),
+    );
+
+    // Five reloads under load, alternating the realm so each one is observable.
+    let reloader = gateway.reloader();
+    for i in 0..5 {
+        until(&counts, 100).await;
+        let realm = format!("reloaded-{i}");
+        let toml = base.replace("realm = \"test\"", &format!("realm = \"{realm}\""));
+        reloader
+            .reload(Config::from_toml(&toml, &test_env).unwrap())
+            .await
+            .unwrap();
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(challenge(&r).contains(&realm), "{}", challenge(&r));
+    }
+    // A reload that cannot be resolved keeps the current configuration.
+    let broken = base.replace(
+        &idp.discovery_url(),
+        "http://127.0.0.1:9/.well-known/openid-configuration",
+    );
+    assert!(
+        reloader
+            .reload(Config::from_toml(&broken, &test_env).unwrap())
+            .await
+            .is_err()
+    );
+    until(&counts, 100).await;
+
+    // Graceful shutdown while the load continues.
+    shutting_down.store(true, Ordering::SeqCst);
+    gateway.shutdown().await.unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let ok = counts.ok.load(Ordering::SeqCst);
+    let non_2xx = counts.non_2xx.load(Ordering::SeqCst);
+    let lost = counts.lost.load(Ordering::SeqCst);
+    let refused = counts.refused_after_shutdown.load(Ordering::SeqCst);
+    eprintln!("load: {ok} ok, {non_2xx} non-2xx, {lost} lost, {refused} refused after shutdown");
+    assert!(ok >= 600, "{ok}");
+    assert_eq!(non_2xx, 0, "non-2xx responses under reload/shutdown");
+    assert_eq!(
+        lost, 0,
+        "requests sent before shutdown that got no response"
+    );
+    assert_eq!(
+        echo.received.load(Ordering::SeqCst),
+        ok,
+        "every admitted request reached the upstream once"
+    );
+}
