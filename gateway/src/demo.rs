@@ -40,6 +40,8 @@ pub struct Demo {
     pub service: DemoClient,
     /// The web client (authorization code).
     pub web: DemoClient,
+    /// The admin API's token (random per run); the admin API listens on the gateway's port + 1.
+    pub admin_token: crate::secret::Secret,
 }
 
 fn client(
@@ -72,6 +74,10 @@ pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
         "client_credentials",
     )?;
     let web = client(&mock_config, |c| c.application_type == "web", "web")?;
+    let ssws = mock_config
+        .api_tokens
+        .first()
+        .map(|t| crate::secret::Secret::new(t.token.expose()));
     let idp = MockIdp::builder()
         .config(mock_config)
         .start()
@@ -94,12 +100,28 @@ pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
     };
     let mut config = Config::from_toml(DEMO_CONFIG, &env).context("fixtures/gateway/demo.toml")?;
     config.listen = listen;
+    // Dynamic registration at the mock with its SSWS token; the admin API on port + 1.
+    for s in &mut config.authorization_servers {
+        s.api_token = ssws.clone();
+    }
+    let admin_token = crate::secret::Secret::new(format!("demo-admin-{}", random_state()));
+    let mut admin_addr = listen;
+    if listen.port() != 0 {
+        admin_addr.set_port(listen.port().wrapping_add(1));
+    }
+    let admin_listener = TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("listening on {admin_addr} (admin API)"))?;
+    let mut runtime =
+        crate::admin::RuntimeOptions::new(std::sync::Arc::new(crate::store::Store::memory()));
+    runtime.admin = Some((admin_listener, admin_token.clone()));
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let clock = idp.clock().clone();
     let gateway = Gateway::builder(config)
         .clock(move || u64::try_from(clock.now()).unwrap_or(0))
+        .runtime(runtime)
         .build(listener)
         .await?;
     Ok(Demo {
@@ -108,6 +130,7 @@ pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
         gateway,
         service,
         web,
+        admin_token,
     })
 }
 
@@ -162,8 +185,22 @@ CheckBedAvailability demo is running
 
   curl -s -d 'grant_type=authorization_code&redirect_uri={redirect}&code=PASTE_CODE' -d 'client_id={wid}&client_secret={wsecret}' '{token_endpoint}'
 
+4. Recreate OpenIDApp at run time through the admin API: the gateway registers its OAuth client
+   at Okta (dynamic client registration) and the new client's tokens pass at once:
+
+  export GATEWAY_ADMIN_URL={admin} GATEWAY_ADMIN_TOKEN={admin_token}
+  gateway apps delete OpenIDApp
+  echo '{{"name":"OpenIDApp","apis":["CheckBedAvailability"],"strategies":[{{"name":"OktaStrategy","scheme":"openid","authorization_server":"ExternalOktaServer","registration":{{"application_type":"service","grant_types":["client_credentials"]}}}}]}}' | gateway apps create -
+  # copy registered_credentials[0].client_id / client_secret from the answer, then:
+  NEW=$(curl -s -u 'CLIENT_ID:CLIENT_SECRET' -d 'grant_type=client_credentials&scope=beds.read' '{token_endpoint}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s -H "Authorization: Bearer $NEW" '{api}/hospitals'
+  gateway apps rotate-secret OpenIDApp OktaStrategy   # new secret at Okta; the old one stops working
+  gateway apps list
+
 Press Ctrl-C to stop.
 "#,
+            admin = self.gateway.admin_url().unwrap_or_default(),
+            admin_token = self.admin_token.expose(),
             issuer = self.idp.issuer(),
             beds = self.beds.url(),
             gateway = self.gateway.url(),

@@ -534,6 +534,17 @@ async fn admin_lists_apis_servers_and_mappings_and_serves_openapi() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/admin/v1/applications",
+        "/admin/v1/applications/{name}",
+        "/admin/v1/applications/{name}/strategies/{strategy}/new-secret",
+        "/admin/v1/scope-mappings",
+        "/admin/v1/scope-mappings/{server}/{scope}",
+        "/admin/v1/apis",
+        "/admin/v1/authorization-servers",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
 }
 
 #[tokio::test]
@@ -816,4 +827,54 @@ async fn admin_cli_lists_and_dry_runs_against_a_running_gateway() {
     .await;
     assert!(!out.status.success());
     let _ = std::fs::remove_file(&path);
+}
+
+/// The README / `gateway demo` walkthrough, step 4: OpenIDApp recreated through the admin API
+/// with registration on; a token of the newly registered client passes the gateway.
+#[tokio::test]
+async fn admin_demo_walkthrough_recreates_openid_app_with_registration() {
+    let demo = gateway::demo::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let text = demo.instructions();
+    assert!(text.contains("gateway apps delete OpenIDApp"), "{text}");
+    let admin = demo.gateway.admin_url().unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .delete(format!("{admin}/admin/v1/applications/OpenIDApp"))
+        .bearer_auth(demo.admin_token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http
+        .post(format!("{admin}/admin/v1/applications"))
+        .bearer_auth(demo.admin_token.expose())
+        .json(&openid_app("OpenIDApp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (id, secret) = credentials(&r.json().await.unwrap());
+    let t: Value = http
+        .post(demo.idp.token_endpoint())
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "beds.read")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .get(format!("{}/hospitals", demo.api_url()))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["caller"]["application"], "OpenIDApp");
+    assert_eq!(b["caller"]["client_id"], id.as_str());
+    demo.shutdown().await.unwrap();
 }
