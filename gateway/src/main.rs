@@ -294,7 +294,9 @@ async fn runtime_options(cfg: &Config) -> Result<Option<gateway::admin::RuntimeO
         .store
         .as_ref()
         .map_or("sqlite:gateway-state.db", |s| s.url.as_str());
-    let store = gateway::store::Store::open(url, sealer).map_err(|e| e.to_string())?;
+    let store = gateway::store::Store::open(url, sealer)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut opts = gateway::admin::RuntimeOptions::new(std::sync::Arc::new(store));
     if let Some(s) = &cfg.store {
         opts.poll_interval = s.poll_interval;

@@ -120,7 +120,7 @@ pub async fn start(
         message: e.to_string(),
     };
     let (apps, mappings) = live::records_of(&base);
-    if opts.store.seed(&apps, &mappings).map_err(se)? {
+    if opts.store.seed(&apps, &mappings).await.map_err(se)? {
         tracing::info!(
             store = opts.store.url(),
             "store seeded from the configuration file"
@@ -149,7 +149,7 @@ pub async fn start(
         revision: std::sync::atomic::AtomicI64::new(-1),
         token_digest,
     });
-    let snap = rt.store.load().map_err(se)?;
+    let snap = rt.store.load().await.map_err(se)?;
     let (a, m) = live::compile(&rt.base, &snap.apps, &snap.mappings)?;
     rt.live.replace(a, m);
     rt.revision
@@ -505,7 +505,7 @@ impl Runtime {
 
     /// Reloads the store into the live pipeline if its revision moved; retries pending deletes.
     pub async fn poll(&self) {
-        let rev = match self.store.revision() {
+        let rev = match self.store.revision().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "store poll failed");
@@ -514,13 +514,14 @@ impl Runtime {
         };
         if rev != self.revision.load(std::sync::atomic::Ordering::SeqCst) {
             let _guard = self.lock.lock().await;
-            if let Err(e) = self.refresh() {
+            if let Err(e) = self.refresh().await {
                 tracing::warn!(error = %e.body, "store reload failed; keeping the current policy");
             }
         }
         let pending: Vec<String> = self
             .store
             .load()
+            .await
             .map(|s| {
                 s.apps
                     .into_iter()
@@ -537,8 +538,8 @@ impl Runtime {
         }
     }
 
-    fn refresh(&self) -> Result<()> {
-        let snap = self.store.load().map_err(AdminError::store)?;
+    async fn refresh(&self) -> Result<()> {
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         let (a, m) =
             live::compile(&self.base, &snap.apps, &snap.mappings).map_err(AdminError::invalid)?;
         self.live.replace(a, m);
@@ -547,9 +548,9 @@ impl Runtime {
         Ok(())
     }
 
-    fn commit(&self, changes: &[Change]) -> Result<()> {
-        self.store.apply(changes).map_err(AdminError::store)?;
-        self.refresh()
+    async fn commit(&self, changes: &[Change]) -> Result<()> {
+        self.store.apply(changes).await.map_err(AdminError::store)?;
+        self.refresh().await
     }
 
     fn validate_with(&self, apps: Vec<AppRecord>, maps: &[MappingRecord]) -> Result<()> {
@@ -609,7 +610,7 @@ impl Runtime {
 
     async fn create(&self, input: AppInput) -> Result<(StatusCode, Value)> {
         let _guard = self.lock.lock().await;
-        let snap = self.store.load().map_err(AdminError::store)?;
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         if snap.apps.iter().any(|a| a.name == input.name) {
             return Err(AdminError::new(
                 StatusCode::CONFLICT,
@@ -626,7 +627,7 @@ impl Runtime {
             self.rollback(&created).await;
             return Err(e);
         }
-        if let Err(e) = self.commit(&[Change::PutApp(app.clone())]) {
+        if let Err(e) = self.commit(&[Change::PutApp(app.clone())]).await {
             self.rollback(&created).await;
             return Err(e);
         }
@@ -635,7 +636,7 @@ impl Runtime {
 
     async fn update(&self, name: &str, input: AppInput) -> Result<(StatusCode, Value)> {
         let _guard = self.lock.lock().await;
-        let snap = self.store.load().map_err(AdminError::store)?;
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         let Some(old) = snap.apps.iter().find(|a| a.name == name && !a.deleting) else {
             return Err(not_found(name));
         };
@@ -704,7 +705,7 @@ impl Runtime {
                 }
             }
         }
-        if let Err(e) = self.commit(&[Change::PutApp(app.clone())]) {
+        if let Err(e) = self.commit(&[Change::PutApp(app.clone())]).await {
             self.rollback(&created).await;
             return Err(e);
         }
@@ -713,20 +714,20 @@ impl Runtime {
 
     async fn delete(&self, name: &str) -> Result<()> {
         let _guard = self.lock.lock().await;
-        let snap = self.store.load().map_err(AdminError::store)?;
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         let Some(app) = snap.apps.iter().find(|a| a.name == name) else {
             return Err(not_found(name));
         };
         if !app.deleting {
             let mut marked = app.clone();
             marked.deleting = true;
-            self.commit(&[Change::PutApp(marked)])?;
+            self.commit(&[Change::PutApp(marked)]).await?;
         }
         self.finish_delete(name).await
     }
 
     async fn finish_delete(&self, name: &str) -> Result<()> {
-        let snap = self.store.load().map_err(AdminError::store)?;
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         let Some(app) = snap.apps.iter().find(|a| a.name == name && a.deleting) else {
             return Ok(());
         };
@@ -754,9 +755,9 @@ impl Runtime {
             }
         }
         match failure {
-            None => self.commit(&[Change::DeleteApp(name.to_owned())]),
+            None => self.commit(&[Change::DeleteApp(name.to_owned())]).await,
             Some(e) => {
-                self.commit(&[Change::PutApp(left)])?;
+                self.commit(&[Change::PutApp(left)]).await?;
                 Err(e)
             }
         }
@@ -764,7 +765,7 @@ impl Runtime {
 
     async fn new_secret(&self, name: &str, strategy: &str) -> Result<Value> {
         let _guard = self.lock.lock().await;
-        let snap = self.store.load().map_err(AdminError::store)?;
+        let snap = self.store.load().await.map_err(AdminError::store)?;
         let Some(app) = snap.apps.iter().find(|a| a.name == name && !a.deleting) else {
             return Err(not_found(name));
         };
@@ -797,7 +798,7 @@ impl Runtime {
         };
         s.client_secret = Some(secret.clone());
         let id = s.client_id.clone();
-        self.commit(&[Change::PutApp(app)])?;
+        self.commit(&[Change::PutApp(app)]).await?;
         Ok(json!({ "client_id": id, "client_secret": secret.expose() }))
     }
 }
@@ -909,14 +910,14 @@ async fn authenticate(
 }
 
 async fn list_apps(State(rt): St) -> Result<axum::Json<Value>> {
-    let snap = rt.store.load().map_err(AdminError::store)?;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
     Ok(axum::Json(json!(
         snap.apps.iter().map(view).collect::<Vec<_>>()
     )))
 }
 
 async fn show_app(State(rt): St, Path(name): Path<String>) -> Result<axum::Json<Value>> {
-    let snap = rt.store.load().map_err(AdminError::store)?;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
     snap.apps
         .iter()
         .find(|a| a.name == name)
@@ -949,14 +950,14 @@ async fn rotate(
 }
 
 async fn list_mappings(State(rt): St) -> Result<axum::Json<Value>> {
-    let snap = rt.store.load().map_err(AdminError::store)?;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
     Ok(axum::Json(json!(snap.mappings)))
 }
 
 async fn put_mapping(State(rt): St, body: Bytes) -> Result<Response> {
     let m: MappingRecord = parse(&body)?;
     let _guard = rt.lock.lock().await;
-    let snap = rt.store.load().map_err(AdminError::store)?;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
     let existed = snap
         .mappings
         .iter()
@@ -969,7 +970,7 @@ async fn put_mapping(State(rt): St, body: Bytes) -> Result<Response> {
         .collect();
     maps.push(m.clone());
     rt.validate_with(snap.apps.clone(), &maps)?;
-    rt.commit(&[Change::PutMapping(m.clone())])?;
+    rt.commit(&[Change::PutMapping(m.clone())]).await?;
     let st = if existed {
         StatusCode::OK
     } else {
@@ -983,7 +984,7 @@ async fn delete_mapping(
     Path((server, scope)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let _guard = rt.lock.lock().await;
-    let snap = rt.store.load().map_err(AdminError::store)?;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
     if !snap
         .mappings
         .iter()
@@ -995,7 +996,7 @@ async fn delete_mapping(
             format!("no mapping of `{scope}` at `{server}`"),
         ));
     }
-    rt.commit(&[Change::DeleteMapping(server, scope)])?;
+    rt.commit(&[Change::DeleteMapping(server, scope)]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,12 +2,14 @@
 //! credentials) and scope mappings, kept by name so they survive restarts and configuration
 //! edits.
 //!
-//! Backends: `memory:` (tests, no persistence) and `sqlite:PATH` (embedded, the default). Every
+//! Backends: `memory:` (tests, no persistence), `sqlite:PATH` (embedded, the default) and
+//! `postgres://…` (a fleet of gateways sharing one database; same schema). Every
 //! change bumps a revision number; gateways poll it (see `[store] poll_interval_seconds`) and
 //! reload when it moved, which is how several processes sharing one store see each other's
 //! changes within one poll interval. Client secrets are sealed with AES-256-GCM under the key in
 //! `GATEWAY_STORE_KEY` (see [`seal`]).
 
+mod postgres;
 pub mod seal;
 
 use std::fmt;
@@ -168,6 +170,7 @@ struct StrategyDoc {
 enum Backend {
     Memory(Mutex<Snapshot>),
     Sqlite(Mutex<rusqlite::Connection>),
+    Postgres(postgres::Pg),
 }
 
 /// The store.
@@ -207,24 +210,26 @@ impl Store {
         }
     }
 
-    /// Opens `memory:` or `sqlite:PATH` (`PATH` relative to the working directory), creating
-    /// the schema (migrations run at start).
-    pub fn open(url: &str, sealer: Sealer) -> Result<Self, StoreError> {
+    /// Opens `memory:`, `sqlite:PATH` (`PATH` relative to the working directory) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, creating the schema (migrations run at start).
+    pub async fn open(url: &str, sealer: Sealer) -> Result<Self, StoreError> {
         if url == "memory:" {
             return Ok(Self {
                 sealer,
                 ..Self::memory()
             });
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres(postgres::Pg::connect(url).await?),
+                sealer,
+                url: postgres::redact(url),
+            });
+        }
         let Some(path) = url.strip_prefix("sqlite:") else {
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                return Err(StoreError::Url(
-                    "PostgreSQL stores are not supported by this build yet".into(),
-                ));
-            }
-            return Err(StoreError::Url(format!(
-                "`{url}`: expected `sqlite:PATH` or `memory:`"
-            )));
+            return Err(StoreError::Url(
+                "expected `sqlite:PATH`, `postgres://…` or `memory:`".into(),
+            ));
         };
         let path = path.strip_prefix("//").unwrap_or(path);
         let conn = rusqlite::Connection::open(path)?;
@@ -244,8 +249,9 @@ impl Store {
     }
 
     /// The current revision (bumped by every change).
-    pub fn revision(&self) -> Result<i64, StoreError> {
+    pub async fn revision(&self) -> Result<i64, StoreError> {
         match &self.backend {
+            Backend::Postgres(p) => p.revision().await,
             Backend::Memory(m) => Ok(lock(m).revision),
             Backend::Sqlite(c) => Ok(lock(c).query_row(
                 "SELECT CAST(value AS INTEGER) FROM gateway_meta WHERE key = 'revision'",
@@ -256,8 +262,25 @@ impl Store {
     }
 
     /// Everything, at one revision.
-    pub fn load(&self) -> Result<Snapshot, StoreError> {
+    pub async fn load(&self) -> Result<Snapshot, StoreError> {
         match &self.backend {
+            Backend::Postgres(p) => {
+                let (apps, mappings, revision) = p.load().await?;
+                Ok(Snapshot {
+                    apps: apps
+                        .iter()
+                        .map(|d| self.decode_app(d))
+                        .collect::<Result<_, _>>()?,
+                    mappings: mappings
+                        .iter()
+                        .map(|d| {
+                            serde_json::from_str(d)
+                                .map_err(|e| StoreError::Db(format!("mapping document: {e}")))
+                        })
+                        .collect::<Result<_, _>>()?,
+                    revision,
+                })
+            }
             Backend::Memory(m) => Ok(lock(m).clone()),
             Backend::Sqlite(c) => {
                 let mut c = lock(c);
@@ -300,8 +323,23 @@ impl Store {
     }
 
     /// Seeds an empty store from the declarative file, once; returns whether it did.
-    pub fn seed(&self, apps: &[AppRecord], mappings: &[MappingRecord]) -> Result<bool, StoreError> {
+    pub async fn seed(
+        &self,
+        apps: &[AppRecord],
+        mappings: &[MappingRecord],
+    ) -> Result<bool, StoreError> {
         match &self.backend {
+            Backend::Postgres(p) => {
+                let changes = self.encode_changes(
+                    &apps
+                        .iter()
+                        .cloned()
+                        .map(Change::PutApp)
+                        .chain(mappings.iter().cloned().map(Change::PutMapping))
+                        .collect::<Vec<_>>(),
+                )?;
+                p.seed(&changes).await
+            }
             Backend::Memory(m) => {
                 let mut s = lock(m);
                 if s.revision != 0 {
@@ -349,8 +387,9 @@ impl Store {
     }
 
     /// Applies a batch of changes atomically (one revision).
-    pub fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         match &self.backend {
+            Backend::Postgres(p) => p.apply(&self.encode_changes(changes)?).await,
             Backend::Memory(m) => {
                 let mut s = lock(m);
                 for ch in changes {
@@ -412,8 +451,9 @@ impl Store {
     }
 
     /// The raw stored document of an application (tests check secrets are sealed).
-    pub fn raw_document(&self, name: &str) -> Option<String> {
+    pub async fn raw_document(&self, name: &str) -> Option<String> {
         match &self.backend {
+            Backend::Postgres(p) => p.raw_document(name).await,
             Backend::Memory(m) => lock(m)
                 .apps
                 .iter()
@@ -427,6 +467,26 @@ impl Store {
                 )
                 .ok(),
         }
+    }
+
+    fn encode_changes(&self, changes: &[Change]) -> Result<Vec<postgres::Op>, StoreError> {
+        changes
+            .iter()
+            .map(|c| {
+                Ok(match c {
+                    Change::PutApp(a) => postgres::Op::PutApp(a.name.clone(), self.encode_app(a)?),
+                    Change::DeleteApp(n) => postgres::Op::DeleteApp(n.clone()),
+                    Change::PutMapping(m) => postgres::Op::PutMapping(
+                        m.authorization_server.clone(),
+                        m.scope.clone(),
+                        encode_mapping(m)?,
+                    ),
+                    Change::DeleteMapping(a, s) => {
+                        postgres::Op::DeleteMapping(a.clone(), s.clone())
+                    }
+                })
+            })
+            .collect()
     }
 
     fn encode_app(&self, a: &AppRecord) -> Result<String, StoreError> {

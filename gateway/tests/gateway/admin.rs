@@ -591,16 +591,20 @@ fn temp_db(name: &str) -> std::path::PathBuf {
     p
 }
 
-fn sqlite(path: &std::path::Path, key: Option<&str>) -> Arc<Store> {
+async fn sqlite(path: &std::path::Path, key: Option<&str>) -> Arc<Store> {
     let sealer = key.map_or_else(Sealer::none, |k| Sealer::from_base64(k).unwrap());
-    Arc::new(Store::open(&format!("sqlite:{}", path.display()), sealer).unwrap())
+    Arc::new(
+        Store::open(&format!("sqlite:{}", path.display()), sealer)
+            .await
+            .unwrap(),
+    )
 }
 
 #[tokio::test]
 async fn admin_state_survives_a_restart_with_sqlite_and_secrets_are_sealed() {
     let e = Env::start().await;
     let path = temp_db("restart");
-    let g = e.gateway(sqlite(&path, Some(KEY))).await;
+    let g = e.gateway(sqlite(&path, Some(KEY)).await).await;
     let (s, created) = e
         .admin(
             &g,
@@ -613,8 +617,8 @@ async fn admin_state_survives_a_restart_with_sqlite_and_secrets_are_sealed() {
     let (id, secret) = credentials(&created);
     g.shutdown().await.unwrap();
 
-    let store = sqlite(&path, Some(KEY));
-    let raw = store.raw_document("OpenIDApp").unwrap();
+    let store = sqlite(&path, Some(KEY)).await;
+    let raw = store.raw_document("OpenIDApp").await.unwrap();
     assert!(raw.contains(&id));
     assert!(
         !raw.contains(&secret),
@@ -628,7 +632,7 @@ async fn admin_state_survives_a_restart_with_sqlite_and_secrets_are_sealed() {
     g.shutdown().await.unwrap();
 
     // Without the key the store cannot be opened into a gateway.
-    let err = e.try_gateway(sqlite(&path, None)).await.unwrap_err();
+    let err = e.try_gateway(sqlite(&path, None).await).await.unwrap_err();
     assert!(err.to_string().contains("GATEWAY_STORE_KEY"), "{err}");
     let _ = std::fs::remove_file(&path);
 }
@@ -637,8 +641,8 @@ async fn admin_state_survives_a_restart_with_sqlite_and_secrets_are_sealed() {
 async fn admin_two_gateways_on_one_store_see_each_others_changes() {
     let e = Env::start().await;
     let path = temp_db("shared");
-    let a = e.gateway(sqlite(&path, Some(KEY))).await;
-    let b = e.gateway(sqlite(&path, Some(KEY))).await;
+    let a = e.gateway(sqlite(&path, Some(KEY)).await).await;
+    let b = e.gateway(sqlite(&path, Some(KEY)).await).await;
     let (_, created) = e
         .admin(
             &a,
@@ -877,4 +881,222 @@ async fn admin_demo_walkthrough_recreates_openid_app_with_registration() {
     assert_eq!(b["caller"]["application"], "OpenIDApp");
     assert_eq!(b["caller"]["client_id"], id.as_str());
     demo.shutdown().await.unwrap();
+}
+
+/// A `gateway run` process, killed on drop.
+struct Proc {
+    child: std::process::Child,
+    proxy: String,
+    admin: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn spawn_gateway(e: &Env, store_url: &str, dir: &std::path::Path, name: &str) -> Proc {
+    let (port, admin_port) = (free_port(), free_port());
+    let toml = format!(
+        r#"
+listen = "127.0.0.1:{port}"
+[admin]
+listen = "127.0.0.1:{admin_port}"
+token = "${{GATEWAY_ADMIN_TOKEN}}"
+[store]
+url = "${{GATEWAY_STORE_URL}}"
+poll_interval_seconds = 1
+
+[[authorization_servers]]
+name = "ExternalOktaServer"
+discovery_url = "{discovery}"
+api_token = "{SSWS}"
+[authorization_servers.local]
+audiences = ["api://default"]
+
+[[apis]]
+name = "CheckBedAvailability"
+base_path = "/beds"
+upstream = "{upstream}"
+identification = ["oauth2_local"]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "CheckBedAvailibiltyScopeV3", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
+
+[[scope_mappings]]
+authorization_server = "ExternalOktaServer"
+scope = "beds.read"
+api_scopes = ["CheckBedAvailibiltyScopeV3"]
+"#,
+        discovery = e.idp.discovery_url(),
+        upstream = e.beds.url(),
+    );
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .env("GATEWAY_ADMIN_TOKEN", ADMIN)
+        .env("GATEWAY_STORE_URL", store_url)
+        .env("GATEWAY_STORE_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = Proc {
+        child,
+        proxy: format!("http://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+    };
+    // Ready when the admin API answers (discovery and keys are fetched before it listens).
+    let started = std::time::Instant::now();
+    loop {
+        let ok = e
+            .http
+            .get(format!("{}/admin/v1/apis", p.admin))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    p
+}
+
+async fn status_via(e: &Env, proxy: &str, token: &str) -> u16 {
+    e.http
+        .get(format!("{proxy}/beds/hospitals"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Waits (real time: another process polls the database) until `proxy` answers `want`;
+/// returns how long it took.
+async fn converge(e: &Env, proxy: &str, token: &str, want: u16) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        if status_via(e, proxy, token).await == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{proxy} never answered {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two `gateway run` processes on one PostgreSQL (`GATEWAY_TEST_POSTGRES_URL`, e.g.
+/// `postgres://gateway@127.0.0.1:5432/gateway_test`): a change made through one is served by
+/// the other within the poll interval (1 s here), and the state survives a process restart.
+#[tokio::test]
+async fn admin_two_gateway_processes_on_one_postgres_see_each_others_changes() {
+    let Ok(base_url) = std::env::var("GATEWAY_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED admin_two_gateway_processes_on_one_postgres_see_each_others_changes: \
+             set GATEWAY_TEST_POSTGRES_URL (e.g. postgres://gateway@127.0.0.1:5432/gateway_test)"
+        );
+        return;
+    };
+    // A schema of its own, so runs never see each other's state.
+    let schema = format!(
+        "gw_test_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let (client, conn) = tokio_postgres::connect(&base_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
+
+    let e = Env::start().await;
+    let dir = temp_db("pg").with_extension("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = spawn_gateway(&e, &url, &dir, "a").await;
+    let b = spawn_gateway(&e, &url, &dir, "b").await;
+
+    let r = e
+        .http
+        .post(format!("{}/admin/v1/applications", a.admin))
+        .bearer_auth(ADMIN)
+        .json(&openid_app("OpenIDApp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (id, secret) = credentials(&r.json().await.unwrap());
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(
+        status_via(&e, &a.proxy, &token).await,
+        200,
+        "at once where it was made"
+    );
+    let took = converge(&e, &b.proxy, &token, 200).await;
+    assert!(took < Duration::from_secs(3), "B saw it after {took:?}");
+
+    // The secret is sealed in the shared database.
+    let doc: String = client
+        .query_one(
+            &format!("SELECT doc FROM {schema}.gateway_applications WHERE name = 'OpenIDApp'"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(doc.contains(&id) && !doc.contains(&secret));
+
+    // A restarted process serves the stored state at once.
+    drop(a);
+    let a = spawn_gateway(&e, &url, &dir, "a2").await;
+    assert_eq!(status_via(&e, &a.proxy, &token).await, 200);
+
+    // A delete made through B reaches A.
+    let r = e
+        .http
+        .delete(format!("{}/admin/v1/applications/OpenIDApp", b.admin))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let took = converge(&e, &a.proxy, &token, 401).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "A saw the delete after {took:?}"
+    );
+
+    drop((a, b));
+    let _ = client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
