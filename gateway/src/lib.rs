@@ -58,6 +58,10 @@ pub enum BuildError {
     Io(#[from] std::io::Error),
 }
 
+/// How long a shutting-down gateway keeps answering (with `Connection: close`) before it closes
+/// idle connections.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// The gateway.
 #[derive(Debug)]
 pub struct Gateway;
@@ -114,12 +118,32 @@ impl GatewayBuilder {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
             None => None,
         };
-        let router = router(pipeline.clone(), &live);
+        // Shutdown drains first: for DRAIN every response says `Connection: close`, so clients
+        // stop reusing connections; only then are idle connections closed. Without it a client
+        // can send on a keep-alive connection at the instant the server closes it (a lost request).
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = draining.clone();
+        let router = router(pipeline.clone(), &live).layer(axum::middleware::map_response(
+            move |mut res: axum::response::Response| {
+                let flag = flag.clone();
+                async move {
+                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        res.headers_mut().insert(
+                            http::header::CONNECTION,
+                            http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    res
+                }
+            },
+        ));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;
+                    draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(DRAIN).await;
                 })
                 .await
         });
