@@ -19,30 +19,84 @@ use crate::store::{AppRecord, MappingRecord, StrategyRecord};
 use crate::validation::hmac::HmacClient;
 use crate::validation::local::{KeySource, LocalValidator};
 
+/// The store's applications and mappings, laid over every pipeline swapped in.
+#[derive(Debug, Clone)]
+struct Overlay {
+    apps: Vec<AppRecord>,
+    mappings: Vec<MappingRecord>,
+}
+
 /// The swappable pipeline.
 #[derive(Debug, Clone)]
-pub struct Live(Arc<ArcSwap<Pipeline>>);
+pub struct Live {
+    current: Arc<ArcSwap<Pipeline>>,
+    /// Set once a store is attached: its records replace the file's applications and mappings
+    /// in every pipeline swapped in (also on a whole-configuration reload). The lock
+    /// serialises swaps, so a reload and a store change never lose each other.
+    overlay: Arc<std::sync::Mutex<Option<Overlay>>>,
+}
 
 impl Live {
     /// Starts with `pipeline`.
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self(Arc::new(ArcSwap::new(pipeline)))
+        Self {
+            current: Arc::new(ArcSwap::new(pipeline)),
+            overlay: Arc::new(std::sync::Mutex::new(None)),
+        }
     }
 
     /// The pipeline now.
     pub fn current(&self) -> Arc<Pipeline> {
-        self.0.load_full()
+        self.current.load_full()
+    }
+
+    fn overlay(&self) -> std::sync::MutexGuard<'_, Option<Overlay>> {
+        self.overlay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Serves `pipeline` from now on (a whole-configuration reload); requests already running
-    /// finish on the pipeline they started with.
+    /// finish on the pipeline they started with. With a store attached, the store's
+    /// applications and mappings replace the file's; if they no longer fit the new
+    /// configuration (e.g. an API they use was removed) the current pipeline stays and the
+    /// error is logged (see [`Live::try_set`]).
     pub fn set(&self, pipeline: Arc<Pipeline>) {
-        self.0.store(pipeline);
+        let _ = self.try_set(pipeline);
     }
 
-    /// Replaces the applications and mappings (already compiled) in one swap.
-    pub fn replace(&self, applications: Vec<ApplicationConfig>, mappings: Vec<ScopeMapping>) {
-        let next = rebuild(&self.current(), applications, mappings);
+    /// [`Live::set`], returning why the stored applications did not fit.
+    pub fn try_set(&self, pipeline: Arc<Pipeline>) -> Result<(), ConfigError> {
+        let overlay = self.overlay();
+        let next = match overlay.as_ref() {
+            None => pipeline,
+            Some(o) => match compile(&pipeline.resolved, &o.apps, &o.mappings) {
+                Ok((a, m)) => Arc::new(rebuild(&pipeline, a, m)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the new configuration does not fit the stored applications; keeping the current one");
+                    return Err(e);
+                }
+            },
+        };
+        self.swap(next);
+        Ok(())
+    }
+
+    /// Lays the store's records over the current pipeline, in one swap.
+    pub fn replace_records(
+        &self,
+        apps: Vec<AppRecord>,
+        mappings: Vec<MappingRecord>,
+    ) -> Result<(), ConfigError> {
+        let mut overlay = self.overlay();
+        let current = self.current();
+        let (a, m) = compile(&current.resolved, &apps, &mappings)?;
+        self.swap(Arc::new(rebuild(&current, a, m)));
+        *overlay = Some(Overlay { apps, mappings });
+        Ok(())
+    }
+
+    fn swap(&self, next: Arc<Pipeline>) {
         // Counters first: a request on the new pipeline finds its application's slot.
         next.metrics.set_applications(
             next.resolved
@@ -51,7 +105,7 @@ impl Live {
                 .map(|a| a.name.clone())
                 .collect(),
         );
-        self.0.store(Arc::new(next));
+        self.current.store(next);
     }
 
     /// The proxy service: each request runs against the pipeline loaded when it arrived.

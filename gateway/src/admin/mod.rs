@@ -69,7 +69,6 @@ impl RuntimeOptions {
 #[derive(Debug)]
 pub struct Runtime {
     store: Arc<Store>,
-    base: Config,
     live: Live,
     registrars: HashMap<String, Registrar>,
     lock: Mutex<()>,
@@ -142,7 +141,6 @@ pub async fn start(
         .unwrap_or([0; 32]);
     let rt = Arc::new(Runtime {
         store: opts.store,
-        base,
         live,
         registrars,
         lock: Mutex::new(()),
@@ -150,8 +148,7 @@ pub async fn start(
         token_digest,
     });
     let snap = rt.store.load().await.map_err(se)?;
-    let (a, m) = live::compile(&rt.base, &snap.apps, &snap.mappings)?;
-    rt.live.replace(a, m);
+    rt.live.replace_records(snap.apps, snap.mappings)?;
     rt.revision
         .store(snap.revision, std::sync::atomic::Ordering::SeqCst);
 
@@ -540,9 +537,9 @@ impl Runtime {
 
     async fn refresh(&self) -> Result<()> {
         let snap = self.store.load().await.map_err(AdminError::store)?;
-        let (a, m) =
-            live::compile(&self.base, &snap.apps, &snap.mappings).map_err(AdminError::invalid)?;
-        self.live.replace(a, m);
+        self.live
+            .replace_records(snap.apps, snap.mappings)
+            .map_err(AdminError::invalid)?;
         self.revision
             .store(snap.revision, std::sync::atomic::Ordering::SeqCst);
         Ok(())
@@ -566,7 +563,7 @@ impl Runtime {
                 a
             })
             .collect();
-        live::compile(&self.base, &apps, maps)
+        live::compile(&self.live.current().resolved, &apps, maps)
             .map(|_| ())
             .map_err(AdminError::invalid)
     }
@@ -1001,8 +998,9 @@ async fn delete_mapping(
 }
 
 async fn list_apis(State(rt): St) -> axum::Json<Value> {
-    let apis: Vec<Value> = rt
-        .base
+    let p = rt.live.current();
+    let apis: Vec<Value> = p
+        .resolved
         .apis
         .iter()
         .map(|a| {
@@ -1025,8 +1023,8 @@ async fn list_apis(State(rt): St) -> axum::Json<Value> {
 
 async fn list_servers(State(rt): St) -> axum::Json<Value> {
     let p = rt.live.current();
-    let servers: Vec<Value> = rt
-        .base
+    let servers: Vec<Value> = p
+        .resolved
         .authorization_servers
         .iter()
         .enumerate()

@@ -1100,3 +1100,37 @@ async fn admin_two_gateway_processes_on_one_postgres_see_each_others_changes() {
         .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A whole-configuration reload (SIGHUP) keeps the applications and mappings of the store: the
+/// file only seeds it.
+#[tokio::test]
+async fn admin_configuration_reload_keeps_the_stored_applications() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(e.beds(&g, &token).await.0, 200);
+    g.reloader()
+        .reload(config(&e.idp, &e.beds.url()))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.beds(&g, &token).await.0,
+        200,
+        "still served after the reload"
+    );
+    // And later changes still apply on top of the reloaded configuration.
+    let (s, _) = e
+        .admin(&g, Method::DELETE, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(e.beds(&g, &token).await.0, 401);
+}
