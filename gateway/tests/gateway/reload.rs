@@ -144,3 +144,89 @@ async fn reloads_and_graceful_shutdown_under_load_lose_no_request() {
         "every admitted request reached the upstream once"
     );
 }
+
+async fn realm_of(http: &reqwest::Client, url: &str) -> Option<String> {
+    let r = http.get(url).send().await.ok()?;
+    let c = challenge(&r);
+    c.split("realm=\"")
+        .nth(1)?
+        .split('"')
+        .next()
+        .map(str::to_owned)
+}
+
+/// Polls (real time: a separate process) until `realm` is served, for at most 15 s.
+async fn wait_for_realm(http: &reqwest::Client, url: &str, realm: &str) -> bool {
+    for _ in 0..150 {
+        if realm_of(http, url).await.as_deref() == Some(realm) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_configuration_file_and_a_broken_file_keeps_the_current_one() {
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let dir = std::env::temp_dir().join(format!("gateway-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gateway.toml");
+    let base = config_toml(&idp.discovery_url(), &echo.url());
+    std::fs::write(
+        &file,
+        base.replace("realm = \"test\"", "realm = \"before\""),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("INTROSPECT_SECRET", INTROSPECT_SECRET)
+        .env("OPENID_APP_SECRET", OPENID_APP_SECRET)
+        .env("PLAIN_APP_SECRET", PLAIN_APP_SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let hup = |pid: u32| {
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/beds/hospitals");
+    let started = wait_for_realm(&http, &url, "before").await;
+    if started {
+        std::fs::write(&file, base.replace("realm = \"test\"", "realm = \"after\"")).unwrap();
+        assert!(hup(child.id()).success());
+    }
+    let reloaded = started && wait_for_realm(&http, &url, "after").await;
+    if reloaded {
+        std::fs::write(&file, "this is = not [ toml").unwrap();
+        assert!(hup(child.id()).success());
+        // Give the process a moment to have read the file, then check it still serves "after".
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let kept = reloaded && realm_of(&http, &url).await.as_deref() == Some("after");
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(started, "the gateway did not start");
+    assert!(reloaded, "SIGHUP did not reload the file");
+    assert!(
+        kept && alive,
+        "a broken file replaced the configuration or stopped the gateway"
+    );
+}
