@@ -200,6 +200,30 @@ impl Registrar {
         }
     }
 
+    /// The ids of the clients named exactly `name` (`GET ?q=` is a prefix match).
+    pub async fn find_by_name(&self, name: &str) -> Result<Vec<String>, AsError> {
+        let r = self
+            .send(
+                self.http
+                    .get(self.url(""))
+                    .query(&[("q", name), ("limit", "200")]),
+            )
+            .await?;
+        let list: Vec<serde_json::Value> = r
+            .json()
+            .await
+            .map_err(|_| AsError::Unreachable("the answer is not a client list".into()))?;
+        Ok(list
+            .iter()
+            .filter(|c| c.get("client_name").and_then(Value::as_str) == Some(name))
+            .filter_map(|c| {
+                c.get("client_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect())
+    }
+
     /// `POST /oauth2/v1/clients/{id}/lifecycle/newSecret`.
     pub async fn new_secret(&self, client_id: &str) -> Result<RegisteredClient, AsError> {
         let r = self

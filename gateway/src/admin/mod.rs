@@ -73,6 +73,9 @@ pub struct Runtime {
     registrars: HashMap<String, Registrar>,
     lock: Mutex<()>,
     revision: std::sync::atomic::AtomicI64,
+    /// Creates whose outcome at the AS is unknown (timeout, connection lost): (AS, client_name,
+    /// polls left). The poller deletes clients of that exact name the store does not know.
+    orphans: std::sync::Mutex<Vec<(String, String, u32)>>,
     token_digest: [u8; 32],
 }
 
@@ -145,6 +148,7 @@ pub async fn start(
         registrars,
         lock: Mutex::new(()),
         revision: std::sync::atomic::AtomicI64::new(-1),
+        orphans: std::sync::Mutex::new(Vec::new()),
         token_digest,
     });
     let snap = rt.store.load().await.map_err(se)?;
@@ -533,6 +537,67 @@ impl Runtime {
                 tracing::info!(application = %name, error = %e.body, "pending delete retried");
             }
         }
+        self.sweep_orphans().await;
+    }
+
+    /// Deletes clients registered by creates that timed out (the AS finished them after the
+    /// gateway gave up), unless the store holds them.
+    async fn sweep_orphans(&self) {
+        let todo: Vec<(String, String, u32)> = std::mem::take(
+            &mut *self
+                .orphans
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if todo.is_empty() {
+            return;
+        }
+        let _guard = self.lock.lock().await;
+        let known: Vec<String> = match self.store.load().await {
+            Ok(s) => s
+                .apps
+                .iter()
+                .flat_map(|a| a.strategies.iter().map(|s| s.client_id.clone()))
+                .collect(),
+            Err(_) => {
+                self.orphans
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(todo);
+                return;
+            }
+        };
+        let mut keep = Vec::new();
+        for (asn, name, left) in todo {
+            let Some(reg) = self.registrars.get(&asn) else {
+                continue;
+            };
+            let mut found = false;
+            match reg.find_by_name(&name).await {
+                Ok(ids) => {
+                    for id in ids.into_iter().filter(|id| !known.contains(id)) {
+                        found = true;
+                        match reg.delete(&id).await {
+                            Ok(()) => {
+                                tracing::info!(client_id = %id, "deleted a client left by a timed-out registration");
+                            }
+                            Err(e) => {
+                                tracing::warn!(client_id = %id, error = %e, "could not delete an orphaned client");
+                                found = false;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "orphan check failed"),
+            }
+            if !found && left > 1 {
+                keep.push((asn, name, left - 1));
+            }
+        }
+        self.orphans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(keep);
     }
 
     async fn refresh(&self) -> Result<()> {
@@ -593,10 +658,19 @@ impl Runtime {
             }
             let reg = self.registrar(&s.authorization_server)?;
             let client_name = format!("{app_name}/{}", s.name);
-            let c = reg
-                .create(&client_name, spec)
-                .await
-                .map_err(|e| AdminError::auth_server(&e, "registering the client"))?;
+            let c = match reg.create(&client_name, spec).await {
+                Ok(c) => c,
+                Err(e) => {
+                    if matches!(e, AsError::Timeout | AsError::Unreachable(_)) {
+                        // The AS may still create it: look for it at the next polls.
+                        self.orphans
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((s.authorization_server.clone(), client_name.clone(), 10));
+                    }
+                    return Err(AdminError::auth_server(&e, "registering the client"));
+                }
+            };
             tracing::info!(application = %app_name, strategy = %s.name, client_id = %c.client_id, "client registered");
             created.push((s.authorization_server.clone(), c.client_id.clone()));
             s.client_id = c.client_id;

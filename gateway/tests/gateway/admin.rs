@@ -1134,3 +1134,56 @@ async fn admin_configuration_reload_keeps_the_stored_applications() {
     assert_eq!(s, 204);
     assert_eq!(e.beds(&g, &token).await.0, 401);
 }
+
+/// A registration that times out may still complete at the AS: the client it leaves is found by
+/// its name at the next poll and deleted, so nothing stays half-created. (The mock drops the
+/// work when the gateway hangs up, so the late client is created here by hand, as the AS would.)
+#[tokio::test]
+async fn admin_a_registration_that_timed_out_leaves_no_client_at_the_as() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let before = e.clients_at_as().await;
+    {
+        let _f = e
+            .idp
+            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::Latency { ms: 1200 }).times(1));
+        let (s, body) = e
+            .admin(
+                &g,
+                Method::POST,
+                "/admin/v1/applications",
+                Some(openid_app("OpenIDApp")),
+            )
+            .await;
+        assert_eq!(s, 504, "{body}");
+    }
+    let r = e
+        .http
+        .post(format!("{}/oauth2/v1/clients", e.idp.base_url()))
+        .header("Authorization", format!("SSWS {SSWS}"))
+        .json(&json!({
+            "client_name": "OpenIDApp/OktaStrategy", "application_type": "service",
+            "grant_types": ["client_credentials"], "response_types": ["token"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let late: Value = r.json().await.unwrap();
+    assert!(
+        e.clients_at_as()
+            .await
+            .contains(&late["client_id"].as_str().unwrap().to_owned())
+    );
+
+    g.sync().await;
+    assert_eq!(
+        e.clients_at_as().await,
+        before,
+        "the orphaned client was deleted"
+    );
+    let (_, list) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert_eq!(list, json!([]));
+}
