@@ -290,13 +290,29 @@ pub struct AdminConfig {
     pub token: Secret,
 }
 
-/// The durable store (`[store]`).
-#[derive(Debug, Clone)]
+/// The durable store (`[store]`). `Debug` hides the URL's password.
+#[derive(Clone)]
 pub struct StoreConfig {
     /// `sqlite:PATH`, `memory:` or `postgres://…`.
     pub url: String,
     /// How often the store is polled for other gateways' changes.
     pub poll_interval: Duration,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = match Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        f.debug_struct("StoreConfig")
+            .field("url", &url)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
 }
 
 /// The default listen address of the admin API.

@@ -1187,3 +1187,39 @@ async fn admin_a_registration_that_timed_out_leaves_no_client_at_the_as() {
         .await;
     assert_eq!(list, json!([]));
 }
+
+#[test]
+fn admin_secrets_never_print_in_the_configuration() {
+    let toml = r#"
+[admin]
+token = "admin-token-very-secret-123456"
+[store]
+url = "postgres://gateway:pg-password-secret@127.0.0.1/gw"
+[[authorization_servers]]
+name = "A"
+issuer = "https://as.example"
+api_token = "ssws-token-very-secret"
+[authorization_servers.local]
+audiences = ["api://default"]
+public_key_pem = "unused"
+"#;
+    let c = Config::from_toml(toml, &|_: &str| None).unwrap();
+    let printed = format!("{c:?}");
+    for secret in [
+        "admin-token-very-secret",
+        "pg-password-secret",
+        "ssws-token-very-secret",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert_eq!(c.admin.unwrap().listen.to_string(), "127.0.0.1:8081");
+    // The admin API never shares the proxy's port; a short token is refused.
+    let same = "listen = \"127.0.0.1:9000\"\n[admin]\nlisten = \"127.0.0.1:9000\"\ntoken = \"admin-token-very-secret-123456\"\n";
+    let e = Config::from_toml(same, &|_: &str| None).unwrap_err();
+    assert_eq!(e.key, "admin.listen");
+    let short = "[admin]\ntoken = \"short\"\n";
+    assert_eq!(
+        Config::from_toml(short, &|_: &str| None).unwrap_err().key,
+        "admin.token"
+    );
+}
