@@ -68,3 +68,8 @@ conformance-reports:
 # TARGET=token|authorization_header runs libFuzzer for SECONDS instead.
 fuzz CASES="200000" SECONDS="300" TARGET="":
     if [ -n "{{TARGET}}" ]; then cd gateway/fuzz && cargo +nightly fuzz run {{TARGET}} -- -max_total_time={{SECONDS}}; else GATEWAY_FUZZ_CASES={{CASES}} cargo test --release -p gateway --test gateway fuzz:: -- --test-threads=2; fi
+
+# Our gateway and mock against nginx, HAProxy, Apache mod_auth_openidc, oauth2-mock-server and
+# oidc-provider on loopback (after ../shared/peers/install.sh); writes bench/results/peers-*.md.
+bench-peers:
+    bench/peers.sh
