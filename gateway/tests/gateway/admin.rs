@@ -1223,3 +1223,94 @@ public_key_pem = "unused"
         "admin.token"
     );
 }
+
+/// A changed registration is carried to the AS (`PUT /oauth2/v1/clients/{id}`) and keeps the
+/// client; an AS error on update or rotation changes nothing.
+#[tokio::test]
+async fn admin_update_and_rotation_reach_the_as_and_as_errors_change_nothing() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let mut changed = openid_app("OpenIDApp");
+    changed["strategies"][0]["registration"]["client_name"] = json!("Renamed client");
+
+    // The AS refuses: nothing changes.
+    {
+        let _f = e.idp.fault(
+            FaultSpec::new(
+                Endpoint::Clients,
+                FaultKind::Status {
+                    status: 403,
+                    body: Some(json!({"errorCode": "E0000006", "errorSummary": "You do not have permission to perform the requested action", "errorLink": "E0000006", "errorId": "oaeX", "errorCauses": []})),
+                },
+            )
+            .times(1),
+        );
+        let (s, body) = e
+            .admin(
+                &g,
+                Method::PUT,
+                "/admin/v1/applications/OpenIDApp",
+                Some(changed.clone()),
+            )
+            .await;
+        assert_eq!(s, 502, "{body}");
+        assert_eq!(body["authorization_server"]["errorCode"], "E0000006");
+    }
+    let (_, shown) = e
+        .admin(&g, Method::GET, "/admin/v1/applications/OpenIDApp", None)
+        .await;
+    assert!(shown["strategies"][0]["registration"]["client_name"].is_null());
+
+    let (s, body) = e
+        .admin(
+            &g,
+            Method::PUT,
+            "/admin/v1/applications/OpenIDApp",
+            Some(changed),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["strategies"][0]["client_id"],
+        id.as_str(),
+        "same client"
+    );
+    let r: Value = e
+        .http
+        .get(format!("{}/oauth2/v1/clients/{id}", e.idp.base_url()))
+        .header("Authorization", format!("SSWS {SSWS}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["client_name"], "Renamed client");
+
+    // Rotation refused by the AS (rate limit): the stored secret still works.
+    {
+        let _f = e
+            .idp
+            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::RateLimit).times(1));
+        let (s, _) = e
+            .admin(
+                &g,
+                Method::POST,
+                "/admin/v1/applications/OpenIDApp/strategies/OktaStrategy/new-secret",
+                None,
+            )
+            .await;
+        assert_eq!(s, 503);
+    }
+    let token = e.token(&id, &secret).await.unwrap();
+    assert_eq!(e.beds(&g, &token).await.0, 200);
+}
