@@ -226,6 +226,9 @@ impl KeyPool {
     }
 
     fn refill_forever(&self) {
+        // The keys a starting server needs are generated inline, in parallel;
+        // refilling at the same moment would only compete with them for the cores.
+        std::thread::sleep(std::time::Duration::from_millis(250));
         loop {
             {
                 let mut spares = self.lock();
