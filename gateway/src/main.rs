@@ -359,9 +359,12 @@ async fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             }
+            // Listen for SIGHUP before serving: a SIGHUP that arrives before its handler is
+            // installed would end the process (the default action).
+            let hangups = hangup_signals();
             match builder.build(listener).await {
                 Ok(handle) => {
-                    reload_on_hangup(handle.reloader(), config.clone());
+                    reload_on_hangup(hangups, handle.reloader(), config.clone());
                     let _ = handle.run_until(shutdown_signal()).await;
                     ExitCode::SUCCESS
                 }
@@ -402,11 +405,23 @@ async fn main() -> ExitCode {
 
 /// SIGHUP: re-read the configuration file and swap it in; a bad file or an unreachable
 /// authorization server keeps the current configuration (and says why).
-fn reload_on_hangup(reloader: gateway::Reloader, path: std::path::PathBuf) {
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// The SIGHUP stream, installed now.
+fn hangup_signals() -> Hangups {
+    #[cfg(unix)]
+    return tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    #[cfg(not(unix))]
+    ()
+}
+
+fn reload_on_hangup(hangups: Hangups, reloader: gateway::Reloader, path: std::path::PathBuf) {
     #[cfg(unix)]
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
+        let Some(mut hup) = hangups else {
             return;
         };
         while hup.recv().await.is_some() {
@@ -425,7 +440,7 @@ fn reload_on_hangup(reloader: gateway::Reloader, path: std::path::PathBuf) {
         }
     });
     #[cfg(not(unix))]
-    let _ = (reloader, path);
+    let _ = (hangups, reloader, path);
 }
 
 async fn shutdown_signal() {
