@@ -3,10 +3,12 @@
 //!
 //! Each step is a plain function (benchmarked and unit-tested as such) plus a thin tower layer
 //! (`layer`) that runs it and passes what it learnt to the next step in the request's
-//! extensions: [`route::RouteMatch`], [`BearerToken`], [`Identity`], [`AppId`]. [`service`] stacks
-//! the layers around `forward::handler`. A refusing step answers through [`Pipeline::refuse`],
-//! the one place errors become responses (`GatewayError::into_response_with_realm`) and metrics.
-//! [`Pipeline::admit`] runs the same step functions in one call, without the tower plumbing.
+//! extensions: [`route::RouteMatch`], [`BearerToken`], [`Identity`], [`AppId`].
+//! [`layered_service`] stacks the layers around `forward::handler`; [`service`], what the
+//! gateway serves, runs the same step functions in one call ([`Pipeline::handle`] →
+//! [`Pipeline::admit`] → `forward`), without the per-step boxing and extensions round trips.
+//! A refusing step answers through [`Pipeline::refuse_at`], the one place errors become
+//! responses (`GatewayError::into_response_with_realm`) and metrics.
 
 pub mod authorize;
 pub mod extract;
@@ -25,7 +27,7 @@ use http::Request;
 use crate::clock::SharedClock;
 use crate::config::IdentificationType;
 use crate::error::GatewayError;
-use crate::telemetry::Metrics;
+use crate::telemetry::{self, Metrics};
 use crate::validation::Identity;
 
 /// Everything the request path reads; built once, shared by all requests.
@@ -98,9 +100,29 @@ impl Pipeline {
     }
 }
 
-/// The API service: each step is a tower layer (`axum::middleware::from_fn_with_state`) around
-/// the `forward` handler, outermost first.
+/// The API service: [`Pipeline::handle`], the step functions in one call (what the per-step
+/// tower layers do, without a boxed layer and an extensions round trip per step; building it is
+/// one `Arc` move, so it can be built per request).
 pub fn service(
+    p: Arc<Pipeline>,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |req: Request<Body>| {
+        let p = p.clone();
+        async move { Ok(p.handle(req).await) }
+    })
+}
+
+/// The same pipeline as a stack of tower layers (`axum::middleware::from_fn_with_state`), one
+/// per step, around the `forward` handler, outermost first. Behaves as [`service`].
+pub fn layered_service(
     p: Arc<Pipeline>,
 ) -> impl tower::Service<
     Request<Body>,
@@ -120,6 +142,49 @@ pub fn service(
         .layer(from_fn_with_state(p.clone(), identify::layer))
         .layer(from_fn_with_state(p.clone(), authorize::layer))
         .service(forward::handler.with_state(p))
+}
+
+impl Pipeline {
+    /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
+    pub async fn handle(&self, req: Request<Body>) -> Response {
+        let (mut api, mut app) = (None, None);
+        let admitted = match self
+            .admit(req.method(), req.uri(), req.headers(), &mut api, &mut app)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.refuse_at(api, app, e),
+        };
+        let headers = match (&admitted.identity, admitted.application) {
+            (Some(id), Some(app)) => forward::IdentityHeaders {
+                application: self.directory.name(app),
+                subject: id.subject.as_deref(),
+                client_id: id.client_id.as_deref(),
+                scopes: &id.scopes,
+                authorization_server: Some(
+                    self.validators.servers[id.authorization_server]
+                        .name
+                        .as_str(),
+                ),
+            },
+            _ => forward::IdentityHeaders {
+                application: "anonymous",
+                ..Default::default()
+            },
+        };
+        let m = admitted.matched;
+        match self.forwarder.forward(req, &m, &headers).await {
+            Ok(r) => {
+                self.metrics.request(
+                    Some(m.api),
+                    admitted.application,
+                    telemetry::Outcome::Forwarded,
+                );
+                r
+            }
+            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
+        }
+    }
 }
 
 /// A request that passed every step before forwarding.

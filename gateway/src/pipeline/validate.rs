@@ -138,7 +138,7 @@ impl Validators {
             // Claims first: a token for another audience costs no signature check (and no key
             // refresh); nothing is trusted until the signature is verified below.
             local.check_claims(jwt, Audiences::Clients(&server.id_token_clients), now)?;
-            local.verify(jwt).await?;
+            local.verify(jwt, now).await?;
         }
         let c = &jwt.claims;
         let client_id = c
@@ -166,7 +166,7 @@ impl Validators {
             "the token's issuer is not accepted",
         ))?;
         local.check_claims(jwt, Audiences::Access, now)?;
-        local.verify(jwt).await?;
+        local.verify(jwt, now).await?;
         let c = &jwt.claims;
         let mut client_id = c.cid.clone().or_else(|| c.client_id.clone());
         if kind == IdentificationType::Jwt {
@@ -202,7 +202,7 @@ impl Validators {
             && let Some(local) = &self.servers[idx].local
         {
             local.check_claims(jwt, Audiences::Access, now)?;
-            match local.verify(jwt).await {
+            match local.verify(jwt, now).await {
                 Ok(()) => {}
                 // Not (yet) verifiable here: the authorization server decides.
                 Err(ValidationError::Unavailable) => {}

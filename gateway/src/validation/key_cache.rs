@@ -31,6 +31,44 @@ pub struct VerifyKey {
     pub algorithms: Vec<Algorithm>,
     /// RSA keys parsed once per algorithm, so a verification does not rebuild the key.
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
+    /// Tokens whose signature this key has verified (see [`VerifyKey::verify_cached`]).
+    verified: VerifiedTokens,
+}
+
+/// Entries beyond which expired ones are swept (and, if none expired, all are dropped).
+const MAX_VERIFIED: usize = 50_000;
+/// The longest a verified token is remembered, seconds (whatever its `exp`).
+const MAX_VERIFIED_TTL: u64 = 300;
+
+/// SHA-256 of a token (header, claims and signature) → until when its verified signature is
+/// reused. A signature over exact bytes under one key stays valid, so the entry only spares the
+/// public-key operation: the claims (`iss`, `aud`, times) are still checked on every request,
+/// and the cache lives in the key, so a key dropped from the key set takes its entries with it.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::RwLock<HashMap<[u8; 32], u64>>);
+
+impl VerifiedTokens {
+    fn contains(&self, digest: &[u8; 32], now: u64) -> bool {
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(digest).is_some_and(|&until| now <= until)
+    }
+
+    fn insert(&self, digest: [u8; 32], until: u64, now: u64) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_VERIFIED {
+            map.retain(|_, &mut u| now <= u);
+            if map.len() >= MAX_VERIFIED {
+                map.clear();
+            }
+        }
+        map.insert(digest, until);
+    }
 }
 
 fn rsa_params(alg: Algorithm) -> Option<&'static RsaParameters> {
@@ -76,7 +114,45 @@ impl VerifyKey {
             key,
             algorithms,
             parsed,
+            verified: VerifiedTokens::default(),
         }
+    }
+
+    /// [`VerifyKey::verify`], remembering a success for the same token (same bytes, so same
+    /// header, claims and signature) until `min(exp + skew, now + 300 s)`; a failure is never
+    /// remembered. The caller still checks the claims against `now` on every request.
+    pub fn verify_cached(
+        &self,
+        jwt: &super::jwt::Jwt<'_>,
+        alg: Algorithm,
+        skew: u64,
+        now: u64,
+    ) -> Result<(), &'static str> {
+        use sha2::{Digest, Sha256};
+        if !self.algorithms.contains(&alg) {
+            return Err("the token's algorithm is not accepted for this key");
+        }
+        let Some(exp) = jwt.claims.exp else {
+            return self.verify(jwt, alg);
+        };
+        let until = exp
+            .saturating_add(skew)
+            .min(now.saturating_add(MAX_VERIFIED_TTL));
+        if until < now {
+            return self.verify(jwt, alg);
+        }
+        let digest: [u8; 32] = Sha256::new()
+            .chain_update(jwt.message.as_bytes())
+            .chain_update(b".")
+            .chain_update(jwt.signature.as_bytes())
+            .finalize()
+            .into();
+        if self.verified.contains(&digest, now) {
+            return Ok(());
+        }
+        self.verify(jwt, alg)?;
+        self.verified.insert(digest, until, now);
+        Ok(())
     }
 
     /// Verifies `jwt`'s signature under `alg`, which must be one of this key's algorithms.

@@ -39,8 +39,10 @@ pub struct LocalValidator {
 }
 
 impl LocalValidator {
-    /// Verifies the signature with the AS's key for the token's `kid` and algorithm.
-    pub async fn verify(&self, jwt: &Jwt<'_>) -> Result<(), ValidationError> {
+    /// Verifies the signature with the AS's key for the token's `kid` and algorithm. The key is
+    /// looked up every time (a key dropped from the key set stops verifying at once); the
+    /// public-key operation is done once per token and key ([`VerifyKey::verify_cached`]).
+    pub async fn verify(&self, jwt: &Jwt<'_>, now: u64) -> Result<(), ValidationError> {
         if super::jwt::is_hmac(jwt.alg) {
             return Err(ValidationError::Invalid(
                 "the token's algorithm is not accepted for this key",
@@ -57,7 +59,8 @@ impl LocalValidator {
                 k.clone()
             }
         };
-        key.verify(jwt, jwt.alg).map_err(ValidationError::Invalid)
+        key.verify_cached(jwt, jwt.alg, self.clock_skew, now)
+            .map_err(ValidationError::Invalid)
     }
 
     /// Checks `iss`, `aud` and the times.
