@@ -525,3 +525,67 @@ async fn okta_authorization_code_flow_id_and_access_tokens_pass_the_gateway() {
     // Neither opens an API the application is not subscribed to.
     assert_eq!(o.get("/beds/hospitals", access_token).await.status(), 403);
 }
+
+/// `pipeline::layered_service` (one tower layer per step) and `pipeline::service` (what the
+/// gateway serves: the same step functions in one call) answer every request alike.
+#[tokio::test]
+async fn the_layered_pipeline_and_the_served_pipeline_answer_alike() {
+    use tower::ServiceExt as _;
+    let idp = MockIdp::builder().start().await.unwrap();
+    let beds = beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+    let config = Config::from_toml(&config(&idp, &beds.url(), "local"), &|_: &str| None).unwrap();
+    let clock = gateway::clock::SharedClock(std::sync::Arc::new(gateway::clock::ManualClock::new(
+        u64::try_from(idp.clock().now()).unwrap(),
+    )));
+    let pipeline = std::sync::Arc::new(gateway::prepare(config, clock).await.unwrap());
+    let good = {
+        let r = reqwest::Client::new()
+            .post(idp.token_endpoint())
+            .basic_auth(SERVICE, Some(SERVICE_SECRET))
+            .form(&[("grant_type", "client_credentials"), ("scope", "beds.read")])
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let forged = format!("{}.AAAA", good.rsplit_once('.').unwrap().0);
+    let cases: Vec<(&str, &str, Option<String>, u16)> = vec![
+        ("GET", "/beds/hospitals", Some(good.clone()), 200),
+        ("GET", "/beds/hospitals", None, 401),
+        ("GET", "/beds/hospitals", Some(forged), 401),
+        (
+            "POST",
+            "/beds/hospitals/st-marys/wards/icu/reservations",
+            Some(good.clone()),
+            403,
+        ),
+        ("GET", "/nowhere", Some(good), 404),
+    ];
+    for (method, path, token, expected) in cases {
+        let request = || {
+            let mut builder = http::Request::builder().method(method).uri(path);
+            if let Some(token) = &token {
+                builder = builder.header("authorization", format!("Bearer {token}"));
+            }
+            builder.body(axum::body::Body::empty()).unwrap()
+        };
+        let served = gateway::pipeline::service(pipeline.clone())
+            .oneshot(request())
+            .await
+            .unwrap();
+        let layered = gateway::pipeline::layered_service(pipeline.clone())
+            .oneshot(request())
+            .await
+            .unwrap();
+        assert_eq!(served.status().as_u16(), expected, "{method} {path}");
+        assert_eq!(served.status(), layered.status(), "{method} {path}");
+        assert_eq!(
+            served.headers().get("www-authenticate"),
+            layered.headers().get("www-authenticate"),
+            "{method} {path}"
+        );
+    }
+}
