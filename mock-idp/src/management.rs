@@ -68,7 +68,13 @@ impl RateLimits {
             .windows
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = windows.entry(bucket.to_owned()).or_insert((window, 0));
+        // The bucket's key is allocated once, on its first request.
+        if !windows.contains_key(bucket) {
+            windows.insert(bucket.to_owned(), (window, 0));
+        }
+        let Some(entry) = windows.get_mut(bucket) else {
+            return (1, window + 60);
+        };
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -87,8 +93,8 @@ pub async fn rate_limit_headers(
     let bucket = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let (count, reset) = state.limits.hit(&bucket, state.clock.now());
+        .map_or("other", MatchedPath::as_str);
+    let (count, reset) = state.limits.hit(bucket, state.clock.now());
     let configured = state.settings().rate_limit_per_minute;
     let limit = configured.unwrap_or(NOMINAL_LIMIT);
     let mut response = if configured.is_some_and(|limit| count > limit) {

@@ -93,7 +93,7 @@ pub struct KeyRequest {
     server: Option<String>,
     /// A PEM RSA private key to sign with from now on (generated when absent).
     #[serde(default)]
-    private_key_pem: Option<String>,
+    private_key_pem: Option<crate::secret::Secret>,
 }
 
 /// `POST /__mock/keys/rotate`: a new (or the given) key signs from now on; the
@@ -109,7 +109,7 @@ pub async fn rotate_keys(
     };
     let server = server_by_name(&state, request.server.as_deref())?.clone();
     let next = match request.private_key_pem {
-        Some(pem) => SigningKey::from_pem(pem.as_bytes())
+        Some(pem) => SigningKey::from_pem(pem.expose().as_bytes())
             .map_err(|e| invalid(format!("private_key_pem: {e}")))?,
         None => tokio::task::spawn_blocking(SigningKey::fresh)
             .await
