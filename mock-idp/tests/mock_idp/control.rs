@@ -7,8 +7,8 @@ use mock_idp::control::{ClaimRule, ClaimTarget, Endpoint, FaultKind, FaultSpec, 
 use serde_json::{Value, json};
 
 use crate::support::{
-    SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, access_token, client_credentials, decode_parts, http,
-    introspect, start, verify_independently,
+    SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, access_token, client_credentials, decode_parts,
+    get_json, http, introspect, post_json, start, verify_independently,
 };
 
 fn control(idp: &mock_idp::MockIdp, path: &str) -> String {
@@ -28,14 +28,7 @@ async fn keys_rotate_over_http_and_list_shows_the_active_key() {
         .await
         .unwrap();
     let new_kid = rotated["kid"].as_str().unwrap();
-    let listed: Value = http()
-        .get(control(&idp, "keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&control(&idp, "keys")).await;
     let default = listed["servers"]
         .as_array()
         .unwrap()
@@ -89,26 +82,14 @@ async fn a_fixed_key_can_be_loaded_and_signs_from_then_on() {
 async fn the_clock_moves_over_http_and_tokens_expire_with_it() {
     let idp = start().await;
     let token = access_token(&idp, "beds.read").await;
-    let clock: Value = http()
-        .post(control(&idp, "clock"))
-        .json(&json!({"advance": 3601}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock: Value = post_json(&control(&idp, "clock"), &json!({"advance": 3601})).await;
     assert!(clock["now"].as_i64().unwrap() > 0);
     assert_eq!(introspect(&idp, &token).await, json!({"active": false}));
-    let frozen: Value = http()
-        .post(control(&idp, "clock"))
-        .json(&json!({"set": 2_000_000_000, "freeze": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let frozen: Value = post_json(
+        &control(&idp, "clock"),
+        &json!({"set": 2_000_000_000, "freeze": true}),
+    )
+    .await;
     assert_eq!(frozen, json!({"now": 2_000_000_000, "frozen": true}));
     let claims = decode_parts(&access_token(&idp, "beds.read").await).1;
     assert_eq!(claims["iat"], 2_000_000_000);
@@ -133,29 +114,18 @@ async fn a_status_fault_answers_n_times_then_goes_away() {
         );
     }
     assert_eq!(client_credentials(&idp, "beds.read").await.status(), 200);
-    let listed: Value = http()
-        .get(control(&idp, "faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&control(&idp, "faults")).await;
     assert_eq!(listed["faults"], json!([]));
 }
 
 #[tokio::test]
 async fn faults_are_scoped_to_their_endpoint_and_removable() {
     let idp = start().await;
-    let created: Value = http()
-        .post(control(&idp, "faults"))
-        .json(&json!({"endpoint": "keys", "kind": "rate_limit"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = post_json(
+        &control(&idp, "faults"),
+        &json!({"endpoint": "keys", "kind": "rate_limit"}),
+    )
+    .await;
     let limited = http().get(idp.jwks_uri()).send().await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["x-rate-limit-remaining"], "0");
@@ -186,14 +156,7 @@ async fn jwks_faults_serve_stale_or_broken_key_sets() {
     let idp = start().await;
     {
         let _stale = idp.fault(FaultSpec::new(Endpoint::Keys, FaultKind::StaleJwks));
-        let jwks: Value = http()
-            .get(idp.jwks_uri())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = get_json(&idp.jwks_uri()).await;
         let kids: Vec<&Value> = jwks["keys"]
             .as_array()
             .unwrap()
@@ -378,14 +341,7 @@ async fn test_tokens_valid_and_deliberately_bad() {
 async fn requests_are_recorded_without_secrets_and_the_page_lists_everything() {
     let idp = start().await;
     let _ = access_token(&idp, "beds.read").await;
-    let recorded: Value = http()
-        .get(control(&idp, "requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recorded: Value = get_json(&control(&idp, "requests")).await;
     let text = recorded.to_string();
     assert!(text.contains("/oauth2/default/v1/token"));
     assert!(text.contains(SERVICE_CLIENT_ID));
@@ -537,14 +493,7 @@ async fn issued_tokens_and_sessions_can_be_inspected_without_the_tokens() {
         &[("token", token.as_str())],
     )
     .await;
-    let inspected: Value = http()
-        .get(control(&idp, "issued"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inspected: Value = get_json(&control(&idp, "issued")).await;
     let entry = inspected["tokens"]
         .as_array()
         .unwrap()

@@ -36,6 +36,31 @@ pub fn http() -> reqwest::Client {
         .expect("http client")
 }
 
+/// GET, expecting a JSON body.
+pub async fn get_json(url: &str) -> Value {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json body")
+}
+
+/// POST a JSON body, expecting a JSON answer.
+pub async fn post_json(url: &str, body: &Value) -> Value {
+    http()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json body")
+}
+
 /// A form POST with Basic client authentication.
 pub async fn post_basic(
     url: &str,
