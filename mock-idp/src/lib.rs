@@ -181,6 +181,10 @@ impl MockIdpBuilder {
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let task = match tls {
             None => tokio::spawn(async move {
+                // Small answers go out at once, not after the client's delayed ACK.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let serve = axum::serve(listener, router).with_graceful_shutdown(async {
                     let _ = shutdown_rx.await;
                 });
