@@ -44,6 +44,7 @@ struct RawConfig {
     listen: Option<String>,
     realm: Option<String>,
     upstream_timeout_seconds: Option<u64>,
+    workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
     #[serde(default)]
@@ -267,6 +268,9 @@ pub struct Config {
     pub realm: String,
     /// How long the upstream may take.
     pub upstream_timeout: Duration,
+    /// Threads serving the proxy port, each with its own connections and upstream pool
+    /// (`workers`; default: one per CPU).
+    pub workers: usize,
     /// The authorization servers.
     pub authorization_servers: Vec<AuthServerConfig>,
     /// The APIs.
@@ -314,6 +318,9 @@ impl fmt::Debug for StoreConfig {
             .finish()
     }
 }
+
+/// The most proxy worker threads `workers` may ask for.
+pub const MAX_WORKERS: u64 = 256;
 
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
@@ -615,6 +622,16 @@ impl Config {
             ));
         }
         let upstream_timeout = Duration::from_secs(raw.upstream_timeout_seconds.unwrap_or(30));
+        let workers = match raw.workers {
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            Some(n @ 1..=MAX_WORKERS) => n as usize,
+            Some(_) => {
+                return Err(err(
+                    "workers",
+                    format!("must be between 1 and {MAX_WORKERS}"),
+                ));
+            }
+        };
 
         // Authorization servers.
         let mut as_index = HashMap::new();
@@ -1089,6 +1106,7 @@ impl Config {
             listen,
             realm,
             upstream_timeout,
+            workers,
             authorization_servers,
             apis,
             scope_mappings,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod pipeline;
 pub mod registration;
 pub mod secret;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod validation;
@@ -21,8 +22,6 @@ pub mod validation;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -118,39 +117,13 @@ impl GatewayBuilder {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
             None => None,
         };
-        // Shutdown drains first: for DRAIN every response says `Connection: close`, so clients
-        // stop reusing connections; only then are idle connections closed. Without it a client
-        // can send on a keep-alive connection at the instant the server closes it (a lost request).
-        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = draining.clone();
-        let router = router(pipeline.clone(), &live).layer(axum::middleware::map_response(
-            move |mut res: axum::response::Response| {
-                let flag = flag.clone();
-                async move {
-                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
-                        res.headers_mut().insert(
-                            http::header::CONNECTION,
-                            http::HeaderValue::from_static("close"),
-                        );
-                    }
-                    res
-                }
-            },
-        ));
+        let server = server::Server::start(listener, live.clone(), pipeline.resolved.workers)?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            // Without TCP_NODELAY a proxied response (head, then the upstream's body) waits for
-            // the client's delayed ACK: ~40 ms at p99.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                    draining.store(true, std::sync::atomic::Ordering::SeqCst);
-                    tokio::time::sleep(DRAIN).await;
-                })
-                .await
+            // The handle dropped counts as a shutdown request too.
+            let _ = rx.await;
+            server.shutdown(DRAIN).await;
+            Ok(())
         });
         tracing::info!(%addr, "gateway listening");
         Ok(GatewayHandle {
@@ -303,43 +276,16 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 allow_anonymous: a.allow_anonymous,
             })
             .collect(),
-        validators: Validators { servers },
+        validators: Validators {
+            servers,
+            decoded: Default::default(),
+        },
         directory: pipeline::identify::Directory::new(&config),
         forwarder: pipeline::forward::Forwarder::new(&config),
         metrics,
         clock,
         resolved: config,
     })
-}
-
-fn router(pipeline: Arc<Pipeline>, live: &admin::Live) -> Router {
-    use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
-    use tower_http::sensitive_headers::{
-        SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
-    };
-    Router::new()
-        .route(
-            "/health",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route(
-            "/metrics",
-            get(
-                |axum::extract::State(p): axum::extract::State<Arc<Pipeline>>| async move {
-                    (
-                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        p.metrics.render(),
-                    )
-                },
-            ),
-        )
-        .with_state(pipeline.clone())
-        .fallback_service(live.service())
-        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            AUTHORIZATION,
-            COOKIE,
-        ]))
 }
 
 /// A running gateway.

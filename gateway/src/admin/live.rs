@@ -193,7 +193,10 @@ fn rebuild(
                 allow_anonymous: a.allow_anonymous,
             })
             .collect(),
-        validators: Validators { servers },
+        validators: Validators {
+            servers,
+            decoded: Default::default(),
+        },
         directory: pipeline::identify::Directory::new(&config),
         forwarder: pipeline::forward::Forwarder::new(&config),
         metrics: prev.metrics.clone(),

@@ -70,6 +70,12 @@ fn the_article_configuration_is_accepted() {
 
 #[test]
 fn errors_name_the_key() {
+    for workers in ["0", "257"] {
+        assert_eq!(
+            error_key(&format!("workers = {workers}\n{BASE}")),
+            "workers"
+        );
+    }
     assert_eq!(
         error_key(&BASE.replace(
             r#"methods = ["GET", "PUT"]"#,

@@ -55,15 +55,23 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    let body = t.as_bytes();
+    let end = body.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    end > 0 && body[..end].iter().all(|&b| B64TOKEN[usize::from(b)])
 }
 
-/// The extract step as a tower layer: records the [`super::BearerToken`], or lets an anonymous
-/// request through when the API allows it.
+/// RFC 6750 `b64token` characters (before the trailing `=`s), as a table: one load per byte.
+const B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        c += 1;
+    }
+    t
+};
+
 pub async fn layer(
     axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
     mut req: http::Request<axum::body::Body>,

@@ -100,10 +100,15 @@ struct Link {
     conn: Conn,
 }
 
-/// One upstream's idle connections, most recently used last.
-#[derive(Default)]
+/// Idle connections and since when, most recently used last.
+type Idle = Vec<(Link, Instant)>;
+
+/// One upstream's idle connections, in a slot per proxy worker
+/// (`crate::server::worker_slot`): a connection is registered with the runtime that opened it,
+/// so it is only used again on that runtime (no cross-thread wake-ups, and no connection left
+/// tied to a runtime that has stopped).
 struct Pool {
-    idle: Mutex<Vec<(Link, Instant)>>,
+    slots: Box<[Mutex<Idle>]>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -113,11 +118,22 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    fn checkout(&self) -> Option<Link> {
-        let mut idle = self
-            .idle
+    /// A pool for `workers` worker threads plus callers outside them.
+    fn new(workers: usize) -> Self {
+        Self {
+            slots: (0..=workers).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Idle> {
+        let slot = crate::server::worker_slot();
+        self.slots[slot.min(self.slots.len() - 1)]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn checkout(&self) -> Option<Link> {
+        let mut idle = self.slot();
         while let Some((link, since)) = idle.pop() {
             if since.elapsed() < POOL_IDLE_TIMEOUT {
                 return Some(link);
@@ -127,10 +143,7 @@ impl Pool {
     }
 
     fn checkin(&self, link: Link) {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self.slot();
         if idle.len() < POOL_MAX_IDLE {
             idle.push((link, Instant::now()));
         }
@@ -351,7 +364,7 @@ impl Forwarder {
                         .unwrap_or(HeaderValue::from_static("localhost")),
                     authority,
                     prefix: u.path().trim_end_matches('/').to_owned(),
-                    pool: Arc::default(),
+                    pool: Arc::new(Pool::new(config.workers)),
                 }
             })
             .collect();

@@ -38,6 +38,8 @@ pub struct ServerRuntime {
 /// All authorization servers.
 #[derive(Debug)]
 pub struct Validators {
+    /// Decoded parts of accepted JWTs (see [`jwt::DecodedTokens`]).
+    pub decoded: jwt::DecodedTokens,
     /// By configuration index.
     pub servers: Vec<ServerRuntime>,
 }
@@ -55,7 +57,12 @@ impl Validators {
         token: &str,
         now: u64,
     ) -> Result<Identity, GatewayError> {
-        let parsed = jwt::looks_like_jwt(token).then(|| jwt::decode(token));
+        let (parsed, remembered) = if jwt::looks_like_jwt(token) {
+            let (parsed, hit) = self.decoded.decode(token, now);
+            (Some(parsed), hit)
+        } else {
+            (None, false)
+        };
         let mut worst: Option<ValidationError> = None;
         for &kind in types {
             let result = match kind {
@@ -67,6 +74,9 @@ impl Validators {
             };
             match result {
                 Ok(identity) => {
+                    if !remembered && let Some(Ok(jwt)) = &parsed {
+                        self.decoded.remember(jwt, now);
+                    }
                     tracing::debug!(
                         kind = kind.as_str(),
                         kid = parsed

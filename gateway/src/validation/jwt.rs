@@ -2,6 +2,9 @@
 //! strictly (wrongly typed registered claims and duplicate keys are errors), and nothing here
 //! says the token is valid. Signature checks live in `local` and `hmac`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -130,19 +133,37 @@ impl Claims {
     }
 }
 
-/// A decoded, not yet verified, compact JWS.
+/// The decoded, not yet trusted, header and claims of a compact JWS.
 #[derive(Debug)]
-pub struct Jwt<'a> {
+pub struct Decoded {
     /// The header.
     pub header: Header,
     /// The header's algorithm, parsed (never `none`).
     pub alg: Algorithm,
     /// The claims.
     pub claims: Claims,
+}
+
+/// A decoded, not yet verified, compact JWS. Derefs to its [`Decoded`] parts.
+#[derive(Debug)]
+pub struct Jwt<'a> {
+    /// Header and claims, shared with [`DecodedTokens`] when it remembers them.
+    pub parts: Arc<Decoded>,
     /// `base64(header) "." base64(claims)`: what the signature covers.
     pub message: &'a str,
     /// The signature part, base64url.
     pub signature: &'a str,
+    /// SHA-256 of the whole token: the key under which its decoded parts and its verified
+    /// signature are remembered.
+    pub digest: [u8; 32],
+}
+
+impl std::ops::Deref for Jwt<'_> {
+    type Target = Decoded;
+
+    fn deref(&self) -> &Decoded {
+        &self.parts
+    }
 }
 
 /// Whether `token` has the shape of a compact JWS (three parts).
@@ -150,8 +171,14 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() == 2
 }
 
-/// Decodes `token`. Errors are static descriptions safe to return to the client.
-pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
+/// SHA-256 of `token`.
+pub fn digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Splits `token` into message and signature, checking the shape.
+fn split(token: &str) -> Result<(&str, &str, &str, &str), &'static str> {
     if token.len() > MAX_TOKEN_LEN {
         return Err("the token is too large");
     }
@@ -163,10 +190,26 @@ pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
     if signature.is_empty() {
         return Err("the token is not signed");
     }
+    Ok((message, signature, header_b64, claims_b64))
+}
+
+/// Decodes `token`. Errors are static descriptions safe to return to the client.
+pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
+    decode_with_digest(token, digest(token))
+}
+
+fn decode_with_digest(token: &str, digest: [u8; 32]) -> Result<Jwt<'_>, &'static str> {
+    let (message, signature, header_b64, claims_b64) = split(token)?;
     // Strict, canonical base64url (no padding, no stray trailing bits): one signature has one
     // spelling, so a token cannot be re-encoded into a "different" token that still verifies.
-    if URL_SAFE_NO_PAD.decode(signature).is_err() {
-        return Err("the token signature is not base64url");
+    // 1024 bytes: an RSA-8192 signature, the largest any accepted key makes.
+    let mut sig = [0u8; 1024];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) {
+        Ok(_) => {}
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            return Err("the token signature is too long");
+        }
+        Err(_) => return Err("the token signature is not base64url"),
     }
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header_b64)
@@ -186,12 +229,91 @@ pub fn decode(token: &str) -> Result<Jwt<'_>, &'static str> {
     let claims: Claims =
         serde_json::from_slice(&claims_bytes).map_err(|_| "the token claims are malformed")?;
     Ok(Jwt {
-        header,
-        alg,
-        claims,
+        parts: Arc::new(Decoded {
+            header,
+            alg,
+            claims,
+        }),
         message,
         signature,
+        digest,
     })
+}
+
+/// Entries beyond which expired ones are swept (and, if none expired, all are dropped).
+const MAX_DECODED: usize = 50_000;
+/// The longest decoded parts are remembered, seconds.
+const MAX_DECODED_TTL: u64 = 300;
+
+/// SHA-256 of a token → its decoded header and claims, for tokens that were accepted (so
+/// garbage cannot crowd the accepted ones out). Decoding is a pure function of the token's
+/// bytes, so a hit skips base64 and JSON without trusting anything more: every check (issuer,
+/// audience, times, signature via the key's own memo) still runs on every request.
+#[derive(Default)]
+pub struct DecodedTokens(std::sync::RwLock<HashMap<[u8; 32], Remembered>>);
+
+/// Decoded parts and until when they are kept.
+type Remembered = (Arc<Decoded>, u64);
+
+impl std::fmt::Debug for DecodedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.read().map_or(0, |m| m.len());
+        f.debug_struct("DecodedTokens").field("len", &len).finish()
+    }
+}
+
+impl DecodedTokens {
+    /// Decodes `token`, from memory when it was accepted before. The flag says it was a hit.
+    pub fn decode<'a>(&self, token: &'a str, now: u64) -> (Result<Jwt<'a>, &'static str>, bool) {
+        let digest = digest(token);
+        let hit = {
+            let map = self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.get(&digest)
+                .filter(|(_, until)| now <= *until)
+                .map(|(parts, _)| parts.clone())
+        };
+        match hit {
+            Some(parts) => match split(token) {
+                Ok((message, signature, _, _)) => (
+                    Ok(Jwt {
+                        parts,
+                        message,
+                        signature,
+                        digest,
+                    }),
+                    true,
+                ),
+                Err(e) => (Err(e), false),
+            },
+            None => (decode_with_digest(token, digest), false),
+        }
+    }
+
+    /// Remembers `jwt`'s decoded parts, until its `exp` (at most [`MAX_DECODED_TTL`] s).
+    pub fn remember(&self, jwt: &Jwt<'_>, now: u64) {
+        let until = jwt
+            .claims
+            .exp
+            .unwrap_or(now)
+            .min(now.saturating_add(MAX_DECODED_TTL));
+        if until < now {
+            return;
+        }
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_DECODED {
+            map.retain(|_, (_, u)| now <= *u);
+            if map.len() >= MAX_DECODED {
+                map.clear();
+            }
+        }
+        map.insert(jwt.digest, (jwt.parts.clone(), until));
+    }
 }
 
 /// Whether `alg` is one of the HMAC algorithms.
@@ -208,5 +330,73 @@ pub fn verify_signature(
     match jsonwebtoken::crypto::verify(jwt.signature, jwt.message.as_bytes(), key, alg) {
         Ok(true) => Ok(()),
         _ => Err("the token signature is invalid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(claims: &str) -> String {
+        let b = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "{}.{}.{}",
+            b(r#"{"alg":"RS256","kid":"k1"}"#),
+            b(claims),
+            b("not-a-real-signature")
+        )
+    }
+
+    #[test]
+    fn remembered_tokens_decode_alike_and_others_do_not_hit() {
+        let memo = DecodedTokens::default();
+        let t = token(r#"{"iss":"https://as","sub":"nurse","exp":2000,"iat":1000}"#);
+        let (first, hit) = memo.decode(&t, 1000);
+        let first = first.unwrap();
+        assert!(!hit);
+        memo.remember(&first, 1000);
+        let (second, hit) = memo.decode(&t, 1001);
+        let second = second.unwrap();
+        assert!(hit);
+        assert_eq!(second.claims.sub.as_deref(), Some("nurse"));
+        assert_eq!(second.header.kid.as_deref(), Some("k1"));
+        assert_eq!(
+            (second.message, second.signature),
+            (first.message, first.signature)
+        );
+        assert_eq!(second.digest, first.digest);
+
+        // Another token, even one differing only in its signature, is decoded afresh.
+        let other = format!("{}.{}", first.message, URL_SAFE_NO_PAD.encode("other"));
+        let (decoded, hit) = memo.decode(&other, 1001);
+        assert!(!hit);
+        assert_ne!(decoded.unwrap().digest, first.digest);
+        // Past the token's exp it is no longer remembered.
+        assert!(!memo.decode(&t, 2001).1);
+    }
+
+    #[test]
+    fn expired_tokens_are_not_remembered() {
+        let memo = DecodedTokens::default();
+        let t = token(r#"{"exp":999,"iat":900}"#);
+        let jwt = memo.decode(&t, 1000).0.unwrap();
+        memo.remember(&jwt, 1000);
+        assert!(!memo.decode(&t, 1000).1);
+    }
+
+    #[test]
+    fn malformed_signatures_are_refused_by_kind() {
+        let t = token(r#"{"exp":2000}"#);
+        let (message, _) = t.rsplit_once('.').unwrap();
+        let padded = format!("{message}.AAAA=");
+        assert_eq!(
+            decode(&padded).unwrap_err(),
+            "the token signature is not base64url"
+        );
+        let long = format!("{message}.{}", "A".repeat(1400));
+        assert_eq!(
+            decode(&long).unwrap_err(),
+            "the token signature is too long"
+        );
     }
 }

@@ -35,6 +35,21 @@ async fn health_and_metrics_are_served() {
 }
 
 #[tokio::test]
+async fn the_gateways_own_paths_answer_get_only() {
+    let s = Stack::start().await;
+    let r = s.http.head(s.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    for path in ["/health", "/metrics"] {
+        let r = s.http.post(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "GET,HEAD", "{path}");
+    }
+    let r = s.http.get(s.url("/health")).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), r#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
 async fn shutdown_drains_in_flight_requests() {
     let s = Stack::start().await;
     let token = s
@@ -66,20 +81,18 @@ async fn shutdown_drains_in_flight_requests() {
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
-thread_local! {
-    static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
-}
+/// Where the process's logs go while a test captures them. Process-wide, because the gateway
+/// serves on its own worker threads; other tests' lines may land here too, which only widens
+/// what the negative assertions below search.
+static CAPTURE: std::sync::Mutex<Option<Captured>> = std::sync::Mutex::new(None);
 
-/// Writes into the current thread's capture buffer, if any (other tests' logs are dropped).
-struct ThreadWriter;
+struct CaptureWriter;
 
-impl std::io::Write for ThreadWriter {
+impl std::io::Write for CaptureWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURE.with(|c| {
-            if let Some(c) = &*c.borrow() {
-                c.0.lock().unwrap().extend_from_slice(buf);
-            }
-        });
+        if let Some(c) = &*CAPTURE.lock().unwrap() {
+            c.0.lock().unwrap().extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -88,24 +101,23 @@ impl std::io::Write for ThreadWriter {
 }
 
 /// One global DEBUG subscriber for the test binary (a thread-local default races with other
-/// tests over tracing's callsite cache); each test captures only its own thread's output.
+/// tests over tracing's callsite cache, and would miss the gateway's worker threads).
 fn capture_logs() -> Captured {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
-            .with_writer(|| ThreadWriter)
+            .with_writer(|| CaptureWriter)
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
     let captured = Captured::default();
-    CAPTURE.with(|c| *c.borrow_mut() = Some(captured.clone()));
+    *CAPTURE.lock().unwrap() = Some(captured.clone());
     captured
 }
 
 #[tokio::test]
 async fn logs_name_kid_sub_and_jti_but_never_the_token_or_a_secret() {
-    // The test runtime is single-threaded: the gateway's tasks log on this thread.
     let captured = capture_logs();
     let mut s = Stack::start().await;
     let good = s

@@ -1,0 +1,253 @@
+//! The proxy's listener: accepts connections and serves them with hyper (HTTP/1.1, and HTTP/2
+//! with prior knowledge) on worker threads, one single-threaded runtime each.
+//!
+//! Why not one work-stealing runtime: a proxied request is one task (read, check, forward,
+//! answer; see `pipeline::forward`), but on a work-stealing runtime every socket event may wake
+//! another parked worker, so a request hops threads (futex wake-ups, cold caches) several times.
+//! Here a connection belongs to one worker from accept to close, and so do the upstream
+//! connections its requests use (`forward`'s pool has a slot per worker, see [`worker_slot`]).
+//! The accept loop, on the first worker, hands connections out round-robin.
+//!
+//! Shutdown drains first: for [`crate::DRAIN`] every response says `Connection: close`, so
+//! clients stop reusing connections; then accepting stops and idle connections are closed, and
+//! the requests in flight finish. If the controlling task disappears (its runtime ended), the
+//! workers stop the same way.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::admin::Live;
+
+thread_local! {
+    static WORKER_SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The per-worker slot of the thread running this: `1..=workers` on a worker thread, `0`
+/// anywhere else (a caller's runtime, e.g. a test driving the pipeline directly).
+pub fn worker_slot() -> usize {
+    WORKER_SLOT.with(Cell::get)
+}
+
+/// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
+/// path through the live pipeline.
+#[derive(Clone)]
+struct Front {
+    live: Live,
+    draining: Arc<AtomicBool>,
+}
+
+impl Front {
+    async fn call(self, req: Request<Incoming>) -> Result<Response, Infallible> {
+        let mut req = req.map(Body::new);
+        // Credentials are redacted wherever a header map is printed.
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            if let header::Entry::Occupied(mut e) = req.headers_mut().entry(name) {
+                e.iter_mut().for_each(|v| v.set_sensitive(true));
+            }
+        }
+        let mut res = match req.uri().path() {
+            "/health" => own(req.method(), "application/json", || {
+                r#"{"status":"ok"}"#.to_owned()
+            }),
+            "/metrics" => {
+                let live = &self.live;
+                own(req.method(), "text/plain; version=0.0.4", || {
+                    live.current().metrics.render()
+                })
+            }
+            _ => self.live.current().handle(req).await,
+        };
+        if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
+            e.iter_mut().for_each(|v| v.set_sensitive(true));
+        }
+        if self.draining.load(Ordering::Relaxed) {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(res)
+    }
+}
+
+/// A gateway-owned resource: GET (and HEAD) only.
+fn own(method: &Method, content_type: &'static str, body: impl FnOnce() -> String) -> Response {
+    let mut res = if method == Method::GET || method == Method::HEAD {
+        Response::new(Body::from(body()))
+    } else {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
+        return res;
+    };
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// The running workers, stopped by [`Server::shutdown`].
+pub(crate) struct Server {
+    draining: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    done: Vec<oneshot::Receiver<()>>,
+}
+
+impl Server {
+    /// Starts `workers` threads serving `listener` with `live`.
+    pub(crate) fn start(
+        listener: TcpListener,
+        live: Live,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        let workers = workers.max(1);
+        let listener = listener.into_std()?;
+        let draining = Arc::new(AtomicBool::new(false));
+        let (stop, stop_rx) = watch::channel(false);
+        let front = Front {
+            live,
+            draining: draining.clone(),
+        };
+        let mut inboxes = Vec::with_capacity(workers);
+        let mut receivers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+            inboxes.push(tx);
+            receivers.push(rx);
+        }
+        let mut listener = Some(listener);
+        let mut done = Vec::with_capacity(workers);
+        for (index, inbox) in receivers.into_iter().enumerate() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (done_tx, done_rx) = oneshot::channel();
+            done.push(done_rx);
+            let front = front.clone();
+            let stop = stop_rx.clone();
+            // The first worker also accepts, and deals connections out to all.
+            let accept = listener.take().map(|l| (l, inboxes.clone()));
+            std::thread::Builder::new()
+                .name(format!("gateway-worker-{index}"))
+                .spawn(move || {
+                    WORKER_SLOT.with(|s| s.set(index + 1));
+                    runtime.block_on(worker(front, inbox, accept, stop));
+                    // Tasks still holding connections are dropped with the runtime.
+                    drop(runtime);
+                    let _ = done_tx.send(());
+                })?;
+        }
+        Ok(Self {
+            draining,
+            stop,
+            done,
+        })
+    }
+
+    /// Drains for `drain`, then stops accepting and waits for the requests in flight.
+    pub(crate) async fn shutdown(self, drain: std::time::Duration) {
+        self.draining.store(true, Ordering::Relaxed);
+        tokio::time::sleep(drain).await;
+        let _ = self.stop.send(true);
+        for d in self.done {
+            let _ = d.await;
+        }
+    }
+}
+
+type Accept = (
+    std::net::TcpListener,
+    Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+);
+
+async fn worker(
+    front: Front,
+    mut inbox: mpsc::UnboundedReceiver<std::net::TcpStream>,
+    accept: Option<Accept>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    // Every proxied request arms an upstream timeout. Arming a timer earlier than the driver's
+    // next planned wake-up makes tokio wake its driver (an eventfd write and an extra epoll
+    // round per request); a short tick keeps a nearer timer pending, so arming one is free.
+    let tick = tokio::spawn(async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+        }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut acceptor = match accept {
+        Some((l, peers)) => match TcpListener::from_std(l) {
+            Ok(l) => Some((l, peers, 0usize)),
+            Err(e) => {
+                tracing::error!(error = %e, "the proxy listener could not be registered");
+                None
+            }
+        },
+        None => None,
+    };
+    let serve = |stream: TcpStream| {
+        let _ = stream.set_nodelay(true);
+        let front = front.clone();
+        let service = hyper::service::service_fn(move |req| front.clone().call(req));
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the gateway's error.
+            let _ = conn.await;
+        });
+    };
+    loop {
+        tokio::select! {
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+            Some(std) = inbox.recv() => match TcpStream::from_std(std) {
+                Ok(stream) => serve(stream),
+                Err(e) => tracing::warn!(error = %e, "an accepted connection could not be registered"),
+            },
+            accepted = async {
+                match &acceptor {
+                    Some((l, _, _)) => l.accept().await,
+                    None => std::future::pending().await,
+                }
+            } => match accepted {
+                Ok((stream, _)) => {
+                    let Some((_, peers, next)) = &mut acceptor else { continue };
+                    let target = *next % peers.len();
+                    *next = next.wrapping_add(1);
+                    if target == 0 {
+                        serve(stream);
+                    } else {
+                        match stream.into_std() {
+                            Ok(std) => { let _ = peers[target].send(std); }
+                            Err(e) => tracing::warn!(error = %e, "an accepted connection could not be handed over"),
+                        }
+                    }
+                }
+                // Out of file descriptors and the like: back off briefly, as hyper's servers do.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(acceptor);
+    graceful.shutdown().await;
+    tick.abort();
+}
