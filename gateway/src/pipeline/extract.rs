@@ -57,20 +57,23 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
 fn is_b64token(t: &str) -> bool {
     let body = t.as_bytes();
     let end = body.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    end > 0 && body[..end].iter().all(|&b| B64TOKEN[usize::from(b)])
+    // Checked a chunk at a time without an early exit, so the compiler can vectorize it.
+    end > 0
+        && body[..end]
+            .chunks(32)
+            .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_b64token_char(b)))
 }
 
-/// RFC 6750 `b64token` characters (before the trailing `=`s), as a table: one load per byte.
-const B64TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        c += 1;
-    }
-    t
-};
+/// RFC 6750 `b64token` characters (before the trailing `=`s).
+fn is_b64token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
+}
 
 pub async fn layer(
     axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,

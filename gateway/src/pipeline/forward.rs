@@ -62,6 +62,16 @@ const STRIPPED: &[&str] = &[
     "x-original-forwarded-for",
 ];
 
+/// Hop-by-hop headers an upstream response may carry; none is passed on to the client.
+const RESPONSE_HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::TRAILER,
+];
+
 /// What the upstream is told about the caller.
 #[derive(Debug, Default)]
 pub struct IdentityHeaders<'a> {
@@ -437,16 +447,16 @@ impl Forwarder {
             Ok(r) => r?,
         };
         let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        for n in [
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "transfer-encoding",
-            "upgrade",
-            "trailer",
-        ] {
-            parts.headers.remove(n);
+        // Most responses carry none of these: look before removing (a removal hashes the name).
+        if parts
+            .headers
+            .keys()
+            .any(|n| RESPONSE_HOP_BY_HOP.contains(n))
+        {
+            strip_hop_by_hop(&mut parts.headers);
+            for n in &RESPONSE_HOP_BY_HOP {
+                parts.headers.remove(n);
+            }
         }
         Ok(Response::from_parts(parts, Body::new(body)))
     }

@@ -168,7 +168,9 @@ impl std::ops::Deref for Jwt<'_> {
 
 /// Whether `token` has the shape of a compact JWS (three parts).
 pub fn looks_like_jwt(token: &str) -> bool {
-    token.bytes().filter(|b| *b == b'.').count() == 2
+    // `split` finds the dots with memchr; counting every byte was a measurable share.
+    let mut parts = token.split('.');
+    parts.nth(2).is_some() && parts.next().is_none()
 }
 
 /// SHA-256 of `token`.
