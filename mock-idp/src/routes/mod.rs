@@ -179,7 +179,7 @@ async fn method_not_allowed() -> OktaApiError {
 /// Okta stamps every response with `X-Okta-Request-Id`.
 async fn request_id(request: Request<axum::body::Body>, next: Next) -> Response {
     let mut response = next.run(request).await;
-    if let Ok(id) = HeaderValue::from_str(&crate::ids::random_alphanumeric(27)) {
+    if let Ok(id) = HeaderValue::from_str(&crate::ids::request_id()) {
         response.headers_mut().insert("x-okta-request-id", id);
     }
     response
