@@ -6,6 +6,9 @@
 # HAProxy jwt_verify :18082, Apache mod_auth_openidc :18083 (local JWT) / :18084 (introspection,
 # cached), oauth2-mock-server :18090, oidc-provider :18091.
 # Ours: mock-idp :18100, gateway :18101 (fixtures/gateway/bench.toml).
+# Not a server: raw-rs256-sign-limit, this machine's RS256 signing limit measured in the same run
+# (mock-idp/examples/sign_limit.rs: the mock's own signing path on every core for DUR, no HTTP),
+# the ceiling for ours-mock-idp-cc-token; the table gives the token rows' ratio to it.
 #
 # Prerequisite, once per machine: ../shared/peers/install.sh
 # Environment: DUR (10s), CONNS (32), RUNS (2), PEER_NICE (e.g. -10), MAXLOAD (1.0), MAXWAIT (120),
@@ -34,7 +37,8 @@ tsv=$out/peers-$stamp.tsv; md=$out/peers-$stamp.md
 work=$(mktemp -d)
 
 echo "== building (release)"
-(cd "$root" && cargo build --quiet --release -p gateway -p mock-idp) || exit 1
+(cd "$root" && cargo build --quiet --release -p gateway -p mock-idp \
+  && cargo build --quiet --release -p mock-idp --example sign_limit) || exit 1
 
 started_peers=()
 ours=()
@@ -99,7 +103,7 @@ LUA
 PEERS_BASIC=$(printf 'peers-client:peers-secret' | base64 -w0)
 OUR_BASIC=$(printf '%s' "$svc" | base64 -w0)
 
-# name | group | expected status | env | wrk arguments
+# name | group | expected status | env | wrk arguments (or @sign-limit: not wrk, see the loop)
 scenarios=(
   "backend-direct|floor|200||http://127.0.0.1:18080/beds"
   "nginx-noauth|gateway|200||http://127.0.0.1:18081/beds"
@@ -115,6 +119,7 @@ scenarios=(
   "oauth2-mock-server-cc-token|token|200|BODY=grant_type=client_credentials&scope=beds:read&aud=api://beds BASIC=$PEERS_BASIC|-s|$work/post-form.lua|http://127.0.0.1:18090/token"
   "oidc-provider-cc-token-jwt|token|200|BODY=grant_type=client_credentials&scope=beds:read&resource=api://beds BASIC=$PEERS_BASIC|-s|$work/post-form.lua|http://127.0.0.1:18091/token"
   "ours-mock-idp-cc-token|token|200|BODY=grant_type=client_credentials&scope=beds.read BASIC=$OUR_BASIC|-s|$work/post-form.lua|http://127.0.0.1:18100/oauth2/default/v1/token"
+  "raw-rs256-sign-limit|token|200||@sign-limit"
   "oauth2-mock-server-discovery|discovery|200||http://127.0.0.1:18090/.well-known/openid-configuration"
   "oidc-provider-discovery|discovery|200||http://127.0.0.1:18091/.well-known/openid-configuration"
   "ours-mock-idp-discovery|discovery|200||http://127.0.0.1:18100/oauth2/default/.well-known/openid-configuration"
@@ -141,13 +146,21 @@ for ((run = 1; run <= RUNS; run++)); do
     args=("${f[@]:4}")
     wait_quiet
     result=$work/$name-$run.txt
-    env $envs timeout 60 $nice_prefix wrk -t1 -c"$CONNS" -d"$DUR" --latency "${args[@]}" > "$result" 2>&1
-    rps=$(awk '/^Requests\/sec/{print $2}' "$result")
-    p50=$(awk '$1=="50%"{print $2}' "$result" | to_ms)
-    p99=$(awk '$1=="99%"{print $2}' "$result" | to_ms)
-    non=$(awk '/Non-2xx or 3xx/{print $NF}' "$result"); non=${non:-0}
-    total=$(awk '/requests in/{print $1}' "$result"); total=${total:-0}
-    errs=$(awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10}' "$result"); errs=${errs:-0}
+    if [ "${args[0]}" = @sign-limit ]; then
+      # Tokens signed per second on every core; p50/p99 are per token, "unexpected" signing errors.
+      env $envs timeout 60 $nice_prefix "$root/target/release/examples/sign_limit" "$DUR" > "$result" 2>&1
+      field() { awk -v k="$1" '{for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2)}' "$result"; }
+      rps=$(field tokens_per_s) p50=$(field p50_ms) p99=$(field p99_ms) total=$(field total) errs=$(field errors)
+      non=0 total=${total:-0} errs=${errs:-1}
+    else
+      env $envs timeout 60 $nice_prefix wrk -t1 -c"$CONNS" -d"$DUR" --latency "${args[@]}" > "$result" 2>&1
+      rps=$(awk '/^Requests\/sec/{print $2}' "$result")
+      p50=$(awk '$1=="50%"{print $2}' "$result" | to_ms)
+      p99=$(awk '$1=="99%"{print $2}' "$result" | to_ms)
+      non=$(awk '/Non-2xx or 3xx/{print $NF}' "$result"); non=${non:-0}
+      total=$(awk '/requests in/{print $1}' "$result"); total=${total:-0}
+      errs=$(awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10}' "$result"); errs=${errs:-0}
+    fi
     # For a 401 scenario the expected answers are the non-2xx ones.
     if [ "$expect" = 401 ]; then unexpected=$((total - non + errs)); else unexpected=$((non + errs)); fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$group" "$expect" "$run" "${rps:-0}" "${p50:-0}" "${p99:-0}" \
@@ -168,16 +181,21 @@ agg = {n: {"group": rs[0]["group"], "rps": mean(rs, "req_per_s"), "p50": mean(rs
            "unexpected": sum(int(r["unexpected"]) for r in rs), "total": sum(int(r["total"]) for r in rs),
            "runs": " / ".join(f'{float(r["req_per_s"] or 0):,.0f}' for r in rs)} for n, rs in by.items()}
 nginx = agg.get("nginx-noauth", {}).get("rps") or None
+LIMIT = "raw-rs256-sign-limit"  # not a peer: the signing ceiling of the token rows
+limit = agg.get(LIMIT, {}).get("rps") or None
 lines = [f"# bench-peers {datetime.datetime.utcnow():%Y-%m-%d %H:%M}Z",
          f"wrk -t1 -c{conns} -d{dur} --latency, {runs} runs per scenario interleaved, PEER_NICE={nice}; mean of runs.", "",
-         "| scenario | group | req/s (mean) | runs | p50 ms | p99 ms | unexpected / total | × nginx no-auth | × best peer |",
-         "|---|---|---:|---|---:|---:|---|---:|---:|"]
+         f"{LIMIT}: tokens signed per second on every core with the mock's signing path, no HTTP (not wrk); "
+         "its p50/p99 are per token. × sign limit: ours-mock-idp-cc-token against it (target ≥ 0.70).", "",
+         "| scenario | group | req/s (mean) | runs | p50 ms | p99 ms | unexpected / total | × nginx no-auth | × best peer | × sign limit |",
+         "|---|---|---:|---|---:|---:|---|---:|---:|---:|"]
 for name, a in agg.items():
-    peers = [b["rps"] for n, b in agg.items() if b["group"] == a["group"] and not n.startswith("ours") and n not in ("nginx-noauth", "backend-direct")]
+    peers = [b["rps"] for n, b in agg.items() if b["group"] == a["group"] and not n.startswith("ours") and n not in ("nginx-noauth", "backend-direct", LIMIT)]
     best = max(peers) if peers else None
     xn = f'{a["rps"] / nginx:.2f}' if nginx and a["group"] in ("gateway", "reject") else ""
     xb = f'{a["rps"] / best:.2f}' if best and name.startswith("ours") else ""
-    lines.append(f'| {name} | {a["group"]} | {a["rps"]:,.0f} | {a["runs"]} | {a["p50"]:.2f} | {a["p99"]:.2f} | {a["unexpected"]} / {a["total"]} | {xn} | {xb} |')
+    xl = f'{a["rps"] / limit:.2f}' if limit and name.startswith("ours") and a["group"] == "token" else ""
+    lines.append(f'| {name} | {a["group"]} | {a["rps"]:,.0f} | {a["runs"]} | {a["p50"]:.2f} | {a["p99"]:.2f} | {a["unexpected"]} / {a["total"]} | {xn} | {xb} | {xl} |')
 open(md, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -5,14 +5,46 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use mock_idp::MockIdp;
 
+/// Start, then one GET of `url_of(&idp)` answered 200: the mock serves while
+/// its keys are generated, so "ready" means an answer, not `start` returning.
+async fn start_and_get(client: &reqwest::Client, url_of: fn(&MockIdp) -> String) -> MockIdp {
+    let idp = MockIdp::start().await.expect("starts");
+    let response = client.get(url_of(&idp)).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    response.bytes().await.expect("body");
+    idp
+}
+
 fn start_to_ready(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let client = reqwest::Client::new();
     let mut group = c.benchmark_group("mock_idp");
     group.sample_size(20);
-    // Back to back: faster than the key pool refills, so this is bound by
-    // generating two RSA-2048 keys (in parallel).
+    // Ready = the default server's JWKS answered. Back to back: faster than
+    // the key pool refills, so this is bound by generating two RSA-2048 keys
+    // (in parallel), as the first start in a fresh process is; see also
+    // `cargo run --release -p mock-idp --example cold_start`, which measures
+    // fresh processes.
     group.bench_function("start_to_ready_keys_generated", |b| {
-        b.iter(|| runtime.block_on(async { MockIdp::start().await.expect("starts") }));
+        b.iter(|| runtime.block_on(start_and_get(&client, MockIdp::jwks_uri)));
+    });
+    // Discovery needs no key: it answers while the keys are still being made.
+    // Each sample then waits for its keys, untimed, so that samples do not
+    // pile up key generations.
+    group.bench_function("start_to_discovery_keys_generated", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iterations {
+                let started = std::time::Instant::now();
+                let idp = runtime.block_on(start_and_get(&client, MockIdp::discovery_url));
+                total += started.elapsed();
+                runtime.block_on(async {
+                    let jwks = client.get(idp.jwks_uri()).send().await.expect("sent");
+                    assert_eq!(jwks.status(), 200);
+                });
+            }
+            total
+        });
     });
     // As in a test suite, where mocks start a little apart: the background
     // pool has spare keys ready, so start is binding plus building the router.
@@ -22,7 +54,7 @@ fn start_to_ready(c: &mut Criterion) {
             for _ in 0..iterations {
                 std::thread::sleep(std::time::Duration::from_millis(600));
                 let started = std::time::Instant::now();
-                let idp = runtime.block_on(async { MockIdp::start().await.expect("starts") });
+                let idp = runtime.block_on(start_and_get(&client, MockIdp::jwks_uri));
                 total += started.elapsed();
                 drop(idp);
             }

@@ -235,12 +235,18 @@ impl Control {
     }
 
     /// The fault to apply to a request for `endpoint`, if any (counting the hit).
-    /// `roll` is a uniform random number in [0, 1) for probabilistic faults.
-    pub fn take_fault(&self, endpoint: Endpoint, roll: f64) -> Option<FaultKind> {
+    /// `roll` draws a uniform random number in [0, 1) for probabilistic faults.
+    pub fn take_fault(&self, endpoint: Endpoint, roll: impl FnOnce() -> f64) -> Option<FaultKind> {
         let mut faults = lock(&self.faults);
+        // One roll in [0, 1), drawn only when a fault is left to chance: most
+        // requests meet no fault, and need no random number.
+        let mut roll = Some(roll);
+        let mut drawn = None;
         let index = faults.iter().position(|f| {
             (f.spec.endpoint == endpoint || f.spec.endpoint == Endpoint::Any)
-                && f.spec.probability.is_none_or(|p| roll < p)
+                && f.spec.probability.is_none_or(|p| {
+                    *drawn.get_or_insert_with(|| roll.take().map_or(1.0, |roll| roll())) < p
+                })
         })?;
         let fault = &mut faults[index];
         fault.hits += 1;
@@ -334,25 +340,25 @@ mod tests {
     fn a_fault_with_times_removes_itself() {
         let control = Control::default();
         control.add_fault(FaultSpec::new(Endpoint::Token, FaultKind::Drop).times(2));
-        assert_eq!(control.take_fault(Endpoint::Keys, 0.0), None);
+        assert_eq!(control.take_fault(Endpoint::Keys, || 0.0), None);
         assert_eq!(
-            control.take_fault(Endpoint::Token, 0.0),
+            control.take_fault(Endpoint::Token, || 0.0),
             Some(FaultKind::Drop)
         );
         assert_eq!(
-            control.take_fault(Endpoint::Token, 0.0),
+            control.take_fault(Endpoint::Token, || 0.0),
             Some(FaultKind::Drop)
         );
-        assert_eq!(control.take_fault(Endpoint::Token, 0.0), None);
+        assert_eq!(control.take_fault(Endpoint::Token, || 0.0), None);
     }
 
     #[test]
     fn probability_is_checked_against_the_roll() {
         let control = Control::default();
         control.add_fault(FaultSpec::new(Endpoint::Any, FaultKind::RateLimit).probability(0.25));
-        assert_eq!(control.take_fault(Endpoint::Token, 0.5), None);
+        assert_eq!(control.take_fault(Endpoint::Token, || 0.5), None);
         assert_eq!(
-            control.take_fault(Endpoint::Token, 0.1),
+            control.take_fault(Endpoint::Token, || 0.1),
             Some(FaultKind::RateLimit)
         );
     }

@@ -35,11 +35,8 @@ pub async fn apply_faults(State(state): State<AppState>, request: Request, next:
                 .map(|(_, v)| v.into_owned())
         })
     });
-    let fault = Endpoint::of_path(&path).and_then(|endpoint| {
-        state
-            .control
-            .take_fault(endpoint, crate::ids::random_unit())
-    });
+    let fault = Endpoint::of_path(&path)
+        .and_then(|endpoint| state.control.take_fault(endpoint, crate::ids::random_unit));
     let response = match fault {
         None => next.run(request).await,
         Some(fault) => faulted(fault, request, next).await,

@@ -57,6 +57,34 @@ pub fn id_token_jti() -> String {
     format!("ID.{}", random_token())
 }
 
+/// An `X-Okta-Request-Id` (27 alphanumerics): a correlation id, not a secret,
+/// so it does not come from aws-lc. aws-lc seeds its random source at first
+/// use in a process with tens of milliseconds of CPU-jitter sampling, and a
+/// fresh mock answers discovery (which needs nothing else random) before that
+/// is done. SipHash of a counter under std's per-process random keys instead.
+pub fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let keys = KEYS.get_or_init(std::hash::RandomState::new);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut out = String::with_capacity(30);
+    for part in 0..3u8 {
+        let mut hasher = keys.build_hasher();
+        hasher.write_u64(n);
+        hasher.write_u8(part);
+        // 10 base-62 digits fit in 64 bits (the slight bias is harmless here).
+        let mut value = hasher.finish();
+        for _ in 0..10 {
+            out.push(char::from(ALPHANUMERIC[(value % 62) as usize]));
+            value /= 62;
+        }
+    }
+    out.truncate(27);
+    out
+}
+
 /// An Okta-style object id: a three-character prefix and 17 alphanumerics (20 in all).
 pub fn okta_id(prefix: &str) -> String {
     format!("{prefix}{}", random_alphanumeric(17))
@@ -77,5 +105,11 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric())
         );
+        let id = request_id();
+        assert!(
+            id.len() == 27 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{id}"
+        );
+        assert_ne!(request_id(), request_id());
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, RwLock};
 
 use arc_swap::ArcSwap;
 use aws_lc_rs::encoding::AsDer;
@@ -282,8 +282,24 @@ fn safe_kid(n: &str, e: &str) -> String {
 
 /// The keys of one authorization server: the active signing key and the keys
 /// still published so that tokens they signed keep verifying.
+///
+/// A ring may start empty while its first key is generated on a thread of
+/// its own: the server then answers at once, and whatever needs a key waits
+/// for it ([`KeyRing::ready`] in async code; every other method blocks).
 #[derive(Debug)]
-pub struct KeyRing {
+pub struct KeyRing(Arc<Slot>);
+
+#[derive(Debug)]
+struct Slot {
+    /// `None` once generation has failed for good.
+    ring: OnceLock<Option<Ring>>,
+    lock: Mutex<()>,
+    filled: Condvar,
+    filled_async: tokio::sync::Notify,
+}
+
+#[derive(Debug)]
+struct Ring {
     active: ArcSwap<SigningKey>,
     published: RwLock<Vec<PublishedKey>>,
     jwks: ArcSwap<Bytes>,
@@ -296,8 +312,181 @@ struct PublishedKey {
     retire_at: Option<i64>,
 }
 
+/// Attempts at the first key before a ring gives up (aws-lc fails only
+/// without a working random source, where retrying is of little use).
+const GENERATE_ATTEMPTS: usize = 3;
+
 impl KeyRing {
     pub fn new(active: SigningKey) -> Self {
+        let slot = Slot::empty();
+        slot.fill(Some(Ring::new(active)));
+        Self(Arc::new(slot))
+    }
+
+    /// A ring whose first key `make` produces on a new thread. Not a tokio
+    /// blocking task: a caller that blocks on the ring inside a runtime (a
+    /// test on a current-thread runtime) never waits on that runtime.
+    pub fn generating<F>(make: F) -> Self
+    where
+        F: Fn() -> Result<SigningKey, KeyError> + Send + 'static,
+    {
+        let slot = Arc::new(Slot::empty());
+        let filler = FillOnDrop(slot.clone());
+        let work = move || {
+            let key = (0..GENERATE_ATTEMPTS).find_map(|_| make().ok());
+            if key.is_none() {
+                tracing::error!("signing key generation failed; requests needing the key fail");
+            }
+            filler.0.fill(key.map(Ring::new));
+        };
+        if let Err(error) = std::thread::Builder::new()
+            .name("mock-idp-keygen".into())
+            .spawn(work)
+        {
+            // The closure is dropped unrun: FillOnDrop marks the ring failed.
+            tracing::error!(%error, "cannot start key generation");
+        }
+        Self(slot)
+    }
+
+    /// Waits (without blocking the thread) until the first key exists.
+    pub async fn ready(&self) -> Result<(), KeyError> {
+        loop {
+            let filled = self.0.filled_async.notified();
+            let mut filled = std::pin::pin!(filled);
+            // Registered before looking, so a fill in between is not missed.
+            filled.as_mut().enable();
+            if let Some(ring) = self.0.ring.get() {
+                return ring.as_ref().map(|_| ()).ok_or(KeyError::Generate);
+            }
+            filled.await;
+        }
+    }
+
+    /// Whether the first key exists.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.0.ring.get(), Some(Some(_)))
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> Arc<SigningKey> {
+        self.ring().active.load_full()
+    }
+
+    /// The published key set, pre-rendered.
+    pub fn jwks_bytes(&self) -> Bytes {
+        Bytes::clone(&self.ring().jwks.load())
+    }
+
+    /// Finds a published key by `kid`.
+    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        let ring = self.ring();
+        let active = ring.active.load();
+        if active.kid == kid {
+            return Some(Arc::clone(&active));
+        }
+        ring.read()
+            .iter()
+            .find(|p| p.key.kid == kid)
+            .map(|p| p.key.clone())
+    }
+
+    /// Every published key, active first.
+    pub fn keys(&self) -> Vec<Arc<SigningKey>> {
+        let ring = self.ring();
+        let active = ring.active.load_full();
+        let mut keys = vec![active.clone()];
+        keys.extend(
+            ring.read()
+                .iter()
+                .filter(|p| p.key.kid != active.kid)
+                .map(|p| p.key.clone()),
+        );
+        keys
+    }
+
+    /// Makes `next` the signing key. The previous keys stay published until
+    /// `retire_at` (when the tokens they signed have expired), then drop out.
+    pub fn rotate(&self, next: SigningKey, now: i64, retire_at: i64) -> Arc<SigningKey> {
+        let ring = self.ring();
+        let next = Arc::new(next);
+        let mut published = ring.write();
+        published.retain(|p| p.retire_at.is_none_or(|at| at > now));
+        for key in published.iter_mut() {
+            key.retire_at.get_or_insert(retire_at);
+        }
+        published.insert(
+            0,
+            PublishedKey {
+                key: next.clone(),
+                retire_at: None,
+            },
+        );
+        ring.jwks.store(Arc::new(render_jwks(&published)));
+        ring.active.store(next.clone());
+        next
+    }
+
+    /// The keys, waiting for the first one if need be. Request handlers get
+    /// here after the router awaited [`KeyRing::ready`], so only library calls
+    /// made right after start ever wait here.
+    fn ring(&self) -> &Ring {
+        match self.0.wait() {
+            Some(ring) => ring,
+            // Requests were answered 500 by then (see `ready`); this is a library call.
+            None => panic!("mock-idp: the server's signing key could not be generated"),
+        }
+    }
+}
+
+impl Slot {
+    fn empty() -> Self {
+        Self {
+            ring: OnceLock::new(),
+            lock: Mutex::new(()),
+            filled: Condvar::new(),
+            filled_async: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn fill(&self, ring: Option<Ring>) {
+        if self.ring.set(ring).is_ok() {
+            // Taking the lock orders the fill after any waiter's last look.
+            drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+            self.filled.notify_all();
+            self.filled_async.notify_waiters();
+        }
+    }
+
+    fn wait(&self) -> &Option<Ring> {
+        if let Some(ring) = self.ring.get() {
+            return ring;
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(ring) = self.ring.get() {
+                return ring;
+            }
+            guard = self
+                .filled
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Marks the ring failed if its generator ends without filling it (a panic,
+/// or a thread that never started), so that nothing waits forever.
+struct FillOnDrop(Arc<Slot>);
+
+impl Drop for FillOnDrop {
+    fn drop(&mut self) {
+        self.0.fill(None);
+    }
+}
+
+impl Ring {
+    fn new(active: SigningKey) -> Self {
         let active = Arc::new(active);
         let published = vec![PublishedKey {
             key: active.clone(),
@@ -311,72 +500,16 @@ impl KeyRing {
         }
     }
 
-    /// The key that signs new tokens.
-    pub fn active(&self) -> Arc<SigningKey> {
-        self.active.load_full()
-    }
-
-    /// The published key set, pre-rendered.
-    pub fn jwks_bytes(&self) -> Bytes {
-        Bytes::clone(&self.jwks.load())
-    }
-
-    /// Finds a published key by `kid`.
-    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
-        let active = self.active.load();
-        if active.kid == kid {
-            return Some(Arc::clone(&active));
-        }
-        self.read()
-            .iter()
-            .find(|p| p.key.kid == kid)
-            .map(|p| p.key.clone())
-    }
-
-    /// Every published key, active first.
-    pub fn keys(&self) -> Vec<Arc<SigningKey>> {
-        let active = self.active();
-        let mut keys = vec![active.clone()];
-        keys.extend(
-            self.read()
-                .iter()
-                .filter(|p| p.key.kid != active.kid)
-                .map(|p| p.key.clone()),
-        );
-        keys
-    }
-
-    /// Makes `next` the signing key. The previous keys stay published until
-    /// `retire_at` (when the tokens they signed have expired), then drop out.
-    pub fn rotate(&self, next: SigningKey, now: i64, retire_at: i64) -> Arc<SigningKey> {
-        let next = Arc::new(next);
-        let mut published = self.write();
-        published.retain(|p| p.retire_at.is_none_or(|at| at > now));
-        for key in published.iter_mut() {
-            key.retire_at.get_or_insert(retire_at);
-        }
-        published.insert(
-            0,
-            PublishedKey {
-                key: next.clone(),
-                retire_at: None,
-            },
-        );
-        self.jwks.store(Arc::new(render_jwks(&published)));
-        self.active.store(next.clone());
-        next
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<PublishedKey>> {
         self.published
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<PublishedKey>> {
         self.published
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -438,5 +571,34 @@ mod tests {
         ring.rotate(SigningKey::generate().unwrap(), 5000, 8600);
         assert!(ring.find(&first_kid).is_none());
         assert!(ring.find(second.kid()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_generating_ring_serves_its_key_once_made_to_async_and_blocking_callers() {
+        let (made_tx, made_rx) = std::sync::mpsc::channel::<()>();
+        let made_rx = Mutex::new(made_rx);
+        // The key is made only when the test says so: callers meet an empty ring.
+        let ring = Arc::new(KeyRing::generating(move || {
+            let _ = made_rx.lock().unwrap().recv();
+            SigningKey::generate()
+        }));
+        assert!(!ring.is_ready());
+        let blocking = std::thread::spawn({
+            let ring = ring.clone();
+            move || ring.active().kid().to_owned()
+        });
+        made_tx.send(()).unwrap();
+        ring.ready().await.unwrap();
+        assert!(ring.is_ready());
+        assert_eq!(blocking.join().unwrap(), ring.active().kid());
+        let jwks: serde_json::Value = serde_json::from_slice(&ring.jwks_bytes()).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], ring.active().kid());
+    }
+
+    #[tokio::test]
+    async fn a_ring_whose_key_cannot_be_made_fails_its_waiters_instead_of_hanging() {
+        let ring = KeyRing::generating(|| Err(KeyError::Generate));
+        assert!(matches!(ring.ready().await, Err(KeyError::Generate)));
+        assert!(!ring.is_ready());
     }
 }

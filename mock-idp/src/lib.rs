@@ -47,7 +47,7 @@ pub use config::{Config, ConfigError};
 pub use keys::SigningKey;
 pub use secret::Secret;
 
-use keys::KeyError;
+use keys::{KeyError, KeyRing};
 use state::{AppState, AuthServer};
 
 /// Why the server could not start.
@@ -131,7 +131,9 @@ impl MockIdpBuilder {
         self
     }
 
-    /// Binds, generates or loads keys, and starts serving.
+    /// Binds, loads key files and starts serving. Keys to generate are made
+    /// in the background: a request that needs one waits for it, so the
+    /// server is usable at once (discovery answers without waiting).
     pub async fn start(self) -> Result<MockIdp, StartError> {
         self.config.validate()?;
         let listener = TcpListener::bind(self.listen)
@@ -144,6 +146,8 @@ impl MockIdpBuilder {
             addr: self.listen,
             source,
         })?;
+        // First, so that generating keys overlaps the rest of the start.
+        let keys = load_or_generate_keys(&self.config).await?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let base_url = match &self.public_url {
             Some(url) => validate_public_url(url)?,
@@ -174,7 +178,6 @@ impl MockIdpBuilder {
             }
             None => None,
         };
-        let keys = load_or_generate_keys(&self.config).await?;
         let state = AppState::new(&self.config, &base_url, self.clock, keys);
         let router = routes::router(state.clone());
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
@@ -250,9 +253,12 @@ fn validate_public_url(url: &str) -> Result<String, StartError> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// One key per server (org first), loaded from PEM or generated. Generation
-/// runs on blocking threads in parallel: it is the bulk of start-up time.
-async fn load_or_generate_keys(config: &Config) -> Result<Vec<SigningKey>, StartError> {
+/// One key ring per server (org first). Key files are loaded now, so a bad
+/// file fails the start. Keys to generate (tens of milliseconds of RSA each,
+/// the bulk of a cold start) are made on threads of their own, one per
+/// server in parallel, while the server already answers: a request that
+/// needs a key waits for it (see `routes::await_keys`).
+async fn load_or_generate_keys(config: &Config) -> Result<Vec<KeyRing>, StartError> {
     let files: Vec<Option<PathBuf>> = std::iter::once(config.org.signing_key_file.clone())
         .chain(
             config
@@ -261,20 +267,27 @@ async fn load_or_generate_keys(config: &Config) -> Result<Vec<SigningKey>, Start
                 .map(|s| s.signing_key_file.clone()),
         )
         .collect();
-    let tasks: Vec<_> = files
+    enum Pending {
+        Generating(KeyRing),
+        Loading(JoinHandle<Result<SigningKey, KeyError>>),
+    }
+    let pending: Vec<_> = files
         .into_iter()
-        .map(|file| {
-            tokio::task::spawn_blocking(move || match file {
-                Some(path) => SigningKey::from_pem_file(&path),
-                None => SigningKey::fresh(),
-            })
+        .map(|file| match file {
+            None => Pending::Generating(KeyRing::generating(SigningKey::fresh)),
+            Some(path) => Pending::Loading(tokio::task::spawn_blocking(move || {
+                SigningKey::from_pem_file(&path)
+            })),
         })
         .collect();
-    let mut keys = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        keys.push(task.await.map_err(|_| KeyError::Generate)??);
+    let mut rings = Vec::with_capacity(pending.len());
+    for ring in pending {
+        rings.push(match ring {
+            Pending::Generating(ring) => ring,
+            Pending::Loading(task) => KeyRing::new(task.await.map_err(|_| KeyError::Generate)??),
+        });
     }
-    Ok(keys)
+    Ok(rings)
 }
 
 /// A running mock Okta server. Dropping it stops the server.
@@ -349,7 +362,8 @@ impl MockIdp {
         &self.state.clock
     }
 
-    /// The key that signs the default server's tokens now.
+    /// The key that signs the default server's tokens now (right after start,
+    /// this waits for it to be generated; so do the `mint_*` helpers).
     pub fn signing_key(&self) -> Arc<SigningKey> {
         self.default_server().keys.active()
     }
@@ -443,6 +457,8 @@ impl MockIdp {
 }
 
 async fn rotate(state: &AppState, server: &Arc<AuthServer>) -> Result<Arc<SigningKey>, StartError> {
+    // The first key retires like any other: wait for it rather than block.
+    server.keys.ready().await?;
     let next = tokio::task::spawn_blocking(SigningKey::fresh)
         .await
         .map_err(|_| KeyError::Generate)??;

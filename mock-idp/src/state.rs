@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::{
     ClientConfig, Config, MetadataPublish, PolicyConfig, ScopeConfig, ServerSettings, UserConfig,
 };
-use crate::keys::{KeyRing, SigningKey};
+use crate::keys::KeyRing;
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -45,9 +45,9 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state for a server reachable at `base_url` (no trailing slash).
-    /// `keys` holds one signing key per server: the org first, then the custom
+    /// `keys` holds one key ring per server: the org first, then the custom
     /// servers in config order.
-    pub fn new(config: &Config, base_url: &str, clock: Clock, mut keys: Vec<SigningKey>) -> Self {
+    pub fn new(config: &Config, base_url: &str, clock: Clock, mut keys: Vec<KeyRing>) -> Self {
         let base_url = base_url.trim_end_matches('/').to_owned();
         let custom_keys = keys.split_off(1.min(keys.len()));
         let org_key = keys.pop();
@@ -72,7 +72,7 @@ impl AppState {
                     access_token_lifetime: server.access_token_lifetime,
                     scopes: server.scopes.clone(),
                     policies,
-                    keys: KeyRing::new(key),
+                    keys: key,
                     registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
                     metadata: std::sync::OnceLock::new(),
                     claims: server.claims.clone(),
@@ -215,7 +215,7 @@ pub struct AuthServer {
 }
 
 impl AuthServer {
-    fn org(base_url: &str, key: Option<SigningKey>) -> Self {
+    fn org(base_url: &str, key: Option<KeyRing>) -> Self {
         let key = key.unwrap_or_else(|| unreachable!("the org server always gets a key"));
         Self {
             id: None,
@@ -226,7 +226,7 @@ impl AuthServer {
             access_token_lifetime: 3600,
             scopes: Vec::new(),
             policies: vec![default_policy()],
-            keys: KeyRing::new(key),
+            keys: key,
             registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
             metadata: std::sync::OnceLock::new(),
             claims: Vec::new(),

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Request};
 use axum::middleware::{self, Next};
@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(control_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), await_keys))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -176,10 +177,44 @@ async fn method_not_allowed() -> OktaApiError {
     OktaApiError::method_not_allowed()
 }
 
+/// The mock serves while the keys it generates at start are still being
+/// made: a request waits here for the keys it may use. A custom server's
+/// endpoints wait for that server's key; discovery documents carry no key and
+/// go straight through; anything else waits for every server's key. Once the
+/// keys exist this costs one atomic load per server.
+async fn await_keys(
+    State(state): State<AppState>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    const KEYLESS: [&str; 2] = [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ];
+    let path = request.uri().path();
+    if !state.servers().all(|s| s.keys.is_ready()) && !KEYLESS.iter().any(|d| path.ends_with(d)) {
+        let only = path
+            .strip_prefix("/oauth2/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(id, _)| state.custom_server(id))
+            .cloned();
+        let servers: Vec<Arc<AuthServer>> = match only {
+            Some(server) => vec![server],
+            None => state.servers().cloned().collect(),
+        };
+        for server in servers {
+            if server.keys.ready().await.is_err() {
+                return crate::error::OAuthError::server_error().into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
 /// Okta stamps every response with `X-Okta-Request-Id`.
 async fn request_id(request: Request<axum::body::Body>, next: Next) -> Response {
     let mut response = next.run(request).await;
-    if let Ok(id) = HeaderValue::from_str(&crate::ids::random_alphanumeric(27)) {
+    if let Ok(id) = HeaderValue::from_str(&crate::ids::request_id()) {
         response.headers_mut().insert("x-okta-request-id", id);
     }
     response

@@ -71,3 +71,56 @@ async fn jwks_rotation_signs_with_the_new_key_and_keeps_the_old_one_published() 
     assert_eq!(introspect(&idp, &before).await["active"], true);
     verify_independently(&idp.jwks_uri(), &after, &idp.issuer(), "api://default").await;
 }
+
+/// Keys are generated while the server already answers: requests sent the
+/// moment `start` returns wait for the key they need, and what they get
+/// belongs together (the token verifies against the JWKS served alongside it).
+#[tokio::test]
+async fn requests_sent_as_start_returns_wait_for_a_key_that_verifies_their_tokens() {
+    let idp = start().await;
+    let client = http();
+    let (jwks, token, org_jwks, discovery) = tokio::join!(
+        client.get(idp.jwks_uri()).send(),
+        access_token(&idp, "beds.read"),
+        client
+            .get(format!("{}/oauth2/v1/keys", idp.base_url()))
+            .send(),
+        client.get(idp.discovery_url()).send(),
+    );
+    let (jwks, org_jwks, discovery) = (jwks.unwrap(), org_jwks.unwrap(), discovery.unwrap());
+    for response in [&jwks, &org_jwks, &discovery] {
+        assert_eq!(response.status(), 200, "{}", response.url());
+    }
+    let jwks: Value = jwks.json().await.unwrap();
+    let kid = crate::support::decode_parts(&token).0["kid"].clone();
+    assert_eq!(jwks["keys"][0]["kid"], kid, "{jwks}");
+    verify_independently(&idp.jwks_uri(), &token, &idp.issuer(), "api://default").await;
+}
+
+/// Library calls made right after start wait for the key too (blocking, as
+/// they are not async), and rotating then keeps the first key published.
+#[tokio::test]
+async fn the_signing_key_and_rotation_are_usable_right_after_start() {
+    let idp = start().await;
+    let first = idp.signing_key();
+    let minted = idp.mint_access_token(crate::support::SERVICE_CLIENT_ID, &["beds.read"]);
+    assert_eq!(crate::support::decode_parts(&minted).0["kid"], first.kid());
+    let next = idp.rotate_keys().await.unwrap();
+    assert_ne!(next.kid(), first.kid());
+    verify_independently(&idp.jwks_uri(), &minted, &idp.issuer(), "api://default").await;
+}
+
+/// Each mock generates keys of its own: tests never share signing keys.
+#[tokio::test]
+async fn every_mock_and_every_server_signs_with_a_key_of_its_own() {
+    let (a, b) = tokio::join!(start(), start());
+    let mut kids = Vec::new();
+    for idp in [&a, &b] {
+        for uri in [idp.jwks_uri(), format!("{}/oauth2/v1/keys", idp.base_url())] {
+            let jwks = crate::support::get_json(&uri).await;
+            kids.push(jwks["keys"][0]["kid"].as_str().unwrap().to_owned());
+        }
+    }
+    let distinct: std::collections::HashSet<&String> = kids.iter().collect();
+    assert_eq!(distinct.len(), kids.len(), "{kids:?}");
+}
