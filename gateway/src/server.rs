@@ -42,14 +42,13 @@ pub fn worker_slot() -> usize {
 
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
 /// path through the live pipeline.
-#[derive(Clone)]
 struct Front {
     live: Live,
     draining: Arc<AtomicBool>,
 }
 
 impl Front {
-    async fn call(self, req: Request<Incoming>) -> Result<Response, Infallible> {
+    async fn call(self: Arc<Self>, req: Request<Incoming>) -> Result<Response, Infallible> {
         let mut req = req.map(Body::new);
         // Credentials are redacted wherever a header map is printed.
         for name in [header::AUTHORIZATION, header::COOKIE] {
@@ -114,10 +113,11 @@ impl Server {
         let listener = listener.into_std()?;
         let draining = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = watch::channel(false);
-        let front = Front {
+        // One per process, shared: a request clones one `Arc`.
+        let front = Arc::new(Front {
             live,
             draining: draining.clone(),
-        };
+        });
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -135,8 +135,15 @@ impl Server {
             done.push(done_rx);
             let front = front.clone();
             let stop = stop_rx.clone();
-            // The first worker also accepts, and deals connections out to all.
-            let accept = listener.take().map(|l| (l, inboxes.clone()));
+            // The first worker also accepts, and deals connections out to all. The listener is
+            // registered with that worker's runtime here, so a failure fails the start.
+            let accept = match listener.take() {
+                Some(l) => {
+                    let _registering = runtime.enter();
+                    Some((TcpListener::from_std(l)?, inboxes.clone()))
+                }
+                None => None,
+            };
             std::thread::Builder::new()
                 .name(format!("gateway-worker-{index}"))
                 .spawn(move || {
@@ -165,13 +172,10 @@ impl Server {
     }
 }
 
-type Accept = (
-    std::net::TcpListener,
-    Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
-);
+type Accept = (TcpListener, Vec<mpsc::UnboundedSender<std::net::TcpStream>>);
 
 async fn worker(
-    front: Front,
+    front: Arc<Front>,
     mut inbox: mpsc::UnboundedReceiver<std::net::TcpStream>,
     accept: Option<Accept>,
     mut stop: watch::Receiver<bool>,
@@ -188,20 +192,11 @@ async fn worker(
         }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
-    let mut acceptor = match accept {
-        Some((l, peers)) => match TcpListener::from_std(l) {
-            Ok(l) => Some((l, peers, 0usize)),
-            Err(e) => {
-                tracing::error!(error = %e, "the proxy listener could not be registered");
-                None
-            }
-        },
-        None => None,
-    };
+    let mut acceptor = accept.map(|(l, peers)| (l, peers, 0usize));
     let serve = |stream: TcpStream| {
         let _ = stream.set_nodelay(true);
         let front = front.clone();
-        let service = hyper::service::service_fn(move |req| front.clone().call(req));
+        let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
