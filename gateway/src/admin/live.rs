@@ -4,13 +4,9 @@
 //! caches are carried over from the previous pipeline.
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use axum::body::Body;
-use axum::response::Response;
-use http::Request;
 
 use crate::config::{ApplicationConfig, Config, ConfigError, Scheme, ScopeMapping, Strategy};
 use crate::pipeline::validate::{ServerRuntime, Validators};
@@ -106,28 +102,6 @@ impl Live {
                 .collect(),
         );
         self.current.store(next);
-    }
-
-    /// The proxy service: each request runs against the pipeline loaded when it arrived.
-    pub fn service(
-        &self,
-    ) -> impl tower::Service<
-        Request<Body>,
-        Response = Response,
-        Error = Infallible,
-        Future = impl Send + 'static,
-    > + Clone
-    + Send
-    + Sync
-    + 'static {
-        let live = self.clone();
-        tower::service_fn(move |req: Request<Body>| {
-            let p = live.current();
-            async move {
-                use tower::ServiceExt as _;
-                pipeline::service(p).oneshot(req).await
-            }
-        })
     }
 }
 

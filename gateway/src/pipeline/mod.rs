@@ -4,9 +4,11 @@
 //! Each step is a plain function (benchmarked and unit-tested as such) plus a thin tower layer
 //! (`layer`) that runs it and passes what it learnt to the next step in the request's
 //! extensions: [`route::RouteMatch`], [`BearerToken`], [`Identity`], [`AppId`].
-//! [`layered_service`] stacks the layers around `forward::handler`; [`service`], what the
-//! gateway serves, runs the same step functions in one call ([`Pipeline::handle`] →
-//! [`Pipeline::admit`] → `forward`), without the per-step boxing and extensions round trips.
+//! [`layered_service`] stacks the layers around `forward::handler`; [`Pipeline::handle`], what
+//! the gateway serves (`crate::server`, against the live pipeline of the moment; [`service`] is
+//! the same as a tower service), runs the same step functions in one call
+//! ([`Pipeline::handle`] → [`Pipeline::admit`] → `forward`), without the per-step boxing and
+//! extensions round trips.
 //! A refusing step answers through [`Pipeline::refuse_at`], the one place errors become
 //! responses (`GatewayError::into_response_with_realm`) and metrics.
 
