@@ -29,8 +29,8 @@ use tokio::task::JoinHandle;
 use crate::clock::{Clock, SharedClock};
 use crate::config::{Config, ConfigError, Scheme};
 use crate::discovery::DiscoveryError;
-use crate::pipeline::validate::{ServerRuntime, Validators};
-use crate::pipeline::{ApiPolicy, Pipeline};
+use crate::pipeline::Pipeline;
+use crate::pipeline::validate::ServerRuntime;
 use crate::telemetry::{AsCall, Metrics};
 use crate::validation::hmac::HmacClient;
 use crate::validation::introspection::{Introspector, IntrospectorConfig};
@@ -264,28 +264,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
         });
     }
 
-    Ok(Pipeline {
-        realm: config.realm.clone(),
-        routes: pipeline::route::RouteTable::new(&config),
-        apis: config
-            .apis
-            .iter()
-            .map(|a| ApiPolicy {
-                name: a.name.clone(),
-                identification: a.identification.clone(),
-                allow_anonymous: a.allow_anonymous,
-            })
-            .collect(),
-        validators: Validators {
-            servers,
-            decoded: Default::default(),
-        },
-        directory: pipeline::identify::Directory::new(&config),
-        forwarder: pipeline::forward::Forwarder::new(&config),
-        metrics,
-        clock,
-        resolved: config,
-    })
+    Ok(Pipeline::new(config, servers, metrics, clock))
 }
 
 /// A running gateway.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::{ApplicationConfig, Config, ConfigError, Scheme, ScopeMapping, Strategy};
-use crate::pipeline::validate::{ServerRuntime, Validators};
-use crate::pipeline::{self, ApiPolicy, Pipeline};
+use crate::pipeline::Pipeline;
+use crate::pipeline::validate::ServerRuntime;
 use crate::store::{AppRecord, MappingRecord, StrategyRecord};
 use crate::validation::hmac::HmacClient;
 use crate::validation::local::{KeySource, LocalValidator};
@@ -155,28 +155,7 @@ fn rebuild(
             }
         })
         .collect();
-    Pipeline {
-        realm: prev.realm.clone(),
-        routes: pipeline::route::RouteTable::new(&config),
-        apis: config
-            .apis
-            .iter()
-            .map(|a| ApiPolicy {
-                name: a.name.clone(),
-                identification: a.identification.clone(),
-                allow_anonymous: a.allow_anonymous,
-            })
-            .collect(),
-        validators: Validators {
-            servers,
-            decoded: Default::default(),
-        },
-        directory: pipeline::identify::Directory::new(&config),
-        forwarder: pipeline::forward::Forwarder::new(&config),
-        metrics: prev.metrics.clone(),
-        clock: prev.clock.clone(),
-        resolved: config,
-    }
+    Pipeline::new(config, servers, prev.metrics.clone(), prev.clock.clone())
 }
 
 fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {

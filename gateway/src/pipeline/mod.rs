@@ -55,6 +55,40 @@ pub struct Pipeline {
     pub resolved: crate::config::Config,
 }
 
+impl Pipeline {
+    /// Assembles the pipeline for `config` (after discovery) with its authorization servers'
+    /// validators.
+    pub fn new(
+        config: crate::config::Config,
+        servers: Vec<validate::ServerRuntime>,
+        metrics: Arc<Metrics>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            realm: config.realm.clone(),
+            routes: route::RouteTable::new(&config),
+            apis: config
+                .apis
+                .iter()
+                .map(|a| ApiPolicy {
+                    name: a.name.clone(),
+                    identification: a.identification.clone(),
+                    allow_anonymous: a.allow_anonymous,
+                })
+                .collect(),
+            validators: validate::Validators {
+                servers,
+                decoded: Default::default(),
+            },
+            directory: identify::Directory::new(&config),
+            forwarder: forward::Forwarder::new(&config),
+            metrics,
+            clock,
+            resolved: config,
+        }
+    }
+}
+
 /// An API's identify-and-authorize policy.
 #[derive(Debug)]
 pub struct ApiPolicy {
