@@ -27,12 +27,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SharedClock};
-use crate::config::{Config, ConfigError, Scheme};
+use crate::config::{Config, ConfigError};
 use crate::discovery::DiscoveryError;
 use crate::pipeline::Pipeline;
 use crate::pipeline::validate::ServerRuntime;
 use crate::telemetry::{AsCall, Metrics};
-use crate::validation::hmac::HmacClient;
 use crate::validation::introspection::{Introspector, IntrospectorConfig};
 use crate::validation::key_cache::{KeyCache, VerifyKey};
 use crate::validation::local::{KeySource, LocalValidator};
@@ -236,30 +235,14 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let strategies = || {
-            config
-                .applications
-                .iter()
-                .flat_map(|a| a.strategies.iter())
-                .filter(move |st| st.authorization_server == i)
-        };
+        let (id_token_clients, hmac_clients) = pipeline::validate::strategy_clients(&config, i);
         servers.push(ServerRuntime {
             name: s.name.clone(),
             issuer,
             local,
             introspector,
-            id_token_clients: strategies()
-                .filter(|st| st.scheme == Scheme::Openid)
-                .map(|st| st.client_id.clone())
-                .collect(),
-            hmac_clients: strategies()
-                .filter(|st| st.hmac)
-                .filter_map(|st| {
-                    st.client_secret
-                        .as_ref()
-                        .map(|sec| HmacClient::new(st.client_id.clone(), sec))
-                })
-                .collect(),
+            id_token_clients,
+            hmac_clients,
             clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
         });
     }

@@ -10,9 +10,8 @@ use arc_swap::ArcSwap;
 
 use crate::config::{ApplicationConfig, Config, ConfigError, Scheme, ScopeMapping, Strategy};
 use crate::pipeline::Pipeline;
-use crate::pipeline::validate::ServerRuntime;
+use crate::pipeline::validate::{ServerRuntime, strategy_clients};
 use crate::store::{AppRecord, MappingRecord, StrategyRecord};
-use crate::validation::hmac::HmacClient;
 use crate::validation::local::{KeySource, LocalValidator};
 
 /// The store's applications and mappings, laid over every pipeline swapped in.
@@ -119,13 +118,7 @@ fn rebuild(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let strategies = || {
-                config
-                    .applications
-                    .iter()
-                    .flat_map(|a| a.strategies.iter())
-                    .filter(move |st| st.authorization_server == i)
-            };
+            let (id_token_clients, hmac_clients) = strategy_clients(&config, i);
             ServerRuntime {
                 name: s.name.clone(),
                 issuer: s.issuer.clone(),
@@ -139,18 +132,8 @@ fn rebuild(
                     },
                 }),
                 introspector: s.introspector.clone(),
-                id_token_clients: strategies()
-                    .filter(|st| st.scheme == Scheme::Openid)
-                    .map(|st| st.client_id.clone())
-                    .collect(),
-                hmac_clients: strategies()
-                    .filter(|st| st.hmac)
-                    .filter_map(|st| {
-                        st.client_secret
-                            .as_ref()
-                            .map(|sec| HmacClient::new(st.client_id.clone(), sec))
-                    })
-                    .collect(),
+                id_token_clients,
+                hmac_clients,
                 clock_skew: s.clock_skew,
             }
         })

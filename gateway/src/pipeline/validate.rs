@@ -35,6 +35,34 @@ pub struct ServerRuntime {
     pub clock_skew: u64,
 }
 
+/// What the applications' strategies on authorization server `server` add to its validator:
+/// the client ids whose ID tokens it accepts, and the HMAC clients (strategies with `hmac` on).
+pub fn strategy_clients(
+    config: &crate::config::Config,
+    server: usize,
+) -> (Vec<String>, Vec<HmacClient>) {
+    let strategies = || {
+        config
+            .applications
+            .iter()
+            .flat_map(|a| a.strategies.iter())
+            .filter(move |st| st.authorization_server == server)
+    };
+    let id_token_clients = strategies()
+        .filter(|st| st.scheme == crate::config::Scheme::Openid)
+        .map(|st| st.client_id.clone())
+        .collect();
+    let hmac_clients = strategies()
+        .filter(|st| st.hmac)
+        .filter_map(|st| {
+            st.client_secret
+                .as_ref()
+                .map(|sec| HmacClient::new(st.client_id.clone(), sec))
+        })
+        .collect();
+    (id_token_clients, hmac_clients)
+}
+
 /// All authorization servers.
 #[derive(Debug)]
 pub struct Validators {
