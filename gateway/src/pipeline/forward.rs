@@ -3,26 +3,18 @@
 //! compared ignoring case and `_`/`-`) is removed first, as are hop-by-hop headers, the
 //! `Authorization` header and method-override headers.
 //!
-//! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, driven by
-//! the task that uses them (no connection task per connection): the request's task polls the
-//! connection while it waits for the response head, and the response body polls it while the
-//! server streams the body out. So a proxied request is one task, with no cross-task wake-ups.
+//! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, spoken by
+//! `upstream`'s client in the request's own task: a proxied request is one task, with no
+//! cross-task wake-ups.
 
-use std::future::Future as _;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
-use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::route::RouteMatch;
+use super::upstream::{Pool, exchange};
 use crate::config::Config;
 use crate::error::GatewayError;
 
@@ -89,217 +81,9 @@ pub struct IdentityHeaders<'a> {
 
 #[derive(Debug)]
 struct Upstream {
-    authority: String,
     prefix: String,
     host: HeaderValue,
     pool: Arc<Pool>,
-}
-
-/// Idle connections are dropped after this long unused.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Idle connections kept per upstream, at most.
-const POOL_MAX_IDLE: usize = 256;
-/// Time allowed to open a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-type Conn = Pin<Box<http1::Connection<TokioIo<TcpStream>, Body>>>;
-
-/// An open connection: the handle requests are sent on, and the connection it drives.
-struct Link {
-    sender: http1::SendRequest<Body>,
-    conn: Conn,
-}
-
-/// Idle connections and since when, most recently used last.
-type Idle = Vec<(Link, Instant)>;
-
-/// One upstream's idle connections, in a slot per proxy worker
-/// (`crate::server::worker_slot`): a connection is registered with the runtime that opened it,
-/// so it is only used again on that runtime (no cross-thread wake-ups, and no connection left
-/// tied to a runtime that has stopped).
-struct Pool {
-    slots: Box<[Mutex<Idle>]>,
-}
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").finish_non_exhaustive()
-    }
-}
-
-impl Pool {
-    /// A pool for `workers` worker threads plus callers outside them.
-    fn new(workers: usize) -> Self {
-        Self {
-            slots: (0..=workers).map(|_| Mutex::default()).collect(),
-        }
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Idle> {
-        let slot = crate::server::worker_slot();
-        self.slots[slot.min(self.slots.len() - 1)]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn checkout(&self) -> Option<Link> {
-        let mut idle = self.slot();
-        while let Some((link, since)) = idle.pop() {
-            if since.elapsed() < POOL_IDLE_TIMEOUT {
-                return Some(link);
-            }
-        }
-        None
-    }
-
-    fn checkin(&self, link: Link) {
-        let mut idle = self.slot();
-        if idle.len() < POOL_MAX_IDLE {
-            idle.push((link, Instant::now()));
-        }
-    }
-}
-
-/// Polls the connection, if still open; forgets it once it has ended.
-fn drive(conn: &mut Option<Conn>, cx: &mut Context<'_>) {
-    if let Some(c) = conn
-        && c.as_mut().poll(cx).is_ready()
-    {
-        *conn = None;
-    }
-}
-
-impl Link {
-    async fn open(authority: &str) -> Result<Self, GatewayError> {
-        let stream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "upstream connection failed");
-                    return Err(GatewayError::UpstreamUnavailable);
-                }
-                Err(_) => return Err(GatewayError::UpstreamUnavailable),
-            };
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
-            tracing::warn!(error = %e, "upstream handshake failed");
-            GatewayError::UpstreamUnavailable
-        })?;
-        Ok(Self {
-            sender,
-            conn: Box::pin(conn),
-        })
-    }
-
-    /// Drives the connection until it can take a request; `None` if it has closed.
-    async fn ready(self) -> Option<Self> {
-        let Self { mut sender, conn } = self;
-        let mut conn = Some(conn);
-        let ok = std::future::poll_fn(|cx| {
-            drive(&mut conn, cx);
-            match sender.poll_ready(cx) {
-                Poll::Ready(r) => Poll::Ready(r.is_ok()),
-                Poll::Pending if conn.is_none() => Poll::Ready(false),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
-        match conn {
-            Some(conn) if ok => Some(Self { sender, conn }),
-            _ => None,
-        }
-    }
-
-    /// Sends `req` and waits for the response head, driving the connection meanwhile.
-    /// `Err(Some(req))`: the request was not sent (the connection had closed).
-    async fn send(
-        self,
-        req: Request<Body>,
-        pool: Arc<Pool>,
-    ) -> Result<Response<Body>, Option<Request<Body>>> {
-        let Self { mut sender, conn } = self;
-        let mut conn = Some(conn);
-        let mut pending = std::pin::pin!(sender.try_send_request(req));
-        let head = std::future::poll_fn(|cx| {
-            drive(&mut conn, cx);
-            pending.as_mut().poll(cx)
-        })
-        .await;
-        match head {
-            Ok(res) => {
-                let (parts, body) = res.into_parts();
-                let body = Driven {
-                    body,
-                    link: conn.map(|conn| (sender, conn)),
-                    pool,
-                };
-                Ok(Response::from_parts(parts, Body::new(body)))
-            }
-            Err(mut e) => {
-                let unsent = e.take_message();
-                if unsent.is_none() {
-                    tracing::warn!(error = %e.error(), "upstream request failed");
-                }
-                Err(unsent)
-            }
-        }
-    }
-}
-
-/// An upstream response body that drives its connection, and returns it to the pool once the
-/// body has been read to its end.
-struct Driven {
-    body: Incoming,
-    link: Option<(http1::SendRequest<Body>, Conn)>,
-    pool: Arc<Pool>,
-}
-
-impl hyper::body::Body for Driven {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        if let Some((_, conn)) = &mut this.link
-            && conn.as_mut().poll(cx).is_ready()
-        {
-            this.link = None;
-        }
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if frame.is_ready() {
-            this.release();
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Driven {
-    /// Returns the connection to the pool once the body has been read to its end (a server
-    /// stops polling a body whose end it knows, so this is checked after each frame and on drop).
-    fn release(&mut self) {
-        if hyper::body::Body::is_end_stream(&self.body)
-            && let Some((sender, conn)) = self.link.take()
-        {
-            self.pool.checkin(Link { sender, conn });
-        }
-    }
-}
-
-impl Drop for Driven {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 /// The pooled connections to all upstreams.
@@ -372,9 +156,8 @@ impl Forwarder {
                 Upstream {
                     host: HeaderValue::from_str(&authority)
                         .unwrap_or(HeaderValue::from_static("localhost")),
-                    authority,
                     prefix: u.path().trim_end_matches('/').to_owned(),
-                    pool: Arc::new(Pool::new(config.workers)),
+                    pool: Arc::new(Pool::new(authority, config.workers)),
                 }
             })
             .collect();
@@ -441,7 +224,7 @@ impl Forwarder {
             set(SCOPES_HEADER, &identity.scopes.join(" "));
         }
 
-        let response = match tokio::time::timeout(self.timeout, self.exchange(upstream, req)).await
+        let response = match tokio::time::timeout(self.timeout, exchange(&upstream.pool, req)).await
         {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(r) => r?,
@@ -459,34 +242,6 @@ impl Forwarder {
             }
         }
         Ok(Response::from_parts(parts, Body::new(body)))
-    }
-}
-
-impl Forwarder {
-    /// Sends `req` on an idle connection to `upstream` (one that turns out closed is replaced,
-    /// the request not having been sent on it) or a new one.
-    async fn exchange(
-        &self,
-        upstream: &Upstream,
-        mut req: Request<Body>,
-    ) -> Result<Response<Body>, GatewayError> {
-        loop {
-            let (link, reused) = match upstream.pool.checkout() {
-                Some(idle) => match idle.ready().await {
-                    Some(link) => (link, true),
-                    None => continue,
-                },
-                None => match Link::open(&upstream.authority).await?.ready().await {
-                    Some(link) => (link, false),
-                    None => return Err(GatewayError::UpstreamUnavailable),
-                },
-            };
-            match link.send(req, upstream.pool.clone()).await {
-                Ok(response) => return Ok(response),
-                Err(Some(unsent)) if reused => req = unsent,
-                Err(_) => return Err(GatewayError::UpstreamUnavailable),
-            }
-        }
     }
 }
 

@@ -14,3 +14,4 @@ mod okta;
 mod operations;
 mod reload;
 mod rfc6750;
+mod upstream;
