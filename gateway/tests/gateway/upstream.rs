@@ -473,12 +473,18 @@ async fn a_body_cut_short_fails_the_client_response_instead_of_ending_it_cleanly
     })
     .await;
     let proxy = Proxy::start(&upstream).await;
-    let r = proxy.request(reqwest::Method::GET).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.bytes().await.is_err(),
-        "a truncated body must not look complete"
-    );
+    // The gateway may fail the connection before or after its head went out; either way the
+    // client must not get a response that looks complete.
+    for _ in 0..5 {
+        if let Ok(r) = proxy.request(reqwest::Method::GET).send().await {
+            assert_eq!(r.status(), 200);
+            assert!(
+                r.bytes().await.is_err(),
+                "a truncated body must not look complete"
+            );
+        }
+    }
+    assert_eq!(upstream.connections(), 5);
 }
 
 #[tokio::test]
