@@ -14,6 +14,13 @@
 //! With `--binary PATH` (e.g. `target/release/mock-idp`) it starts that
 //! standalone server instead and times from spawning it, polling every
 //! millisecond until it accepts connections.
+//!
+//! Spare keys: by default each child finds the spare keys earlier processes
+//! left on disk (`MOCK_IDP_KEY_CACHE`, see `spare_keys.rs`) and, after its
+//! requests, lives on for a second as a short test binary would, so that the
+//! key generator replaces the spares it used. `--no-spares` sets
+//! `MOCK_IDP_KEY_CACHE=off`: every key is generated, as on a machine's very
+//! first run.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::{Command, ExitCode};
@@ -32,6 +39,7 @@ fn main() -> ExitCode {
         return child();
     }
     let samples: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let spares = !args.iter().any(|a| a == "--no-spares");
     let binary = args
         .iter()
         .position(|a| a == "--binary")
@@ -53,7 +61,12 @@ fn main() -> ExitCode {
     for _ in 0..samples {
         // Apart, so a sample does not compete with the previous one's exit.
         std::thread::sleep(Duration::from_millis(100));
-        let output = match Command::new(&me).arg(CHILD).output() {
+        let mut command = Command::new(&me);
+        command.arg(CHILD);
+        if !spares {
+            command.env("MOCK_IDP_KEY_CACHE", "off");
+        }
+        let output = match command.output() {
             Ok(output) if output.status.success() => output,
             Ok(output) => {
                 eprintln!(
@@ -80,8 +93,13 @@ fn main() -> ExitCode {
             column.push(value);
         }
     }
+    let keys = if spares {
+        "spare keys on disk"
+    } else {
+        "no spare keys (MOCK_IDP_KEY_CACHE=off)"
+    };
     print_table(
-        &format!("fresh process, ms from the call to start(), {samples} samples"),
+        &format!("fresh process, ms from the call to start(), {samples} samples, {keys}"),
         &names,
         columns,
     );
@@ -243,6 +261,10 @@ fn child() -> ExitCode {
             }
         }
         println!("{line}");
+        if std::env::var_os("MOCK_IDP_KEY_CACHE").is_none_or(|v| v != "off") {
+            // A test binary's lifetime: the key generator replaces the spares used.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         idp.shutdown().await;
         ExitCode::SUCCESS
     })

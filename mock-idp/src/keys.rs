@@ -18,6 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::spare_keys::{DISK_SPARES, SpareKeys};
+
 /// Errors while creating or loading a key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -60,15 +62,19 @@ impl SigningKey {
         Self::from_pair(pair, der.as_ref().to_vec())
     }
 
-    /// A fresh key that no one has used, from the process-wide pool of keys
-    /// generated ahead of time on a background thread (generated here when
-    /// the pool is empty). Starting a mock, or rotating a key, then costs
-    /// microseconds instead of an RSA key generation.
+    /// A fresh key that no one has used: from the process-wide pool of keys
+    /// generated ahead of time on a background thread, else from the spare
+    /// keys an earlier process left on disk (`spare_keys`), else generated
+    /// here. Starting a mock, or rotating a key, then costs microseconds
+    /// (a millisecond from disk) instead of an RSA key generation.
     pub fn fresh() -> Result<Self, KeyError> {
         let pool = KeyPool::global();
         let spare = pool.lock().pop();
         pool.wanted.notify_one();
-        match spare {
+        if let Some(key) = spare {
+            return Ok(key);
+        }
+        match pool.disk.as_ref().and_then(SpareKeys::take) {
             Some(key) => Ok(key),
             None => Self::generate(),
         }
@@ -192,10 +198,13 @@ impl SigningKey {
 }
 
 /// Keys generated ahead of time. A single background thread keeps a few
-/// spares; each key is handed out once, so no two servers share a key.
+/// spares: on disk, where this process and the next ones find them, or in
+/// memory when there is no usable directory. Each key is handed out once,
+/// so no two servers share a key.
 struct KeyPool {
     spares: std::sync::Mutex<Vec<SigningKey>>,
     wanted: std::sync::Condvar,
+    disk: Option<SpareKeys>,
 }
 
 /// Spares kept ready: the org key and one custom server's key of the next mock.
@@ -208,6 +217,7 @@ impl KeyPool {
             let pool: &'static KeyPool = Box::leak(Box::new(KeyPool {
                 spares: std::sync::Mutex::new(Vec::new()),
                 wanted: std::sync::Condvar::new(),
+                disk: SpareKeys::from_env(),
             }));
             let spawned = std::thread::Builder::new()
                 .name("mock-idp-keygen".into())
@@ -229,10 +239,20 @@ impl KeyPool {
         // The keys a starting server needs are generated inline, in parallel;
         // refilling at the same moment would only compete with them for the cores.
         std::thread::sleep(std::time::Duration::from_millis(250));
+        // With spares on disk, every spare goes there: a key made for this
+        // process serves it as well from disk, and is not lost when it exits.
+        let mut disk = self.disk.as_ref();
         loop {
             {
                 let mut spares = self.lock();
-                while spares.len() >= POOL_SPARES {
+                loop {
+                    let wanted = match disk {
+                        Some(disk) => disk.count() < DISK_SPARES,
+                        None => spares.len() < POOL_SPARES,
+                    };
+                    if wanted {
+                        break;
+                    }
                     spares = self
                         .wanted
                         .wait(spares)
@@ -240,9 +260,18 @@ impl KeyPool {
                 }
             }
             // Generate outside the lock: takers never wait on a generation.
-            match SigningKey::generate() {
-                Ok(key) => self.lock().push(key),
-                Err(_) => return,
+            let Ok(key) = SigningKey::generate() else {
+                return;
+            };
+            match disk {
+                Some(dir) => {
+                    if let Err(error) = dir.put(&key) {
+                        tracing::warn!(%error, "spare keys cannot be kept on disk");
+                        disk = None;
+                        self.lock().push(key);
+                    }
+                }
+                None => self.lock().push(key),
             }
         }
     }

@@ -36,6 +36,7 @@ pub mod management;
 pub mod registration;
 pub mod routes;
 pub mod secret;
+mod spare_keys;
 pub mod state;
 pub mod store;
 pub mod test_tokens;
