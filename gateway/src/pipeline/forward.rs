@@ -149,15 +149,17 @@ impl Forwarder {
             .map(|a| {
                 let u = &a.upstream;
                 let host = u.host_str().unwrap_or("localhost");
+                // Host names the port only when the URL did; the connection always needs one.
                 let authority = match u.port() {
                     Some(p) => format!("{host}:{p}"),
                     None => host.to_owned(),
                 };
+                let address = format!("{host}:{}", u.port_or_known_default().unwrap_or(80));
                 Upstream {
                     host: HeaderValue::from_str(&authority)
                         .unwrap_or(HeaderValue::from_static("localhost")),
                     prefix: u.path().trim_end_matches('/').to_owned(),
-                    pool: Arc::new(Pool::new(authority, config.workers)),
+                    pool: Arc::new(Pool::new(address, config.workers)),
                 }
             })
             .collect();
@@ -281,6 +283,37 @@ pub async fn handler(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_on_its_default_port_is_reached_on_it_and_named_without_it() {
+        let config = Config::from_toml(
+            r#"
+[[apis]]
+name = "Beds"
+base_path = "/beds"
+upstream = "http://beds.internal/api/"
+allow_anonymous = true
+resources = [{ path = "/x", methods = ["GET"] }]
+
+[[apis]]
+name = "Other"
+base_path = "/other"
+upstream = "http://127.0.0.1:8081"
+allow_anonymous = true
+resources = [{ path = "/x", methods = ["GET"] }]
+"#,
+            &|_: &str| None,
+        )
+        .unwrap();
+        let forwarder = Forwarder::new(&config);
+        let beds = &forwarder.upstreams[0];
+        assert_eq!(beds.pool.address(), "beds.internal:80");
+        assert_eq!(beds.host, "beds.internal");
+        assert_eq!(beds.prefix, "/api");
+        let other = &forwarder.upstreams[1];
+        assert_eq!(other.pool.address(), "127.0.0.1:8081");
+        assert_eq!(other.host, "127.0.0.1:8081");
+    }
 
     #[test]
     fn identity_header_variants_are_recognised() {

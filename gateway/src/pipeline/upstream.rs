@@ -21,7 +21,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Frame, SizeHint};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_util::io::poll_read_buf;
 
@@ -37,6 +37,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 64 * 1024;
 /// Response header fields, at most (hyper's default).
 const MAX_HEADERS: usize = 100;
+/// Interim (1xx) responses skipped before a final one, at most.
+const MAX_INTERIM: usize = 16;
 /// A chunk-size line (with extensions) or the trailer section longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 const MAX_TRAILERS: usize = 16 * 1024;
@@ -130,6 +132,12 @@ impl Pool {
         }
     }
 
+    /// The `host:port` connections go to.
+    #[cfg(test)]
+    pub(crate) fn address(&self) -> &str {
+        &self.authority
+    }
+
     fn slot(&self) -> std::sync::MutexGuard<'_, Idle> {
         let slot = crate::server::worker_slot();
         self.slots[slot.min(self.slots.len() - 1)]
@@ -139,8 +147,9 @@ impl Pool {
 
     fn checkout(&self) -> Option<Conn> {
         let mut idle = self.slot();
-        while let Some((mut conn, since)) = idle.pop() {
-            if since.elapsed() < POOL_IDLE_TIMEOUT && conn.is_fresh() {
+        expire(&mut idle);
+        while let Some((mut conn, _)) = idle.pop() {
+            if conn.is_fresh() {
                 return Some(conn);
             }
         }
@@ -149,9 +158,21 @@ impl Pool {
 
     fn checkin(&self, conn: Conn) {
         let mut idle = self.slot();
+        expire(&mut idle);
         if idle.len() < POOL_MAX_IDLE {
             idle.push((conn, Instant::now()));
         }
+    }
+}
+
+/// Closes the connections idle too long (the oldest are first).
+fn expire(idle: &mut Idle) {
+    let expired = idle
+        .iter()
+        .take_while(|(_, since)| since.elapsed() >= POOL_IDLE_TIMEOUT)
+        .count();
+    if expired > 0 {
+        idle.drain(..expired);
     }
 }
 
@@ -217,9 +238,10 @@ pub(crate) async fn exchange(
         }
     };
     let head = request_head(&parts, outgoing);
-    // Only a request whose whole content is its head can be sent again; and only an
-    // idempotent one (RFC 9110 §9.2.2), in case the upstream did act on the first copy.
-    let replayable = outgoing == Outgoing::Empty && is_idempotent(&parts.method);
+    // Only a request whose whole content is its head can be sent again; and only one that is
+    // safe, or marked idempotent, in case the upstream did act on the first copy (as Go's
+    // transport decides).
+    let replayable = outgoing == Outgoing::Empty && is_replayable(&parts);
     let expects_body = parts.method != Method::HEAD;
 
     let mut from_pool = true;
@@ -242,11 +264,32 @@ pub(crate) async fn exchange(
     }
 }
 
-fn is_idempotent(method: &Method) -> bool {
+fn is_replayable(parts: &http::request::Parts) -> bool {
     matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || parts.headers.contains_key("idempotency-key")
+        || parts.headers.contains_key("x-idempotency-key")
+}
+
+/// Header fields that frame or steer the message on this hop, which the gateway states itself.
+/// Compared with `_` as `-`: some servers (CGI, WSGI, Rack) read `Content_Length` as
+/// `Content-Length`, and two lengths would make the request ambiguous.
+fn is_hop_framing(name: &HeaderName) -> bool {
+    const FRAMING: [&str; 5] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+    ];
+    let name = name.as_str().as_bytes();
+    FRAMING.iter().any(|f| {
+        f.len() == name.len()
+            && f.bytes()
+                .zip(name)
+                .all(|(f, n)| f == *n || (f == b'-' && *n == b'_'))
+    })
 }
 
 /// The request line and header section, with this body's framing header.
@@ -260,7 +303,7 @@ fn request_head(parts: &http::request::Parts, outgoing: Outgoing) -> Vec<u8> {
     for (name, value) in &parts.headers {
         // The framing is the gateway's to state. `Expect: 100-continue` was the client's
         // question to the gateway, which answers it by reading the body.
-        if name == header::CONTENT_LENGTH || name == header::EXPECT {
+        if is_hop_framing(name) {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
@@ -297,21 +340,22 @@ async fn send_and_read(
     expects_body: bool,
     reused: bool,
 ) -> Result<(http::response::Parts, Framing, bool), Failure> {
+    // With nothing but a head to send, nothing is lost if the connection turns out closed.
+    let resendable = reused && outgoing == Outgoing::Empty;
     let sent = match outgoing {
         Outgoing::Empty => conn.stream.write_all(head).await.map_err(Sent::Io),
         _ => send_body(conn, head, outgoing, body).await,
     };
+    let mut whole = true;
     match sent {
         Ok(()) => {}
-        Err(Sent::Io(_)) if reused && outgoing == Outgoing::Empty => return Err(Failure::Stale),
-        // The upstream may have answered early (413, 401) and stopped reading: its answer
-        // still stands, on a connection that is then closed.
+        Err(Sent::Io(_)) if resendable => return Err(Failure::Stale),
+        // The upstream answered before it took the whole body (a 413, a 401) and may have
+        // stopped reading: its answer stands, and the connection is closed after it.
+        Err(Sent::Answered) => whole = false,
         Err(Sent::Io(e)) => {
             tracing::warn!(error = %e, "writing to the upstream failed");
-            return match read_head(conn, expects_body).await {
-                Ok((parts, framing, _)) => Ok((parts, framing, false)),
-                Err(_) => Err(Failure::Fatal(GatewayError::UpstreamUnavailable)),
-            };
+            whole = false;
         }
         Err(Sent::Body(reason)) => {
             tracing::debug!(reason, "the request body ended unexpectedly");
@@ -321,8 +365,8 @@ async fn send_and_read(
         }
     }
     match read_head(conn, expects_body).await {
-        Ok(head) => Ok(head),
-        Err(HeadError::Closed { nothing_read: true }) if reused => Err(Failure::Stale),
+        Ok((parts, framing, keep_alive)) => Ok((parts, framing, keep_alive && whole)),
+        Err(HeadError::Closed { nothing_read: true }) if resendable => Err(Failure::Stale),
         Err(e) => {
             tracing::warn!(error = %e, "upstream request failed");
             Err(Failure::Fatal(GatewayError::UpstreamUnavailable))
@@ -333,47 +377,94 @@ async fn send_and_read(
 enum Sent {
     Io(io::Error),
     Body(&'static str),
+    /// A final response head arrived while the body was still being sent.
+    Answered,
 }
 
-/// Streams the request body after its head, the head and the first data in one write.
+/// Streams the request body after its head (the head and the first data in one write), while
+/// watching for an early answer: an upstream may refuse a body (413, 401) and stop reading it,
+/// and one may answer as it reads. Writing on regardless would stall until the timeout.
 async fn send_body(
     conn: &mut Conn,
     head: &[u8],
     outgoing: Outgoing,
     body: &mut Body,
 ) -> Result<(), Sent> {
-    let mut out = head.to_vec();
-    let mut sent = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Sent::Body("the client's body failed"))?;
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers are not relayed
-        };
-        if data.is_empty() {
-            continue;
-        }
-        sent += data.len() as u64;
-        match outgoing {
-            Outgoing::Length(n) if sent > n => return Err(Sent::Body("longer than declared")),
-            Outgoing::Chunked => {
-                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                out.extend_from_slice(&data);
-                out.extend_from_slice(b"\r\n");
+    let Conn { stream, buf } = conn;
+    let (mut reader, mut writer) = stream.split();
+    let sending = async {
+        let mut out = head.to_vec();
+        let mut sent = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| Sent::Body("the client's body failed"))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers are not relayed
+            };
+            if data.is_empty() {
+                continue;
             }
-            _ => out.extend_from_slice(&data),
+            sent += data.len() as u64;
+            match outgoing {
+                Outgoing::Length(n) if sent > n => return Err(Sent::Body("longer than declared")),
+                Outgoing::Chunked => {
+                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    out.extend_from_slice(&data);
+                    out.extend_from_slice(b"\r\n");
+                }
+                _ => out.extend_from_slice(&data),
+            }
+            writer.write_all(&out).await.map_err(Sent::Io)?;
+            out.clear();
         }
-        conn.stream.write_all(&out).await.map_err(Sent::Io)?;
-        out.clear();
+        match outgoing {
+            Outgoing::Length(n) if sent != n => return Err(Sent::Body("shorter than declared")),
+            Outgoing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
+            _ => {}
+        }
+        if !out.is_empty() {
+            writer.write_all(&out).await.map_err(Sent::Io)?;
+        }
+        Ok(())
+    };
+    let watching = async {
+        loop {
+            if buf.capacity() - buf.len() < READ_SIZE / 4 {
+                buf.reserve(READ_SIZE);
+            }
+            match reader.read_buf(buf).await {
+                Ok(n) if n > 0 => {
+                    if final_head_arrived(buf) {
+                        return;
+                    }
+                }
+                // Its end, or an error: the writes find out too, and reading the head reports it.
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        sent = sending => sent,
+        () = watching => Err(Sent::Answered),
     }
-    match outgoing {
-        Outgoing::Length(n) if sent != n => return Err(Sent::Body("shorter than declared")),
-        Outgoing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
-        _ => {}
+}
+
+/// Whether `buf` holds a final (non-1xx) response head, or something that cannot be one.
+fn final_head_arrived(buf: &[u8]) -> bool {
+    let mut at = 0;
+    for _ in 0..=MAX_INTERIM {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut fields);
+        match parsed.parse(&buf[at..]) {
+            Ok(httparse::Status::Complete(len)) => match parsed.code {
+                Some(code) if (100..200).contains(&code) && code != 101 => at += len,
+                _ => return true,
+            },
+            Ok(httparse::Status::Partial) => return false,
+            Err(_) => return true,
+        }
     }
-    if !out.is_empty() {
-        conn.stream.write_all(&out).await.map_err(Sent::Io)?;
-    }
-    Ok(())
+    true
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -403,8 +494,22 @@ async fn read_head(
                 return Err(HeadError::Malformed("the head is too large"));
             }
         }
-        if conn.fill().await? == 0 {
-            return Err(HeadError::Closed { nothing_read });
+        match conn.fill().await {
+            Ok(0) => return Err(HeadError::Closed { nothing_read }),
+            Ok(_) => {}
+            // An upstream that closed a connection with our request unread resets it.
+            Err(e)
+                if nothing_read
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::BrokenPipe
+                    ) =>
+            {
+                return Err(HeadError::Closed { nothing_read });
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -415,7 +520,7 @@ fn parse_head(
     buf: &mut BytesMut,
     expects_body: bool,
 ) -> Result<Option<(http::response::Parts, Framing, bool)>, HeadError> {
-    loop {
+    for _ in 0..=MAX_INTERIM {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut fields);
         let len = match parsed.parse(buf) {
@@ -441,7 +546,7 @@ fn parse_head(
         let mut headers = HeaderMap::with_capacity(parsed.headers.len());
         let mut lengths: Option<u64> = None;
         let mut chunked = None;
-        let mut close = http10;
+        let (mut close_asked, mut keep_alive_asked) = (false, false);
         for field in parsed.headers.iter() {
             let name = HeaderName::from_bytes(field.name.as_bytes())
                 .map_err(|_| HeadError::Malformed("a bad header name"))?;
@@ -462,11 +567,8 @@ fn parse_head(
             } else if name == header::CONNECTION {
                 for token in field.value.split(|b| *b == b',') {
                     let token = token.trim_ascii();
-                    if token.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if http10 && token.eq_ignore_ascii_case(b"keep-alive") {
-                        close = false;
-                    }
+                    close_asked |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
             let value = HeaderValue::from_bytes(field.value)
@@ -474,6 +576,9 @@ fn parse_head(
             headers.append(name, value);
         }
         buf.advance(len);
+        // `close` wins over anything else said; HTTP/1.0 keeps a connection only when asked,
+        // and never after a chunked body, which it does not define (RFC 9112 §6.1).
+        let mut close = close_asked || (http10 && (!keep_alive_asked || chunked.is_some()));
 
         let no_body =
             !expects_body || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
@@ -493,7 +598,17 @@ fn parse_head(
                     Framing::UntilClose
                 }
             }
-            (false, None, Some(n)) => Framing::Length(n),
+            (false, None, Some(n)) => {
+                // Agreeing repeats (`5, 5`) go on as one value.
+                if headers.get_all(header::CONTENT_LENGTH).iter().count() > 1
+                    || headers
+                        .get(header::CONTENT_LENGTH)
+                        .is_some_and(|v| v.as_bytes().contains(&b','))
+                {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                }
+                Framing::Length(n)
+            }
             (false, None, None) => {
                 close = true;
                 Framing::UntilClose
@@ -505,6 +620,7 @@ fn parse_head(
         let (parts, ()) = response.into_parts();
         return Ok(Some((parts, framing, !close)));
     }
+    Err(HeadError::Malformed("too many interim responses"))
 }
 
 /// A Content-Length value: digits only, within `u64`.
@@ -616,6 +732,9 @@ impl Streaming {
                             return Ok(None);
                         };
                         let line = &buf[..end];
+                        if has_control(line) {
+                            return Err(malformed("a control character in a chunk-size line"));
+                        }
                         let size = line.split(|b| *b == b';').next().unwrap_or(b"");
                         let size = parse_chunk_size(size.trim_ascii_end())
                             .ok_or_else(|| malformed("a bad chunk size"))?;
@@ -655,6 +774,9 @@ impl Streaming {
                             }
                             return Ok(None);
                         };
+                        if has_control(&buf[..end]) {
+                            return Err(malformed("a control character in a trailer field"));
+                        }
                         self.trailer_bytes += end + 2;
                         if self.trailer_bytes > MAX_TRAILERS {
                             return Err(malformed("the trailer section is too large"));
@@ -668,6 +790,13 @@ impl Streaming {
             }
         }
     }
+}
+
+/// A control character other than HTAB (a bare LF or CR included): a line that different
+/// parsers would split differently.
+fn has_control(line: &[u8]) -> bool {
+    line.iter()
+        .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
 }
 
 fn memchr_crlf(buf: &[u8]) -> Option<usize> {
@@ -786,6 +915,9 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\n", true, (200, Framing::Length(1), false)),
             (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n", true, (200, Framing::Length(1), false)),
             (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\nconnection: keep-alive\r\n\r\n", true, (200, Framing::Length(1), true)),
+            (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\nconnection: close, keep-alive\r\n\r\n", true, (200, Framing::Length(1), false)),
+            (b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n", true, (200, Framing::Chunked(Chunk::Size), false)),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: keep-alive, close\r\n\r\n", true, (200, Framing::Length(1), false)),
             (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n", true, (201, Framing::Length(0), true)),
         ];
         for (bytes, expects_body, want) in cases {
@@ -816,6 +948,76 @@ mod tests {
             head(b"HTTP/1.1 200 OK\r\ncontent-le", true),
             Ok(None)
         ));
+        let endless = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(MAX_INTERIM + 1);
+        assert!(head(&endless, true).is_err(), "interim answers are bounded");
+    }
+
+    #[test]
+    fn agreeing_repeated_lengths_go_on_as_one() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\ncontent-length: 5\r\n\r\n"[..],
+        );
+        let (parts, framing, _) = parse_head(&mut buf, true).unwrap().unwrap();
+        assert_eq!(framing, Framing::Length(5));
+        let lengths: Vec<_> = parts
+            .headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .collect();
+        assert_eq!(lengths, [&HeaderValue::from(5u64)]);
+    }
+
+    #[test]
+    fn request_framing_fields_from_the_client_never_reach_the_upstream() {
+        let mut req = Request::post("/x").body(()).unwrap();
+        for (name, value) in [
+            ("content_length", "0"),
+            ("Content-Length", "99"),
+            ("transfer_encoding", "chunked"),
+            ("expect", "100-continue"),
+            ("connection", "x"),
+            ("keep_alive", "1"),
+            ("x-kept", "yes"),
+        ] {
+            req.headers_mut().append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static(value),
+            );
+        }
+        let (parts, ()) = req.into_parts();
+        let head = String::from_utf8(request_head(&parts, Outgoing::Length(3))).unwrap();
+        assert_eq!(
+            head,
+            "POST /x HTTP/1.1\r\nx-kept: yes\r\ncontent-length: 3\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn only_safe_or_idempotency_keyed_requests_are_resent() {
+        let parts = |method: Method, key: Option<&str>| {
+            let mut req = Request::builder().method(method).uri("/");
+            if let Some(k) = key {
+                req = req.header(k, "abc");
+            }
+            req.body(()).unwrap().into_parts().0
+        };
+        for m in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE] {
+            assert!(is_replayable(&parts(m, None)));
+        }
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+            assert!(!is_replayable(&parts(m.clone(), None)), "{m}");
+            assert!(
+                is_replayable(&parts(m.clone(), Some("Idempotency-Key"))),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_lines_with_control_characters_are_refused() {
+        assert!(has_control(b"5;x\nfoo"));
+        assert!(has_control(b"5\r"));
+        assert!(!has_control(b"5;name=\"a\tb\""));
     }
 
     #[test]

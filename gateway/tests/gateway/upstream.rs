@@ -50,6 +50,9 @@ enum Act {
     ReplyAndClose(Vec<u8>),
     /// Closes without answering.
     Close,
+    /// Writes these bytes, then resets the connection (closes it with the next request
+    /// unread) as soon as that request arrives.
+    ReplyThenReset(Vec<u8>),
 }
 
 type Script = dyn Fn(&Seen) -> Act + Send + Sync;
@@ -119,6 +122,12 @@ async fn serve(
                 return;
             }
             Act::Close => return,
+            Act::ReplyThenReset(bytes) => {
+                if stream.write_all(&bytes).await.is_ok() {
+                    let _ = stream.readable().await;
+                }
+                return; // dropped with unread bytes: the kernel answers RST
+            }
         }
     }
 }
@@ -536,4 +545,81 @@ async fn the_upstream_sees_the_rewritten_target_and_its_own_host() {
     let authority = upstream.url.trim_start_matches("http://");
     assert_eq!(seen.header("host").as_deref(), Some(authority));
     assert!(seen.header("authorization").is_none());
+}
+
+#[tokio::test]
+async fn a_reset_idle_connection_is_retried_for_a_get() {
+    // The upstream resets each connection when a second request arrives on it.
+    let upstream =
+        Scripted::start(|s| Act::ReplyThenReset(ok(&format!("#{}", s.connection)))).await;
+    let proxy = Proxy::start(&upstream).await;
+    for n in 0..4 {
+        assert_eq!(proxy.get().await, (200, format!("#{n}").into_bytes()));
+    }
+}
+
+#[tokio::test]
+async fn an_early_answer_to_a_large_body_is_relayed_instead_of_stalling() {
+    // The upstream reads the head, refuses the body at once and reads no more of it, keeping
+    // the connection open (as servers with a body limit do).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    buf.reserve(4096);
+                    if !matches!(s.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                }
+                let refusal =
+                    b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 8\r\n\r\ntoo big!";
+                let _ = s.write_all(refusal).await;
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let upstream = Scripted {
+        url,
+        connections: Arc::default(),
+        seen: Arc::default(),
+    };
+    let proxy = Proxy::start(&upstream).await;
+    const BODY: usize = 64 * 1024 * 1024;
+    let mut client = TcpStream::connect(proxy.gateway.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /beds/hospitals HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {}\r\n\
+         content-length: {BODY}\r\n\r\n",
+        proxy.token
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = client.into_split();
+    // The client keeps sending while it waits; the gateway must answer without the whole body.
+    let sending = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..BODY / chunk.len() {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !answer.ends_with(b"too big!") {
+            answer.reserve(4096);
+            if !matches!(reader.read_buf(&mut answer).await, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    })
+    .await;
+    sending.abort();
+    assert!(read.is_ok(), "no answer within 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.ends_with("too big!"), "{answer}");
 }
