@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+mod per_worker;
 pub mod pipeline;
 pub mod registration;
 pub mod secret;

@@ -40,6 +40,12 @@ pub fn worker_slot() -> usize {
     WORKER_SLOT.with(Cell::get)
 }
 
+/// Makes this thread count as worker `slot` (tests of per-worker state).
+#[cfg(test)]
+pub(crate) fn pretend_worker(slot: usize) {
+    WORKER_SLOT.with(|s| s.set(slot));
+}
+
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
 /// path through the live pipeline.
 struct Front {
@@ -113,11 +119,7 @@ impl Server {
         let listener = listener.into_std()?;
         let draining = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = watch::channel(false);
-        // One per process, shared: a request clones one `Arc`.
-        let front = Arc::new(Front {
-            live,
-            draining: draining.clone(),
-        });
+
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -133,7 +135,11 @@ impl Server {
                 .build()?;
             let (done_tx, done_rx) = oneshot::channel();
             done.push(done_rx);
-            let front = front.clone();
+            // One per worker: the `Arc` a request clones is counted on this worker's core only.
+            let front = Arc::new(Front {
+                live: live.clone(),
+                draining: draining.clone(),
+            });
             let stop = stop_rx.clone();
             // The first worker also accepts, and deals connections out to all. The listener is
             // registered with that worker's runtime here, so a failure fails the start.

@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::per_worker::PerWorker;
+
 /// Installs a tracing subscriber reading `RUST_LOG` (default `info`), as JSON when `json`.
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
@@ -81,13 +83,27 @@ const AS_CALL_LABELS: [&str; 3] = ["discovery", "jwks", "introspection"];
 const LATENCY_BUCKETS_US: [u64; 10] = [10, 25, 50, 100, 250, 500, 1_000, 5_000, 25_000, 100_000];
 
 /// The gateway's counters.
+///
+/// The counters every request touches are kept per worker thread (`crate::server::worker_slot`),
+/// each worker's on cache lines of its own, and summed when rendered: counting then never moves
+/// a cache line between cores.
 #[derive(Debug)]
 pub struct Metrics {
     api_names: Vec<String>,
     as_names: Vec<String>,
     /// Per-application request counters; replaced when the applications change at run time.
     table: arc_swap::ArcSwap<RequestTable>,
+    shards: PerWorker<Shard>,
+    /// [as][kind][ok=0 / error=1]
+    as_calls: Vec<AtomicU64>,
+}
+
+/// One worker's share of the per-request counters.
+#[derive(Debug, Default)]
+struct Shard {
     unrouted: [AtomicU64; 7],
+    /// Validations that took at most bucket `i`'s bound and more than the bound before
+    /// (made cumulative when rendered).
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -95,16 +111,38 @@ pub struct Metrics {
     jwks_misses: AtomicU64,
     introspection_hits: AtomicU64,
     introspection_misses: AtomicU64,
-    /// [as][kind][ok=0 / error=1]
-    as_calls: Vec<AtomicU64>,
 }
 
-/// Request counters for one set of applications.
+/// Request counters for one set of applications: `shards` runs of counters, `stride` apart.
 #[derive(Debug)]
 struct RequestTable {
     app_names: Vec<String>,
-    /// [api][app + 1 (0 = none)][outcome]
+    /// [shard][api][app + 1 (0 = none)][outcome]
     requests: Vec<AtomicU64>,
+    stride: usize,
+}
+
+impl RequestTable {
+    fn new(app_names: Vec<String>, apis: usize, shards: usize) -> Self {
+        let counters = apis * (app_names.len() + 1) * Outcome::ALL.len();
+        // 16 counters (128 bytes) between runs: no two shards share a cache line.
+        let stride = counters + 16;
+        Self {
+            app_names,
+            requests: zeros(stride * shards),
+            stride,
+        }
+    }
+
+    /// A counter summed over the shards.
+    fn total(&self, i: usize) -> u64 {
+        self.requests
+            .iter()
+            .skip(i)
+            .step_by(self.stride)
+            .map(|c| c.load(Relaxed))
+            .sum()
+    }
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -114,39 +152,38 @@ fn zeros(n: usize) -> Vec<AtomicU64> {
 impl Metrics {
     /// Counters sized for these names.
     pub fn new(api_names: Vec<String>, app_names: Vec<String>, as_names: Vec<String>) -> Self {
-        let requests = zeros(api_names.len() * (app_names.len() + 1) * Outcome::ALL.len());
+        let shards = PerWorker::<Shard>::default();
+        let table = RequestTable::new(app_names, api_names.len(), shards.len());
         let as_calls = zeros(as_names.len() * 3 * 2);
         Self {
             api_names,
             as_names,
-            table: arc_swap::ArcSwap::from_pointee(RequestTable {
-                app_names,
-                requests,
-            }),
-            unrouted: Default::default(),
-            latency_buckets: Default::default(),
-            latency_count: AtomicU64::new(0),
-            latency_sum_us: AtomicU64::new(0),
-            jwks_hits: AtomicU64::new(0),
-            jwks_misses: AtomicU64::new(0),
-            introspection_hits: AtomicU64::new(0),
-            introspection_misses: AtomicU64::new(0),
+            table: arc_swap::ArcSwap::from_pointee(table),
+            shards,
             as_calls,
         }
+    }
+
+    fn shard(&self) -> &Shard {
+        self.shards.get()
+    }
+
+    fn sum(&self, counter: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards.iter().map(|s| counter(s).load(Relaxed)).sum()
     }
 
     /// Counts one request.
     pub fn request(&self, api: Option<usize>, app: Option<usize>, outcome: Outcome) {
         match api {
             None => {
-                self.unrouted[outcome.index()].fetch_add(1, Relaxed);
+                self.shard().unrouted[outcome.index()].fetch_add(1, Relaxed);
             }
             Some(api) => {
                 let t = self.table.load();
                 let apps = t.app_names.len() + 1;
                 let app = app.filter(|a| *a < t.app_names.len()).map_or(0, |a| a + 1);
                 let i = (api * apps + app) * Outcome::ALL.len() + outcome.index();
-                if let Some(c) = t.requests.get(i) {
+                if let Some(c) = t.requests.get(self.shards.index() * t.stride + i) {
                     c.fetch_add(1, Relaxed);
                 }
             }
@@ -158,58 +195,60 @@ impl Metrics {
     pub fn set_applications(&self, names: Vec<String>) {
         let old = self.table.load_full();
         let n = Outcome::ALL.len();
-        let requests = zeros(self.api_names.len() * (names.len() + 1) * n);
-        let (old_apps, new_apps) = (old.app_names.len() + 1, names.len() + 1);
-        for api in 0..self.api_names.len() {
-            for (new_i, name) in std::iter::once(None)
-                .chain(names.iter().map(Some))
-                .enumerate()
-            {
-                let old_i = match name {
-                    None => Some(0),
-                    Some(nm) => old.app_names.iter().position(|x| x == nm).map(|p| p + 1),
-                };
-                let Some(old_i) = old_i else { continue };
-                for o in 0..n {
-                    let v = old.requests[(api * old_apps + old_i) * n + o].load(Relaxed);
-                    requests[(api * new_apps + new_i) * n + o].store(v, Relaxed);
+        let table = RequestTable::new(names, self.api_names.len(), self.shards.len());
+        let (old_apps, new_apps) = (old.app_names.len() + 1, table.app_names.len() + 1);
+        for shard in 0..self.shards.len() {
+            for api in 0..self.api_names.len() {
+                for (new_i, name) in std::iter::once(None)
+                    .chain(table.app_names.iter().map(Some))
+                    .enumerate()
+                {
+                    let old_i = match name {
+                        None => Some(0),
+                        Some(nm) => old.app_names.iter().position(|x| x == nm).map(|p| p + 1),
+                    };
+                    let Some(old_i) = old_i else { continue };
+                    for o in 0..n {
+                        let v = old.requests[shard * old.stride + (api * old_apps + old_i) * n + o]
+                            .load(Relaxed);
+                        table.requests[shard * table.stride + (api * new_apps + new_i) * n + o]
+                            .store(v, Relaxed);
+                    }
                 }
             }
         }
-        self.table.store(std::sync::Arc::new(RequestTable {
-            app_names: names,
-            requests,
-        }));
+        self.table.store(std::sync::Arc::new(table));
     }
 
     /// Records how long token validation took.
     pub fn validation_latency(&self, elapsed: std::time::Duration) {
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_us.fetch_add(us, Relaxed);
-        for (i, b) in LATENCY_BUCKETS_US.iter().enumerate() {
-            if us <= *b {
-                self.latency_buckets[i].fetch_add(1, Relaxed);
-            }
+        let shard = self.shard();
+        shard.latency_count.fetch_add(1, Relaxed);
+        shard.latency_sum_us.fetch_add(us, Relaxed);
+        if let Some(i) = LATENCY_BUCKETS_US.iter().position(|b| us <= *b) {
+            shard.latency_buckets[i].fetch_add(1, Relaxed);
         }
     }
 
     /// A key lookup in the JWKS cache.
     pub fn jwks_lookup(&self, hit: bool) {
+        let shard = self.shard();
         if hit {
-            &self.jwks_hits
+            &shard.jwks_hits
         } else {
-            &self.jwks_misses
+            &shard.jwks_misses
         }
         .fetch_add(1, Relaxed);
     }
 
     /// An introspection cache lookup.
     pub fn introspection_lookup(&self, hit: bool) {
+        let shard = self.shard();
         if hit {
-            &self.introspection_hits
+            &shard.introspection_hits
         } else {
-            &self.introspection_misses
+            &shard.introspection_misses
         }
         .fetch_add(1, Relaxed);
     }
@@ -243,8 +282,7 @@ impl Metrics {
                     &t.app_names[app - 1]
                 };
                 for o in Outcome::ALL {
-                    let v = t.requests[(ai * apps + app) * Outcome::ALL.len() + o.index()]
-                        .load(Relaxed);
+                    let v = t.total((ai * apps + app) * Outcome::ALL.len() + o.index());
                     if v > 0 {
                         let _ = writeln!(
                             out,
@@ -256,7 +294,7 @@ impl Metrics {
             }
         }
         for o in Outcome::ALL {
-            let v = self.unrouted[o.index()].load(Relaxed);
+            let v = self.sum(|s| &s.unrouted[o.index()]);
             if v > 0 {
                 let _ = writeln!(
                     out,
@@ -266,15 +304,16 @@ impl Metrics {
             }
         }
         out.push_str("# HELP gateway_validation_duration_seconds Time spent validating tokens.\n# TYPE gateway_validation_duration_seconds histogram\n");
+        let mut cumulative = 0;
         for (i, b) in LATENCY_BUCKETS_US.iter().enumerate() {
+            cumulative += self.sum(|s| &s.latency_buckets[i]);
             let _ = writeln!(
                 out,
-                "gateway_validation_duration_seconds_bucket{{le=\"{}\"}} {}",
+                "gateway_validation_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
                 *b as f64 / 1e6,
-                self.latency_buckets[i].load(Relaxed)
             );
         }
-        let count = self.latency_count.load(Relaxed);
+        let count = self.sum(|s| &s.latency_count);
         let _ = writeln!(
             out,
             "gateway_validation_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -282,20 +321,23 @@ impl Metrics {
         let _ = writeln!(
             out,
             "gateway_validation_duration_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+            self.sum(|s| &s.latency_sum_us) as f64 / 1e6
         );
         let _ = writeln!(out, "gateway_validation_duration_seconds_count {count}");
         out.push_str("# HELP gateway_cache_lookups_total Key and introspection cache lookups.\n# TYPE gateway_cache_lookups_total counter\n");
-        for (cache, result, c) in [
-            ("jwks", "hit", &self.jwks_hits),
-            ("jwks", "miss", &self.jwks_misses),
-            ("introspection", "hit", &self.introspection_hits),
-            ("introspection", "miss", &self.introspection_misses),
+        for (cache, result, total) in [
+            ("jwks", "hit", self.sum(|s| &s.jwks_hits)),
+            ("jwks", "miss", self.sum(|s| &s.jwks_misses)),
+            ("introspection", "hit", self.sum(|s| &s.introspection_hits)),
+            (
+                "introspection",
+                "miss",
+                self.sum(|s| &s.introspection_misses),
+            ),
         ] {
             let _ = writeln!(
                 out,
-                "gateway_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {}",
-                c.load(Relaxed)
+                "gateway_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {total}"
             );
         }
         out.push_str("# HELP gateway_auth_server_calls_total Calls to authorization servers.\n# TYPE gateway_auth_server_calls_total counter\n");
@@ -311,5 +353,73 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    }
+
+    #[test]
+    fn counts_from_every_thread_are_summed_and_the_histogram_is_cumulative() {
+        let metrics = std::sync::Arc::new(Metrics::new(
+            vec!["Beds".into()],
+            vec!["App".into()],
+            vec![],
+        ));
+        // From several worker threads, each counting in its own copy.
+        let threads: Vec<_> = [5u64, 30, 2_000, 200_000]
+            .into_iter()
+            .enumerate()
+            .map(|(worker, us)| {
+                let m = metrics.clone();
+                std::thread::spawn(move || {
+                    crate::server::pretend_worker(worker + 1);
+                    m.validation_latency(Duration::from_micros(us));
+                    m.request(Some(0), Some(0), Outcome::Forwarded);
+                    m.jwks_lookup(true);
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        metrics.request(None, None, Outcome::NotFound);
+        let text = metrics.render();
+        for (le, want) in [
+            ("0.00001", 1),
+            ("0.000025", 1),
+            ("0.00005", 2),
+            ("0.005", 3),
+            ("0.1", 3),
+        ] {
+            assert_eq!(
+                line(
+                    &text,
+                    &format!("gateway_validation_duration_seconds_bucket{{le=\"{le}\"}}")
+                ),
+                format!("gateway_validation_duration_seconds_bucket{{le=\"{le}\"}} {want}")
+            );
+        }
+        assert!(text.contains("gateway_validation_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("gateway_validation_duration_seconds_count 4\n"));
+        assert!(text.contains(
+            "gateway_requests_total{api=\"Beds\",application=\"App\",outcome=\"forwarded\"} 4\n"
+        ));
+        assert!(text.contains(
+            "gateway_requests_total{api=\"none\",application=\"none\",outcome=\"not_found\"} 1\n"
+        ));
+        assert!(text.contains("gateway_cache_lookups_total{cache=\"jwks\",result=\"hit\"} 4\n"));
+
+        metrics.set_applications(vec!["New".into(), "App".into()]);
+        assert!(metrics.render().contains(
+            "gateway_requests_total{api=\"Beds\",application=\"App\",outcome=\"forwarded\"} 4\n"
+        ));
     }
 }

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::per_worker::PerWorker;
+
 /// Upper bound on a token's length; longer ones are rejected before decoding.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -242,7 +244,8 @@ fn decode_with_digest(token: &str, digest: [u8; 32]) -> Result<Jwt<'_>, &'static
     })
 }
 
-/// Entries beyond which expired ones are swept (and, if none expired, all are dropped).
+/// Entries (over all workers) beyond which expired ones are swept (and, if none expired, all
+/// are dropped).
 const MAX_DECODED: usize = 50_000;
 /// The longest decoded parts are remembered, seconds.
 const MAX_DECODED_TTL: u64 = 300;
@@ -251,15 +254,18 @@ const MAX_DECODED_TTL: u64 = 300;
 /// garbage cannot crowd the accepted ones out). Decoding is a pure function of the token's
 /// bytes, so a hit skips base64 and JSON without trusting anything more: every check (issuer,
 /// audience, times, signature via the key's own memo) still runs on every request.
+///
+/// Each proxy worker keeps its own (`PerWorker`): no lock or reference count is shared
+/// between cores, at the price of decoding a token once per worker.
 #[derive(Default)]
-pub struct DecodedTokens(std::sync::RwLock<HashMap<[u8; 32], Remembered>>);
+pub struct DecodedTokens(PerWorker<std::sync::RwLock<HashMap<[u8; 32], Remembered>>>);
 
 /// Decoded parts and until when they are kept.
 type Remembered = (Arc<Decoded>, u64);
 
 impl std::fmt::Debug for DecodedTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len = self.0.read().map_or(0, |m| m.len());
+        let len: usize = self.0.iter().map(|m| m.read().map_or(0, |m| m.len())).sum();
         f.debug_struct("DecodedTokens").field("len", &len).finish()
     }
 }
@@ -271,6 +277,7 @@ impl DecodedTokens {
         let hit = {
             let map = self
                 .0
+                .get()
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             map.get(&digest)
@@ -306,11 +313,13 @@ impl DecodedTokens {
         }
         let mut map = self
             .0
+            .get()
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= MAX_DECODED {
+        let most = (MAX_DECODED / self.0.len()).max(1024);
+        if map.len() >= most {
             map.retain(|_, (_, u)| now <= *u);
-            if map.len() >= MAX_DECODED {
+            if map.len() >= most {
                 map.clear();
             }
         }
