@@ -12,12 +12,15 @@
 #
 # Prerequisite, once per machine: ../shared/peers/install.sh
 # Environment: DUR (10s), CONNS (32), RUNS (2), PEER_NICE (e.g. -10), MAXLOAD (1.0), MAXWAIT (120),
-# ONLY (a regex of scenario names, e.g. 'nginx|haproxy-jwt-valid|ours-gateway').
+# ONLY (a regex of scenario names, e.g. 'nginx|haproxy-jwt-valid|ours-gateway'), WARMUP (2s: one
+# unrecorded pass over every scenario first, so no one's first run pays for JIT, caches, pools or
+# peers still starting up; 0 skips it).
 # Writes bench/results/peers-<stamp>.md (the table) and .tsv (every run); stops what it started.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS_DIR:-$root/../shared/peers}
 ONLY=${ONLY:-.} DUR=${DUR:-10s} CONNS=${CONNS:-32} RUNS=${RUNS:-2} MAXLOAD=${MAXLOAD:-1.0} MAXWAIT=${MAXWAIT:-120}
+WARMUP=${WARMUP:-2s}
 P=/tmp/peers
 nice_prefix=${PEER_NICE:+nice -n $PEER_NICE}
 
@@ -138,6 +141,16 @@ wait_quiet() {
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 
 printf 'scenario\tgroup\texpect\trun\treq_per_s\tp50_ms\tp99_ms\tunexpected\ttotal\tload1\tcompilers\n' > "$tsv"
+if [ "$WARMUP" != 0 ]; then
+  echo "== warm-up ($WARMUP per scenario, not recorded)"
+  for line in "${scenarios[@]}"; do
+    IFS='|' read -r -a f <<< "$line"
+    [[ ${f[0]} =~ $ONLY ]] || continue
+    args=("${f[@]:4}")
+    [ "${args[0]}" = @sign-limit ] && continue
+    env ${f[3]} timeout 60 $nice_prefix wrk -t1 -c"$CONNS" -d"$WARMUP" "${args[@]}" > /dev/null 2>&1
+  done
+fi
 for ((run = 1; run <= RUNS; run++)); do
   for line in "${scenarios[@]}"; do
     IFS='|' read -r -a f <<< "$line"
