@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 
 use super::route::RouteMatch;
-use super::upstream::{Pool, exchange};
+use super::upstream::{HeadRewrite, Pool, exchange};
 use crate::config::Config;
 use crate::error::GatewayError;
 
@@ -126,16 +126,20 @@ fn is_stripped(name: &str) -> bool {
         .any(|s| s.len() == name.len() && s.bytes().zip(name.bytes()).all(|(a, b)| a == normal(b)))
 }
 
-/// Removes hop-by-hop headers, including those named in `Connection`.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
+/// The header names `Connection` lists (hop-by-hop by that listing, RFC 9110 §7.6.1).
+fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in listed {
+        .collect()
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for n in connection_listed(headers) {
         headers.remove(n);
     }
 }
@@ -172,7 +176,7 @@ impl Forwarder {
     /// Forwards `req` for the matched API.
     pub async fn forward(
         &self,
-        mut req: Request<Body>,
+        req: Request<Body>,
         m: &RouteMatch,
         identity: &IdentityHeaders<'_>,
     ) -> Result<Response<Body>, GatewayError> {
@@ -191,43 +195,40 @@ impl Forwarder {
             target.push('?');
             target.push_str(q);
         }
-        *req.uri_mut() = Uri::try_from(target).map_err(|_| {
-            GatewayError::InvalidRequest("the request path is not in canonical form")
-        })?;
-        *req.version_mut() = http::Version::HTTP_11;
 
-        let headers = req.headers_mut();
-        strip_hop_by_hop(headers);
-        let doomed: Vec<HeaderName> = headers
-            .keys()
-            .filter(|n| is_stripped(n.as_str()))
-            .cloned()
-            .collect();
-        for n in doomed {
-            headers.remove(&n);
-        }
-        headers.insert(header::HOST, upstream.host.clone());
-        let mut set = |name: &'static str, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
+        // The client's header map is sent as it is, less what `leave_out` names: nothing is
+        // removed from or inserted into it (each would hash a name and allocate).
+        let listed = connection_listed(req.headers());
+        let leave_out = |n: &HeaderName| {
+            n == header::HOST || is_stripped(n.as_str()) || listed.iter().any(|l| l == n)
         };
-        set(APPLICATION_HEADER, identity.application);
-        if let Some(s) = identity.subject {
-            set(SUBJECT_HEADER, s);
+        let scopes = identity.scopes.join(" ");
+        let mut added: [(&'static str, &str); 5] = [("", ""); 5];
+        let mut count = 0;
+        for (name, value) in [
+            (APPLICATION_HEADER, Some(identity.application)),
+            (SUBJECT_HEADER, identity.subject),
+            (CLIENT_ID_HEADER, identity.client_id),
+            (AUTH_SERVER_HEADER, identity.authorization_server),
+            (
+                SCOPES_HEADER,
+                (!scopes.is_empty()).then_some(scopes.as_str()),
+            ),
+        ] {
+            if let Some(value) = value {
+                added[count] = (name, value);
+                count += 1;
+            }
         }
-        if let Some(c) = identity.client_id {
-            set(CLIENT_ID_HEADER, c);
-        }
-        if let Some(a) = identity.authorization_server {
-            set(AUTH_SERVER_HEADER, a);
-        }
-        if !identity.scopes.is_empty() {
-            set(SCOPES_HEADER, &identity.scopes.join(" "));
-        }
+        let rewrite = HeadRewrite {
+            target: &target,
+            host: &upstream.host,
+            added: &added[..count],
+            leave_out: &leave_out,
+        };
 
-        let response = match tokio::time::timeout(self.timeout, exchange(&upstream.pool, req)).await
-        {
+        let exchange = exchange(&upstream.pool, req, &rewrite);
+        let response = match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(r) => r?,
         };

@@ -223,12 +223,25 @@ enum Chunk {
     Trailers,
 }
 
-/// Sends `req` (origin-form target, headers as the upstream should see them) over a pooled
-/// connection and returns the response once its head has arrived; the body streams from the
-/// connection as the client reads it.
+/// How the request head sent upstream differs from the client's.
+pub(crate) struct HeadRewrite<'a> {
+    /// The origin-form target (path and query).
+    pub target: &'a str,
+    /// The `Host` field.
+    pub host: &'a HeaderValue,
+    /// Fields added after the client's; one whose value is not a valid field value (a control
+    /// character, from a token claim) is left out.
+    pub added: &'a [(&'static str, &'a str)],
+    /// The client's fields not passed on.
+    pub leave_out: &'a (dyn Fn(&HeaderName) -> bool + Sync),
+}
+
+/// Sends `req` (with `rewrite` applied) over a pooled connection and returns the response once
+/// its head has arrived; the body streams from the connection as the client reads it.
 pub(crate) async fn exchange(
     pool: &Arc<Pool>,
     req: Request<Body>,
+    rewrite: &HeadRewrite<'_>,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, mut body) = req.into_parts();
     if parts.method == Method::CONNECT {
@@ -243,7 +256,7 @@ pub(crate) async fn exchange(
             None => Outgoing::Chunked,
         }
     };
-    let head = request_head(&parts, outgoing);
+    let head = request_head(&parts, rewrite, outgoing);
     // Only a request whose whole content is its head can be sent again; and only one that is
     // safe, or marked idempotent, in case the upstream did act on the first copy (as Go's
     // transport decides).
@@ -299,23 +312,30 @@ fn is_hop_framing(name: &HeaderName) -> bool {
 }
 
 /// The request line and header section, with this body's framing header.
-fn request_head(parts: &http::request::Parts, outgoing: Outgoing) -> Vec<u8> {
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+fn request_head(
+    parts: &http::request::Parts,
+    rewrite: &HeadRewrite<'_>,
+    outgoing: Outgoing,
+) -> Vec<u8> {
     let mut head = Vec::with_capacity(256 + parts.headers.len() * 48);
     head.extend_from_slice(parts.method.as_str().as_bytes());
     head.push(b' ');
-    head.extend_from_slice(target.as_bytes());
-    head.extend_from_slice(b" HTTP/1.1\r\n");
+    head.extend_from_slice(rewrite.target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    head.extend_from_slice(rewrite.host.as_bytes());
+    head.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
         // The framing is the gateway's to state. `Expect: 100-continue` was the client's
         // question to the gateway, which answers it by reading the body.
-        if is_hop_framing(name) {
+        if is_hop_framing(name) || name == header::HOST || (rewrite.leave_out)(name) {
             continue;
         }
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
+        push_field(&mut head, name.as_str(), value.as_bytes());
+    }
+    for (name, value) in rewrite.added {
+        if is_field_value(value.as_bytes()) {
+            push_field(&mut head, name, value.as_bytes());
+        }
     }
     match outgoing {
         Outgoing::Length(n) => {
@@ -335,6 +355,20 @@ fn request_head(parts: &http::request::Parts, outgoing: Outgoing) -> Vec<u8> {
     }
     head.extend_from_slice(b"\r\n");
     head
+}
+
+fn push_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
+}
+
+/// What `HeaderValue` accepts: visible characters, spaces, tabs and obs-text (no CR, LF, NUL).
+fn is_field_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|b| (*b >= 0x20 && *b != 0x7f) || *b == b'\t')
 }
 
 /// Writes the request and reads the response head.
@@ -549,6 +583,9 @@ fn parse_head(
             continue;
         }
         let http10 = parsed.version == Some(0);
+        // One copy of the head; the field values are slices of it (not an allocation each).
+        let base = buf.as_ptr() as usize;
+        let head = Bytes::copy_from_slice(&buf[..len]);
         let mut headers = HeaderMap::with_capacity(parsed.headers.len());
         let mut lengths: Option<u64> = None;
         let mut chunked = None;
@@ -577,8 +614,15 @@ fn parse_head(
                     keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
-            let value = HeaderValue::from_bytes(field.value)
-                .map_err(|_| HeadError::Malformed("a bad header value"))?;
+            // A slice of `head` when httparse's value lies within it, as it always should.
+            let end = field.value.len();
+            let value = match (field.value.as_ptr() as usize).checked_sub(base) {
+                Some(start) if start + end <= head.len() => {
+                    HeaderValue::from_maybe_shared(head.slice(start..start + end))
+                }
+                _ => HeaderValue::from_bytes(field.value),
+            }
+            .map_err(|_| HeadError::Malformed("a bad header value"))?;
             headers.append(name, value);
         }
         buf.advance(len);
@@ -910,6 +954,7 @@ mod tests {
     fn framing_follows_rfc_9112() {
         let cases: &[Case<'_>] = &[
             (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true, (200, Framing::Length(5), true)),
+            (b"HTTP/1.1 200 OK\r\nx-empty:\r\nx-b: \r\ncontent-length: 5\r\n\r\n", true, (200, Framing::Length(5), true)),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", true, (200, Framing::Length(5), true)),
             (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", true, (200, Framing::Chunked(Chunk::Size), true)),
             (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 3\r\n\r\n", true, (200, Framing::Chunked(Chunk::Size), false)),
@@ -990,11 +1035,27 @@ mod tests {
                 HeaderValue::from_static(value),
             );
         }
+        req.headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("client-said"));
+        req.headers_mut()
+            .insert("x-dropped", HeaderValue::from_static("no"));
         let (parts, ()) = req.into_parts();
-        let head = String::from_utf8(request_head(&parts, Outgoing::Length(3))).unwrap();
+        let host = HeaderValue::from_static("beds.internal");
+        let rewrite = HeadRewrite {
+            target: "/api/x?y=1",
+            host: &host,
+            added: &[
+                ("x-gateway-subject", "alex"),
+                ("x-gateway-client-id", "bad\r\nx: y"),
+            ],
+            leave_out: &|n: &HeaderName| n == "x-dropped",
+        };
+        let head = String::from_utf8(request_head(&parts, &rewrite, Outgoing::Length(3))).unwrap();
         assert_eq!(
             head,
-            "POST /x HTTP/1.1\r\nx-kept: yes\r\ncontent-length: 3\r\n\r\n"
+            "POST /api/x?y=1 HTTP/1.1\r\nhost: beds.internal\r\nx-kept: yes\r\n\
+             x-gateway-subject: alex\r\ncontent-length: 3\r\n\r\n",
+            "a value that would split the head is left out"
         );
     }
 
