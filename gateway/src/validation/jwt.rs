@@ -2,7 +2,6 @@
 //! strictly (wrongly typed registered claims and duplicate keys are errors), and nothing here
 //! says the token is valid. Signature checks live in `local` and `hmac`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -10,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::per_worker::PerWorker;
+use super::token_memo::TokenMemo;
 
 /// Upper bound on a token's length; longer ones are rejected before decoding.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -255,18 +254,20 @@ const MAX_DECODED_TTL: u64 = 300;
 /// bytes, so a hit skips base64 and JSON without trusting anything more: every check (issuer,
 /// audience, times, signature via the key's own memo) still runs on every request.
 ///
-/// Each proxy worker keeps its own (`PerWorker`): no lock or reference count is shared
-/// between cores, at the price of decoding a token once per worker.
-#[derive(Default)]
-pub struct DecodedTokens(PerWorker<std::sync::RwLock<HashMap<[u8; 32], Remembered>>>);
+/// Each proxy worker keeps its own (see `TokenMemo`).
+pub struct DecodedTokens(TokenMemo<Arc<Decoded>>);
 
-/// Decoded parts and until when they are kept.
-type Remembered = (Arc<Decoded>, u64);
+impl Default for DecodedTokens {
+    fn default() -> Self {
+        Self(TokenMemo::new(MAX_DECODED))
+    }
+}
 
 impl std::fmt::Debug for DecodedTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len: usize = self.0.iter().map(|m| m.read().map_or(0, |m| m.len())).sum();
-        f.debug_struct("DecodedTokens").field("len", &len).finish()
+        f.debug_struct("DecodedTokens")
+            .field("len", &self.0.len())
+            .finish()
     }
 }
 
@@ -274,17 +275,7 @@ impl DecodedTokens {
     /// Decodes `token`, from memory when it was accepted before. The flag says it was a hit.
     pub fn decode<'a>(&self, token: &'a str, now: u64) -> (Result<Jwt<'a>, &'static str>, bool) {
         let digest = digest(token);
-        let hit = {
-            let map = self
-                .0
-                .get()
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.get(&digest)
-                .filter(|(_, until)| now <= *until)
-                .map(|(parts, _)| parts.clone())
-        };
-        match hit {
+        match self.0.get(&digest, now) {
             Some(parts) => match split(token) {
                 Ok((message, signature, _, _)) => (
                     Ok(Jwt {
@@ -308,22 +299,9 @@ impl DecodedTokens {
             .exp
             .unwrap_or(now)
             .min(now.saturating_add(MAX_DECODED_TTL));
-        if until < now {
-            return;
+        if until >= now {
+            self.0.insert(jwt.digest, jwt.parts.clone(), until, now);
         }
-        let mut map = self
-            .0
-            .get()
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let most = (MAX_DECODED / self.0.len()).max(1024);
-        if map.len() >= most {
-            map.retain(|_, (_, u)| now <= *u);
-            if map.len() >= most {
-                map.clear();
-            }
-        }
-        map.insert(jwt.digest, (jwt.parts.clone(), until));
     }
 }
 

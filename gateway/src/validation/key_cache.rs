@@ -20,8 +20,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 use url::Url;
 
 use super::ValidationError;
+use super::token_memo::TokenMemo;
 use crate::clock::SharedClock;
-use crate::per_worker::PerWorker;
 use crate::telemetry::{AsCall, Metrics};
 
 /// A parsed public key and the algorithms it is bound to.
@@ -45,34 +45,22 @@ const MAX_VERIFIED_TTL: u64 = 300;
 /// reused. A signature over exact bytes under one key stays valid, so the entry only spares the
 /// public-key operation: the claims (`iss`, `aud`, times) are still checked on every request,
 /// and the cache lives in the key, so a key dropped from the key set takes its entries with it.
-/// Each proxy worker keeps its own, like `jwt::DecodedTokens`.
-#[derive(Default)]
-struct VerifiedTokens(PerWorker<std::sync::RwLock<HashMap<[u8; 32], u64>>>);
+/// Each proxy worker keeps its own (see `TokenMemo`).
+struct VerifiedTokens(TokenMemo<()>);
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self(TokenMemo::new(MAX_VERIFIED))
+    }
+}
 
 impl VerifiedTokens {
     fn contains(&self, digest: &[u8; 32], now: u64) -> bool {
-        let map = self
-            .0
-            .get()
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(digest).is_some_and(|&until| now <= until)
+        self.0.get(digest, now).is_some()
     }
 
     fn insert(&self, digest: [u8; 32], until: u64, now: u64) {
-        let mut map = self
-            .0
-            .get()
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let most = (MAX_VERIFIED / self.0.len()).max(1024);
-        if map.len() >= most {
-            map.retain(|_, &mut u| now <= u);
-            if map.len() >= most {
-                map.clear();
-            }
-        }
-        map.insert(digest, until);
+        self.0.insert(digest, (), until, now);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod introspection;
 pub mod jwt;
 pub mod key_cache;
 pub mod local;
+mod token_memo;
 
 use crate::config::IdentificationType;
 
