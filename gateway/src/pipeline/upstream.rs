@@ -55,9 +55,9 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(authority: &str) -> Result<Self, GatewayError> {
+    async fn open(address: &str) -> Result<Self, GatewayError> {
         let stream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority)).await {
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "upstream connection failed");
@@ -110,7 +110,7 @@ type Idle = Vec<(Conn, Instant)>;
 /// so it is only used again on that runtime (no cross-thread wake-ups, and no connection left
 /// tied to a runtime that has stopped).
 pub(crate) struct Pool {
-    authority: String,
+    address: String,
     slots: Box<[Slot]>,
 }
 
@@ -122,17 +122,17 @@ struct Slot(Mutex<Idle>);
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("authority", &self.authority)
+            .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
 
 impl Pool {
-    /// A pool of connections to `authority` (`host:port`) for `workers` worker threads plus
+    /// A pool of connections to `address` (`host:port`) for `workers` worker threads plus
     /// callers outside them.
-    pub(crate) fn new(authority: String, workers: usize) -> Self {
+    pub(crate) fn new(address: String, workers: usize) -> Self {
         Self {
-            authority,
+            address,
             slots: (0..=workers).map(|_| Slot::default()).collect(),
         }
     }
@@ -140,7 +140,7 @@ impl Pool {
     /// The `host:port` connections go to.
     #[cfg(test)]
     pub(crate) fn address(&self) -> &str {
-        &self.authority
+        &self.address
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Idle> {
@@ -267,7 +267,7 @@ pub(crate) async fn exchange(
     loop {
         let (mut conn, reused) = match from_pool.then(|| pool.checkout()).flatten() {
             Some(conn) => (conn, true),
-            None => (Conn::open(&pool.authority).await?, false),
+            None => (Conn::open(&pool.address).await?, false),
         };
         match send_and_read(&mut conn, &head, outgoing, &mut body, expects_body, reused).await {
             Ok((response, framing, keep_alive)) => {
