@@ -56,15 +56,15 @@ struct Conn {
 
 impl Conn {
     async fn open(address: &str) -> Result<Self, GatewayError> {
-        let stream =
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "upstream connection failed");
-                    return Err(GatewayError::UpstreamUnavailable);
-                }
-                Err(_) => return Err(GatewayError::UpstreamUnavailable),
-            };
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "upstream connection failed");
+                return Err(GatewayError::UpstreamUnavailable);
+            }
+            Err(_) => return Err(GatewayError::UpstreamUnavailable),
+        };
         let _ = stream.set_nodelay(true);
         Ok(Self {
             stream,
