@@ -14,7 +14,7 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 
 use super::route::RouteMatch;
-use super::upstream::{HeadRewrite, Pool, exchange};
+use super::upstream::{HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with};
 use crate::config::Config;
 use crate::error::GatewayError;
 
@@ -29,7 +29,7 @@ pub const CLIENT_ID_HEADER: &str = "x-gateway-client-id";
 /// The authorization server's name.
 pub const AUTH_SERVER_HEADER: &str = "x-gateway-authorization-server";
 
-const IDENTITY_PREFIX: &[u8] = b"x-gateway-";
+const IDENTITY_PREFIX: &str = "x-gateway-";
 
 const STRIPPED: &[&str] = &[
     "connection",
@@ -95,35 +95,16 @@ pub struct Forwarder {
 
 /// Client-supplied proxy headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`...): an upstream
 /// that trusts them could be told any client address, host or scheme, so none is passed on.
-const FORWARDED_PREFIX: &[u8] = b"x-forwarded-";
-
-fn has_prefix(name: &str, prefix: &[u8]) -> bool {
-    let b = name.as_bytes();
-    b.len() >= prefix.len()
-        && b.iter().zip(prefix).all(|(c, p)| {
-            let c = c.to_ascii_lowercase();
-            c == *p || (c == b'_' && *p == b'-')
-        })
-}
+const FORWARDED_PREFIX: &str = "x-forwarded-";
 
 fn is_identity_like(name: &str) -> bool {
-    has_prefix(name, IDENTITY_PREFIX)
+    field_name_starts_with(name, IDENTITY_PREFIX)
 }
 
 fn is_stripped(name: &str) -> bool {
-    if is_identity_like(name) || has_prefix(name, FORWARDED_PREFIX) {
-        return true;
-    }
-    let normal = |c: u8| {
-        if c == b'_' {
-            b'-'
-        } else {
-            c.to_ascii_lowercase()
-        }
-    };
-    STRIPPED
-        .iter()
-        .any(|s| s.len() == name.len() && s.bytes().zip(name.bytes()).all(|(a, b)| a == normal(b)))
+    is_identity_like(name)
+        || field_name_starts_with(name, FORWARDED_PREFIX)
+        || STRIPPED.iter().any(|s| field_name_is(name, s))
 }
 
 /// The header names `Connection` lists (hop-by-hop by that listing, RFC 9110 §7.6.1).

@@ -291,9 +291,24 @@ fn is_replayable(parts: &http::request::Parts) -> bool {
         || parts.headers.contains_key("x-idempotency-key")
 }
 
-/// Header fields that frame or steer the message on this hop, which the gateway states itself.
-/// Compared with `_` as `-`: some servers (CGI, WSGI, Rack) read `Content_Length` as
-/// `Content-Length`, and two lengths would make the request ambiguous.
+/// Whether header `name` begins with `prefix` (given in lowercase), ignoring case and reading
+/// `_` as `-`: some servers (CGI, WSGI, Rack) do, so `Content_Length` or
+/// `X_Gateway_Subject` mean to them what the dashed names mean.
+pub(super) fn field_name_starts_with(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.bytes().zip(prefix.bytes()).all(|(n, p)| {
+            let n = n.to_ascii_lowercase();
+            n == p || (n == b'_' && p == b'-')
+        })
+}
+
+/// Whether header `name` is `canonical`, in the sense of [`field_name_starts_with`].
+pub(super) fn field_name_is(name: &str, canonical: &str) -> bool {
+    name.len() == canonical.len() && field_name_starts_with(name, canonical)
+}
+
+/// Header fields that frame or steer the message on this hop, which the gateway states itself
+/// (under any spelling: two lengths would make the request ambiguous).
 fn is_hop_framing(name: &HeaderName) -> bool {
     const FRAMING: [&str; 5] = [
         "content-length",
@@ -302,13 +317,7 @@ fn is_hop_framing(name: &HeaderName) -> bool {
         "keep-alive",
         "expect",
     ];
-    let name = name.as_str().as_bytes();
-    FRAMING.iter().any(|f| {
-        f.len() == name.len()
-            && f.bytes()
-                .zip(name)
-                .all(|(f, n)| f == *n || (f == b'-' && *n == b'_'))
-    })
+    FRAMING.iter().any(|f| field_name_is(name.as_str(), f))
 }
 
 /// The request line and header section, with this body's framing header.

@@ -197,10 +197,10 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: &Scripted) -> Self {
+    async fn start(upstream_url: &str) -> Self {
         let idp = MockIdp::builder().start().await.unwrap();
         // The fault suite's API, with HEAD and POST allowed too.
-        let toml = config(&idp.discovery_url(), &upstream.url, "\"oauth2_local\"").replace(
+        let toml = config(&idp.discovery_url(), upstream_url, "\"oauth2_local\"").replace(
             r#"methods = ["GET"]"#,
             r#"methods = ["GET", "HEAD", "POST"]"#,
         );
@@ -243,7 +243,7 @@ async fn a_chunked_body_with_extensions_and_trailers_arrives_whole_on_one_connec
         )
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     for _ in 0..3 {
         let (status, body) = proxy.get().await;
         assert_eq!((status, body.as_slice()), (200, &b"hello world"[..]));
@@ -267,7 +267,7 @@ async fn a_body_delimited_by_close_arrives_whole_and_its_connection_is_not_reuse
         )
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     assert_eq!(proxy.get().await, (200, b"body #0".to_vec()));
     assert_eq!(proxy.get().await, (200, b"body #1".to_vec()));
     assert_eq!(upstream.connections(), 2);
@@ -283,7 +283,7 @@ async fn head_204_and_304_answers_have_no_body_and_keep_the_connection() {
         _ => Act::Reply(ok("after")),
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     let head = proxy.request(reqwest::Method::HEAD).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "9");
@@ -314,7 +314,7 @@ async fn interim_1xx_answers_are_skipped() {
         )
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     assert_eq!(proxy.get().await, (200, b"final".to_vec()));
     assert_eq!(proxy.get().await, (200, b"final".to_vec()));
     assert_eq!(upstream.connections(), 1);
@@ -329,7 +329,7 @@ async fn conflicting_lengths_are_a_502_and_that_connection_is_dropped() {
         _ => Act::Reply(ok("clean")),
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     let r = proxy.request(reqwest::Method::GET).send().await.unwrap();
     assert_eq!(r.status(), 502);
     let body: Value = r.json().await.unwrap();
@@ -351,7 +351,7 @@ async fn transfer_encoding_wins_over_content_length_and_the_connection_is_closed
         _ => Act::Reply(ok("next")),
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     let r = proxy.request(reqwest::Method::GET).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("content-length").is_none());
@@ -369,7 +369,7 @@ async fn bytes_after_a_response_never_reach_the_next_caller() {
         n => Act::Reply(ok(&format!("fresh #{n}"))),
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     assert_eq!(proxy.get().await, (200, b"first".to_vec()));
     assert_eq!(proxy.get().await, (200, b"fresh #1".to_vec()));
 }
@@ -378,7 +378,7 @@ async fn bytes_after_a_response_never_reach_the_next_caller() {
 async fn an_idle_connection_the_upstream_closed_is_not_used() {
     // Answers, then closes the connection while it idles in the gateway's pool.
     let upstream = Scripted::start(|s| Act::ReplyAndClose(ok(&format!("#{}", s.connection)))).await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     for n in 0..5 {
         assert_eq!(proxy.get().await, (200, format!("#{n}").into_bytes()));
     }
@@ -394,7 +394,7 @@ async fn a_reused_connection_dropped_unanswered_is_retried_only_when_that_cannot
         _ => Act::Close,
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     assert_eq!(proxy.get().await, (200, b"#0".to_vec()));
     // A GET is sent again on a new connection.
     assert_eq!(proxy.get().await, (200, b"#1".to_vec()));
@@ -423,7 +423,7 @@ async fn request_bodies_are_relayed_with_their_framing() {
         )))
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     let r = proxy
         .request(reqwest::Method::POST)
         .body("a=1&b=2")
@@ -465,7 +465,7 @@ async fn a_large_body_streams_through_and_keeps_its_connection() {
         Act::Reply(reply)
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     for _ in 0..2 {
         let (status, body) = proxy.get().await;
         assert_eq!(status, 200);
@@ -481,7 +481,7 @@ async fn a_body_cut_short_fails_the_client_response_instead_of_ending_it_cleanly
         Act::ReplyAndClose(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten..".to_vec())
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     // The gateway may fail the connection before or after its head went out; either way the
     // client must not get a response that looks complete.
     for _ in 0..5 {
@@ -515,7 +515,7 @@ async fn malformed_or_oversized_heads_are_a_502() {
         move |s| Act::ReplyAndClose(replies[s.connection % count].clone())
     })
     .await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     for n in 0..count {
         let r = proxy.request(reqwest::Method::GET).send().await.unwrap();
         assert_eq!(r.status(), 502, "reply #{n}");
@@ -525,7 +525,7 @@ async fn malformed_or_oversized_heads_are_a_502() {
 #[tokio::test]
 async fn the_upstream_sees_the_rewritten_target_and_its_own_host() {
     let upstream = Scripted::start(|_| Act::Reply(ok("seen"))).await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     let r = proxy
         .http
         .get(format!(
@@ -552,7 +552,7 @@ async fn a_reset_idle_connection_is_retried_for_a_get() {
     // The upstream resets each connection when a second request arrives on it.
     let upstream =
         Scripted::start(|s| Act::ReplyThenReset(ok(&format!("#{}", s.connection)))).await;
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&upstream.url).await;
     for n in 0..4 {
         assert_eq!(proxy.get().await, (200, format!("#{n}").into_bytes()));
     }
@@ -581,12 +581,7 @@ async fn an_early_answer_to_a_large_body_is_relayed_instead_of_stalling() {
             });
         }
     });
-    let upstream = Scripted {
-        url,
-        connections: Arc::default(),
-        seen: Arc::default(),
-    };
-    let proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&url).await;
     const BODY: usize = 64 * 1024 * 1024;
     let mut client = TcpStream::connect(proxy.gateway.local_addr())
         .await
