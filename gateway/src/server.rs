@@ -119,7 +119,6 @@ impl Server {
         let listener = listener.into_std()?;
         let draining = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = watch::channel(false);
-
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         for _ in 0..workers {
