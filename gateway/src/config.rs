@@ -44,6 +44,7 @@ struct RawConfig {
     listen: Option<String>,
     realm: Option<String>,
     upstream_timeout_seconds: Option<u64>,
+    client_header_timeout_seconds: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
@@ -268,6 +269,10 @@ pub struct Config {
     pub realm: String,
     /// How long the upstream may take.
     pub upstream_timeout: Duration,
+    /// How long a client may take to send a request head, on a new connection or between
+    /// requests on a kept-alive one; then the connection is closed (slow or idle clients must
+    /// not hold connections forever).
+    pub client_header_timeout: Duration,
     /// Threads serving the proxy port, each with its own connections and upstream pool
     /// (`workers`; default: one per CPU).
     pub workers: usize,
@@ -321,6 +326,12 @@ impl fmt::Debug for StoreConfig {
 
 /// The most proxy worker threads `workers` may ask for.
 pub const MAX_WORKERS: u64 = 256;
+
+/// `client_header_timeout_seconds` when unset: hyper's default, between nginx's
+/// `client_header_timeout` (60 s) and the seconds a slowloris needs to be harmless.
+pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest `client_header_timeout_seconds`.
+pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
 
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
@@ -622,6 +633,16 @@ impl Config {
             ));
         }
         let upstream_timeout = Duration::from_secs(raw.upstream_timeout_seconds.unwrap_or(30));
+        let client_header_timeout = match raw.client_header_timeout_seconds {
+            None => DEFAULT_CLIENT_HEADER_TIMEOUT,
+            Some(n @ 1..=MAX_CLIENT_HEADER_TIMEOUT_SECONDS) => Duration::from_secs(n),
+            Some(_) => {
+                return Err(err(
+                    "client_header_timeout_seconds",
+                    format!("must be between 1 and {MAX_CLIENT_HEADER_TIMEOUT_SECONDS}"),
+                ));
+            }
+        };
         let workers = match raw.workers {
             None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             Some(n @ 1..=MAX_WORKERS) => n as usize,
@@ -1106,6 +1127,7 @@ impl Config {
             listen,
             realm,
             upstream_timeout,
+            client_header_timeout,
             workers,
             authorization_servers,
             apis,

@@ -117,7 +117,12 @@ impl GatewayBuilder {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
             None => None,
         };
-        let server = server::Server::start(listener, live.clone(), pipeline.resolved.workers)?;
+        let server = server::Server::start(
+            listener,
+            live.clone(),
+            pipeline.resolved.workers,
+            pipeline.resolved.client_header_timeout,
+        )?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             // The handle dropped counts as a shutdown request too.

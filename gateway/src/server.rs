@@ -17,12 +17,13 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
@@ -109,11 +110,13 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `workers` threads serving `listener` with `live`.
+    /// Starts `workers` threads serving `listener` with `live`; a client that takes longer than
+    /// `header_timeout` to send a request head (or to start the next one) is disconnected.
     pub(crate) fn start(
         listener: TcpListener,
         live: Live,
         workers: usize,
+        header_timeout: Duration,
     ) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let listener = listener.into_std()?;
@@ -153,7 +156,7 @@ impl Server {
                 .name(format!("gateway-worker-{index}"))
                 .spawn(move || {
                     WORKER_SLOT.with(|s| s.set(index + 1));
-                    runtime.block_on(worker(front, inbox, accept, stop));
+                    runtime.block_on(worker(front, inbox, accept, stop, header_timeout));
                     // Tasks still holding connections are dropped with the runtime.
                     drop(runtime);
                     let _ = done_tx.send(());
@@ -184,29 +187,46 @@ async fn worker(
     mut inbox: mpsc::UnboundedReceiver<std::net::TcpStream>,
     accept: Option<Accept>,
     mut stop: watch::Receiver<bool>,
+    header_timeout: Duration,
 ) {
     let graceful = GracefulShutdown::new();
     // Every proxied request arms an upstream timeout. Arming a timer earlier than the driver's
     // next planned wake-up makes tokio wake its driver (an eventfd write and an extra epoll
     // round per request); a short tick keeps a nearer timer pending, so arming one is free.
     let tick = tokio::spawn(async {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
         }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Slowloris: hyper closes a connection whose request head is not complete in time. The
+    // timer is armed per head, also while a kept-alive connection waits for its next request.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     let mut acceptor = accept.map(|(l, peers)| (l, peers, 0usize));
     let serve = |stream: TcpStream| {
         let _ = stream.set_nodelay(true);
         let front = front.clone();
-        let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // hyper's head timer starts once it knows the protocol, i.e. after the first bytes:
+            // a connection that sends nothing at all is closed here. A peek, because
+            // `readable()` may be a false positive (a freshly accepted socket can start out
+            // marked readable).
+            let mut first = [0u8; 1];
+            let first_byte = tokio::time::timeout(header_timeout, stream.peek(&mut first));
+            if !matches!(first_byte.await, Ok(Ok(1..))) {
+                return;
+            }
+            let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
             // A client that goes away mid-request is not the gateway's error.
-            let _ = conn.await;
+            let _ = watcher.watch(conn.into_owned()).await;
         });
     };
     loop {
@@ -242,7 +262,7 @@ async fn worker(
                 // Out of file descriptors and the like: back off briefly, as hyper's servers do.
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
         }

@@ -76,6 +76,14 @@ fn errors_name_the_key() {
             "workers"
         );
     }
+    for seconds in ["0", "3601"] {
+        assert_eq!(
+            error_key(&format!(
+                "client_header_timeout_seconds = {seconds}\n{BASE}"
+            )),
+            "client_header_timeout_seconds"
+        );
+    }
     assert_eq!(
         error_key(&BASE.replace(
             r#"methods = ["GET", "PUT"]"#,

@@ -162,3 +162,51 @@ async fn logs_name_kid_sub_and_jti_but_never_the_token_or_a_secret() {
     assert!(!logs.contains("opaque-secret-token-value"));
     assert!(!logs.contains(INTROSPECT_SECRET) && !logs.contains(OPENID_APP_SECRET));
 }
+
+/// Slowloris: a client that sends nothing, stops part-way through a request head, or keeps a
+/// connection idle after a response, is disconnected after `client_header_timeout_seconds`,
+/// on every worker (connections are dealt out round-robin), while prompt clients are served.
+#[tokio::test]
+async fn silent_slow_and_idle_clients_are_disconnected() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let toml = format!(
+        "client_header_timeout_seconds = 1\nworkers = 2\n{}",
+        config_toml(&idp.discovery_url(), &echo.url())
+    );
+    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let addr = gateway.local_addr();
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        match i % 3 {
+            0 => {}
+            1 => c
+                .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap(),
+            _ => {
+                c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut head = [0u8; 12];
+                c.read_exact(&mut head).await.unwrap();
+                assert_eq!(&head, b"HTTP/1.1 200");
+            }
+        }
+        clients.push(c);
+    }
+    // A prompt client is still served meanwhile.
+    let r = reqwest::get(format!("{}/health", gateway.url()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for (i, mut c) in clients.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(20), c.read_to_end(&mut rest))
+                .await;
+        assert!(closed.is_ok(), "client {i} is still connected");
+    }
+}
