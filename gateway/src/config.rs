@@ -571,6 +571,16 @@ fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigErr
     Ok(out)
 }
 
+/// Whether two resource paths match the same requests: segments equal with ASCII case ignored
+/// (as requests are routed), any `{param}` the same as any other.
+fn same_pattern(a: &str, b: &str) -> bool {
+    let param = |s: &str| s.starts_with('{');
+    a.split('/').count() == b.split('/').count()
+        && a.split('/').zip(b.split('/')).all(|(x, y)| {
+            (param(x) && param(y)) || (!param(x) && !param(y) && x.eq_ignore_ascii_case(y))
+        })
+}
+
 fn check_resource_path(path: &str, key: &str) -> Result<(), ConfigError> {
     if !path.starts_with('/') {
         return Err(err(key, "must start with `/`"));
@@ -815,7 +825,8 @@ impl Config {
                     "`/health` and `/metrics` are the gateway's own",
                 ));
             }
-            if !base_paths.insert(bp.clone()) {
+            // Paths are routed with ASCII case ignored (see `pipeline::route`).
+            if !base_paths.insert(bp.to_ascii_lowercase()) {
                 return Err(err(
                     format!("{k}.base_path"),
                     format!("`{bp}` is used by another API"),
@@ -844,10 +855,10 @@ impl Config {
             for (j, r) in a.resources.iter().enumerate() {
                 let rk = format!("{k}.resources[{j}]");
                 check_resource_path(&r.path, &format!("{rk}.path"))?;
-                if resources.iter().any(|x| x.path == r.path) {
+                if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
                     return Err(err(
                         format!("{rk}.path"),
-                        format!("`{}` is listed twice", r.path),
+                        format!("`{}` is the same resource as `{}`", r.path, twin.path),
                     ));
                 }
                 resources.push(Resource {

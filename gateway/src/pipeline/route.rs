@@ -1,6 +1,15 @@
 //! Step 1, route: which API, resource and method a request is for. Paths that are not in
-//! canonical form (dot segments, `//`, `;`, encoded slashes or dots, backslashes) are refused
-//! before matching, so a path trick cannot reach a resource through a different mapping.
+//! canonical form (dot segments, `//`, `;`, encoded slashes or dots, backslashes, bad or
+//! control-character escapes, non-ASCII, invalid UTF-8) are refused before matching, so a path
+//! trick cannot reach a resource through a different mapping.
+//!
+//! The rest is matched as loosely as any common upstream reads a path: literal segments
+//! compare with escapes decoded (RFC 3986 §6.2.2) and ASCII case ignored (Express and IIS route
+//! case-insensitively), and a trailing `/` names the same resource (Express, older Spring). The
+//! most specific resource that matches wins (literal before `{param}` before `*`, as in OpenAPI
+//! and most routers), whatever the order of the configuration; and the path must then spell it
+//! exactly. So `/hospitals/s%65cret`, `/hospitals/SECRET` or `/hospitals/secret/` can never be
+//! authorized as `/hospitals/{id}` and served by an upstream as `/hospitals/secret`.
 
 use http::{Method, Uri};
 
@@ -36,6 +45,17 @@ pub struct MethodRule {
     pub opened_by: Vec<(usize, String)>,
 }
 
+impl Segment {
+    /// How general the segment is: matching prefers the lowest at the first difference.
+    fn generality(&self) -> u8 {
+        match self {
+            Segment::Literal(_) => 0,
+            Segment::Param => 1,
+            Segment::Rest => 2,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct RouteResource {
     segments: Vec<Segment>,
@@ -44,8 +64,11 @@ struct RouteResource {
 
 #[derive(Debug)]
 struct RouteApi {
-    base_path: String,
+    /// The base path's segments (none for `/`).
+    base: Vec<String>,
     resources: Vec<RouteResource>,
+    /// Resource indexes, most specific first.
+    by_specificity: Vec<usize>,
     has_scopes: bool,
 }
 
@@ -81,7 +104,13 @@ impl RouteTable {
             .apis
             .iter()
             .map(|a| RouteApi {
-                base_path: a.base_path.clone(),
+                base: a
+                    .base_path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                by_specificity: Vec::new(),
                 resources: a
                     .resources
                     .iter()
@@ -115,8 +144,18 @@ impl RouteTable {
                 }
             }
         }
+        for api in &mut apis {
+            let resources = &api.resources;
+            let mut order: Vec<usize> = (0..resources.len()).collect();
+            // Lexicographic on generality; a pattern that is a prefix of another comes first.
+            order.sort_by(|&x, &y| {
+                let g = |i: usize| resources[i].segments.iter().map(Segment::generality);
+                g(x).cmp(g(y))
+            });
+            api.by_specificity = order;
+        }
         let mut order: Vec<usize> = (0..apis.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(apis[i].base_path.len()));
+        order.sort_by_key(|&i| std::cmp::Reverse(apis[i].base.len()));
         Self { apis, order }
     }
 
@@ -132,30 +171,112 @@ impl RouteTable {
 }
 
 fn is_canonical(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains("//") || path.contains(['\\', ';']) {
+    if !path.starts_with('/') || !path.is_ascii() {
+        return false;
+    }
+    if path.contains("//") || path.contains(['\\', ';']) {
         return false;
     }
     if path.split('/').any(|s| s == "." || s == "..") {
         return false;
     }
-    // Encoded '/', '\', '.' and '%' itself (double encoding) are refused.
     let b = path.as_bytes();
+    let mut escaped_non_ascii = false;
     let mut i = 0;
     while let Some(p) = b[i..].iter().position(|c| *c == b'%') {
         let at = i + p;
-        let hex = b.get(at + 1..at + 3);
-        match hex {
-            Some([a, c]) => {
-                let pair = [a.to_ascii_lowercase(), c.to_ascii_lowercase()];
-                if matches!(&pair, b"2f" | b"5c" | b"2e" | b"25") {
-                    return false;
-                }
-            }
-            _ => return false,
+        let Some(v) = escaped(b, at) else {
+            // `%` not followed by two hex digits (`%zz`, IIS's `%u002e`).
+            return false;
+        };
+        // Encoded '/', '\', '.' and '%' itself (double encoding), and control characters
+        // (NUL truncates paths in C upstreams), are refused.
+        if matches!(v, b'/' | b'\\' | b'.' | b'%') || v.is_ascii_control() {
+            return false;
         }
-        i = at + 1;
+        escaped_non_ascii |= !v.is_ascii();
+        i = at + 3;
     }
-    true
+    // Escaped bytes must spell UTF-8: overlong forms (`%c0%ae` for '.') are refused.
+    !escaped_non_ascii || std::str::from_utf8(&decoded(path).collect::<Vec<u8>>()).is_ok()
+}
+
+/// The byte `%XX` at `at` stands for, if the two characters after `%` are hex digits.
+fn escaped(b: &[u8], at: usize) -> Option<u8> {
+    let digit = |i: usize| b.get(i).and_then(|c| (*c as char).to_digit(16));
+    u8::try_from(digit(at + 1)? * 16 + digit(at + 2)?).ok()
+}
+
+/// `s` with its escapes decoded (`s` is canonical: every `%` starts an escape).
+fn decoded(s: &str) -> impl Iterator<Item = u8> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let c = *b.get(i)?;
+        match (c == b'%').then(|| escaped(b, i)).flatten() {
+            Some(v) => {
+                i += 3;
+                Some(v)
+            }
+            None => {
+                i += 1;
+                Some(c)
+            }
+        }
+    })
+}
+
+/// How a request path fits a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Not at all.
+    No,
+    /// Only as some upstreams read paths (escapes decoded, case ignored, a trailing `/`).
+    Loosely,
+    /// As written.
+    Exactly,
+}
+
+impl Fit {
+    fn and(self, other: Fit) -> Fit {
+        match (self, other) {
+            (Fit::No, _) | (_, Fit::No) => Fit::No,
+            (Fit::Exactly, Fit::Exactly) => Fit::Exactly,
+            _ => Fit::Loosely,
+        }
+    }
+}
+
+/// How a request path segment fits `literal` (from the configuration).
+fn segment_fit(segment: &str, literal: &str) -> Fit {
+    if segment == literal {
+        Fit::Exactly
+    } else if decoded(segment)
+        .map(|c| c.to_ascii_lowercase())
+        .eq(decoded(literal).map(|c| c.to_ascii_lowercase()))
+    {
+        Fit::Loosely
+    } else {
+        Fit::No
+    }
+}
+
+/// Where the rest of `path` starts after `base`'s segments, and how it fits them.
+fn under_base(base: &[String], path: &str) -> (usize, Fit) {
+    let mut at = 0;
+    let mut fit = Fit::Exactly;
+    for b in base {
+        let Some(rest) = path[at..].strip_prefix('/') else {
+            return (at, Fit::No);
+        };
+        let len = rest.find('/').unwrap_or(rest.len());
+        fit = fit.and(segment_fit(&rest[..len], b));
+        if fit == Fit::No {
+            return (at, Fit::No);
+        }
+        at += 1 + len;
+    }
+    (at, fit)
 }
 
 /// Routes a request.
@@ -168,54 +289,80 @@ pub fn route(table: &RouteTable, method: &Method, uri: &Uri) -> Result<RouteMatc
     }
     for &api in &table.order {
         let a = &table.apis[api];
-        let base = a.base_path.as_str();
-        let rest_start = if base == "/" {
-            0
-        } else if path.starts_with(base)
-            && (path.len() == base.len() || path.as_bytes()[base.len()] == b'/')
-        {
-            base.len()
-        } else {
+        let (rest_start, base_fit) = under_base(&a.base, path);
+        if base_fit == Fit::No {
             continue;
-        };
-        let rest = &path[rest_start..];
-        for (ri, r) in a.resources.iter().enumerate() {
-            if matches(&r.segments, rest) {
-                return match r.methods.iter().position(|m| m.method == *method) {
-                    Some(mi) => Ok(RouteMatch {
-                        api,
-                        resource: ri,
-                        method: mi,
-                        rest_start,
-                    }),
-                    None => Err(GatewayError::MethodNotAllowed),
-                };
-            }
         }
-        return Err(GatewayError::NotFound);
+        let rest = &path[rest_start..];
+        let Some((ri, fit)) = a.by_specificity.iter().find_map(|&ri| {
+            let fit = base_fit.and(fits(&a.resources[ri].segments, rest));
+            (fit != Fit::No).then_some((ri, fit))
+        }) else {
+            return Err(GatewayError::NotFound);
+        };
+        if fit != Fit::Exactly {
+            return Err(GatewayError::InvalidRequest(
+                "the request path is not in canonical form",
+            ));
+        }
+        let r = &a.resources[ri];
+        let rule = |want: &Method| r.methods.iter().position(|m| m.method == *want);
+        // HEAD is allowed wherever GET is, under GET's scopes (RFC 9110 §9.3.2).
+        let found = rule(method).or_else(|| {
+            if *method == Method::HEAD {
+                rule(&Method::GET)
+            } else {
+                None
+            }
+        });
+        return match found {
+            Some(mi) => Ok(RouteMatch {
+                api,
+                resource: ri,
+                method: mi,
+                rest_start,
+            }),
+            None => Err(GatewayError::MethodNotAllowed),
+        };
     }
     Err(GatewayError::NotFound)
 }
 
-fn matches(pattern: &[Segment], rest: &str) -> bool {
+/// How `rest` (the path after the base path) fits `pattern`.
+fn fits(pattern: &[Segment], rest: &str) -> Fit {
     if rest.is_empty() || rest == "/" {
-        return pattern.is_empty();
+        return if pattern.is_empty() {
+            Fit::Exactly
+        } else {
+            Fit::No
+        };
     }
+    // Under a final `*` a trailing `/` is part of the rest; elsewhere it may name the same
+    // resource as the path without it.
+    let (rest, mut fit) = match rest.strip_suffix('/') {
+        Some(stripped) if !matches!(pattern.last(), Some(Segment::Rest)) => {
+            (stripped, Fit::Loosely)
+        }
+        _ => (rest, Fit::Exactly),
+    };
     let mut parts = rest[1..].split('/');
     for seg in pattern {
         match seg {
-            Segment::Rest => return true,
+            Segment::Rest => return fit,
             Segment::Param => match parts.next() {
                 Some(p) if !p.is_empty() => {}
-                _ => return false,
+                _ => return Fit::No,
             },
             Segment::Literal(l) => match parts.next() {
-                Some(p) if p == l => {}
-                _ => return false,
+                Some(p) => fit = fit.and(segment_fit(p, l)),
+                None => return Fit::No,
             },
         }
+        if fit == Fit::No {
+            return Fit::No;
+        }
     }
-    parts.next().is_none()
+    if parts.next().is_none() { fit } else { Fit::No }
 }
 
 /// The route step as a tower layer: records the [`RouteMatch`] for the next steps.
@@ -248,28 +395,117 @@ mod tests {
             "/beds%2Fx",
             "/beds/%252e",
             "/beds/%",
+            "/beds/%zz",
+            "/beds/%u002e%u002e/admin",
+            "/beds/%00",
+            "/beds/%0a",
+            "/beds/%c0%ae%c0%ae/admin",
+            "/beds/%ff",
+            "/beds/\u{e9}",
         ] {
             assert!(!is_canonical(p), "{p}");
         }
-        for p in ["/beds", "/beds/hospitals/h1/wards", "/beds/a%20b"] {
+        for p in [
+            "/beds",
+            "/beds/hospitals/h1/wards",
+            "/beds/a%20b",
+            "/beds/%C3%A9",
+        ] {
             assert!(is_canonical(p), "{p}");
         }
     }
 
+    fn pattern(path: &str) -> Vec<Segment> {
+        compile(&Resource {
+            path: path.into(),
+            methods: vec![Method::GET],
+        })
+    }
+
     #[test]
-    fn patterns_match_segments_exactly() {
-        let pat = vec![
-            Segment::Literal("hospitals".into()),
-            Segment::Param,
-            Segment::Literal("wards".into()),
-        ];
-        assert!(matches(&pat, "/hospitals/h1/wards"));
-        assert!(!matches(&pat, "/hospitals/h1/wards/"));
-        assert!(!matches(&pat, "/hospitals//wards"));
-        assert!(!matches(&pat, "/Hospitals/h1/wards"));
-        let rest = vec![Segment::Literal("a".into()), Segment::Rest];
-        assert!(matches(&rest, "/a/b/c"));
-        assert!(!matches(&[], "/x"));
-        assert!(matches(&[], "/"));
+    fn patterns_fit_exactly_or_as_some_upstream_would_read_them() {
+        let pat = pattern("/hospitals/{id}/wards");
+        assert_eq!(fits(&pat, "/hospitals/h1/wards"), Fit::Exactly);
+        assert_eq!(fits(&pat, "/hospitals/h1/wards/"), Fit::Loosely);
+        assert_eq!(fits(&pat, "/Hospitals/h1/wards"), Fit::Loosely);
+        assert_eq!(fits(&pat, "/hospitals/h1/w%61rds"), Fit::Loosely);
+        assert_eq!(fits(&pat, "/hospitals//wards"), Fit::No);
+        assert_eq!(fits(&pat, "/hospitals/h1/ward"), Fit::No);
+        let rest = pattern("/a/*");
+        assert_eq!(fits(&rest, "/a/b/c"), Fit::Exactly);
+        assert_eq!(fits(&rest, "/a/b/c/"), Fit::Exactly);
+        assert_eq!(fits(&[], "/x"), Fit::No);
+        assert_eq!(fits(&[], "/"), Fit::Exactly);
+    }
+
+    fn table(resources: &[&str]) -> RouteTable {
+        let resources = resources
+            .iter()
+            .map(|p| format!(r#"{{ path = "{p}", methods = ["GET"] }}"#))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let toml = format!(
+            r#"
+[[apis]]
+name = "Orders"
+base_path = "/orders"
+upstream = "http://127.0.0.1:1"
+allow_anonymous = true
+resources = [{resources}]
+"#
+        );
+        RouteTable::new(&Config::from_toml(&toml, &|_: &str| None).unwrap())
+    }
+
+    fn resource(t: &RouteTable, path: &str) -> Result<usize, GatewayError> {
+        route(t, &Method::GET, &Uri::try_from(path).unwrap()).map(|m| m.resource)
+    }
+
+    #[test]
+    fn the_most_specific_resource_wins_whatever_the_configuration_order() {
+        for (resources, secret, param, rest) in [
+            (["/h/{id}", "/h/secret", "/h/*"], 1, 0, 2),
+            (["/h/secret", "/h/*", "/h/{id}"], 0, 2, 1),
+            (["/h/*", "/h/{id}", "/h/secret"], 2, 1, 0),
+        ] {
+            let t = table(&resources);
+            assert_eq!(resource(&t, "/orders/h/secret").unwrap(), secret);
+            assert_eq!(resource(&t, "/orders/h/other").unwrap(), param);
+            assert_eq!(resource(&t, "/orders/h/other/x").unwrap(), rest);
+            assert_eq!(resource(&t, "/orders/h/secret/x").unwrap(), rest);
+        }
+    }
+
+    #[test]
+    fn a_spelling_that_an_upstream_reads_as_another_resource_is_refused() {
+        let t = table(&["/h/{id}", "/h/secret"]);
+        for path in [
+            "/orders/h/s%65cret",
+            "/orders/h/SECRET",
+            "/orders/h/secret/",
+            "/orders/H/other",
+            "/Orders/h/other",
+            "/orders/h/other/",
+        ] {
+            assert!(
+                matches!(resource(&t, path), Err(GatewayError::InvalidRequest(_))),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            resource(&t, "/orders/h/secret/x"),
+            Err(GatewayError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn head_is_allowed_wherever_get_is() {
+        let t = table(&["/h/{id}"]);
+        let head = route(&t, &Method::HEAD, &Uri::from_static("/orders/h/1")).unwrap();
+        assert_eq!(t.rule(&head).method, Method::GET);
+        assert!(matches!(
+            route(&t, &Method::POST, &Uri::from_static("/orders/h/1")),
+            Err(GatewayError::MethodNotAllowed)
+        ));
     }
 }
