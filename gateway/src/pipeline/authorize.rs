@@ -14,19 +14,20 @@ pub fn authorize(
     if !table.has_scopes(m.api) {
         return Ok(());
     }
+    if identity.kind == crate::config::IdentificationType::OpenidConnect {
+        // An ID token says who signed in, not what a client may do: where the resource needs an
+        // access token's scopes it is the wrong kind of token (401), not a token lacking a scope,
+        // whatever scope claims it carries.
+        return Err(GatewayError::InvalidToken(
+            "an ID token is not an access token; this resource needs an access token",
+        ));
+    }
     let rule = table.rule(m);
     let opened = rule.opened_by.iter().any(|(asi, scope)| {
         *asi == identity.authorization_server && identity.scopes.iter().any(|s| s == scope)
     });
     if opened {
         return Ok(());
-    }
-    if identity.kind == crate::config::IdentificationType::OpenidConnect {
-        // An ID token says who signed in, not what a client may do: where the resource needs an
-        // access token's scopes it is the wrong kind of token (401), not a token lacking a scope.
-        return Err(GatewayError::InvalidToken(
-            "an ID token is not an access token; this resource needs an access token",
-        ));
     }
     let needed: Vec<&str> = rule
         .opened_by

@@ -179,6 +179,15 @@ impl Validators {
             local.verify(jwt, now).await?;
         }
         let c = &jwt.claims;
+        // The party the token was issued to is one of its audiences (OIDC Core §3.1.3.7), so
+        // a token for one client is never taken as another's.
+        if let Some(azp) = &c.azp
+            && !c.aud.as_ref().is_some_and(|aud| aud.any(|a| a == azp))
+        {
+            return Err(ValidationError::Invalid(
+                "the ID token's azp is not one of its audiences",
+            ));
+        }
         let client_id = c
             .azp
             .clone()
@@ -188,7 +197,9 @@ impl Validators {
             kind: IdentificationType::OpenidConnect,
             client_id,
             subject: c.sub.clone(),
-            scopes: c.scopes(),
+            // An ID token says who signed in; scopes it carries grant nothing (and with HMAC,
+            // whoever holds the client secret could write any).
+            scopes: Vec::new(),
             jti: c.jti.clone(),
         })
     }
