@@ -222,20 +222,23 @@ impl Introspector {
                 "the token's issuer is not accepted",
             ));
         }
-        if parsed
-            .token_type
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("refresh_token"))
-        {
+        // Only an access token is a bearer token: not an ID token, not a refresh token.
+        if !parsed.token_type.as_deref().is_none_or(|t| {
+            t.eq_ignore_ascii_case("bearer")
+                || t == "access_token"
+                || t == "urn:ietf:params:oauth:token-type:access_token"
+        }) {
             return Err(ValidationError::Invalid(
-                "a refresh token is not a bearer token",
+                "only an access token is accepted as a bearer token",
             ));
         }
+        // Okta calls a refresh token "Bearer" too; it has no audience, and an ID token's is a
+        // client id: with audiences configured, the API's own must be there.
         if !self.audiences.is_empty()
-            && parsed
+            && !parsed
                 .aud
                 .as_ref()
-                .is_some_and(|a| !a.any(|a| self.audiences.iter().any(|x| x == a)))
+                .is_some_and(|a| a.any(|a| self.audiences.iter().any(|x| x == a)))
         {
             return Err(ValidationError::Invalid(
                 "the token's audience is not accepted",

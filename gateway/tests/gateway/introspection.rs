@@ -7,7 +7,7 @@ use crate::harness::*;
 const INTROSPECT: &str = "/oauth2/default/v1/introspect";
 
 fn active(cid: &str, scope: &str, exp: u64) -> Value {
-    json!({ "active": true, "scope": scope, "client_id": cid, "sub": "nurse@example.org", "exp": exp, "iat": T0, "token_type": "Bearer" })
+    json!({ "active": true, "scope": scope, "client_id": cid, "sub": "nurse@example.org", "exp": exp, "iat": T0, "token_type": "Bearer", "aud": AUDIENCE })
 }
 
 #[tokio::test]
