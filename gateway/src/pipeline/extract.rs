@@ -9,14 +9,15 @@ use crate::validation::jwt::MAX_TOKEN_LEN;
 /// The bearer token, if the request carries one.
 pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, GatewayError> {
     if let Some(q) = uri.query()
-        && q.split('&').any(|p| {
-            p.split('=')
-                .next()
-                .is_some_and(|k| k.eq_ignore_ascii_case("access_token"))
-        })
+        && q.split(['&', ';']).any(names_access_token)
     {
         return Err(GatewayError::InvalidRequest(
             "tokens are accepted only in the Authorization header",
+        ));
+    }
+    if headers.contains_key("dpop") {
+        return Err(GatewayError::InvalidRequest(
+            "DPoP proofs are not supported; send a Bearer token alone",
         ));
     }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -33,7 +34,8 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
         .map_err(|_| GatewayError::InvalidRequest("the Authorization header is malformed"))?;
     let (scheme, rest) = match value.split_once(' ') {
         Some(parts) => parts,
-        None if value.eq_ignore_ascii_case("bearer") => {
+        // `Bearer` alone, or followed by a tab or other separator (RFC 9110 §11.4: one SP).
+        None if value.len() >= 6 && value[..6].eq_ignore_ascii_case("bearer") => {
             return Err(GatewayError::InvalidRequest(
                 "the Authorization header is malformed",
             ));
@@ -51,6 +53,31 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
         ));
     }
     Ok(Some(token))
+}
+
+/// Whether a query parameter is named `access_token` (RFC 6750 §2.3) as some framework reads
+/// it: escapes and `+` decoded, case ignored, `.` and space as `_` (PHP), `access_token[]`.
+fn names_access_token(param: &str) -> bool {
+    let key = param.split('=').next().unwrap_or("").as_bytes();
+    let hex = |i: usize| key.get(i).and_then(|c| (*c as char).to_digit(16));
+    let mut name = Vec::with_capacity(key.len());
+    let mut i = 0;
+    while i < key.len() {
+        let c = match (key[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                i += 2;
+                u8::try_from(h * 16 + l).unwrap_or(0)
+            }
+            (c, ..) => c,
+        };
+        i += 1;
+        name.push(match c.to_ascii_lowercase() {
+            b'+' | b' ' | b'.' => b'_',
+            c => c,
+        });
+    }
+    name.strip_prefix(b"access_token")
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'[')
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -138,8 +165,37 @@ mod tests {
             ));
         }
         let h = headers(&[]);
+        for uri in [
+            "/x?access_token=abc",
+            "/x?a=1&%61ccess_token=abc",
+            "/x?a=1;access_token=abc",
+            "/x?ACCESS%5FTOKEN=abc",
+            "/x?access_token[]=abc",
+            "/x?access.token=abc",
+        ] {
+            assert!(
+                matches!(
+                    bearer(&h, &Uri::from_static(uri)),
+                    Err(GatewayError::InvalidRequest(_))
+                ),
+                "{uri}"
+            );
+        }
         assert!(matches!(
-            bearer(&h, &Uri::from_static("/x?access_token=abc")),
+            bearer(
+                &h,
+                &Uri::from_static("/x?access_tokens=1&my_access_token=2")
+            ),
+            Ok(None)
+        ));
+        assert!(matches!(
+            bearer(&headers(&["Bearer\tabc"]), &uri),
+            Err(GatewayError::InvalidRequest(_))
+        ));
+        let mut h = headers(&["Bearer abc"]);
+        h.insert("dpop", HeaderValue::from_static("x"));
+        assert!(matches!(
+            bearer(&h, &uri),
             Err(GatewayError::InvalidRequest(_))
         ));
     }

@@ -14,7 +14,9 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 
 use super::route::RouteMatch;
-use super::upstream::{HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with};
+use super::upstream::{
+    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
+};
 use crate::config::Config;
 use crate::error::GatewayError;
 
@@ -183,6 +185,19 @@ impl Forwarder {
         let leave_out = |n: &HeaderName| {
             n == header::HOST || is_stripped(n.as_str()) || listed.iter().any(|l| l == n)
         };
+        // What cannot be passed on faithfully refuses the token rather than being dropped or
+        // mangled: a subject with a line break, or a scope with a space (which an upstream
+        // splitting the header would read as two).
+        if identity.scopes.iter().any(|s| !is_scope_token(s))
+            || [identity.subject, identity.client_id]
+                .into_iter()
+                .flatten()
+                .any(|v| !is_field_value(v.as_bytes()))
+        {
+            return Err(GatewayError::InvalidToken(
+                "the token's subject, client or scopes cannot be passed on",
+            ));
+        }
         let scopes = identity.scopes.join(" ");
         let mut added: [(&'static str, &str); 5] = [("", ""); 5];
         let mut count = 0;
@@ -260,6 +275,13 @@ pub async fn handler(
         }
         Err(e) => p.refuse_at(Some(m.api), app, e),
     }
+}
+
+/// RFC 6749 §3.3 `scope-token`: visible ASCII less `"` and the backslash.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 #[cfg(test)]

@@ -374,7 +374,7 @@ fn push_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
 }
 
 /// What `HeaderValue` accepts: visible characters, spaces, tabs and obs-text (no CR, LF, NUL).
-fn is_field_value(value: &[u8]) -> bool {
+pub(super) fn is_field_value(value: &[u8]) -> bool {
     value
         .iter()
         .all(|b| (*b >= 0x20 && *b != 0x7f) || *b == b'\t')

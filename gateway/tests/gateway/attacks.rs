@@ -204,6 +204,22 @@ async fn introspection_answers_are_checked_for_audience_issuer_and_times() {
     let mut c = good.clone();
     c["aud"] = json!(["api://other", AUDIENCE]);
     cases.push(("audience array with ours", c, 200));
+    // Okta answers for a refresh token with `token_type: Bearer` and no `aud` (C4, D4).
+    let mut c = good.clone();
+    c.as_object_mut().unwrap().remove("aud");
+    c["token_type"] = json!("Bearer");
+    cases.push(("no audience (a refresh token)", c, 401));
+    for (token_type, want) in [
+        ("Bearer", 200),
+        ("access_token", 200),
+        ("id_token", 401),
+        ("refresh_token", 401),
+        ("urn:ietf:params:oauth:token-type:id_token", 401),
+    ] {
+        let mut c = good.clone();
+        c["token_type"] = json!(token_type);
+        cases.push(("token_type", c, want));
+    }
     let mut c = good.clone();
     c["iss"] = json!("https://evil.example/oauth2/default");
     cases.push(("other issuer", c, 401));
@@ -263,6 +279,120 @@ async fn an_id_token_where_an_access_token_is_required_is_invalid_token_not_403(
         .idp
         .token(&s.idp.access_claims(OPENID_APP, &["other"], T0));
     assert_eq!(s.get("/beds/hospitals", &at).await.status(), 403);
+}
+
+#[tokio::test]
+async fn id_tokens_carrying_scope_claims_open_no_scoped_resource() {
+    // C4/A8: scopes written into an ID token (by the AS, or by whoever holds an HMAC-enabled
+    // client's secret) grant nothing; the ID token still opens resources that need no scope.
+    let s = stack_with(|t| {
+        t.replace(
+            r#"identification = ["oauth2_local", "oauth2_remote"]"#,
+            r#"identification = ["openid_connect", "oauth2_local", "oauth2_remote"]"#,
+        )
+    })
+    .await;
+    let mut claims = s.idp.id_claims(OPENID_APP, T0);
+    claims["scp"] = serde_json::json!(["beds.read", "beds.reserve"]);
+    claims["scope"] = serde_json::json!("beds.read beds.reserve");
+    let rs = s.idp.token(&claims);
+    claims["sub"] = serde_json::json!("00uADMIN");
+    let hs = sign_hs256(OPENID_APP_SECRET.as_bytes(), None, &claims);
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    for token in [&rs, &hs] {
+        let r = s.get("/beds/hospitals", token).await;
+        assert_eq!(r.status(), 401);
+        assert!(challenge(&r).contains("error=\"invalid_token\""));
+    }
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
+    let r = s.get("/profile/me", &hs).await;
+    assert_eq!(r.status(), 200);
+    let seen = r.json::<serde_json::Value>().await.unwrap();
+    assert!(
+        seen["headers"]
+            .get("x-gateway-scopes")
+            .is_none_or(|v| v == ""),
+        "an ID token's scope claims are not passed on: {seen}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_token_whose_azp_is_not_among_its_audiences_is_refused() {
+    // OIDC Core §3.1.3.7: a token issued to one client is not taken as another's.
+    let s = Stack::start().await;
+    let mut claims = s.idp.id_claims(PLAIN_APP, T0);
+    claims["azp"] = serde_json::json!(OPENID_APP);
+    let r = s.get("/profile/me", &s.idp.token(&claims)).await;
+    assert_eq!(r.status(), 401);
+    let control = s.idp.token(&s.idp.id_claims(PLAIN_APP, T0));
+    assert_eq!(s.get("/profile/me", &control).await.status(), 200);
+}
+
+#[tokio::test]
+async fn spellings_of_a_literal_resource_never_pass_as_a_parameter_resource() {
+    // E3: `/hospitals/{id}` (beds.read) next to `/hospitals/secret` (beds.reserve), in either
+    // order. A spelling that an upstream would read as `secret` is refused, not authorized as
+    // `{id}`; the literal needs its own scope whatever the order of the configuration.
+    for secret_first in [false, true] {
+        let s = stack_with(|t| {
+            let (param, literal) = ("/hospitals/{id}", "/hospitals/secret");
+            let (first, second) = if secret_first {
+                (literal, param)
+            } else {
+                (param, literal)
+            };
+            t.replace(
+                "path = \"/slow\"\nmethods = [\"GET\"]\n",
+                &format!(
+                    "path = \"/slow\"\nmethods = [\"GET\"]\n\
+                     [[apis.resources]]\npath = \"{first}\"\nmethods = [\"GET\"]\n\
+                     [[apis.resources]]\npath = \"{second}\"\nmethods = [\"GET\"]\n"
+                ),
+            )
+            .replace(
+                r#"{ path = "/slow", methods = ["GET"] }]"#,
+                r#"{ path = "/slow", methods = ["GET"] }, { path = "/hospitals/{id}", methods = ["GET"] }]"#,
+            )
+            .replace(
+                r#"methods = ["POST"] }]"#,
+                r#"methods = ["POST"] }, { path = "/hospitals/secret", methods = ["GET"] }]"#,
+            )
+        })
+        .await;
+        let read = s
+            .idp
+            .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+        let reserve = s
+            .idp
+            .token(&s.idp.access_claims(OPENID_APP, &["beds.reserve"], T0));
+        let auth = format!("Authorization: Bearer {read}\r\n");
+        assert_eq!(raw_get(&s, "/beds/hospitals/h1", &auth).await, 200);
+        assert_eq!(raw_get(&s, "/beds/hospitals/secret", &auth).await, 403);
+        let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+        for target in [
+            "/beds/hospitals/s%65cret",
+            "/beds/hospitals/%73%65%63%72%65%74",
+            "/beds/hospitals/SECRET",
+            "/beds/hospitals/Secret",
+            "/beds/hospitals/secret/",
+            "/beds/hospitals/s%zzcret",
+            "/beds/hospitals/%u0073ecret",
+            "/beds/hospitals/secret%00",
+        ] {
+            let st = raw_get(&s, target, &auth).await;
+            assert!(refused(st), "{target}: {st}");
+        }
+        assert_eq!(
+            s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+            before,
+            "nothing reached the upstream"
+        );
+        let auth = format!("Authorization: Bearer {reserve}\r\n");
+        assert_eq!(raw_get(&s, "/beds/hospitals/secret", &auth).await, 200);
+    }
 }
 
 /// Signs `header.claims` (given as JSON text, so duplicate keys survive) with `key`.
@@ -750,7 +880,7 @@ async fn oversized_tokens_headers_and_deeply_nested_json_are_refused_without_5xx
 async fn a_cached_introspection_answer_is_never_reused_for_other_scopes_or_apis() {
     let s = Stack::start().await;
     let token = "opaque-read-only";
-    s.idp.activate(token, json!({ "active": true, "client_id": OPENID_APP, "scope": "beds.read", "exp": T0 + 3600, "iat": T0 }));
+    s.idp.activate(token, json!({ "active": true, "client_id": OPENID_APP, "scope": "beds.read", "exp": T0 + 3600, "iat": T0, "aud": AUDIENCE }));
     assert_eq!(s.get("/beds/hospitals", token).await.status(), 200);
     let r = s
         .http
@@ -908,4 +1038,14 @@ async fn several_tokens_in_one_request_are_refused() {
     assert_eq!(st, 400);
     let st = raw_get(&s, &format!("/beds/hospitals?ACCESS_TOKEN={good}"), "").await;
     assert_eq!(st, 400);
+    let bearer = format!("Authorization: Bearer {good}\r\n");
+    for target in [
+        "/beds/hospitals?x=1&%61ccess_token=zzz",
+        "/beds/hospitals?access_token[]=zzz",
+        "/beds/hospitals?x=1;access_token=zzz",
+    ] {
+        assert_eq!(raw_get(&s, target, &bearer).await, 400, "{target}");
+    }
+    let st = raw_get(&s, "/beds/hospitals", &format!("{bearer}DPoP: eyJ.x.y\r\n")).await;
+    assert_eq!(st, 400, "Bearer with a DPoP proof is ambiguous");
 }
