@@ -47,6 +47,10 @@ pub(crate) fn pretend_worker(slot: usize) {
     WORKER_SLOT.with(|s| s.set(slot));
 }
 
+/// The largest request head read (the upstream client's limit on response heads too); tokens
+/// are at most 16 KiB.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
 /// path through the live pipeline.
 struct Front {
@@ -206,7 +210,9 @@ async fn worker(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        // A request head over this is 431: oversized heads never reach an upstream.
+        .max_buf_size(MAX_REQUEST_HEAD);
     let mut acceptor = accept.map(|(l, peers)| (l, peers, 0usize));
     let serve = |stream: TcpStream| {
         let _ = stream.set_nodelay(true);

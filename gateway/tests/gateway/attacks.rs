@@ -852,6 +852,16 @@ async fn oversized_tokens_headers_and_deeply_nested_json_are_refused_without_5xx
     let huge = format!("X-Pad: {}\r\n", "p".repeat(200 * 1024));
     let st = raw_get(&s, "/beds/hospitals", &huge).await;
     assert!(st == 0 || (400..500).contains(&st), "{st}");
+    // A head over 64 KiB never reaches the upstream, even in headers of legal size each.
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    let wide: String = (0..9)
+        .map(|i| format!("X-Pad{i}: {}\r\n", "p".repeat(8 * 1024)))
+        .collect();
+    assert_eq!(raw_get(&s, "/beds/hospitals", &wide).await, 431);
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
     let many: String = (0..500).map(|i| format!("X-H{i}: v\r\n")).collect();
     let st = raw_get(&s, "/beds/hospitals", &many).await;
     assert!(st == 0 || (400..500).contains(&st), "{st}");
