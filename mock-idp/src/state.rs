@@ -73,6 +73,7 @@ impl AppState {
                     scopes: server.scopes.clone(),
                     policies,
                     keys: key,
+                    unpublished_access_keys: None,
                     registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
                     metadata: std::sync::OnceLock::new(),
                     claims: server.claims.clone(),
@@ -207,6 +208,10 @@ pub struct AuthServer {
     pub scopes: Vec<ScopeConfig>,
     pub policies: Vec<PolicyConfig>,
     pub keys: KeyRing,
+    /// The org server's access-token keys: never published (Okta's org access tokens are
+    /// opaque to clients, to be introspected), so a gateway that validates them locally fails
+    /// here as it would against a real tenant. `None`: access tokens use `keys`.
+    pub unpublished_access_keys: Option<KeyRing>,
     pub registration_endpoint: String,
     /// Custom claims from the configuration.
     pub claims: Vec<crate::config::ClaimConfig>,
@@ -226,6 +231,7 @@ impl AuthServer {
             access_token_lifetime: 3600,
             scopes: Vec::new(),
             policies: vec![default_policy()],
+            unpublished_access_keys: Some(KeyRing::generating_after(&key)),
             keys: key,
             registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
             metadata: std::sync::OnceLock::new(),
@@ -235,6 +241,16 @@ impl AuthServer {
 
     pub fn is_org(&self) -> bool {
         self.id.is_none()
+    }
+
+    /// The keys that sign this server's access tokens.
+    pub fn access_token_keys(&self) -> &KeyRing {
+        self.unpublished_access_keys.as_ref().unwrap_or(&self.keys)
+    }
+
+    /// Every key ring of this server (published and not).
+    pub fn key_rings(&self) -> impl Iterator<Item = &KeyRing> {
+        std::iter::once(&self.keys).chain(&self.unpublished_access_keys)
     }
 
     pub fn endpoint(&self, path: &str) -> String {

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::ids;
-use crate::keys::SigningKey;
-use crate::state::{AppState, AuthServer};
+use crate::keys::{KeyRing, SigningKey};
+use crate::state::AppState;
 
 /// What kind of token to mint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -139,15 +139,15 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
         _ => {}
     }
     claims.extend(request.claims.clone());
-    sign(server, &claims, request.flavor)
+    let keys = match request.kind {
+        TestTokenKind::Access => server.access_token_keys(),
+        TestTokenKind::Id => &server.keys,
+    };
+    sign(keys, &claims, request.flavor)
 }
 
-fn sign(
-    server: &AuthServer,
-    claims: &Map<String, Value>,
-    flavor: Flavor,
-) -> Result<String, String> {
-    let active = server.keys.active();
+fn sign(keys: &KeyRing, claims: &Map<String, Value>, flavor: Flavor) -> Result<String, String> {
+    let active = keys.active();
     let payload = B64.encode(serde_json::to_vec(claims).map_err(|e| e.to_string())?);
     let with_header = |header: Value| format!("{}.{payload}", B64.encode(header.to_string()));
     match flavor {

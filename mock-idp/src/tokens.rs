@@ -86,7 +86,7 @@ pub fn mint_access_token(
         unreachable!("a struct serialises to an object")
     };
     map.extend(request.extra);
-    let token = server.keys.active().sign_jwt(&map)?;
+    let token = server.access_token_keys().active().sign_jwt(&map)?;
     Ok(MintedToken {
         token,
         jti: map
@@ -108,7 +108,7 @@ pub enum Inactive {
     Revoked,
 }
 
-/// Verifies a JWT signed by this server: signature with a published key,
+/// Verifies a JWT signed by this server: signature with one of its keys,
 /// issuer, expiry against `now`, and revocation. Returns the header and claims.
 pub fn verify_own_jwt(
     server: &AuthServer,
@@ -126,7 +126,10 @@ pub fn verify_own_jwt(
         .get("kid")
         .and_then(Value::as_str)
         .ok_or(Inactive::UnknownKey)?;
-    let key = server.keys.find(kid).ok_or(Inactive::UnknownKey)?;
+    let key = server
+        .key_rings()
+        .find_map(|ring| ring.find(kid))
+        .ok_or(Inactive::UnknownKey)?;
     if !key.verify(message.as_bytes(), signature) {
         return Err(Inactive::BadSignature);
     }

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::OktaApiError;
+use crate::keys::KeyRing;
 use crate::state::{AppState, AuthServer};
 
 pub mod authn;
@@ -192,7 +193,10 @@ async fn await_keys(
         "/.well-known/oauth-authorization-server",
     ];
     let path = request.uri().path();
-    if !state.servers().all(|s| s.keys.is_ready()) && !KEYLESS.iter().any(|d| path.ends_with(d)) {
+    let all_ready = state
+        .servers()
+        .all(|s| s.key_rings().all(KeyRing::is_ready));
+    if !all_ready && !KEYLESS.iter().any(|d| path.ends_with(d)) {
         let only = path
             .strip_prefix("/oauth2/")
             .and_then(|rest| rest.split_once('/'))
@@ -202,8 +206,8 @@ async fn await_keys(
             Some(server) => vec![server],
             None => state.servers().cloned().collect(),
         };
-        for server in servers {
-            if server.keys.ready().await.is_err() {
+        for ring in servers.iter().flat_map(|s| s.key_rings()) {
+            if ring.ready().await.is_err() {
                 return crate::error::OAuthError::server_error().into_response();
             }
         }

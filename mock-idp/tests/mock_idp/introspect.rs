@@ -137,3 +137,73 @@ async fn intro_a_token_of_another_authorization_server_is_inactive_there() {
         json!({"active": false})
     );
 }
+
+#[tokio::test]
+async fn intro_l01_org_access_tokens_are_opaque_to_clients_and_introspected() {
+    // Okta signs the org server's access tokens with a key it never publishes: a client (or a
+    // gateway) must introspect them. Its ID tokens still verify with the published keys.
+    let idp = start().await;
+    let (client, secret) = (
+        crate::user_support::TEST_CLIENT_ID,
+        crate::user_support::TEST_CLIENT_SECRET,
+    );
+    let org = format!("{}/oauth2/v1", idp.base_url());
+    let response = post_basic(
+        &format!("{org}/token"),
+        client,
+        secret,
+        &[
+            ("grant_type", "password"),
+            ("username", crate::user_support::USER_LOGIN),
+            ("password", crate::user_support::USER_PASSWORD),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let kid = |token: &str| crate::support::decode_parts(token).0["kid"].clone();
+    let access = body["access_token"].as_str().unwrap();
+    let id = body["id_token"].as_str().unwrap();
+    let jwks: Value = http()
+        .get(format!("{org}/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["kid"])
+        .collect();
+    assert!(
+        !published.contains(&&kid(access)),
+        "the access token's key is not published"
+    );
+    assert!(published.contains(&&kid(id)), "the ID token's key is");
+    let answer: Value = post_basic(
+        &format!("{org}/introspect"),
+        client,
+        secret,
+        &[("token", access), ("token_type_hint", "access_token")],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answer["active"], json!(true), "{answer}");
+    let userinfo = http()
+        .get(format!("{org}/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 200);
+    // The default custom server's access tokens stay verifiable with its published keys.
+    let custom = access_token(&idp, "beds.read").await;
+    crate::support::verify_independently(&idp.jwks_uri(), &custom, &idp.issuer(), "api://default")
+        .await;
+}
