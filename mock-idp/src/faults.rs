@@ -17,6 +17,10 @@ use crate::error::OktaApiError;
 use crate::state::AppState;
 
 pub async fn apply_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // A browser's preflight is left alone: faults are for the client's own requests.
+    if crate::routes::cors::is_preflight(&request) {
+        return next.run(request).await;
+    }
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query_names = request

@@ -22,6 +22,7 @@ pub mod authn;
 pub mod authorize;
 pub mod clients;
 pub mod control;
+pub mod cors;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
@@ -59,18 +60,31 @@ impl FromRequestParts<AppState> for Server {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
+    let trusted = || middleware::from_fn_with_state(state.clone(), cors::trusted);
     let endpoints = |prefix: &str| {
         Router::new()
-            .route(&format!("{prefix}/v1/keys"), get(keys::keys))
+            .route(
+                &format!("{prefix}/v1/keys"),
+                get(keys::keys).options(cors::document_preflight),
+            )
             .route(
                 &format!("{prefix}/v1/token"),
-                post(token::token).options(token::preflight),
+                post(token::token)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
             )
             .route(
                 &format!("{prefix}/v1/introspect"),
-                post(introspect::introspect),
+                post(introspect::introspect)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
             )
-            .route(&format!("{prefix}/v1/revoke"), post(revoke::revoke))
+            .route(
+                &format!("{prefix}/v1/revoke"),
+                post(revoke::revoke)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
+            )
             .route(
                 &format!("{prefix}/v1/authorize"),
                 get(authorize::authorize_get).post(authorize::authorize_post),
@@ -79,7 +93,8 @@ pub fn router(state: AppState) -> Router {
                 &format!("{prefix}/v1/userinfo"),
                 get(userinfo::userinfo)
                     .post(userinfo::userinfo)
-                    .options(userinfo::preflight),
+                    .options(cors::userinfo_preflight)
+                    .route_layer(trusted()),
             )
             .route(
                 &format!("{prefix}/v1/logout"),
@@ -89,17 +104,22 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
+            get(discovery::openid_configuration).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
+            get(discovery::openid_configuration).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/oauth-authorization-server",
-            get(discovery::oauth_authorization_server),
+            get(discovery::oauth_authorization_server).options(cors::document_preflight),
         )
-        .route("/api/v1/authn", post(authn::authn))
+        .route(
+            "/api/v1/authn",
+            post(authn::authn)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
         .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
