@@ -113,7 +113,10 @@ pub async fn rate_limit_headers(
         ("x-rate-limit-remaining", limit.saturating_sub(count)),
         ("x-rate-limit-reset", u64::try_from(reset).unwrap_or(0)),
     ] {
-        headers.insert(name, HeaderValue::from(value));
+        // An injected 429 has already said `Remaining: 0`.
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from(value));
     }
     response
 }
