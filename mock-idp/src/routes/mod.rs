@@ -120,6 +120,12 @@ pub fn router(state: AppState) -> Router {
                 .options(cors::authn_preflight)
                 .route_layer(trusted()),
         )
+        .route(
+            "/api/v1/authn/cancel",
+            post(authn::cancel)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
         .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))

@@ -85,7 +85,10 @@ async fn bcp_04_token_endpoints_and_authn_preflights_pass_with_credentials() {
     let idp = start().await;
     let base = idp.base_url();
     let issuer = idp.issuer();
-    let mut urls = vec![format!("{base}/api/v1/authn")];
+    let mut urls = vec![
+        format!("{base}/api/v1/authn"),
+        format!("{base}/api/v1/authn/cancel"),
+    ];
     for prefix in [format!("{base}/oauth2"), issuer.clone()] {
         for endpoint in ["token", "introspect", "revoke", "userinfo"] {
             urls.push(format!("{prefix}/v1/{endpoint}"));
