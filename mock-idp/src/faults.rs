@@ -16,7 +16,12 @@ use crate::control::{Endpoint, FaultKind, RequestRecord};
 use crate::error::OktaApiError;
 use crate::state::AppState;
 
-pub async fn apply_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Records each request and the status it got.
+pub async fn record_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query_names = request
@@ -35,12 +40,7 @@ pub async fn apply_faults(State(state): State<AppState>, request: Request, next:
                 .map(|(_, v)| v.into_owned())
         })
     });
-    let fault = Endpoint::of_path(&path)
-        .and_then(|endpoint| state.control.take_fault(endpoint, crate::ids::random_unit));
-    let response = match fault {
-        None => next.run(request).await,
-        Some(fault) => faulted(fault, request, next).await,
-    };
+    let response = next.run(request).await;
     state.control.record(RequestRecord {
         at: state.clock.now(),
         method,
@@ -50,6 +50,20 @@ pub async fn apply_faults(State(state): State<AppState>, request: Request, next:
         client_id,
     });
     response
+}
+
+/// Answers with the endpoint's injected fault, if one fires. A browser's
+/// preflight is left alone: faults are for the requests the client makes.
+pub async fn apply_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if crate::routes::cors::is_preflight(&request) {
+        return next.run(request).await;
+    }
+    let fault = Endpoint::of_path(request.uri().path())
+        .and_then(|endpoint| state.control.take_fault(endpoint, crate::ids::random_unit));
+    match fault {
+        None => next.run(request).await,
+        Some(fault) => faulted(fault, request, next).await,
+    }
 }
 
 async fn faulted(fault: FaultKind, request: Request, next: Next) -> Response {
@@ -124,6 +138,7 @@ async fn faulted(fault: FaultKind, request: Request, next: Next) -> Response {
                 "API call exceeded rate limit due to too many requests.",
             )
             .into_response();
+            // The rate-limit layer outside keeps this and adds the limit and reset.
             response
                 .headers_mut()
                 .insert("x-rate-limit-remaining", HeaderValue::from_static("0"));

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -25,30 +25,42 @@ impl FromRequestParts<AppState> for ApiToken {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
-        let token = value
-            .and_then(|v| v.split_once(' '))
-            .and_then(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("SSWS").then_some(token.trim())
-            });
-        match token {
+        match ssws_token(&parts.headers) {
             None => Err(OktaApiError::new(
                 StatusCode::FORBIDDEN,
                 "E0000005",
                 "Invalid session",
             )),
-            Some(token) if state.is_api_token(token) => Ok(Self),
-            Some(_) => Err(OktaApiError::new(
+            Some(token) => ApiToken::check(state, token),
+        }
+    }
+}
+
+impl ApiToken {
+    /// For APIs open to anonymous callers (`/api/v1/authn`): no SSWS header is
+    /// fine, a wrong one is not (okta-fidelity.md §10, §11).
+    pub fn check_if_sent(state: &AppState, headers: &HeaderMap) -> Result<(), OktaApiError> {
+        ssws_token(headers).map_or(Ok(()), |token| Self::check(state, token).map(drop))
+    }
+
+    fn check(state: &AppState, token: &str) -> Result<Self, OktaApiError> {
+        if state.is_api_token(token) {
+            Ok(Self)
+        } else {
+            Err(OktaApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "E0000011",
                 "Invalid token provided",
-            )),
+            ))
         }
     }
+}
+
+/// The token of an `Authorization: SSWS …` header (empty when only the scheme is there).
+fn ssws_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    scheme.eq_ignore_ascii_case("SSWS").then_some(token.trim())
 }
 
 /// The ceiling reported when no limit is configured (nothing is refused then).
@@ -113,7 +125,10 @@ pub async fn rate_limit_headers(
         ("x-rate-limit-remaining", limit.saturating_sub(count)),
         ("x-rate-limit-reset", u64::try_from(reset).unwrap_or(0)),
     ] {
-        headers.insert(name, HeaderValue::from(value));
+        // An injected 429 has already said `Remaining: 0`.
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from(value));
     }
     response
 }

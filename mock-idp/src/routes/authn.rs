@@ -1,28 +1,27 @@
 //! `POST /api/v1/authn` (Okta Classic's Authentication API, at the root as
 //! okta-auth-js expects): username + password in, a `SUCCESS` transaction
 //! with a single-use, five-minute `sessionToken` out (okta-fidelity.md §11).
+//! Callers may be anonymous; one sending `SSWS` must send a valid token.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use http_body_util::BodyExt as _;
+use serde_json::{Map, Value, json};
 
 use crate::error::OktaApiError;
+use crate::management::ApiToken;
 use crate::state::AppState;
 
 /// sessionTokens live five minutes.
 const SESSION_TOKEN_LIFETIME: i64 = 300;
 
-pub async fn authn(State(state): State<AppState>, body: Bytes) -> Response {
-    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
-        return OktaApiError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000003",
-            "The request body was not well-formed.",
-        )
-        .into_response();
+pub async fn authn(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let request = match read_request(&state, &headers, body).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
     };
     let text = |name: &str| {
         request
@@ -59,18 +58,55 @@ pub async fn authn(State(state): State<AppState>, body: Bytes) -> Response {
                 "profile": profile,
             }
         },
-        "_links": {
-            "cancel": {
-                "href": format!("{}/api/v1/authn/cancel", state.base_url()),
-                "hints": { "allow": ["POST"] }
-            }
-        }
     });
     let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `POST /api/v1/authn/cancel` with `{"stateToken": …}`. Transactions here
+/// succeed at once and never hand out a stateToken, so any one presented is
+/// unknown: Okta's answer for an expired one.
+pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    if let Err(error) = read_request(&state, &headers, body).await {
+        return error.into_response();
+    }
+    OktaApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "E0000011",
+        "Invalid token provided",
+    )
+    .into_response()
+}
+
+/// The JSON object of an authn request from an anonymous caller or one with a
+/// valid SSWS token, read within `server.max_body_bytes`.
+async fn read_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Map<String, Value>, OktaApiError> {
+    ApiToken::check_if_sent(state, headers)?;
+    let limit = state.settings().max_body_bytes;
+    let not_well_formed =
+        |status| OktaApiError::new(status, "E0000003", "The request body was not well-formed.");
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            let mut error = not_well_formed(StatusCode::PAYLOAD_TOO_LARGE);
+            error
+                .causes
+                .push(format!("The request body is larger than {limit} bytes."));
+            return Err(error);
+        }
+        Err(_) => return Err(not_well_formed(StatusCode::BAD_REQUEST)),
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(request)) => Ok(request),
+        _ => Err(not_well_formed(StatusCode::BAD_REQUEST)),
+    }
 }
 
 /// `2015-11-03T10:15:57.000Z`, Okta's date format.

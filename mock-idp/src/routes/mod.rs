@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderValue, Request, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ pub mod authn;
 pub mod authorize;
 pub mod clients;
 pub mod control;
+pub mod cors;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
@@ -60,18 +61,31 @@ impl FromRequestParts<AppState> for Server {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
+    let trusted = || middleware::from_fn_with_state(state.clone(), cors::trusted);
     let endpoints = |prefix: &str| {
         Router::new()
-            .route(&format!("{prefix}/v1/keys"), get(keys::keys))
+            .route(
+                &format!("{prefix}/v1/keys"),
+                get(keys::keys).options(cors::document_preflight),
+            )
             .route(
                 &format!("{prefix}/v1/token"),
-                post(token::token).options(token::preflight),
+                post(token::token)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
             )
             .route(
                 &format!("{prefix}/v1/introspect"),
-                post(introspect::introspect),
+                post(introspect::introspect)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
             )
-            .route(&format!("{prefix}/v1/revoke"), post(revoke::revoke))
+            .route(
+                &format!("{prefix}/v1/revoke"),
+                post(revoke::revoke)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
+            )
             .route(
                 &format!("{prefix}/v1/authorize"),
                 get(authorize::authorize_get).post(authorize::authorize_post),
@@ -80,7 +94,8 @@ pub fn router(state: AppState) -> Router {
                 &format!("{prefix}/v1/userinfo"),
                 get(userinfo::userinfo)
                     .post(userinfo::userinfo)
-                    .options(userinfo::preflight),
+                    .options(cors::userinfo_preflight)
+                    .route_layer(trusted()),
             )
             .route(
                 &format!("{prefix}/v1/logout"),
@@ -90,17 +105,28 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
+            get(discovery::openid_configuration).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
+            get(discovery::openid_configuration).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/oauth-authorization-server",
-            get(discovery::oauth_authorization_server),
+            get(discovery::oauth_authorization_server).options(cors::document_preflight),
         )
-        .route("/api/v1/authn", post(authn::authn))
+        .route(
+            "/api/v1/authn",
+            post(authn::authn)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
+            "/api/v1/authn/cancel",
+            post(authn::cancel)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
         .route("/login/login.htm", post(login::login_post))
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
@@ -118,19 +144,25 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/v1/clients/{client_id}/lifecycle/newSecret",
             post(clients::new_secret),
         )
+        // Innermost first: a fault's answer still gets the rate-limit headers
+        // (SDKs retry on them), and every answer, a configured 429 too, is recorded.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::apply_faults,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::management::rate_limit_headers,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::faults::apply_faults,
+            crate::faults::record_requests,
         ))
         .merge(control_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(state.clone(), okta_headers))
         .with_state(state)
 }
 
@@ -215,11 +247,24 @@ async fn await_keys(
     next.run(request).await
 }
 
-/// Okta stamps every response with `X-Okta-Request-Id`.
-async fn request_id(request: Request<axum::body::Body>, next: Next) -> Response {
+/// Okta stamps every response with `X-Okta-Request-Id`, and its `Date` is
+/// the mock clock's, the same time as `Expires` and `X-Rate-Limit-Reset`
+/// (SDKs back off by `X-Rate-Limit-Reset` minus `Date`).
+async fn okta_headers(
+    State(state): State<AppState>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
+    let headers = response.headers_mut();
     if let Ok(id) = HeaderValue::from_str(&crate::ids::request_id()) {
-        response.headers_mut().insert("x-okta-request-id", id);
+        headers.insert("x-okta-request-id", id);
+    }
+    let date = crate::http_date::format(state.clock.now());
+    if !date.is_empty()
+        && let Ok(date) = HeaderValue::from_str(&date)
+    {
+        headers.insert(header::DATE, date);
     }
     response
 }

@@ -17,19 +17,7 @@ pub async fn userinfo(
     Server(server): Server,
     headers: HeaderMap,
 ) -> Response {
-    let mut response = answer(&state, &server, &headers);
-    super::token::allow_browser_origin(&state, &headers, &mut response);
-    response
-}
-
-/// CORS preflight: okta-auth-js calls userinfo from the browser with a Bearer header.
-pub async fn preflight(_server: super::Server, headers: HeaderMap) -> Response {
-    let mut response = super::token::cors_preflight(headers);
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    response
+    answer(&state, &server, &headers)
 }
 
 fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderMap) -> Response {

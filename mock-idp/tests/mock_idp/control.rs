@@ -508,3 +508,100 @@ async fn issued_tokens_and_sessions_can_be_inspected_without_the_tokens() {
         "never the token itself"
     );
 }
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds.
+fn http_date_seconds(response: &reqwest::Response, name: &str) -> i64 {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let value = response.headers()[name].to_str().unwrap();
+    time::PrimitiveDateTime::parse(value, format)
+        .unwrap_or_else(|e| panic!("{name}: {value}: {e}"))
+        .assume_utc()
+        .unix_timestamp()
+}
+
+fn header_i64(response: &reqwest::Response, name: &str) -> i64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn injected_429_and_5xx_carry_oktas_rate_limit_headers_and_a_date() {
+    let idp = start().await;
+    for (fault, status) in [
+        (
+            json!({"endpoint": "token", "kind": "rate_limit", "times": 1}),
+            429,
+        ),
+        (
+            json!({"endpoint": "token", "kind": "status", "status": 503, "times": 1}),
+            503,
+        ),
+        (
+            json!({"endpoint": "token", "kind": "status", "status": 504, "times": 1}),
+            504,
+        ),
+    ] {
+        let created = http()
+            .post(control(&idp, "faults"))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let response = client_credentials(&idp, "beds.read").await;
+        assert_eq!(response.status(), status);
+        // okta-sdk-python retries only with both, after `Reset - Date + 1` seconds.
+        let date = http_date_seconds(&response, "date");
+        let reset = header_i64(&response, "x-rate-limit-reset");
+        assert!(
+            (1..=60).contains(&(reset - date)),
+            "{status}: reset {reset}, date {date}"
+        );
+        assert!(header_i64(&response, "x-rate-limit-limit") > 0);
+        let remaining = header_i64(&response, "x-rate-limit-remaining");
+        if status == 429 {
+            assert_eq!(remaining, 0);
+            assert_eq!(
+                response.json::<Value>().await.unwrap()["errorCode"],
+                "E0000047"
+            );
+        }
+    }
+    let recorded: Value = get_json(&control(&idp, "requests")).await;
+    let statuses: Vec<u64> = recorded["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/v1/token"))
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [429, 503, 504]);
+}
+
+#[tokio::test]
+async fn the_date_header_follows_the_mock_clock_like_expires_and_the_rate_limit_reset() {
+    let idp = mock_idp::MockIdp::builder()
+        .clock(mock_idp::Clock::frozen_at(2_000_000_000))
+        .start()
+        .await
+        .unwrap();
+    let response = http().get(idp.jwks_uri()).send().await.unwrap();
+    assert_eq!(response.headers()["date"], "Wed, 18 May 2033 03:33:20 GMT");
+    idp.clock().advance(Duration::from_secs(7200));
+    let response = http().get(idp.jwks_uri()).send().await.unwrap();
+    let date = http_date_seconds(&response, "date");
+    assert_eq!(date, 2_000_007_200);
+    // max-age=300 in the default config.
+    assert_eq!(http_date_seconds(&response, "expires") - date, 300);
+    let reset = header_i64(&response, "x-rate-limit-reset");
+    assert!((1..=60).contains(&(reset - date)), "{reset} vs {date}");
+    // Every response, errors and the control API included.
+    for url in [
+        format!("{}/nowhere", idp.base_url()),
+        control(&idp, "clock"),
+    ] {
+        let response = http().get(&url).send().await.unwrap();
+        assert_eq!(http_date_seconds(&response, "date"), 2_000_007_200, "{url}");
+    }
+}

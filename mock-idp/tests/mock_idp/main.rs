@@ -8,6 +8,7 @@ mod user_support;
 mod client_auth;
 mod client_credentials;
 mod control;
+mod cors;
 mod discovery;
 mod encrypted_id_token;
 mod introspect;
