@@ -8,6 +8,10 @@ use axum::response::{IntoResponse, Response};
 const LOGIN_TEMPLATE: &str = include_str!("../templates/login.html");
 const ERROR_TEMPLATE: &str = include_str!("../templates/error.html");
 const FORM_POST_TEMPLATE: &str = include_str!("../templates/form_post.html");
+const POST_MESSAGE_TEMPLATE: &str = include_str!("../templates/okta_post_message.html");
+/// The post-message page's one script. The data it sends sits in attributes (HTML-escaped like
+/// every value here), so nothing from the request is ever written into script text.
+const POST_MESSAGE_SCRIPT: &str = "(function (w) { var el = document.getElementById('okta-message'); var target = w.parent !== w ? w.parent : w.opener; if (target) { target.postMessage(JSON.parse(el.getAttribute('data-message')), el.getAttribute('data-origin')); } })(window);";
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn escape(value: &str) -> String {
@@ -111,6 +115,39 @@ pub fn form_post(action: &str, params: &[(&str, String)]) -> Response {
     response
         .headers_mut()
         .remove(header::CONTENT_SECURITY_POLICY);
+    response
+}
+
+/// Okta's `okta_post_message` response: a page that hands `params` to the window that opened
+/// it (an iframe's parent for `prompt=none`, a popup's opener) with `postMessage`, addressed to
+/// `origin` (the redirect URI's) only, and that only that origin may frame.
+pub fn okta_post_message(origin: &str, params: &[(&str, String)]) -> Response {
+    let message: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), serde_json::Value::from(value.as_str())))
+        .collect();
+    let message = serde_json::Value::Object(message).to_string();
+    let body = render(
+        POST_MESSAGE_TEMPLATE,
+        &[("message", &message), ("origin", origin)],
+    )
+    .replace("<!--script-->", POST_MESSAGE_SCRIPT);
+    let mut response = page_response(StatusCode::OK, body);
+    let headers = response.headers_mut();
+    headers.remove(header::X_FRAME_OPTIONS);
+    static SCRIPT_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(POST_MESSAGE_SCRIPT.as_bytes()))
+    });
+    let policy = format!(
+        "default-src 'none'; script-src 'sha256-{}'; frame-ancestors {origin}; base-uri 'none'",
+        *SCRIPT_HASH
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
     response
 }
 

@@ -123,6 +123,9 @@ pub enum ResponseMode {
     Query,
     Fragment,
     FormPost,
+    /// Okta's: a page that posts the response to the opening window (okta-auth-js's silent
+    /// renew in an iframe, and its popup login).
+    OktaPostMessage,
 }
 
 impl Reply {
@@ -133,6 +136,9 @@ impl Reply {
         }
         match self.mode {
             ResponseMode::FormPost => html::form_post(&self.redirect_uri, &params),
+            ResponseMode::OktaPostMessage => {
+                html::okta_post_message(&web_origin(&self.redirect_uri), &params)
+            }
             ResponseMode::Query | ResponseMode::Fragment => {
                 let location = match self.mode {
                     ResponseMode::Query => {
@@ -169,6 +175,11 @@ impl Reply {
             ("error_description", error.description.to_string()),
         ])
     }
+}
+
+/// The origin of `uri` as `postMessage` names it (`null` for a non-web scheme).
+fn web_origin(uri: &str) -> String {
+    url::Url::parse(uri).map_or_else(|_| "null".to_owned(), |u| u.origin().ascii_serialization())
 }
 
 /// A validated authorize request.
@@ -302,6 +313,10 @@ fn validate(
         Some("query") => Some(ResponseMode::Query),
         Some("fragment") => Some(ResponseMode::Fragment),
         Some("form_post") => Some(ResponseMode::FormPost),
+        // Only to a web origin: a message is never addressed to "*".
+        Some("okta_post_message") if web_origin(redirect_uri) != "null" => {
+            Some(ResponseMode::OktaPostMessage)
+        }
         Some(_) => None,
     };
     let mut reply = Reply {
@@ -324,7 +339,7 @@ fn validate(
             &reply,
             OAuthError::new(
                 OAuthErrorCode::UnsupportedResponseMode,
-                "The response mode is not supported by the authorization server. Supported response modes: [query, fragment, form_post].",
+                "The response mode is not supported by the authorization server. Supported response modes: [query, fragment, form_post, okta_post_message].",
             ),
         );
     }

@@ -131,7 +131,8 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     doc["scopes_supported"] = json!(scopes);
     doc["authorization_endpoint"] = json!(server.endpoint("authorize"));
     doc["end_session_endpoint"] = json!(server.endpoint("logout"));
-    doc["response_modes_supported"] = json!(["query", "fragment", "form_post"]);
+    doc["response_modes_supported"] =
+        json!(["query", "fragment", "form_post", "okta_post_message"]);
     doc["code_challenge_methods_supported"] = json!(["S256"]);
     match kind {
         DocumentKind::OpenIdConfiguration => {

@@ -568,3 +568,75 @@ async fn oidc_12_request_objects_are_refused_not_ignored() {
         assert_eq!(query["state"], "s1");
     }
 }
+
+/// The `data-*` attribute `name` of the post-message page, HTML-unescaped.
+fn page_attribute(body: &str, name: &str) -> String {
+    let start = body.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    let end = start + body[start..].find('"').unwrap();
+    body[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn authz_okta_post_message_hands_the_response_to_the_opening_window() {
+    // okta-auth-js's silent renew (`getWithoutPrompt`, an iframe with prompt=none) and popup
+    // login read the response from a `postMessage` addressed to the redirect URI's origin.
+    let idp = start().await;
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", SPA_CLIENT_ID),
+        ("response_type", "code"),
+        ("response_mode", "okta_post_message"),
+        ("prompt", "none"),
+        ("scope", "openid"),
+        ("redirect_uri", SPA_REDIRECT),
+        ("state", "st-pm"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let response = authorize_with_session_token(&idp, &params).await;
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(response.headers().get("x-frame-options").is_none());
+    assert!(
+        policy.contains("frame-ancestors http://localhost:8080;"),
+        "{policy}"
+    );
+    let body = response.text().await.unwrap();
+    // The page's one script is the one the policy allows.
+    let script = &body[body.find("<script>").unwrap() + 8..body.find("</script>").unwrap()];
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script))
+    };
+    assert!(
+        policy.contains(&format!("script-src 'sha256-{hash}'")),
+        "{policy}"
+    );
+    assert!(script.contains("postMessage"));
+    assert_eq!(
+        page_attribute(&body, "data-origin"),
+        "http://localhost:8080"
+    );
+    let message: Value = serde_json::from_str(&page_attribute(&body, "data-message")).unwrap();
+    assert_eq!(message["state"], "st-pm");
+    let code = message["code"].as_str().unwrap();
+    let redeemed = redeem_spa(&idp, code, Some(&verifier)).await;
+    assert_eq!(redeemed.status(), 200);
+
+    // Without a session the error travels the same way.
+    let response = get(&authorize_url(&idp, &params)).await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let message: Value = serde_json::from_str(&page_attribute(&body, "data-message")).unwrap();
+    assert_eq!(message["error"], "login_required");
+    assert_eq!(message["state"], "st-pm");
+}

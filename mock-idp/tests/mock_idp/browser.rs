@@ -370,3 +370,112 @@ async fn the_debugger_page_shows_servers_clients_users_and_requests_in_chromium(
     }
     assert!(!text.contains(crate::support::SERVICE_CLIENT_SECRET));
 }
+
+/// A stand-in single-page app on its own origin: `/silent?src=URL` frames `URL` and writes
+/// every message it receives (origin and data) into `#got`, as okta-auth-js listens for them.
+async fn silent_renew_app() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(
+        |axum::extract::Query(q): axum::extract::Query<
+            std::collections::HashMap<String, String>,
+        >| async move {
+            let src = q.get("src").cloned().unwrap_or_default();
+            let src = src.replace('&', "&amp;").replace('"', "&quot;");
+            axum::response::Html(format!(
+                "<!DOCTYPE html><title>App</title><pre id=\"got\"></pre>\
+                 <script>window.addEventListener('message', function (e) {{\
+                 document.getElementById('got').textContent = \
+                 JSON.stringify({{origin: e.origin, data: e.data}}); }});</script>\
+                 <iframe src=\"{src}\"></iframe>"
+            ))
+        },
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test]
+async fn okta_post_message_renews_silently_in_an_iframe_of_the_app() {
+    // okta-auth-js's `token.getWithoutPrompt`: with a session at the mock, an iframe of the
+    // app loads authorize with prompt=none and response_mode=okta_post_message, and the app's
+    // window receives the code from the issuer's origin.
+    let Some(session) = Browser::start().await else {
+        return;
+    };
+    let app = silent_renew_app().await;
+    let redirect_uri = format!("{app}/authorization-code/callback");
+    let idp = start_with(&format!(
+        r#"
+[[clients]]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+client_name = "Browser Test App"
+grant_types = ["authorization_code"]
+redirect_uris = ["{redirect_uri}"]
+token_endpoint_auth_method = "client_secret_post"
+"#
+    ))
+    .await;
+    let browser = session.client.clone();
+    let result = async {
+        drive(&browser, &idp, &redirect_uri).await?;
+        let mut authorize = url::Url::parse(&format!("{}/v1/authorize", idp.issuer())).unwrap();
+        authorize.query_pairs_mut().extend_pairs([
+            ("client_id", CLIENT_ID),
+            ("response_type", "code"),
+            ("response_mode", "okta_post_message"),
+            ("prompt", "none"),
+            ("scope", "openid"),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("state", "silent-state"),
+        ]);
+        let mut page = url::Url::parse(&format!("{app}/silent")).unwrap();
+        page.query_pairs_mut()
+            .append_pair("src", authorize.as_str());
+        browser
+            .goto(page.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let got = browser
+                .find(Locator::Css("#got"))
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !got.is_empty() {
+                return serde_json::from_str::<Value>(&got).map_err(|e| e.to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("no message reached the app".to_owned())
+    }
+    .await;
+    session.close().await;
+    let got = result.unwrap_or_else(|e| panic!("silent renew failed: {e}"));
+    let issuer_origin = url::Url::parse(&idp.issuer())
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert_eq!(got["origin"], issuer_origin.as_str(), "{got}");
+    assert_eq!(got["data"]["state"], "silent-state", "{got}");
+    let code = got["data"]["code"].as_str().expect("a code");
+    let response = http()
+        .post(idp.token_endpoint())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
