@@ -69,6 +69,7 @@ impl Inner {
 
     fn put_client(&self, client: Client) -> Arc<Client> {
         let client = Arc::new(client);
+        self.store.set_client_deleted(&client.client_id, false);
         self.clients
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -130,6 +131,10 @@ impl Inner {
             .remove(client_id)
             .is_some();
         self.registry.remove(client_id);
+        if removed {
+            // As at Okta, the tokens issued to a deleted client stop being active.
+            self.store.set_client_deleted(client_id, true);
+        }
         removed
     }
 

@@ -112,6 +112,17 @@ impl AppState {
 }
 
 impl Inner {
+    /// Whether a token of ours (its verified claims) was withdrawn: revoked, or issued to a
+    /// client that has since been deleted (`cid` for access tokens, `azp`/`aud` for ID tokens).
+    pub fn is_withdrawn(&self, claims: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+        text("jti").is_some_and(|jti| self.store.is_revoked(jti))
+            || [text("cid"), text("azp"), text("aud")]
+                .into_iter()
+                .flatten()
+                .any(|client| self.store.is_client_deleted(client))
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

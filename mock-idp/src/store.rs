@@ -19,6 +19,8 @@ pub struct Store {
     sessions: Mutex<HashMap<String, Session>>,
     session_tokens: Mutex<HashMap<String, (String, i64)>>,
     logins: Mutex<HashMap<String, PendingLogin>>,
+    /// Clients deleted through the API: the tokens issued to them are no longer active.
+    deleted_clients: Mutex<std::collections::HashSet<String>>,
 }
 
 /// What an authorization code stands for (bound to client, redirect URI, PKCE).
@@ -146,6 +148,20 @@ impl Store {
 
     pub fn is_revoked(&self, jti: &str) -> bool {
         lock(&self.revoked).contains_key(jti)
+    }
+
+    /// Records that `client_id` was deleted (or, `deleted == false`, exists again).
+    pub fn set_client_deleted(&self, client_id: &str, deleted: bool) {
+        let mut clients = lock(&self.deleted_clients);
+        if deleted {
+            clients.insert(client_id.to_owned());
+        } else {
+            clients.remove(client_id);
+        }
+    }
+
+    pub fn is_client_deleted(&self, client_id: &str) -> bool {
+        lock(&self.deleted_clients).contains(client_id)
     }
 
     /// Records an assertion `jti`; false if it was already used and is still live.

@@ -109,12 +109,13 @@ pub enum Inactive {
 }
 
 /// Verifies a JWT signed by this server: signature with one of its keys,
-/// issuer, expiry against `now`, and revocation. Returns the header and claims.
+/// issuer, expiry against `now`, and whether it was withdrawn (revoked, or its
+/// client deleted; see `AppState::is_withdrawn`). Returns the claims.
 pub fn verify_own_jwt(
     server: &AuthServer,
     token: &str,
     now: i64,
-    is_revoked: impl Fn(&str) -> bool,
+    is_withdrawn: impl Fn(&Map<String, Value>) -> bool,
 ) -> Result<Map<String, Value>, Inactive> {
     let (message, signature) = token.rsplit_once('.').ok_or(Inactive::Malformed)?;
     let (header_b64, payload_b64) = message.split_once('.').ok_or(Inactive::Malformed)?;
@@ -143,9 +144,7 @@ pub fn verify_own_jwt(
         Some(exp) if exp > now => {}
         _ => return Err(Inactive::Expired),
     }
-    if let Some(jti) = claims.get("jti").and_then(Value::as_str)
-        && is_revoked(jti)
-    {
+    if is_withdrawn(&claims) {
         return Err(Inactive::Revoked);
     }
     Ok(claims)

@@ -40,7 +40,7 @@ pub fn introspection(state: &AppState, server: &AuthServer, token: &str) -> Opti
     if let Some(response) = refresh_token_response(state, server, token, now) {
         return Some(response);
     }
-    let claims = verify_own_jwt(server, token, now, |jti| state.store.is_revoked(jti)).ok()?;
+    let claims = verify_own_jwt(server, token, now, |claims| state.is_withdrawn(claims)).ok()?;
     if claims
         .get("jti")
         .and_then(Value::as_str)
@@ -67,7 +67,7 @@ fn refresh_token_response(
     let (grant, exp) = state
         .store
         .refresh_token_info(token, leeway_of, window, now)?;
-    if grant.issuer != server.issuer {
+    if grant.issuer != server.issuer || state.store.is_client_deleted(&grant.client_id) {
         return None;
     }
     let login = state.user_by_id(&grant.user_id)?.login.clone();

@@ -36,7 +36,7 @@ pub async fn revoke(
         }
         state.store.revoke_family(&grant.family, now);
     } else if let Ok(claims) =
-        verify_own_jwt(&server, token, now, |jti| state.store.is_revoked(jti))
+        verify_own_jwt(&server, token, now, |claims| state.is_withdrawn(claims))
     {
         let owner = claims
             .get("cid")

@@ -38,7 +38,7 @@ fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderM
         )
     };
     let now = state.clock.now();
-    let Ok(claims) = verify_own_jwt(server, token, now, |jti| state.store.is_revoked(jti)) else {
+    let Ok(claims) = verify_own_jwt(server, token, now, |claims| state.is_withdrawn(claims)) else {
         return invalid();
     };
     // Access tokens only (an ID token is not a bearer credential).

@@ -381,3 +381,40 @@ async fn rate_limit_headers_are_on_every_response_and_a_configured_limit_gives_e
         "E0000047"
     );
 }
+
+#[tokio::test]
+async fn dcr_tokens_of_a_deleted_client_are_no_longer_active() {
+    // Okta invalidates what it issued to a client when the client is deleted.
+    let idp = start().await;
+    let created: Value = register(&idp, service_app()).await.json().await.unwrap();
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let cc = [("grant_type", "client_credentials"), ("scope", "beds.read")];
+    let issued: Value = post_basic(&idp.token_endpoint(), id, secret, &cc)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = issued["access_token"].as_str().unwrap();
+    let kept = crate::support::access_token(&idp, "beds.read").await;
+    assert_eq!(
+        crate::support::introspect(&idp, token).await["active"],
+        true
+    );
+    let deleted = http()
+        .delete(format!("{}/{id}", clients_url(&idp)))
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        crate::support::introspect(&idp, token).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        crate::support::introspect(&idp, &kept).await["active"],
+        true,
+        "other clients' tokens are untouched"
+    );
+}
