@@ -47,8 +47,8 @@ pub(crate) fn pretend_worker(slot: usize) {
     WORKER_SLOT.with(|s| s.set(slot));
 }
 
-/// The largest request head read (the upstream client's limit on response heads too); tokens
-/// are at most 16 KiB.
+/// The largest request head read, the bound the upstream client also puts on response heads
+/// (tokens are at most 16 KiB).
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
@@ -87,6 +87,34 @@ impl Front {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         Ok(res)
+    }
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the client has sent enough, within `timeout`, to tell HTTP/1 from HTTP/2. hyper's
+/// head timer starts only once it knows the protocol, so a client that sends nothing, or only
+/// part of the HTTP/2 preface, is closed here (slowloris).
+async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut seen = [0u8; H2_PREFACE.len()];
+    loop {
+        // A peek, because `readable()` may be a false positive (a freshly accepted socket can
+        // start out marked readable).
+        match tokio::time::timeout_at(deadline, stream.peek(&mut seen)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return false,
+            Ok(Ok(n)) if n == seen.len() || !H2_PREFACE.starts_with(&seen[..n]) => return true,
+            // Part of the preface, which clients send in one piece: look again shortly (the
+            // peek is ready at once while those bytes wait, so the deadline is checked here).
+            Ok(Ok(_)) => {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                tokio::time::sleep_until((now + Duration::from_millis(10)).min(deadline)).await;
+            }
+        }
     }
 }
 
@@ -220,13 +248,7 @@ async fn worker(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            // hyper's head timer starts once it knows the protocol, i.e. after the first bytes:
-            // a connection that sends nothing at all is closed here. A peek, because
-            // `readable()` may be a false positive (a freshly accepted socket can start out
-            // marked readable).
-            let mut first = [0u8; 1];
-            let first_byte = tokio::time::timeout(header_timeout, stream.peek(&mut first));
-            if !matches!(first_byte.await, Ok(Ok(1..))) {
+            if !protocol_known_in_time(&stream, header_timeout).await {
                 return;
             }
             let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));

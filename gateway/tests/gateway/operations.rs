@@ -35,6 +35,29 @@ async fn health_and_metrics_are_served() {
 }
 
 #[tokio::test]
+async fn http2_with_prior_knowledge_is_served_like_http1() {
+    // The first-bytes check tells the HTTP/2 preface from an HTTP/1 request line.
+    let s = Stack::start().await;
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .get(s.url("/beds/hospitals"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    let r = h2.get(s.url("/beds/hospitals")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
 async fn the_gateways_own_paths_answer_get_only() {
     let s = Stack::start().await;
     let r = s.http.head(s.url("/health")).send().await.unwrap();
@@ -163,8 +186,8 @@ async fn logs_name_kid_sub_and_jti_but_never_the_token_or_a_secret() {
     assert!(!logs.contains(INTROSPECT_SECRET) && !logs.contains(OPENID_APP_SECRET));
 }
 
-/// Slowloris: a client that sends nothing, stops part-way through a request head, or keeps a
-/// connection idle after a response, is disconnected after `client_header_timeout_seconds`,
+/// Slowloris: a client that sends nothing, stops part-way through a request head or the HTTP/2
+/// preface, or keeps a connection idle after a response, is disconnected after `client_header_timeout_seconds`,
 /// on every worker (connections are dealt out round-robin), while prompt clients are served.
 #[tokio::test]
 async fn silent_slow_and_idle_clients_are_disconnected() {
@@ -178,14 +201,16 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
     let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
     let addr = gateway.local_addr();
     let mut clients = Vec::new();
-    for i in 0..6 {
+    for i in 0..8 {
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        match i % 3 {
+        match i % 4 {
             0 => {}
             1 => c
                 .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
                 .await
                 .unwrap(),
+            // Part of the HTTP/2 preface: the protocol is never known.
+            2 => c.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap(),
             _ => {
                 c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
                     .await
