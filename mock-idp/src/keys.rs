@@ -378,16 +378,6 @@ impl KeyRing {
         Self(slot)
     }
 
-    /// A ring whose first key is generated on a new thread once `first` has its key, so that
-    /// the two generations do not compete for the cores while a server starts.
-    pub fn generating_after(first: &KeyRing) -> Self {
-        let first = first.0.clone();
-        Self::generating(move || {
-            first.wait();
-            SigningKey::fresh()
-        })
-    }
-
     /// Waits (without blocking the thread) until the first key exists.
     pub async fn ready(&self) -> Result<(), KeyError> {
         loop {

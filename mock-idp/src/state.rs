@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::{
     ClientConfig, Config, MetadataPublish, PolicyConfig, ScopeConfig, ServerSettings, UserConfig,
 };
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, SigningKey};
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -221,8 +221,9 @@ pub struct AuthServer {
     pub keys: KeyRing,
     /// The org server's access-token keys: never published (Okta's org access tokens are
     /// opaque to clients, to be introspected), so a gateway that validates them locally fails
-    /// here as it would against a real tenant. `None`: access tokens use `keys`.
-    pub unpublished_access_keys: Option<KeyRing>,
+    /// here as it would against a real tenant. Made on first use: most mocks never issue one.
+    /// `None`: access tokens use `keys`.
+    pub unpublished_access_keys: Option<std::sync::OnceLock<KeyRing>>,
     pub registration_endpoint: String,
     /// Custom claims from the configuration.
     pub claims: Vec<crate::config::ClaimConfig>,
@@ -242,7 +243,7 @@ impl AuthServer {
             access_token_lifetime: 3600,
             scopes: Vec::new(),
             policies: vec![default_policy()],
-            unpublished_access_keys: Some(KeyRing::generating_after(&key)),
+            unpublished_access_keys: Some(std::sync::OnceLock::new()),
             keys: key,
             registration_endpoint: format!("{base_url}/oauth2/v1/clients"),
             metadata: std::sync::OnceLock::new(),
@@ -254,14 +255,22 @@ impl AuthServer {
         self.id.is_none()
     }
 
-    /// The keys that sign this server's access tokens.
+    /// The keys that sign this server's access tokens (generation starts on the first call;
+    /// request handlers await [`KeyRing::ready`] before minting).
     pub fn access_token_keys(&self) -> &KeyRing {
-        self.unpublished_access_keys.as_ref().unwrap_or(&self.keys)
+        match &self.unpublished_access_keys {
+            Some(cell) => cell.get_or_init(|| KeyRing::generating(SigningKey::fresh)),
+            None => &self.keys,
+        }
     }
 
-    /// Every key ring of this server (published and not).
+    /// Every key ring of this server that exists (published and not).
     pub fn key_rings(&self) -> impl Iterator<Item = &KeyRing> {
-        std::iter::once(&self.keys).chain(&self.unpublished_access_keys)
+        std::iter::once(&self.keys).chain(
+            self.unpublished_access_keys
+                .as_ref()
+                .and_then(std::sync::OnceLock::get),
+        )
     }
 
     pub fn endpoint(&self, path: &str) -> String {

@@ -37,8 +37,23 @@ pub async fn authorize_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if let Err(failed) = access_keys_ready(&server).await {
+        return failed;
+    }
     let params = parse_params(query.as_deref().unwrap_or_default().as_bytes());
     run(&state, &server, &headers, params, Authenticated::No)
+}
+
+/// Waits for the keys of the access tokens this flow may issue (implicit, or after the login
+/// page), so that no handler blocks on a key being generated.
+async fn access_keys_ready(server: &AuthServer) -> Result<(), Response> {
+    server.access_token_keys().ready().await.map_err(|_| {
+        html::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The server's signing key could not be generated.",
+        )
+    })
 }
 
 /// The POST form binding: the same parameters in an
@@ -50,6 +65,9 @@ pub async fn authorize_post(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    if let Err(failed) = access_keys_ready(&server).await {
+        return failed;
+    }
     if query.is_some_and(|q| !q.is_empty()) {
         return html::error_page(
             StatusCode::BAD_REQUEST,

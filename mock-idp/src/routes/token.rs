@@ -20,6 +20,9 @@ pub async fn token(
     Server(server): Server,
     form: OAuthForm,
 ) -> Response {
+    if server.access_token_keys().ready().await.is_err() {
+        return OAuthError::server_error().into_response();
+    }
     match dispatch(&state, &server, &form) {
         Ok(response) => response,
         Err(error) => error.into_response(),
