@@ -234,9 +234,6 @@ fn authenticate_assertion(
                     | Algorithm::RS512
                     | Algorithm::ES256
                     | Algorithm::ES384
-                    | Algorithm::PS256
-                    | Algorithm::PS384
-                    | Algorithm::PS512
             ) {
                 return Err(no_challenge(OAuthError::invalid_client(
                     BAD_ASSERTION_SIGNATURE,

@@ -258,6 +258,15 @@ async fn cauth_12_bad_assertions_are_invalid_client() {
                 jsonwebtoken::Algorithm::HS256,
             ),
         ),
+        // Okta takes RS256/384/512 and ES256/384/512 assertions only, not RSA-PSS.
+        (
+            "signed PS256 with the registered key",
+            assertion(
+                &key,
+                &claims(&idp, &idp.token_endpoint(), 300, "g"),
+                jsonwebtoken::Algorithm::PS256,
+            ),
+        ),
         ("unsigned", {
             let signed = assertion(
                 &key,
