@@ -371,8 +371,7 @@ async fn spellings_of_a_literal_resource_never_pass_as_a_parameter_resource() {
         let auth = format!("Authorization: Bearer {read}\r\n");
         assert_eq!(raw_get(&s, "/beds/hospitals/h1", &auth).await, 200);
         assert_eq!(raw_get(&s, "/beds/hospitals/secret", &auth).await, 403);
-        let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
-        for target in [
+        let spellings = [
             "/beds/hospitals/s%65cret",
             "/beds/hospitals/%73%65%63%72%65%74",
             "/beds/hospitals/SECRET",
@@ -381,15 +380,8 @@ async fn spellings_of_a_literal_resource_never_pass_as_a_parameter_resource() {
             "/beds/hospitals/s%zzcret",
             "/beds/hospitals/%u0073ecret",
             "/beds/hospitals/secret%00",
-        ] {
-            let st = raw_get(&s, target, &auth).await;
-            assert!(refused(st), "{target}: {st}");
-        }
-        assert_eq!(
-            s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
-            before,
-            "nothing reached the upstream"
-        );
+        ];
+        refused_before_the_upstream(&s, &spellings, &auth).await;
         let auth = format!("Authorization: Bearer {reserve}\r\n");
         assert_eq!(raw_get(&s, "/beds/hospitals/secret", &auth).await, 200);
     }
@@ -427,6 +419,21 @@ async fn raw_get(s: &Stack, target: &str, extra: &str) -> u16 {
 
 fn refused(status: u16) -> bool {
     matches!(status, 400 | 401 | 403 | 404 | 405 | 431)
+}
+
+/// Sends each target (with `extra` header lines) and asserts that it is refused, and that
+/// none of them reached the upstream.
+async fn refused_before_the_upstream(s: &Stack, targets: &[&str], extra: &str) {
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    for target in targets {
+        let st = raw_get(s, target, extra).await;
+        assert!(refused(st), "{target}: {st}");
+    }
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "nothing reached the upstream"
+    );
 }
 
 #[tokio::test]
@@ -953,8 +960,7 @@ async fn raw_path_tricks_never_reach_a_resource_the_token_does_not_open() {
         .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
     let auth = format!("Authorization: Bearer {token}\r\n");
     assert_eq!(raw_get(&s, "/beds/hospitals", &auth).await, 200, "control");
-    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
-    for target in [
+    let tricks = [
         "/beds/hospitals/../../admin/x",
         "/beds/./hospitals",
         "/beds/%2e%2e/admin/x",
@@ -979,15 +985,8 @@ async fn raw_path_tricks_never_reach_a_resource_the_token_does_not_open() {
         "/beds/hospitals/h1/wards/icu/reservations/../../../..",
         "http://evil.example/admin/x",
         "*",
-    ] {
-        let st = raw_get(&s, target, &auth).await;
-        assert!(refused(st), "{target}: {st}");
-    }
-    assert_eq!(
-        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
-        before,
-        "nothing reached the upstream"
-    );
+    ];
+    refused_before_the_upstream(&s, &tricks, &auth).await;
 }
 
 #[tokio::test]
