@@ -241,6 +241,14 @@ async fn worker(
         .header_read_timeout(header_timeout)
         // A request head over this is 431: oversized heads never reach an upstream.
         .max_buf_size(MAX_REQUEST_HEAD);
+    // HTTP/2 has no head timer: a peer that stops answering pings (a raw-socket slowloris) is
+    // closed instead. Heads may be as large as over HTTP/1 (tokens are up to 16 KiB).
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(header_timeout))
+        .keep_alive_timeout(header_timeout)
+        .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
     let mut acceptor = accept.map(|(l, peers)| (l, peers, 0usize));
     let serve = |stream: TcpStream| {
         let _ = stream.set_nodelay(true);

@@ -42,6 +42,11 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
         }
         None => return Ok(None),
     };
+    if scheme.eq_ignore_ascii_case("dpop") {
+        return Err(GatewayError::InvalidRequest(
+            "DPoP proofs are not supported; send a Bearer token alone",
+        ));
+    }
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme: no bearer token was presented.
         return Ok(None);
@@ -188,10 +193,15 @@ mod tests {
             ),
             Ok(None)
         ));
-        assert!(matches!(
-            bearer(&headers(&["Bearer\tabc"]), &uri),
-            Err(GatewayError::InvalidRequest(_))
-        ));
+        for value in ["Bearer\tabc", "DPoP abc"] {
+            assert!(
+                matches!(
+                    bearer(&headers(&[value]), &uri),
+                    Err(GatewayError::InvalidRequest(_))
+                ),
+                "{value}"
+            );
+        }
         let mut h = headers(&["Bearer abc"]);
         h.insert("dpop", HeaderValue::from_static("x"));
         assert!(matches!(

@@ -192,7 +192,8 @@ impl Forwarder {
             || [identity.subject, identity.client_id]
                 .into_iter()
                 .flatten()
-                .any(|v| !is_field_value(v.as_bytes()))
+                // Edge whitespace would be trimmed by the upstream's parser: " admin" → "admin".
+                .any(|v| !is_field_value(v.as_bytes()) || v.trim() != v)
         {
             return Err(GatewayError::InvalidToken(
                 "the token's subject, client or scopes cannot be passed on",

@@ -189,9 +189,9 @@ fn is_canonical(path: &str) -> bool {
             // `%` not followed by two hex digits (`%zz`, IIS's `%u002e`).
             return false;
         };
-        // Encoded '/', '\', '.' and '%' itself (double encoding), and control characters
-        // (NUL truncates paths in C upstreams), are refused.
-        if matches!(v, b'/' | b'\\' | b'.' | b'%') || v.is_ascii_control() {
+        // Encoded '/', '\', '.', ';' (path parameters) and '%' itself (double encoding), and
+        // control characters (NUL truncates paths in C upstreams), are refused.
+        if matches!(v, b'/' | b'\\' | b'.' | b';' | b'%') || v.is_ascii_control() {
             return false;
         }
         escaped_non_ascii |= !v.is_ascii();
@@ -249,16 +249,36 @@ impl Fit {
 
 /// How a request path segment fits `literal` (from the configuration).
 fn segment_fit(segment: &str, literal: &str) -> Fit {
-    if segment == literal {
-        Fit::Exactly
-    } else if decoded(segment)
-        .map(|c| c.to_ascii_lowercase())
-        .eq(decoded(literal).map(|c| c.to_ascii_lowercase()))
-    {
-        Fit::Loosely
+    let same = if segment == literal {
+        return Fit::Exactly;
+    } else if !segment.contains('%') && !literal.contains('%') {
+        // Canonical paths are ASCII: no allocation on the common path.
+        segment
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(literal.trim_end_matches('.'))
     } else {
-        Fit::No
-    }
+        loosely(segment) == loosely(literal)
+    };
+    if same { Fit::Loosely } else { Fit::No }
+}
+
+/// A segment as the loosest common upstream reads it: escapes decoded; the letters that fold
+/// to ASCII ones in Java's `equalsIgnoreCase` (`ſ`, `ı`, the Kelvin sign) and full-width forms
+/// mapped to them; ASCII case ignored; trailing dots and spaces dropped (Windows, IIS).
+fn loosely(segment: &str) -> String {
+    let bytes: Vec<u8> = decoded(segment).collect();
+    let folded: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| match c {
+            'ſ' => 's',
+            'ı' => 'i',
+            '\u{212A}' => 'k',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    folded.trim_end_matches(['.', ' ']).to_owned()
 }
 
 /// Where the rest of `path` starts after `base`'s segments, and how it fits them.
@@ -401,6 +421,7 @@ mod tests {
             "/beds/%0a",
             "/beds/%c0%ae%c0%ae/admin",
             "/beds/%ff",
+            "/beds/%3b",
             "/beds/\u{e9}",
         ] {
             assert!(!is_canonical(p), "{p}");
@@ -483,6 +504,10 @@ resources = [{resources}]
             "/orders/h/s%65cret",
             "/orders/h/SECRET",
             "/orders/h/secret/",
+            "/orders/h/secret.",
+            "/orders/h/secret%20",
+            "/orders/h/%C5%BFecret",
+            "/orders/h/%EF%BD%93%EF%BD%85%EF%BD%83%EF%BD%92%EF%BD%85%EF%BD%94",
             "/orders/H/other",
             "/Orders/h/other",
             "/orders/h/other/",

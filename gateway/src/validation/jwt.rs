@@ -70,7 +70,13 @@ impl ScopeClaim {
     /// The scopes as owned strings.
     pub fn to_vec(&self) -> Vec<String> {
         match self {
-            Self::Text(s) => s.split_ascii_whitespace().map(str::to_owned).collect(),
+            // Space-delimited (RFC 6749 §3.3): a tab is part of a (malformed) scope, not a
+            // separator, so it cannot turn one scope into two.
+            Self::Text(s) => s
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             Self::List(v) => v.clone(),
         }
     }

@@ -101,7 +101,9 @@ pub fn check_claims(
         .ok_or(ValidationError::Invalid("the token has no audience"))?;
     let ok = match audiences {
         Audiences::Access => aud.any(|a| accepted.iter().any(|x| x == a)),
-        Audiences::Clients(ids) => aud.any(|a| ids.iter().any(|x| x == a)),
+        // OIDC Core §3.1.3.7: every audience of an ID token must be a client this gateway
+        // trusts, not just one of them.
+        Audiences::Clients(ids) => aud.any(|_| true) && !aud.any(|a| !ids.iter().any(|x| x == a)),
     };
     if !ok {
         return Err(ValidationError::Invalid(

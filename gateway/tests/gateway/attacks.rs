@@ -327,6 +327,16 @@ async fn an_id_token_whose_azp_is_not_among_its_audiences_is_refused() {
     claims["azp"] = serde_json::json!(OPENID_APP);
     let r = s.get("/profile/me", &s.idp.token(&claims)).await;
     assert_eq!(r.status(), 401);
+    // Nor is one with an audience the gateway does not trust beside a trusted one.
+    let mut claims = s.idp.id_claims(PLAIN_APP, T0);
+    claims["aud"] = serde_json::json!([PLAIN_APP, "evil-client"]);
+    let r = s.get("/profile/me", &s.idp.token(&claims)).await;
+    assert_eq!(r.status(), 401);
+    // A subject an upstream would read as another (edge whitespace is trimmed by parsers).
+    let mut claims = s.idp.id_claims(PLAIN_APP, T0);
+    claims["sub"] = serde_json::json!(" 00u-doctor");
+    let r = s.get("/profile/me", &s.idp.token(&claims)).await;
+    assert_eq!(r.status(), 401);
     let control = s.idp.token(&s.idp.id_claims(PLAIN_APP, T0));
     assert_eq!(s.get("/profile/me", &control).await.status(), 200);
 }

@@ -201,9 +201,9 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
     let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
     let addr = gateway.local_addr();
     let mut clients = Vec::new();
-    for i in 0..8 {
+    for i in 0..10 {
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        match i % 4 {
+        match i % 5 {
             0 => {}
             1 => c
                 .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
@@ -211,6 +211,11 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
                 .unwrap(),
             // Part of the HTTP/2 preface: the protocol is never known.
             2 => c.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap(),
+            // The whole preface and an empty SETTINGS frame, then silence (no ping answered).
+            3 => c
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+                .await
+                .unwrap(),
             _ => {
                 c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
                     .await
