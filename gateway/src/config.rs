@@ -581,9 +581,37 @@ fn same_pattern(a: &str, b: &str) -> bool {
         })
 }
 
+/// Whether two paths without `*` both match some request while each is the more specific one
+/// somewhere (`/h/{id}` and `/{x}/secret` on `/h/secret`): the gateway picks by the first
+/// difference, but an upstream's router may pick the other, under other scopes.
+fn ambiguous_patterns(a: &str, b: &str) -> bool {
+    let param = |s: &str| s.starts_with('{');
+    if a.split('/').count() != b.split('/').count() || a.contains('*') || b.contains('*') {
+        return false;
+    }
+    let (mut a_first, mut b_first) = (false, false);
+    for (x, y) in a.split('/').zip(b.split('/')) {
+        match (param(x), param(y)) {
+            (false, false) if !x.eq_ignore_ascii_case(y) => return false,
+            (false, true) => a_first = true,
+            (true, false) => b_first = true,
+            _ => {}
+        }
+    }
+    a_first && b_first
+}
+
 fn check_resource_path(path: &str, key: &str) -> Result<(), ConfigError> {
     if !path.starts_with('/') {
         return Err(err(key, "must start with `/`"));
+    }
+    // Requests with escapes or non-ASCII in a literal's place are refused as non-canonical
+    // (see `pipeline::route`), so such a literal could never be reached.
+    if !path.is_ascii() || path.contains(['%', ';', '\\']) {
+        return Err(err(
+            key,
+            "must be plain ASCII without `%`, `;` or `\\` (a path an upstream reads as is)",
+        ));
     }
     for (i, seg) in path.split('/').skip(1).enumerate() {
         let last = i + 2 == path.split('/').count();
@@ -859,6 +887,19 @@ impl Config {
                     return Err(err(
                         format!("{rk}.path"),
                         format!("`{}` is the same resource as `{}`", r.path, twin.path),
+                    ));
+                }
+                if let Some(twin) = resources
+                    .iter()
+                    .find(|x| ambiguous_patterns(&x.path, &r.path))
+                {
+                    return Err(err(
+                        format!("{rk}.path"),
+                        format!(
+                            "`{}` and `{}` both match some paths and neither is more specific; \
+                             routers disagree on which wins (add a literal resource for the overlap)",
+                            r.path, twin.path
+                        ),
                     ));
                 }
                 resources.push(Resource {

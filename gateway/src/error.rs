@@ -121,7 +121,10 @@ impl GatewayError {
             _ => None,
         };
         let mut body = serde_json::json!({ "error": code, "error_description": description });
-        if let Self::InsufficientScope { scope } = &self {
+        // Like the challenge, the body names the scopes needed only when there are some.
+        if let Self::InsufficientScope { scope } = &self
+            && !scope.is_empty()
+        {
             body["scope"] = serde_json::Value::String(scope.clone());
         }
         let mut response = (status, axum::Json(body)).into_response();
@@ -174,6 +177,24 @@ mod tests {
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert!(c.contains("error=\"insufficient_scope\""), "{c}");
         assert!(c.contains("scope=\"beds.write\""), "{c}");
+    }
+
+    #[tokio::test]
+    async fn insufficient_scope_without_any_opening_scope_names_none() {
+        // No scope of the token's server opens the resource: no empty `scope` anywhere.
+        let r = GatewayError::InsufficientScope {
+            scope: String::new(),
+        }
+        .into_response();
+        let c = r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!c.contains("scope="), "{c}");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "insufficient_scope");
+        assert!(body.get("scope").is_none(), "{body}");
     }
 
     #[test]

@@ -76,6 +76,21 @@ fn errors_name_the_key() {
             "workers"
         );
     }
+    // `/{kind}/wards` and `/hospitals/{id}` both match `/hospitals/wards`, each more specific
+    // in one segment.
+    let ambiguous = BASE.replacen(
+        "path = \"/hospitals\"\nmethods",
+        "path = \"/{kind}/wards\"\nmethods",
+        1,
+    );
+    assert_eq!(error_key(&ambiguous), "apis[0].resources[1].path");
+    for path in ["/caf\u{e9}", "/caf%C3%A9", "/a;b"] {
+        assert_eq!(
+            error_key(&BASE.replacen(r#"path = "/hospitals""#, &format!(r#"path = "{path}""#), 1)),
+            "apis[0].resources[0].path",
+            "{path}"
+        );
+    }
     for seconds in ["0", "3601"] {
         assert_eq!(
             error_key(&format!(
