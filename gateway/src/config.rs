@@ -45,6 +45,7 @@ struct RawConfig {
     realm: Option<String>,
     upstream_timeout_seconds: Option<u64>,
     client_header_timeout_seconds: Option<u64>,
+    max_connections: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
@@ -273,6 +274,9 @@ pub struct Config {
     /// requests on a kept-alive one; then the connection is closed (slow or idle clients must
     /// not hold connections forever).
     pub client_header_timeout: Duration,
+    /// Client connections open at once, beyond which new ones are closed at once (so that
+    /// slow clients cannot use up the descriptors upstream connections need).
+    pub max_connections: usize,
     /// Threads serving the proxy port, each with its own connections and upstream pool
     /// (`workers`; default: one per CPU).
     pub workers: usize,
@@ -332,6 +336,24 @@ pub const MAX_WORKERS: u64 = 256;
 pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest `client_header_timeout_seconds`.
 pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
+/// The largest `max_connections`.
+pub const MAX_CONNECTIONS: u64 = 1_000_000;
+
+/// `max_connections` when unset: half the process's open-file limit (each client connection
+/// may hold an upstream one), at least 64.
+fn default_max_connections() -> usize {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            match line.split_whitespace().nth(3)? {
+                "unlimited" => Some(MAX_CONNECTIONS as usize * 2),
+                n => n.parse::<usize>().ok(),
+            }
+        })
+        .unwrap_or(1024);
+    (soft_limit / 2).clamp(64, MAX_CONNECTIONS as usize)
+}
 
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
@@ -678,6 +700,16 @@ impl Config {
                 return Err(err(
                     "client_header_timeout_seconds",
                     format!("must be between 1 and {MAX_CLIENT_HEADER_TIMEOUT_SECONDS}"),
+                ));
+            }
+        };
+        let max_connections = match raw.max_connections {
+            None => default_max_connections(),
+            Some(n @ 1..=MAX_CONNECTIONS) => n as usize,
+            Some(_) => {
+                return Err(err(
+                    "max_connections",
+                    format!("must be between 1 and {MAX_CONNECTIONS}"),
                 ));
             }
         };
@@ -1180,6 +1212,7 @@ impl Config {
             realm,
             upstream_timeout,
             client_header_timeout,
+            max_connections,
             workers,
             authorization_servers,
             apis,

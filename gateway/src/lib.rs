@@ -121,7 +121,10 @@ impl GatewayBuilder {
             listener,
             live.clone(),
             pipeline.resolved.workers,
-            pipeline.resolved.client_header_timeout,
+            server::ClientLimits {
+                header_timeout: pipeline.resolved.client_header_timeout,
+                max_connections: pipeline.resolved.max_connections,
+            },
         )?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -134,6 +134,24 @@ fn own(method: &Method, content_type: &'static str, body: impl FnOnce() -> Strin
     res
 }
 
+/// What a client gets before it is disconnected.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientLimits {
+    /// To send a request head (or start the next one, or finish the HTTP/2 preface).
+    pub header_timeout: Duration,
+    /// Client connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+}
+
+/// One open client connection, counted until dropped (with its task).
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The running workers, stopped by [`Server::shutdown`].
 pub(crate) struct Server {
     draining: Arc<AtomicBool>,
@@ -142,13 +160,12 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `workers` threads serving `listener` with `live`; a client that takes longer than
-    /// `header_timeout` to send a request head (or to start the next one) is disconnected.
+    /// Starts `workers` threads serving `listener` with `live`, clients held to `limits`.
     pub(crate) fn start(
         listener: TcpListener,
         live: Live,
         workers: usize,
-        header_timeout: Duration,
+        limits: ClientLimits,
     ) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let listener = listener.into_std()?;
@@ -157,7 +174,7 @@ impl Server {
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (tx, rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+            let (tx, rx) = mpsc::unbounded_channel::<(std::net::TcpStream, Admitted)>();
             inboxes.push(tx);
             receivers.push(rx);
         }
@@ -180,7 +197,12 @@ impl Server {
             let accept = match listener.take() {
                 Some(l) => {
                     let _registering = runtime.enter();
-                    Some((TcpListener::from_std(l)?, inboxes.clone()))
+                    Some(Acceptor {
+                        listener: TcpListener::from_std(l)?,
+                        peers: inboxes.clone(),
+                        next: 0,
+                        open: Arc::new(AtomicUsize::new(0)),
+                    })
                 }
                 None => None,
             };
@@ -188,7 +210,7 @@ impl Server {
                 .name(format!("gateway-worker-{index}"))
                 .spawn(move || {
                     WORKER_SLOT.with(|s| s.set(index + 1));
-                    runtime.block_on(worker(front, inbox, accept, stop, header_timeout));
+                    runtime.block_on(worker(front, inbox, accept, stop, limits));
                     // Tasks still holding connections are dropped with the runtime.
                     drop(runtime);
                     let _ = done_tx.send(());
@@ -212,15 +234,23 @@ impl Server {
     }
 }
 
-type Accept = (TcpListener, Vec<mpsc::UnboundedSender<std::net::TcpStream>>);
+/// The first worker's listener, and where it deals connections out.
+struct Acceptor {
+    listener: TcpListener,
+    peers: Vec<mpsc::UnboundedSender<(std::net::TcpStream, Admitted)>>,
+    next: usize,
+    /// Client connections open now, over all workers.
+    open: Arc<AtomicUsize>,
+}
 
 async fn worker(
     front: Arc<Front>,
-    mut inbox: mpsc::UnboundedReceiver<std::net::TcpStream>,
-    accept: Option<Accept>,
+    mut inbox: mpsc::UnboundedReceiver<(std::net::TcpStream, Admitted)>,
+    mut acceptor: Option<Acceptor>,
     mut stop: watch::Receiver<bool>,
-    header_timeout: Duration,
+    limits: ClientLimits,
 ) {
+    let header_timeout = limits.header_timeout;
     let graceful = GracefulShutdown::new();
     // Every proxied request arms an upstream timeout. Arming a timer earlier than the driver's
     // next planned wake-up makes tokio wake its driver (an eventfd write and an extra epoll
@@ -249,13 +279,13 @@ async fn worker(
         .keep_alive_interval(Some(header_timeout))
         .keep_alive_timeout(header_timeout)
         .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
-    let mut acceptor = accept.map(|(l, peers)| (l, peers, 0usize));
-    let serve = |stream: TcpStream| {
+    let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _counted = admitted;
             if !protocol_known_in_time(&stream, header_timeout).await {
                 return;
             }
@@ -272,25 +302,32 @@ async fn worker(
                     break;
                 }
             }
-            Some(std) = inbox.recv() => match TcpStream::from_std(std) {
-                Ok(stream) => serve(stream),
+            Some((std, admitted)) = inbox.recv() => match TcpStream::from_std(std) {
+                Ok(stream) => serve(stream, admitted),
                 Err(e) => tracing::warn!(error = %e, "an accepted connection could not be registered"),
             },
             accepted = async {
                 match &acceptor {
-                    Some((l, _, _)) => l.accept().await,
+                    Some(a) => a.listener.accept().await,
                     None => std::future::pending().await,
                 }
             } => match accepted {
                 Ok((stream, _)) => {
-                    let Some((_, peers, next)) = &mut acceptor else { continue };
-                    let target = *next % peers.len();
-                    *next = next.wrapping_add(1);
+                    let Some(a) = &mut acceptor else { continue };
+                    // Full: closed at once, so descriptors stay for upstream connections.
+                    if a.open.load(Ordering::Relaxed) >= limits.max_connections {
+                        tracing::debug!("a connection was closed: max_connections are open");
+                        continue;
+                    }
+                    a.open.fetch_add(1, Ordering::Relaxed);
+                    let admitted = Admitted(a.open.clone());
+                    let target = a.next % a.peers.len();
+                    a.next = a.next.wrapping_add(1);
                     if target == 0 {
-                        serve(stream);
+                        serve(stream, admitted);
                     } else {
                         match stream.into_std() {
-                            Ok(std) => { let _ = peers[target].send(std); }
+                            Ok(std) => { let _ = a.peers[target].send((std, admitted)); }
                             Err(e) => tracing::warn!(error = %e, "an accepted connection could not be handed over"),
                         }
                     }

@@ -91,6 +91,10 @@ fn errors_name_the_key() {
             "{path}"
         );
     }
+    assert_eq!(
+        error_key(&format!("max_connections = 0\n{BASE}")),
+        "max_connections"
+    );
     for seconds in ["0", "3601"] {
         assert_eq!(
             error_key(&format!(

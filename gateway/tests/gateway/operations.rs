@@ -240,3 +240,57 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
         assert!(closed.is_ok(), "client {i} is still connected");
     }
 }
+
+/// `max_connections`: beyond it a new connection is closed at once, and a place that frees up
+/// is usable again.
+#[tokio::test]
+async fn connections_beyond_max_connections_are_closed_at_once() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let toml = format!(
+        "max_connections = 2\nworkers = 2\n{}",
+        config_toml(&idp.discovery_url(), &echo.url())
+    );
+    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let addr = gateway.local_addr();
+    // Two clients hold their places (each half-way through a head, well within the timeout).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        held.push(c);
+    }
+    // The third is closed without an answer (long before the 30 s head timeout).
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        third.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(closed.is_ok(), "the third connection is closed");
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // One client leaves: its place is free again (once the gateway has seen it go).
+    drop(held.pop());
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let served = http
+            .get(format!("{}/health", gateway.url()))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if served {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a freed place is reused"
+        );
+        tokio::task::yield_now().await;
+    }
+}
