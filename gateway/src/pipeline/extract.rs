@@ -63,24 +63,13 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
 /// Whether a query parameter is named `access_token` (RFC 6750 §2.3) as some framework reads
 /// it: escapes and `+` decoded, case ignored, `.` and space as `_` (PHP), `access_token[]`.
 fn names_access_token(param: &str) -> bool {
-    let key = param.split('=').next().unwrap_or("").as_bytes();
-    let hex = |i: usize| key.get(i).and_then(|c| (*c as char).to_digit(16));
-    let mut name = Vec::with_capacity(key.len());
-    let mut i = 0;
-    while i < key.len() {
-        let c = match (key[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                i += 2;
-                u8::try_from(h * 16 + l).unwrap_or(0)
-            }
-            (c, ..) => c,
-        };
-        i += 1;
-        name.push(match c.to_ascii_lowercase() {
+    let key = param.split('=').next().unwrap_or("");
+    let name: Vec<u8> = super::route::percent_decoded(key)
+        .map(|c| match c.to_ascii_lowercase() {
             b'+' | b' ' | b'.' => b'_',
             c => c,
-        });
-    }
+        })
+        .collect();
     name.strip_prefix(b"access_token")
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'[')
 }

@@ -198,7 +198,7 @@ fn is_canonical(path: &str) -> bool {
         i = at + 3;
     }
     // Escaped bytes must spell UTF-8: overlong forms (`%c0%ae` for '.') are refused.
-    !escaped_non_ascii || std::str::from_utf8(&decoded(path).collect::<Vec<u8>>()).is_ok()
+    !escaped_non_ascii || std::str::from_utf8(&percent_decoded(path).collect::<Vec<u8>>()).is_ok()
 }
 
 /// The byte `%XX` at `at` stands for, if the two characters after `%` are hex digits.
@@ -207,8 +207,8 @@ fn escaped(b: &[u8], at: usize) -> Option<u8> {
     u8::try_from(digit(at + 1)? * 16 + digit(at + 2)?).ok()
 }
 
-/// `s` with its escapes decoded (`s` is canonical: every `%` starts an escape).
-fn decoded(s: &str) -> impl Iterator<Item = u8> + '_ {
+/// `s` with its `%XX` escapes decoded; a `%` without two hex digits stays as it is.
+pub(super) fn percent_decoded(s: &str) -> impl Iterator<Item = u8> + '_ {
     let b = s.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -266,7 +266,7 @@ fn segment_fit(segment: &str, literal: &str) -> Fit {
 /// to ASCII ones in Java's `equalsIgnoreCase` (`ſ`, `ı`, the Kelvin sign) and full-width forms
 /// mapped to them; ASCII case ignored; trailing dots and spaces dropped (Windows, IIS).
 fn loosely(segment: &str) -> String {
-    let bytes: Vec<u8> = decoded(segment).collect();
+    let bytes: Vec<u8> = percent_decoded(segment).collect();
     let folded: String = String::from_utf8_lossy(&bytes)
         .chars()
         .map(|c| match c {

@@ -98,6 +98,38 @@ async fn callback_app() -> String {
     )
 }
 
+/// A mock with the browser test client, redirecting to `redirect_uri`.
+async fn mock_with_browser_client(redirect_uri: &str) -> mock_idp::MockIdp {
+    start_with(&format!(
+        r#"
+[[clients]]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+client_name = "Browser Test App"
+grant_types = ["authorization_code"]
+redirect_uris = ["{redirect_uri}"]
+token_endpoint_auth_method = "client_secret_post"
+"#
+    ))
+    .await
+}
+
+/// Redeems the browser test client's `code` (client_secret_post).
+async fn redeem(idp: &mock_idp::MockIdp, code: &str, redirect_uri: &str) -> reqwest::Response {
+    http()
+        .post(idp.token_endpoint())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A headless Chromium session over WebDriver, and what must be cleaned up.
 pub struct Browser {
     pub client: fantoccini::Client,
@@ -198,35 +230,13 @@ async fn browser_login_in_headless_chromium_lands_on_the_redirect_uri_with_a_cod
         return;
     };
     let redirect_uri = callback_app().await;
-    let idp = start_with(&format!(
-        r#"
-[[clients]]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-client_name = "Browser Test App"
-grant_types = ["authorization_code"]
-redirect_uris = ["{redirect_uri}"]
-token_endpoint_auth_method = "client_secret_post"
-"#
-    ))
-    .await;
+    let idp = mock_with_browser_client(&redirect_uri).await;
     let browser = session.client.clone();
     let result = drive(&browser, &idp, &redirect_uri).await;
     session.close().await;
     let code = result.unwrap_or_else(|e| panic!("browser flow failed: {e}"));
 
-    let response = http()
-        .post(idp.token_endpoint())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect_uri.as_str()),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = redeem(&idp, &code, &redirect_uri).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let claims = crate::support::verify_independently(
@@ -407,18 +417,7 @@ async fn okta_post_message_renews_silently_in_an_iframe_of_the_app() {
     };
     let app = silent_renew_app().await;
     let redirect_uri = format!("{app}/authorization-code/callback");
-    let idp = start_with(&format!(
-        r#"
-[[clients]]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-client_name = "Browser Test App"
-grant_types = ["authorization_code"]
-redirect_uris = ["{redirect_uri}"]
-token_endpoint_auth_method = "client_secret_post"
-"#
-    ))
-    .await;
+    let idp = mock_with_browser_client(&redirect_uri).await;
     let browser = session.client.clone();
     let result = async {
         drive(&browser, &idp, &redirect_uri).await?;
@@ -465,17 +464,6 @@ token_endpoint_auth_method = "client_secret_post"
     assert_eq!(got["origin"], issuer_origin.as_str(), "{got}");
     assert_eq!(got["data"]["state"], "silent-state", "{got}");
     let code = got["data"]["code"].as_str().expect("a code");
-    let response = http()
-        .post(idp.token_endpoint())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri.as_str()),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = redeem(&idp, code, &redirect_uri).await;
     assert_eq!(response.status(), 200);
 }

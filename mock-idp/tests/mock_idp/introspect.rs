@@ -165,14 +165,7 @@ async fn intro_l01_org_access_tokens_are_opaque_to_clients_and_introspected() {
     let kid = |token: &str| crate::support::decode_parts(token).0["kid"].clone();
     let access = body["access_token"].as_str().unwrap();
     let id = body["id_token"].as_str().unwrap();
-    let jwks: Value = http()
-        .get(format!("{org}/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = crate::support::get_json(&format!("{org}/keys")).await;
     let published: Vec<&Value> = jwks["keys"]
         .as_array()
         .unwrap()
