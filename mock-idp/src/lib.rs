@@ -256,9 +256,10 @@ fn validate_public_url(url: &str) -> Result<String, StartError> {
 
 /// One key ring per server (org first). Key files are loaded now, so a bad
 /// file fails the start. Keys to generate (tens of milliseconds of RSA each,
-/// the bulk of a cold start) are made on threads of their own, one per
-/// server in parallel, while the server already answers: a request that
-/// needs a key waits for it (see `routes::await_keys`).
+/// the bulk of a cold start) are made on threads of their own, all at once,
+/// while the server already answers: a request that needs a key waits for
+/// it (see `routes::await_keys`), and the first key made goes to the server
+/// somebody waits for (else to the custom servers before the org's).
 async fn load_or_generate_keys(config: &Config) -> Result<Vec<KeyRing>, StartError> {
     let files: Vec<Option<PathBuf>> = std::iter::once(config.org.signing_key_file.clone())
         .chain(
@@ -268,24 +269,21 @@ async fn load_or_generate_keys(config: &Config) -> Result<Vec<KeyRing>, StartErr
                 .map(|s| s.signing_key_file.clone()),
         )
         .collect();
-    enum Pending {
-        Generating(KeyRing),
-        Loading(JoinHandle<Result<SigningKey, KeyError>>),
-    }
-    let pending: Vec<_> = files
-        .into_iter()
-        .map(|file| match file {
-            None => Pending::Generating(KeyRing::generating(SigningKey::fresh)),
-            Some(path) => Pending::Loading(tokio::task::spawn_blocking(move || {
-                SigningKey::from_pem_file(&path)
-            })),
-        })
-        .collect();
-    let mut rings = Vec::with_capacity(pending.len());
-    for ring in pending {
-        rings.push(match ring {
-            Pending::Generating(ring) => ring,
-            Pending::Loading(task) => KeyRing::new(task.await.map_err(|_| KeyError::Generate)??),
+    let to_generate = files.iter().filter(|f| f.is_none()).count();
+    let mut generated = KeyRing::generating_together(to_generate, SigningKey::fresh);
+    // The org's ring (index 0) is served last: custom servers are what most callers use first.
+    let mut org_generated = files[0].is_none().then(|| generated.pop()).flatten();
+    let mut generated = generated.into_iter();
+    let mut rings = Vec::with_capacity(files.len());
+    for (index, file) in files.into_iter().enumerate() {
+        rings.push(match file {
+            None if index == 0 => org_generated.take().ok_or(KeyError::Generate)?,
+            None => generated.next().ok_or(KeyError::Generate)?,
+            Some(path) => KeyRing::new(
+                tokio::task::spawn_blocking(move || SigningKey::from_pem_file(&path))
+                    .await
+                    .map_err(|_| KeyError::Generate)??,
+            ),
         });
     }
     Ok(rings)
