@@ -45,6 +45,7 @@ struct RawConfig {
     realm: Option<String>,
     upstream_timeout_seconds: Option<u64>,
     client_header_timeout_seconds: Option<u64>,
+    client_send_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
@@ -274,6 +275,9 @@ pub struct Config {
     /// requests on a kept-alive one; then the connection is closed (slow or idle clients must
     /// not hold connections forever).
     pub client_header_timeout: Duration,
+    /// How long a write to a client may make no progress (a client that stops reading its
+    /// response); then the connection is closed, with the upstream connection feeding it.
+    pub client_send_timeout: Duration,
     /// Client connections open at once, beyond which new ones are closed at once (so that
     /// slow clients cannot use up the descriptors upstream connections need).
     pub max_connections: usize,
@@ -334,8 +338,10 @@ pub const MAX_WORKERS: u64 = 256;
 /// `client_header_timeout_seconds` when unset: hyper's default, between nginx's
 /// `client_header_timeout` (60 s) and the seconds a slowloris needs to be harmless.
 pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest `client_header_timeout_seconds`.
+/// The longest `client_header_timeout_seconds` and `client_send_timeout_seconds`.
 pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
+/// `client_send_timeout_seconds` when unset: nginx's `send_timeout`.
+pub const DEFAULT_CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest `max_connections`.
 pub const MAX_CONNECTIONS: u64 = 1_000_000;
 
@@ -699,6 +705,16 @@ impl Config {
             Some(_) => {
                 return Err(err(
                     "client_header_timeout_seconds",
+                    format!("must be between 1 and {MAX_CLIENT_HEADER_TIMEOUT_SECONDS}"),
+                ));
+            }
+        };
+        let client_send_timeout = match raw.client_send_timeout_seconds {
+            None => DEFAULT_CLIENT_SEND_TIMEOUT,
+            Some(n @ 1..=MAX_CLIENT_HEADER_TIMEOUT_SECONDS) => Duration::from_secs(n),
+            Some(_) => {
+                return Err(err(
+                    "client_send_timeout_seconds",
                     format!("must be between 1 and {MAX_CLIENT_HEADER_TIMEOUT_SECONDS}"),
                 ));
             }
@@ -1212,6 +1228,7 @@ impl Config {
             realm,
             upstream_timeout,
             client_header_timeout,
+            client_send_timeout,
             max_connections,
             workers,
             authorization_servers,

@@ -43,6 +43,9 @@ pub enum GatewayError {
     /// The upstream did not answer in time.
     #[error("upstream timeout")]
     UpstreamTimeout,
+    /// The client did not send its request body in time (the upstream was waiting for it).
+    #[error("request timeout")]
+    RequestTimeout,
 }
 
 impl GatewayError {
@@ -51,6 +54,7 @@ impl GatewayError {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InsufficientScope { .. } | Self::NotSubscribed => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -65,7 +69,7 @@ impl GatewayError {
         use crate::telemetry::Outcome;
         match self {
             Self::MissingToken | Self::InvalidToken(_) => Outcome::Unauthorized,
-            Self::InvalidRequest(_) => Outcome::BadRequest,
+            Self::InvalidRequest(_) | Self::RequestTimeout => Outcome::BadRequest,
             Self::InsufficientScope { .. } | Self::NotSubscribed => Outcome::Forbidden,
             Self::NotFound | Self::MethodNotAllowed => Outcome::NotFound,
             Self::AuthServerUnavailable => Outcome::AuthServerUnavailable,
@@ -100,6 +104,7 @@ impl GatewayError {
                 "gateway_timeout",
                 "the upstream service did not answer in time",
             ),
+            Self::RequestTimeout => ("request_timeout", "the request body did not arrive in time"),
         }
     }
 
@@ -132,6 +137,13 @@ impl GatewayError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        // The rest of the body may still be on its way: the connection cannot carry another
+        // request (RFC 9110 §15.5.9).
+        if status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             response

@@ -15,6 +15,7 @@ mod per_worker;
 pub mod pipeline;
 pub mod registration;
 pub mod secret;
+mod send_timeout;
 pub mod server;
 pub mod store;
 pub mod telemetry;
@@ -123,6 +124,7 @@ impl GatewayBuilder {
             pipeline.resolved.workers,
             server::ClientLimits {
                 header_timeout: pipeline.resolved.client_header_timeout,
+                send_timeout: pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
             },
         )?;

@@ -30,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admin::Live;
+use crate::send_timeout::SendTimeout;
 
 thread_local! {
     static WORKER_SLOT: Cell<usize> = const { Cell::new(0) };
@@ -139,6 +140,8 @@ fn own(method: &Method, content_type: &'static str, body: impl FnOnce() -> Strin
 pub(crate) struct ClientLimits {
     /// To send a request head (or start the next one, or finish the HTTP/2 preface).
     pub header_timeout: Duration,
+    /// For a write to a client to make progress (a client that stops reading).
+    pub send_timeout: Duration,
     /// Client connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
 }
@@ -250,7 +253,11 @@ async fn worker(
     mut stop: watch::Receiver<bool>,
     limits: ClientLimits,
 ) {
-    let header_timeout = limits.header_timeout;
+    let ClientLimits {
+        header_timeout,
+        send_timeout,
+        ..
+    } = limits;
     let graceful = GracefulShutdown::new();
     // Every proxied request arms an upstream timeout. Arming a timer earlier than the driver's
     // next planned wake-up makes tokio wake its driver (an eventfd write and an extra epoll
@@ -290,6 +297,7 @@ async fn worker(
                 return;
             }
             let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));
+            let stream = SendTimeout::new(stream, send_timeout);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             // A client that goes away mid-request is not the gateway's error.
             let _ = watcher.watch(conn.into_owned()).await;

@@ -95,13 +95,13 @@ fn errors_name_the_key() {
         error_key(&format!("max_connections = 0\n{BASE}")),
         "max_connections"
     );
-    for seconds in ["0", "3601"] {
-        assert_eq!(
-            error_key(&format!(
-                "client_header_timeout_seconds = {seconds}\n{BASE}"
-            )),
-            "client_header_timeout_seconds"
-        );
+    for key in [
+        "client_header_timeout_seconds",
+        "client_send_timeout_seconds",
+    ] {
+        for seconds in ["0", "3601"] {
+            assert_eq!(error_key(&format!("{key} = {seconds}\n{BASE}")), key);
+        }
     }
     assert_eq!(
         error_key(&BASE.replace(

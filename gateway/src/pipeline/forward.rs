@@ -224,8 +224,11 @@ impl Forwarder {
             leave_out: &leave_out,
         };
 
-        let exchange = exchange(&upstream.pool, req, &rewrite);
-        let response = match tokio::time::timeout(self.timeout, exchange).await {
+        // One deadline for the whole exchange. Running out while the client's body is still
+        // awaited is the client's delay (408), not the upstream's (504).
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let exchange = exchange(&upstream.pool, req, &rewrite, deadline);
+        let response = match tokio::time::timeout_at(deadline, exchange).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(r) => r?,
         };

@@ -242,6 +242,7 @@ pub(crate) async fn exchange(
     pool: &Arc<Pool>,
     req: Request<Body>,
     rewrite: &HeadRewrite<'_>,
+    body_deadline: tokio::time::Instant,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, mut body) = req.into_parts();
     if parts.method == Method::CONNECT {
@@ -269,6 +270,7 @@ pub(crate) async fn exchange(
             Some(conn) => (conn, true),
             None => (Conn::open(&pool.address).await?, false),
         };
+        let outgoing = (outgoing, body_deadline);
         match send_and_read(&mut conn, &head, outgoing, &mut body, expects_body, reused).await {
             Ok((response, framing, keep_alive)) => {
                 return Ok(respond(conn, pool, response, framing, keep_alive));
@@ -384,7 +386,7 @@ pub(super) fn is_field_value(value: &[u8]) -> bool {
 async fn send_and_read(
     conn: &mut Conn,
     head: &[u8],
-    outgoing: Outgoing,
+    (outgoing, body_deadline): (Outgoing, tokio::time::Instant),
     body: &mut Body,
     expects_body: bool,
     reused: bool,
@@ -393,7 +395,7 @@ async fn send_and_read(
     let resendable = reused && outgoing == Outgoing::Empty;
     let sent = match outgoing {
         Outgoing::Empty => conn.stream.write_all(head).await.map_err(Sent::Io),
-        _ => send_body(conn, head, outgoing, body).await,
+        _ => send_body(conn, head, (outgoing, body_deadline), body).await,
     };
     let mut whole = true;
     match sent {
@@ -405,6 +407,9 @@ async fn send_and_read(
         Err(Sent::Io(e)) => {
             tracing::warn!(error = %e, "writing to the upstream failed");
             whole = false;
+        }
+        Err(Sent::ClientTimeout) => {
+            return Err(Failure::Fatal(GatewayError::RequestTimeout));
         }
         Err(Sent::Body(reason)) => {
             tracing::debug!(reason, "the request body ended unexpectedly");
@@ -426,6 +431,8 @@ async fn send_and_read(
 enum Sent {
     Io(io::Error),
     Body(&'static str),
+    /// The client's body did not arrive by the deadline.
+    ClientTimeout,
     /// A final response head arrived while the body was still being sent.
     Answered,
 }
@@ -436,7 +443,7 @@ enum Sent {
 async fn send_body(
     conn: &mut Conn,
     head: &[u8],
-    outgoing: Outgoing,
+    (outgoing, deadline): (Outgoing, tokio::time::Instant),
     body: &mut Body,
 ) -> Result<(), Sent> {
     let Conn { stream, buf } = conn;
@@ -444,7 +451,11 @@ async fn send_body(
     let sending = async {
         let mut out = head.to_vec();
         let mut sent = 0u64;
-        while let Some(frame) = body.frame().await {
+        loop {
+            let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+                return Err(Sent::ClientTimeout);
+            };
+            let Some(frame) = frame else { break };
             let frame = frame.map_err(|_| Sent::Body("the client's body failed"))?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers are not relayed

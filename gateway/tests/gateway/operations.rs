@@ -241,6 +241,136 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
     }
 }
 
+/// An upstream on a raw socket: `each` runs for every connection accepted.
+async fn raw_upstream<F, Fut>(each: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(each(stream));
+        }
+    });
+    url
+}
+
+/// Reads until the end of a request head.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        head.reserve(4096);
+        if !matches!(stream.read_buf(&mut head).await, Ok(n) if n > 0) {
+            return None;
+        }
+    }
+    Some(head)
+}
+
+/// A client that stops sending its body half-way gets a 408 that closes the connection once
+/// the upstream timeout runs out, not a 504: the upstream was waiting for the client.
+#[tokio::test]
+async fn a_client_that_stalls_in_its_body_gets_a_408_and_the_connection_is_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = WireIdp::start().await;
+    // The upstream reads the whole body before it answers (it never gets it here).
+    let upstream = raw_upstream(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await;
+    // upstream_timeout_seconds = 1
+    let gateway = start_gateway(
+        &config_toml(&idp.discovery_url(), &upstream),
+        gateway::clock::ManualClock::new(T0),
+    )
+    .await;
+    let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.reserve"], T0));
+    let mut client = tokio::net::TcpStream::connect(gateway.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /beds/hospitals/7/wards/icu/reservations HTTP/1.1\r\nhost: gw\r\n\
+         authorization: Bearer {token}\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{{\"beds\": 1,"
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        client.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection is still open");
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+}
+
+/// A client that stops reading its response is disconnected after `client_send_timeout_seconds`
+/// without progress, and the upstream connection streaming into it is released.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_frees_the_upstream() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = WireIdp::start().await;
+    let (released, mut upstream_released) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    // The upstream streams a 1 GiB answer for as long as anybody reads it.
+    let upstream = raw_upstream(move |mut s| {
+        let released = released.clone();
+        async move {
+            if read_head(&mut s).await.is_none() {
+                return;
+            }
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
+                         content-length: 1073741824\r\n\r\n";
+            if s.write_all(head).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'b'; 64 * 1024];
+            let mut sent = 0u64;
+            while s.write_all(&chunk).await.is_ok() {
+                sent += chunk.len() as u64;
+            }
+            let _ = released.send(sent);
+        }
+    })
+    .await;
+    let toml = format!(
+        "client_send_timeout_seconds = 1\n{}",
+        config_toml(&idp.discovery_url(), &upstream)
+    );
+    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let mut client = tokio::net::TcpStream::connect(gateway.local_addr())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /beds/hospitals HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {token}\r\n\r\n"
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The client reads nothing; the buffers on the way fill up and the gateway's writes stall.
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(30), upstream_released.recv())
+        .await
+        .expect("the upstream connection was never released")
+        .unwrap();
+    assert!(sent < 1 << 30, "the whole answer went out: {sent}");
+    // What reached the client's buffers is there; then the connection ends, short of the body.
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        client.read_to_end(&mut got),
+    )
+    .await
+    .expect("the client connection is still open");
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert!((got.len() as u64) < (1 << 30));
+}
+
 /// `max_connections`: beyond it a new connection is closed at once, and a place that frees up
 /// is usable again.
 #[tokio::test]
