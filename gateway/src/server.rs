@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -25,7 +25,6 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -258,7 +257,9 @@ async fn worker(
         send_timeout,
         ..
     } = limits;
-    let graceful = GracefulShutdown::new();
+    // Shutdown: `closing` asks every connection to finish; `alive` ends when all have.
+    let (closing, _) = watch::channel(false);
+    let (alive, mut all_closed) = mpsc::channel::<()>(1);
     // Every proxied request arms an upstream timeout. Arming a timer earlier than the driver's
     // next planned wake-up makes tokio wake its driver (an eventfd write and an extra epoll
     // round per request); a short tick keeps a nearer timer pending, so arming one is free.
@@ -290,17 +291,32 @@ async fn worker(
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let mut closing = closing.subscribe();
+        let alive = alive.clone();
         tokio::spawn(async move {
-            let _counted = admitted;
+            let _counted = (admitted, alive);
             if !protocol_known_in_time(&stream, header_timeout).await {
                 return;
             }
-            let service = hyper::service::service_fn(move |req| Front::call(front.clone(), req));
+            let begun = Arc::new(AtomicU64::new(0));
+            let service = hyper::service::service_fn({
+                let begun = begun.clone();
+                move |req| {
+                    begun.fetch_add(1, Ordering::Relaxed);
+                    Front::call(front.clone(), req)
+                }
+            });
             let stream = SendTimeout::new(stream, send_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            // A client that goes away mid-request is not the gateway's error.
-            let _ = watcher.watch(conn.into_owned()).await;
+            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
+            tokio::select! {
+                // A client that goes away mid-request is not the gateway's error.
+                _ = conn.as_mut() => return,
+                _ = closing.wait_for(|closing| *closing) => {}
+                () = idle(&begun, header_timeout) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         });
     };
     loop {
@@ -349,6 +365,23 @@ async fn worker(
         }
     }
     drop(acceptor);
-    graceful.shutdown().await;
+    let _ = closing.send(true);
+    drop(alive);
+    let _ = all_closed.recv().await;
     tick.abort();
+}
+
+/// Ends once a whole `period` passes in which no request began on the connection. HTTP/1 has
+/// hyper's head timer for this; an HTTP/2 client that answers pings but sends nothing would
+/// otherwise keep its connection forever.
+async fn idle(begun: &AtomicU64, period: Duration) {
+    let mut seen = begun.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(period).await;
+        let now = begun.load(Ordering::Relaxed);
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
 }

@@ -241,6 +241,69 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
     }
 }
 
+/// An HTTP/2 client that answers every ping but never sends a request is told GOAWAY and
+/// disconnected once `client_header_timeout_seconds` pass without a request.
+#[tokio::test]
+async fn an_http2_client_that_answers_pings_but_sends_nothing_is_disconnected() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let toml = format!(
+        "client_header_timeout_seconds = 1\n{}",
+        config_toml(&idp.discovery_url(), &echo.url())
+    );
+    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let mut c = tokio::net::TcpStream::connect(gateway.local_addr())
+        .await
+        .unwrap();
+    // The preface and an empty SETTINGS frame.
+    c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let (mut pings, mut goaway) = (0, false);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let mut header = [0u8; 9];
+            if c.read_exact(&mut header).await.is_err() {
+                return; // closed
+            }
+            let length = usize::from(header[1]) << 8 | usize::from(header[2]);
+            let mut payload = vec![0u8; (usize::from(header[0]) << 16) | length];
+            if c.read_exact(&mut payload).await.is_err() {
+                return;
+            }
+            let (kind, flags) = (header[3], header[4]);
+            let answer: Option<Vec<u8>> = match (kind, flags & 1) {
+                // SETTINGS: acknowledged.
+                (0x4, 0) => Some(b"\0\0\0\x04\x01\0\0\0\0".to_vec()),
+                // PING: answered with its payload, as a live client does.
+                (0x6, 0) => {
+                    pings += 1;
+                    let mut ack = b"\0\0\x08\x06\x01\0\0\0\0".to_vec();
+                    ack.extend_from_slice(&payload);
+                    Some(ack)
+                }
+                (0x7, _) => {
+                    goaway = true;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(answer) = answer
+                && c.write_all(&answer).await.is_err()
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "still connected after 20 s ({pings} pings answered)"
+    );
+    assert!(goaway, "closed without GOAWAY");
+}
+
 /// An upstream on a raw socket: `each` runs for every connection accepted.
 async fn raw_upstream<F, Fut>(each: F) -> String
 where
