@@ -308,12 +308,26 @@ async fn worker(
             });
             let stream = SendTimeout::new(stream, send_timeout);
             let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            // The watchdog is a task of its own, so that the connection's many wake-ups poll
+            // one cheap `Notified` beside it rather than a timer and a watch channel.
+            let finish = Arc::new(tokio::sync::Notify::new());
+            let watchdog = tokio::spawn({
+                let finish = finish.clone();
+                async move {
+                    tokio::select! {
+                        _ = closing.wait_for(|closing| *closing) => {}
+                        () = idle(&begun, header_timeout) => {}
+                    }
+                    finish.notify_one();
+                }
+            });
+            let _watchdog = AbortOnDrop(watchdog);
             // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
             tokio::select! {
+                biased;
                 // A client that goes away mid-request is not the gateway's error.
                 _ = conn.as_mut() => return,
-                _ = closing.wait_for(|closing| *closing) => {}
-                () = idle(&begun, header_timeout) => {}
+                () = finish.notified() => {}
             }
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
@@ -369,6 +383,15 @@ async fn worker(
     drop(alive);
     let _ = all_closed.recv().await;
     tick.abort();
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Ends once a whole `period` passes in which no request began on the connection. HTTP/1 has
