@@ -138,13 +138,6 @@ impl GatewayError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
-        // The rest of the body may still be on its way: the connection cannot carry another
-        // request (RFC 9110 §15.5.9).
-        if status == StatusCode::REQUEST_TIMEOUT {
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             response
                 .headers_mut()

@@ -125,6 +125,9 @@ impl GatewayBuilder {
             server::ClientLimits {
                 header_timeout: pipeline.resolved.client_header_timeout,
                 send_timeout: pipeline.resolved.client_send_timeout,
+                // Time for an answer to arrive and then to be sent.
+                shutdown_grace: pipeline.resolved.upstream_timeout
+                    + pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
             },
         )?;

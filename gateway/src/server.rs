@@ -61,6 +61,7 @@ struct Front {
 impl Front {
     async fn call(self: Arc<Self>, req: Request<Incoming>) -> Result<Response, Infallible> {
         let mut req = req.map(Body::new);
+        let version = req.version();
         // Credentials are redacted wherever a header map is printed.
         for name in [header::AUTHORIZATION, header::COOKIE] {
             if let header::Entry::Occupied(mut e) = req.headers_mut().entry(name) {
@@ -82,7 +83,11 @@ impl Front {
         if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
             e.iter_mut().for_each(|v| v.set_sensitive(true));
         }
-        if self.draining.load(Ordering::Relaxed) {
+        // After a 408 the rest of the body may still be on its way, so the connection cannot
+        // carry another request (RFC 9110 §15.5.9). HTTP/2 ends just the stream.
+        let close =
+            self.draining.load(Ordering::Relaxed) || res.status() == StatusCode::REQUEST_TIMEOUT;
+        if close && version < http::Version::HTTP_2 {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -93,24 +98,32 @@ impl Front {
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Whether the client has sent enough, within `timeout`, to tell HTTP/1 from HTTP/2. hyper's
-/// head timer starts only once it knows the protocol, so a client that sends nothing, or only
-/// part of the HTTP/2 preface, is closed here (slowloris).
-async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> bool {
+/// What a client's first bytes say it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The protocol, if the client has sent enough within `timeout` to tell HTTP/1 from HTTP/2.
+/// hyper's head timer starts only once it knows the protocol, so a client that sends nothing,
+/// or only part of the HTTP/2 preface, is closed here (slowloris).
+async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> Option<Protocol> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut seen = [0u8; H2_PREFACE.len()];
     loop {
         // A peek, because `readable()` may be a false positive (a freshly accepted socket can
         // start out marked readable).
         match tokio::time::timeout_at(deadline, stream.peek(&mut seen)).await {
-            Ok(Ok(0) | Err(_)) | Err(_) => return false,
-            Ok(Ok(n)) if n == seen.len() || !H2_PREFACE.starts_with(&seen[..n]) => return true,
+            Ok(Ok(0) | Err(_)) | Err(_) => return None,
+            Ok(Ok(n)) if n == seen.len() => return Some(Protocol::Http2),
+            Ok(Ok(n)) if !H2_PREFACE.starts_with(&seen[..n]) => return Some(Protocol::Http1),
             // Part of the preface, which clients send in one piece: look again shortly (the
             // peek is ready at once while those bytes wait, so the deadline is checked here).
             Ok(Ok(_)) => {
                 let now = tokio::time::Instant::now();
                 if now >= deadline {
-                    return false;
+                    return None;
                 }
                 tokio::time::sleep_until((now + Duration::from_millis(10)).min(deadline)).await;
             }
@@ -141,6 +154,8 @@ pub(crate) struct ClientLimits {
     pub header_timeout: Duration,
     /// For a write to a client to make progress (a client that stops reading).
     pub send_timeout: Duration,
+    /// For the requests in flight to finish at shutdown (then their connections are dropped).
+    pub shutdown_grace: Duration,
     /// Client connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
 }
@@ -292,12 +307,17 @@ async fn worker(
         let front = front.clone();
         let builder = builder.clone();
         let mut closing = closing.subscribe();
-        let alive = alive.clone();
+        // Counted among the connections shutdown waits for once its protocol is known (a
+        // silent client is not waited for); none is counted after the last one closed.
+        let alive = alive.downgrade();
         tokio::spawn(async move {
-            let _counted = (admitted, alive);
-            if !protocol_known_in_time(&stream, header_timeout).await {
+            let _counted = admitted;
+            let Some(protocol) = protocol_known_in_time(&stream, header_timeout).await else {
                 return;
-            }
+            };
+            let Some(_alive) = alive.upgrade() else {
+                return;
+            };
             let begun = Arc::new(AtomicU64::new(0));
             let service = hyper::service::service_fn({
                 let begun = begun.clone();
@@ -309,14 +329,21 @@ async fn worker(
             let stream = SendTimeout::new(stream, send_timeout);
             let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
             // The watchdog is a task of its own, so that the connection's many wake-ups poll
-            // one cheap `Notified` beside it rather than a timer and a watch channel.
+            // one cheap `Notified` beside it rather than a timer and a watch channel. Idle
+            // HTTP/1 connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
             let finish = Arc::new(tokio::sync::Notify::new());
             let watchdog = tokio::spawn({
                 let finish = finish.clone();
                 async move {
+                    let idle = async {
+                        match protocol {
+                            Protocol::Http2 => idle(&begun, header_timeout).await,
+                            Protocol::Http1 => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = closing.wait_for(|closing| *closing) => {}
-                        () = idle(&begun, header_timeout) => {}
+                        () = idle => {}
                     }
                     finish.notify_one();
                 }
@@ -381,7 +408,15 @@ async fn worker(
     drop(acceptor);
     let _ = closing.send(true);
     drop(alive);
-    let _ = all_closed.recv().await;
+    // A response that cannot finish (an HTTP/2 client that grants no flow-control window
+    // makes no write wait, so the send timeout never fires) must not hold the process: the
+    // connections left after the grace are dropped with the runtime.
+    if tokio::time::timeout(limits.shutdown_grace, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace were closed");
+    }
     tick.abort();
 }
 
@@ -394,9 +429,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Ends once a whole `period` passes in which no request began on the connection. HTTP/1 has
-/// hyper's head timer for this; an HTTP/2 client that answers pings but sends nothing would
-/// otherwise keep its connection forever.
+/// Ends once a whole `period` passes in which no request began on an HTTP/2 connection: a
+/// client that answers pings but sends nothing would otherwise keep it forever. (Streams still
+/// open then are finished after the GOAWAY.)
 async fn idle(begun: &AtomicU64, period: Duration) {
     let mut seen = begun.load(Ordering::Relaxed);
     loop {

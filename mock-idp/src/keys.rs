@@ -313,8 +313,8 @@ fn safe_kid(n: &str, e: &str) -> String {
 /// The keys of one authorization server: the active signing key and the keys
 /// still published so that tokens they signed keep verifying.
 ///
-/// A ring may start empty while its first key is generated on a thread of
-/// its own: the server then answers at once, and whatever needs a key waits
+/// A ring may start empty while its first key is generated on another
+/// thread: the server then answers at once, and whatever needs a key waits
 /// for it ([`KeyRing::ready`] in async code; every other method blocks).
 #[derive(Debug)]
 pub struct KeyRing(Arc<Slot>);

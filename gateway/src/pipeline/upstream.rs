@@ -452,6 +452,8 @@ async fn send_body(
         let mut out = head.to_vec();
         let mut sent = 0u64;
         loop {
+            // The exchange's deadline (an upstream that reads slowly delays the body too, but
+            // the usual cause of a body still missing then is the client).
             let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
                 return Err(Sent::ClientTimeout);
             };

@@ -434,6 +434,50 @@ async fn a_client_that_stops_reading_is_disconnected_and_frees_the_upstream() {
     assert!((got.len() as u64) < (1 << 30));
 }
 
+/// An HTTP/2 client that takes the response head and then grants no flow-control window makes
+/// no write wait, so no send timeout sees it; shutdown still ends, closing its connection after
+/// `upstream_timeout_seconds` + `client_send_timeout_seconds`.
+#[tokio::test]
+async fn shutdown_ends_while_an_http2_client_withholds_its_window() {
+    use tokio::io::AsyncWriteExt as _;
+    let idp = WireIdp::start().await;
+    let upstream = raw_upstream(|mut s| async move {
+        if read_head(&mut s).await.is_none() {
+            return;
+        }
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n";
+        if s.write_all(head).await.is_err() {
+            return;
+        }
+        let chunk = vec![b'b'; 64 * 1024];
+        while s.write_all(&chunk).await.is_ok() {}
+    })
+    .await;
+    // upstream_timeout_seconds = 1: a grace of 2 s.
+    let toml = format!(
+        "client_send_timeout_seconds = 1\n{}",
+        config_toml(&idp.discovery_url(), &upstream)
+    );
+    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    // The head arrives; the body is never read, so the client's window is never renewed.
+    let response = h2
+        .get(format!("{}/beds/hospitals", gateway.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stopped =
+        tokio::time::timeout(std::time::Duration::from_secs(30), gateway.shutdown()).await;
+    assert!(stopped.is_ok(), "shutdown waited on the stalled stream");
+    drop(response);
+}
+
 /// `max_connections`: beyond it a new connection is closed at once, and a place that frees up
 /// is usable again.
 #[tokio::test]
