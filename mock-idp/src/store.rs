@@ -404,6 +404,14 @@ impl Store {
             .collect()
     }
 
+    /// Moves a live session's end to `expires_at`.
+    pub fn refresh_session(&self, sid: &str, expires_at: i64, now: i64) -> Option<Session> {
+        let mut sessions = lock(&self.sessions);
+        let session = sessions.get_mut(sid).filter(|s| s.expires_at > now)?;
+        session.expires_at = expires_at;
+        Some(session.clone())
+    }
+
     pub fn end_session(&self, sid: &str) -> Option<Session> {
         lock(&self.sessions).remove(sid)
     }

@@ -110,7 +110,7 @@ async fn read_request(
 }
 
 /// `2015-11-03T10:15:57.000Z`, Okta's date format.
-fn iso_millis(unix_seconds: i64) -> String {
+pub(crate) fn iso_millis(unix_seconds: i64) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)

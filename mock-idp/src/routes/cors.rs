@@ -92,6 +92,11 @@ pub async fn document_preflight(_server: Server, headers: HeaderMap) -> Response
     preflight(&headers, "GET, OPTIONS", false)
 }
 
+/// Preflight of `/api/v1/sessions/me` (okta-auth-js sends it with credentials).
+pub async fn sessions_preflight(headers: HeaderMap) -> Response {
+    preflight(&headers, "GET, DELETE, OPTIONS", true)
+}
+
 /// Preflight of `/api/v1/authn` and its sub-paths.
 pub async fn authn_preflight(headers: HeaderMap) -> Response {
     preflight(&headers, "POST, OPTIONS", true)

@@ -30,6 +30,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod revoke;
+pub mod sessions;
 pub mod token;
 pub mod userinfo;
 
@@ -124,6 +125,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/authn/cancel",
             post(authn::cancel)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
+            "/api/v1/sessions/me",
+            get(sessions::get_me)
+                .delete(sessions::close_me)
+                .options(cors::sessions_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
+            "/api/v1/sessions/me/lifecycle/refresh",
+            post(sessions::refresh_me)
                 .options(cors::authn_preflight)
                 .route_layer(trusted()),
         )

@@ -30,4 +30,5 @@ mod id_token;
 mod login_page;
 mod logout;
 mod refresh;
+mod sessions;
 mod userinfo;
