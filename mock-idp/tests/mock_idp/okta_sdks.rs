@@ -72,6 +72,7 @@ async fn oktas_node_sdks_work_against_the_mock_over_https() {
         "ok okta-auth-js exchangeCodeForTokens (validates the ID token)",
         "ok okta-auth-js getUserInfo (sub matches the ID token)",
         "ok jwt-verifier verifyIdToken with nonce",
+        "ok okta-auth-js session.get and closeSession (/api/v1/sessions/me)",
         "all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");

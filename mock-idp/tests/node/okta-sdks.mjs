@@ -78,6 +78,7 @@ const params = await step('okta-auth-js prepareTokenParams (discovery, PKCE S256
   if (p.codeChallengeMethod !== 'S256') throw new Error(`method ${p.codeChallengeMethod}`);
   return p;
 });
+let sid; // the session cookie the login leaves
 const code = await step('authorize with sessionToken redirects with a code', async () => {
   const url = new URL(`${issuer}/v1/authorize`);
   const query = {
@@ -94,6 +95,7 @@ const code = await step('authorize with sessionToken redirects with a code', asy
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   const response = await fetch(url, { redirect: 'manual' });
   if (response.status !== 302) throw new Error(`status ${response.status}`);
+  sid = response.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('sid='));
   const location = new URL(response.headers.get('location'));
   if (location.searchParams.get('state') !== params.state) throw new Error('state not echoed');
   const value = location.searchParams.get('code');
@@ -130,5 +132,26 @@ await step('jwt-verifier verifyAccessToken (user token)', async () => {
 await step('jwt-verifier verifyIdToken with nonce', async () => {
   const jwt = await verifier.verifyIdToken(tokens.idToken.idToken, spa.id, params.nonce);
   if (!jwt.claims.sub.startsWith('00u')) throw new Error(`sub ${jwt.claims.sub}`);
+});
+await step('okta-auth-js session.get and closeSession (/api/v1/sessions/me)', async () => {
+  if (!sid) throw new Error('the login left no sid cookie');
+  // Node has no cookie jar: the browser's cookie goes along as a configured header.
+  const browser = new OktaAuth({
+    issuer,
+    clientId: spa.id,
+    redirectUri: spa.redirectUri,
+    headers: { Cookie: sid },
+    tokenManager: { storage: 'memory' },
+    storageManager: { token: { storageType: 'memory' }, transaction: { storageType: 'memory' } },
+  });
+  const session = await browser.session.get();
+  if (session.status !== 'ACTIVE' || session.login !== user.username) {
+    throw new Error(`session ${JSON.stringify(session)}`);
+  }
+  const refreshed = await session.refresh();
+  if (refreshed.status !== 'ACTIVE') throw new Error(`refresh ${JSON.stringify(refreshed)}`);
+  if (!(await browser.closeSession())) throw new Error('closeSession found no session');
+  if (await browser.session.exists()) throw new Error('the session outlived closeSession');
+  if (await browser.closeSession()) throw new Error('a closed session closed again');
 });
 console.log('all checks passed');
