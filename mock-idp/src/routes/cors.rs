@@ -59,9 +59,14 @@ fn allow_browser_origin(state: &AppState, origin: &HeaderValue, response: &mut R
 }
 
 fn is_trusted(state: &AppState, origin: &HeaderValue) -> bool {
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
+    origin
+        .to_str()
+        .is_ok_and(|origin| is_trusted_origin(state, origin))
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is a trusted origin: that of a
+/// registered redirect or post-logout redirect URI.
+pub fn is_trusted_origin(state: &AppState, origin: &str) -> bool {
     let clients = state
         .clients
         .read()

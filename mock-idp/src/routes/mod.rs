@@ -142,6 +142,10 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(trusted()),
         )
         .route("/login/login.htm", post(login::login_post))
+        .route(
+            "/login/sessionCookieRedirect",
+            get(sessions::cookie_redirect),
+        )
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
         .route(

@@ -6,10 +6,15 @@
 //!
 //! The session's `id` is a digest of the cookie, never the cookie itself: a
 //! page that reads the answer learns nothing it could present as the session.
+//!
+//! `GET /login/sessionCookieRedirect?token=…&redirectUrl=…` turns an authn
+//! `sessionToken` into that session in the browser (okta-auth-js's
+//! `session.setCookieAndRedirect`): the cookie is set and the browser sent on
+//! to `redirectUrl`, which must be a trusted origin (no open redirect).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -17,8 +22,10 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::authn::iso_millis;
-use super::authorize::{SESSION_COOKIE, cookie, set_cookie};
+use super::authorize::{SESSION_COOKIE, cookie, new_session, set_cookie};
+use super::cors::is_trusted_origin;
 use crate::error::OktaApiError;
+use crate::html;
 use crate::state::AppState;
 use crate::store::Session;
 
@@ -54,6 +61,49 @@ pub async fn close_me(State(state): State<AppState>, headers: HeaderMap) -> Resp
     state.store.end_session(sid);
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_cookie(&state, &mut response, SESSION_COOKIE, "", "Lax", Some(0));
+    response
+}
+
+/// `GET /login/sessionCookieRedirect`.
+pub async fn cookie_redirect(
+    State(state): State<AppState>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let redirect = query
+        .get("redirectUrl")
+        .and_then(|url| url::Url::parse(url).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .filter(|url| is_trusted_origin(&state, &url.origin().ascii_serialization()));
+    let Some(redirect) = redirect else {
+        return html::error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirectUrl is missing or not a trusted origin.",
+        );
+    };
+    let Ok(location) = HeaderValue::from_str(redirect.as_str()) else {
+        return html::error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirectUrl is not a valid URL.",
+        );
+    };
+    let now = state.clock.now();
+    let user = query
+        .get("token")
+        .and_then(|token| state.store.take_session_token(token, now))
+        .and_then(|user_id| state.user_by_id(&user_id));
+    let Some(user) = user else {
+        return html::error_page(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "The session token is invalid, used or expired.",
+        );
+    };
+    let sid = new_session(&state, &user, now);
+    let mut response = StatusCode::FOUND.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    set_cookie(&state, &mut response, SESSION_COOKIE, &sid, "Lax", None);
     response
 }
 

@@ -170,3 +170,47 @@ async fn a_trusted_origin_may_read_the_session_with_credentials() {
             .contains_key("access-control-allow-origin")
     );
 }
+
+#[tokio::test]
+async fn a_session_token_becomes_the_browser_session_at_session_cookie_redirect() {
+    let idp = start().await;
+    let token = session_token(&idp).await;
+    let redirect = |token: &str, to: &str| {
+        let mut url =
+            url::Url::parse(&format!("{}/login/sessionCookieRedirect", idp.base_url())).unwrap();
+        url.query_pairs_mut()
+            .append_pair("checkAccountSetupComplete", "true")
+            .append_pair("token", token)
+            .append_pair("redirectUrl", to);
+        url.to_string()
+    };
+    // An untrusted redirectUrl is refused before the token is spent: no open redirect.
+    for to in ["https://evil.example/", "javascript:alert(1)", "/relative"] {
+        let refused = get(&redirect(&token, to)).await;
+        assert_eq!(refused.status(), 400, "{to}");
+        assert!(!refused.headers().contains_key("set-cookie"));
+    }
+    let app = "http://localhost:8080/app?after=login";
+    let response = get(&redirect(&token, app)).await;
+    assert_eq!(location(&response).as_str(), app);
+    let sid = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: Value = me(&idp, reqwest::Method::GET, "")
+        .header("cookie", &sid)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["userId"], USER_ID);
+    // A sessionToken is single use.
+    let again = get(&redirect(&token, app)).await;
+    assert_eq!(again.status(), 403);
+    assert!(!again.headers().contains_key("set-cookie"));
+}
