@@ -333,6 +333,32 @@ async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
+/// An upstream that answers every request with 1 GiB, streamed for as long as anybody reads
+/// it; then it reports how much it sent.
+async fn gigabyte_upstream(released: tokio::sync::mpsc::UnboundedSender<u64>) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    raw_upstream(move |mut s| {
+        let released = released.clone();
+        async move {
+            if read_head(&mut s).await.is_none() {
+                return;
+            }
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
+                         content-length: 1073741824\r\n\r\n";
+            if s.write_all(head).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'b'; 64 * 1024];
+            let mut sent = 0u64;
+            while s.write_all(&chunk).await.is_ok() {
+                sent += chunk.len() as u64;
+            }
+            let _ = released.send(sent);
+        }
+    })
+    .await
+}
+
 /// A client that stops sending its body half-way gets a 408 that closes the connection once
 /// the upstream timeout runs out, not a 504: the upstream was waiting for the client.
 #[tokio::test]
@@ -382,27 +408,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_frees_the_upstream() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let idp = WireIdp::start().await;
     let (released, mut upstream_released) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    // The upstream streams a 1 GiB answer for as long as anybody reads it.
-    let upstream = raw_upstream(move |mut s| {
-        let released = released.clone();
-        async move {
-            if read_head(&mut s).await.is_none() {
-                return;
-            }
-            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
-                         content-length: 1073741824\r\n\r\n";
-            if s.write_all(head).await.is_err() {
-                return;
-            }
-            let chunk = vec![b'b'; 64 * 1024];
-            let mut sent = 0u64;
-            while s.write_all(&chunk).await.is_ok() {
-                sent += chunk.len() as u64;
-            }
-            let _ = released.send(sent);
-        }
-    })
-    .await;
+    let upstream = gigabyte_upstream(released).await;
     let toml = format!(
         "client_send_timeout_seconds = 1\n{}",
         config_toml(&idp.discovery_url(), &upstream)
@@ -439,20 +445,9 @@ async fn a_client_that_stops_reading_is_disconnected_and_frees_the_upstream() {
 /// `upstream_timeout_seconds` + `client_send_timeout_seconds`.
 #[tokio::test]
 async fn shutdown_ends_while_an_http2_client_withholds_its_window() {
-    use tokio::io::AsyncWriteExt as _;
     let idp = WireIdp::start().await;
-    let upstream = raw_upstream(|mut s| async move {
-        if read_head(&mut s).await.is_none() {
-            return;
-        }
-        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n";
-        if s.write_all(head).await.is_err() {
-            return;
-        }
-        let chunk = vec![b'b'; 64 * 1024];
-        while s.write_all(&chunk).await.is_ok() {}
-    })
-    .await;
+    let (released, _) = tokio::sync::mpsc::unbounded_channel();
+    let upstream = gigabyte_upstream(released).await;
     // upstream_timeout_seconds = 1: a grace of 2 s.
     let toml = format!(
         "client_send_timeout_seconds = 1\n{}",

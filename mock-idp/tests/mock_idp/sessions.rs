@@ -10,6 +10,11 @@ use crate::user_support::*;
 async fn logged_in(idp: &mock_idp::MockIdp) -> String {
     let response = authorize_with_session_token(idp, &web_params("openid", "st-s")).await;
     assert!(response.status().is_redirection());
+    session_cookie(&response)
+}
+
+/// The `sid=…` pair a response sets.
+fn session_cookie(response: &reqwest::Response) -> String {
     response
         .headers()
         .get_all("set-cookie")
@@ -18,6 +23,17 @@ async fn logged_in(idp: &mock_idp::MockIdp) -> String {
         .find_map(|v| v.split(';').next().filter(|pair| pair.starts_with("sid=")))
         .expect("a session cookie")
         .to_owned()
+}
+
+/// `GET /api/v1/sessions/me` with the cookie, expecting a session.
+async fn session_of(idp: &mock_idp::MockIdp, sid: &str) -> Value {
+    let response = me(idp, reqwest::Method::GET, "")
+        .header("cookie", sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
 
 fn me(idp: &mock_idp::MockIdp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -37,13 +53,7 @@ async fn expect_no_session(response: reqwest::Response) {
 async fn the_session_of_a_login_is_read_refreshed_and_closed() {
     let idp = start().await;
     let sid = logged_in(&idp).await;
-    let response = me(&idp, reqwest::Method::GET, "")
-        .header("cookie", &sid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session: Value = response.json().await.unwrap();
+    let session = session_of(&idp, &sid).await;
     assert_eq!(session["status"], "ACTIVE");
     assert_eq!(session["userId"], USER_ID);
     assert_eq!(session["login"], USER_LOGIN);
@@ -193,21 +203,7 @@ async fn a_session_token_becomes_the_browser_session_at_session_cookie_redirect(
     let app = "http://localhost:8080/app?after=login";
     let response = get(&redirect(&token, app)).await;
     assert_eq!(location(&response).as_str(), app);
-    let sid = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let session: Value = me(&idp, reqwest::Method::GET, "")
-        .header("cookie", &sid)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = session_of(&idp, &session_cookie(&response)).await;
     assert_eq!(session["userId"], USER_ID);
     // A sessionToken is single use.
     let again = get(&redirect(&token, app)).await;
