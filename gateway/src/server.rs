@@ -9,9 +9,9 @@
 //! The accept loop, on the first worker, hands connections out round-robin.
 //!
 //! Shutdown drains first: for [`crate::DRAIN`] every response says `Connection: close`, so
-//! clients stop reusing connections; then accepting stops and idle connections are closed, and
-//! the requests in flight finish. If the controlling task disappears (its runtime ended), the
-//! workers stop the same way.
+//! HTTP/1 clients stop reusing connections; then accepting stops, idle connections are closed
+//! (HTTP/2 ones after a GOAWAY), and the requests in flight finish, for at most the shutdown
+//! grace. If the controlling task disappears (its runtime ended), the workers stop the same way.
 
 use std::cell::Cell;
 use std::convert::Infallible;

@@ -270,8 +270,8 @@ pub(crate) async fn exchange(
             Some(conn) => (conn, true),
             None => (Conn::open(&pool.address).await?, false),
         };
-        let outgoing = (outgoing, body_deadline);
-        match send_and_read(&mut conn, &head, outgoing, &mut body, expects_body, reused).await {
+        let sending = (outgoing, body_deadline);
+        match send_and_read(&mut conn, &head, sending, &mut body, expects_body, reused).await {
             Ok((response, framing, keep_alive)) => {
                 return Ok(respond(conn, pool, response, framing, keep_alive));
             }
