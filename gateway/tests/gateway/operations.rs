@@ -194,11 +194,12 @@ async fn silent_slow_and_idle_clients_are_disconnected() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let idp = WireIdp::start().await;
     let echo = Echo::start().await;
-    let toml = format!(
-        "client_header_timeout_seconds = 1\nworkers = 2\n{}",
-        config_toml(&idp.discovery_url(), &echo.url())
-    );
-    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let gateway = gateway_with(
+        "client_header_timeout_seconds = 1\nworkers = 2",
+        &idp,
+        &echo.url(),
+    )
+    .await;
     let addr = gateway.local_addr();
     let mut clients = Vec::new();
     for i in 0..10 {
@@ -248,11 +249,7 @@ async fn an_http2_client_that_answers_pings_but_sends_nothing_is_disconnected() 
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let idp = WireIdp::start().await;
     let echo = Echo::start().await;
-    let toml = format!(
-        "client_header_timeout_seconds = 1\n{}",
-        config_toml(&idp.discovery_url(), &echo.url())
-    );
-    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let gateway = gateway_with("client_header_timeout_seconds = 1", &idp, &echo.url()).await;
     let mut c = tokio::net::TcpStream::connect(gateway.local_addr())
         .await
         .unwrap();
@@ -302,6 +299,15 @@ async fn an_http2_client_that_answers_pings_but_sends_nothing_is_disconnected() 
         "still connected after 20 s ({pings} pings answered)"
     );
     assert!(goaway, "closed without GOAWAY");
+}
+
+/// The test gateway in front of `upstream`, with top-level `settings` (TOML lines) added.
+async fn gateway_with(settings: &str, idp: &WireIdp, upstream: &str) -> gateway::GatewayHandle {
+    let toml = format!(
+        "{settings}\n{}",
+        config_toml(&idp.discovery_url(), upstream)
+    );
+    start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await
 }
 
 /// An upstream on a raw socket: `each` runs for every connection accepted.
@@ -373,11 +379,7 @@ async fn a_client_that_stalls_in_its_body_gets_a_408_and_the_connection_is_close
     })
     .await;
     // upstream_timeout_seconds = 1
-    let gateway = start_gateway(
-        &config_toml(&idp.discovery_url(), &upstream),
-        gateway::clock::ManualClock::new(T0),
-    )
-    .await;
+    let gateway = gateway_with("", &idp, &upstream).await;
     let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.reserve"], T0));
     let mut client = tokio::net::TcpStream::connect(gateway.local_addr())
         .await
@@ -409,11 +411,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_frees_the_upstream() {
     let idp = WireIdp::start().await;
     let (released, mut upstream_released) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let upstream = gigabyte_upstream(released).await;
-    let toml = format!(
-        "client_send_timeout_seconds = 1\n{}",
-        config_toml(&idp.discovery_url(), &upstream)
-    );
-    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let gateway = gateway_with("client_send_timeout_seconds = 1", &idp, &upstream).await;
     let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
     let mut client = tokio::net::TcpStream::connect(gateway.local_addr())
         .await
@@ -449,11 +447,7 @@ async fn shutdown_ends_while_an_http2_client_withholds_its_window() {
     let (released, _) = tokio::sync::mpsc::unbounded_channel();
     let upstream = gigabyte_upstream(released).await;
     // upstream_timeout_seconds = 1: a grace of 2 s.
-    let toml = format!(
-        "client_send_timeout_seconds = 1\n{}",
-        config_toml(&idp.discovery_url(), &upstream)
-    );
-    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let gateway = gateway_with("client_send_timeout_seconds = 1", &idp, &upstream).await;
     let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -480,11 +474,7 @@ async fn connections_beyond_max_connections_are_closed_at_once() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let idp = WireIdp::start().await;
     let echo = Echo::start().await;
-    let toml = format!(
-        "max_connections = 2\nworkers = 2\n{}",
-        config_toml(&idp.discovery_url(), &echo.url())
-    );
-    let gateway = start_gateway(&toml, gateway::clock::ManualClock::new(T0)).await;
+    let gateway = gateway_with("max_connections = 2\nworkers = 2", &idp, &echo.url()).await;
     let addr = gateway.local_addr();
     // Two clients hold their places (each half-way through a head, well within the timeout).
     let mut held = Vec::new();

@@ -73,19 +73,13 @@ pub async fn cookie_redirect(
         .get("redirectUrl")
         .and_then(|url| url::Url::parse(url).ok())
         .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .filter(|url| is_trusted_origin(&state, &url.origin().ascii_serialization()));
-    let Some(redirect) = redirect else {
+        .filter(|url| is_trusted_origin(&state, &url.origin().ascii_serialization()))
+        .and_then(|url| HeaderValue::from_str(url.as_str()).ok());
+    let Some(location) = redirect else {
         return html::error_page(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "redirectUrl is missing or not a trusted origin.",
-        );
-    };
-    let Ok(location) = HeaderValue::from_str(redirect.as_str()) else {
-        return html::error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "redirectUrl is not a valid URL.",
         );
     };
     let now = state.clock.now();
