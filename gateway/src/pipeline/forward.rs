@@ -4,7 +4,7 @@
 //! `Authorization` header and method-override headers.
 //!
 //! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, spoken by
-//! `upstream`'s client in the request's own task: a proxied request is one task, with no
+//! `crate::upstream`'s client in the request's own task: a proxied request is one task, with no
 //! cross-task wake-ups.
 
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 
 use super::route::RouteMatch;
-use super::upstream::{
-    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
-};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::upstream::{
+    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
+};
 
 /// The identity headers the gateway sets.
 pub const APPLICATION_HEADER: &str = "x-gateway-application";

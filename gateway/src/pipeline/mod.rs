@@ -17,7 +17,6 @@ pub mod extract;
 pub mod forward;
 pub mod identify;
 pub mod route;
-mod upstream;
 pub mod validate;
 
 use std::sync::Arc;
