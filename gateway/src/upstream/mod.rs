@@ -1,7 +1,8 @@
-//! The client side of the gateway: connections to upstreams, in a pool per upstream with a slot
-//! per proxy worker (`pool`), and the HTTP/1.1 exchange spoken over them (`http1`: the request
-//! head and body out, `response`: the response head parsed with httparse and the body framed by
-//! RFC 9112 §6.3). Everything runs in the request's own task: no connection task, no channel
+//! The client side of the gateway: connections to upstreams, plain or TLS (`tls`), in a pool per
+//! (scheme, host, port, TLS settings) with a slot per proxy worker (`pool`), and the HTTP/1.1
+//! exchange spoken over them (`http1`: the request head and body out, `response`: the response
+//! head parsed with httparse and the body framed by RFC 9112 §6.3). `settings` is the
+//! configuration's part (`apis[].upstream_protocol`, `apis[].upstream_tls`). Everything runs in the request's own task: no connection task, no channel
 //! between the request and its connection.
 //!
 //! A connection goes back to the pool only when its response was framed by `Content-Length` or
@@ -13,12 +14,16 @@
 mod http1;
 mod pool;
 mod response;
+mod settings;
+mod tls;
 
 use http::{HeaderName, HeaderValue};
 
 pub(crate) use http1::exchange;
 pub(crate) use pool::Pool;
 pub(crate) use response::parse_response_head;
+pub use settings::{RawUpstreamTls, UpstreamClient, UpstreamProtocol, UpstreamTls};
+pub(crate) use settings::{TlsKey, validate};
 
 /// How the request head sent upstream differs from the client's.
 pub(crate) struct HeadRewrite<'a> {
