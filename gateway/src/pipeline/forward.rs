@@ -17,7 +17,8 @@ use super::route::RouteMatch;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::upstream::{
-    HeadRewrite, Pool, TlsKey, exchange, field_name_is, field_name_starts_with, is_field_value,
+    HeadRewrite, Pool, TlsKey, UpstreamProtocol, exchange, field_name_is, field_name_starts_with,
+    is_field_value,
 };
 
 /// The identity headers the gateway sets.
@@ -88,8 +89,8 @@ struct Upstream {
     pool: Arc<Pool>,
 }
 
-/// What a pool is for: scheme, `host:port`, TLS settings.
-type PoolKey = (String, String, Option<TlsKey>);
+/// What a pool is for: scheme, `host:port`, protocol, TLS settings.
+type PoolKey = (String, String, UpstreamProtocol, Option<TlsKey>);
 
 /// The pooled connections to all upstreams.
 #[derive(Debug)]
@@ -147,16 +148,17 @@ impl Forwarder {
                     None => host.to_owned(),
                 };
                 let address = format!("{host}:{}", u.port_or_known_default().unwrap_or(80));
-                let tls = a.upstream_client.tls.clone();
+                let client = &a.upstream_client;
                 let key = (
                     u.scheme().to_owned(),
                     address.clone(),
-                    tls.as_ref().map(|t| t.key.clone()),
+                    client.protocol,
+                    client.tls.as_ref().map(|t| t.key.clone()),
                 );
                 let pool = match pools.iter().find(|(k, _)| *k == key) {
                     Some((_, pool)) => pool.clone(),
                     None => {
-                        let pool = Arc::new(Pool::new(address, tls, config.workers));
+                        let pool = Arc::new(Pool::new(address, client, config.workers));
                         pools.push((key, pool.clone()));
                         pool
                     }

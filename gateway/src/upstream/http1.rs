@@ -36,13 +36,14 @@ enum Failure {
     Fatal(GatewayError),
 }
 
-/// Sends `req` (with `rewrite` applied) over a pooled connection and returns the response once
+/// Sends `req` (with `rewrite` applied) over `fresh`, a new connection, or a pooled one and returns the response once
 /// its head has arrived; the body streams from the connection as the client reads it.
 pub(crate) async fn exchange(
     pool: &Arc<Pool>,
     req: Request<Body>,
     rewrite: &HeadRewrite<'_>,
     body_deadline: tokio::time::Instant,
+    mut fresh: Option<Conn>,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, mut body) = req.into_parts();
     if parts.method == Method::CONNECT {
@@ -66,12 +67,15 @@ pub(crate) async fn exchange(
 
     let mut from_pool = true;
     loop {
-        let (mut conn, reused) = match from_pool.then(|| pool.checkout()).flatten() {
-            Some(conn) => (conn, true),
-            None => (
-                Conn::new(open_stream(&pool.address, pool.tls.as_ref()).await?),
-                false,
-            ),
+        let (mut conn, reused) = match fresh.take() {
+            Some(conn) => (conn, false),
+            None => match from_pool.then(|| pool.checkout()).flatten() {
+                Some(conn) => (conn, true),
+                None => (
+                    Conn::new(open_stream(&pool.address, pool.tls.as_ref()).await?),
+                    false,
+                ),
+            },
         };
         let sending = (outgoing, body_deadline);
         match send_and_read(&mut conn, &head, sending, &mut body, expects_body, reused).await {
@@ -98,7 +102,7 @@ fn is_replayable(parts: &http::request::Parts) -> bool {
 
 /// Header fields that frame or steer the message on this hop, which the gateway states itself
 /// (under any spelling: two lengths would make the request ambiguous).
-fn is_hop_framing(name: &HeaderName) -> bool {
+pub(super) fn is_hop_framing(name: &HeaderName) -> bool {
     const FRAMING: [&str; 5] = [
         "content-length",
         "transfer-encoding",

@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,10 @@ use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio_util::io::poll_read_buf;
 
-use super::settings::UpstreamTls;
+use super::settings::{UpstreamClient, UpstreamProtocol, UpstreamTls};
+
+/// Requests on one HTTP/2 connection.
+pub(super) type H2Sender = hyper::client::conn::http2::SendRequest<axum::body::Body>;
 use crate::error::GatewayError;
 
 /// Idle connections are dropped after this long unused.
@@ -67,6 +71,13 @@ impl tokio::io::AsyncWrite for Stream {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+impl Stream {
+    /// Whether the upstream chose HTTP/2 by ALPN.
+    pub(super) fn is_h2(&self) -> bool {
+        matches!(self, Self::Tls(t) if t.get_ref().1.alpn_protocol() == Some(b"h2"))
     }
 }
 
@@ -175,8 +186,18 @@ pub(crate) struct Pool {
     pub(super) address: String,
     /// For an `https://` upstream.
     pub(super) tls: Option<UpstreamTls>,
+    pub(super) protocol: UpstreamProtocol,
+    /// Set once an `https://` upstream chose HTTP/1.1 by ALPN.
+    chose_http1: AtomicBool,
+    /// One HTTP/2 connection per worker (it multiplexes the worker's requests).
+    h2: Box<[H2Slot]>,
     slots: Box<[Slot]>,
 }
+
+/// One worker's HTTP/2 connection to an upstream.
+#[derive(Default)]
+#[repr(align(128))]
+struct H2Slot(Mutex<Option<H2Sender>>);
 
 /// One worker's idle connections, on cache lines of its own (workers never contend).
 #[derive(Default)]
@@ -194,10 +215,13 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     /// A pool of connections to `address` (`host:port`; over TLS with `tls`) for `workers` worker threads plus
     /// callers outside them.
-    pub(crate) fn new(address: String, tls: Option<UpstreamTls>, workers: usize) -> Self {
+    pub(crate) fn new(address: String, client: &UpstreamClient, workers: usize) -> Self {
         Self {
             address,
-            tls,
+            tls: client.tls.clone(),
+            protocol: client.protocol,
+            chose_http1: AtomicBool::new(false),
+            h2: (0..=workers).map(|_| H2Slot::default()).collect(),
             slots: (0..=workers).map(|_| Slot::default()).collect(),
         }
     }
@@ -214,6 +238,37 @@ impl Pool {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// This worker's HTTP/2 connection, while it is open.
+    pub(super) fn h2_sender(&self) -> Option<H2Sender> {
+        let slot = crate::server::worker_slot().min(self.h2.len() - 1);
+        let mut sender = self.h2[slot]
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if sender.as_ref().is_some_and(H2Sender::is_closed) {
+            *sender = None;
+        }
+        sender.clone()
+    }
+
+    pub(super) fn set_h2_sender(&self, sender: H2Sender) {
+        let slot = crate::server::worker_slot().min(self.h2.len() - 1);
+        *self.h2[slot]
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+    }
+
+    /// Whether requests go over HTTP/1.1 without asking: configured so, or the upstream
+    /// chose it by ALPN before.
+    pub(super) fn speaks_http1(&self) -> bool {
+        self.protocol == UpstreamProtocol::Http1 || self.chose_http1.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn mark_http1(&self) {
+        self.chose_http1.store(true, Ordering::Relaxed);
     }
 
     pub(super) fn checkout(&self) -> Option<Conn> {

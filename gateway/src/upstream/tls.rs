@@ -13,9 +13,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use super::settings::UpstreamProtocol;
 
-/// The ALPN protocols offered.
-pub(super) fn alpn(_protocol: UpstreamProtocol) -> Vec<Vec<u8>> {
-    vec![b"http/1.1".to_vec()]
+/// The ALPN protocols offered: HTTP/2 first unless HTTP/1.1 is configured.
+pub(super) fn alpn(protocol: UpstreamProtocol) -> Vec<Vec<u8>> {
+    match protocol {
+        UpstreamProtocol::Http1 => vec![b"http/1.1".to_vec()],
+        _ => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    }
 }
 
 /// The system's trusted roots, read once per process.

@@ -343,3 +343,82 @@ async fn a_client_certificate_is_presented_to_an_upstream_that_requires_one() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("No required SSL certificate"), "{body}");
 }
+
+/// An HTTP/2 request from the client (h2c with prior knowledge): status, body, trailers.
+pub async fn h2_get(
+    gateway: &GatewayHandle,
+    path: &str,
+    token: &str,
+) -> (u16, String, http::HeaderMap) {
+    use http_body_util::BodyExt as _;
+    let tcp = tokio::net::TcpStream::connect(gateway.local_addr())
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let req = http::Request::get(format!("http://{}{path}", gateway.local_addr()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("te", "trailers")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    let status = response.status().as_u16();
+    let collected = response.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let body = String::from_utf8(collected.to_bytes().to_vec()).unwrap();
+    (status, body, trailers)
+}
+
+#[tokio::test]
+async fn an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_trailers_relayed() {
+    need_nginx!(
+        "an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_trailers_relayed"
+    );
+    let ca = Ca::new("upstream test CA");
+    let (cert, key) = ca.issue("localhost", &["localhost"]);
+    let port = free_port();
+    let server = format!(
+        "  server {{\n    listen 127.0.0.1:{port} ssl http2;\n    ssl_certificate server.pem;\n    \
+         ssl_certificate_key server.key;\n    location / {{\n      \
+         add_trailer x-upstream-checksum \"c0ffee\" always;\n      \
+         return 200 \"$server_protocol for $http_x_gateway_client_id\";\n    }}\n  }}\n"
+    );
+    let nginx = Nginx::start(
+        &[("server.pem", &cert), ("server.key", &key)],
+        &server,
+        &[port],
+    );
+    let ca = write(&nginx.dir, "ca.pem", &ca.pem());
+    let idp = MockIdp::builder().start().await.unwrap();
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let upstream = format!("https://localhost:{port}");
+    let gateway = gateway_for(&idp, &upstream, Some(&format!("{{ ca_file = \"{ca}\" }}"))).await;
+    for _ in 0..2 {
+        let (status, body, trailers) = h2_get(&gateway, "/beds/hospitals", &token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, format!("HTTP/2.0 for {SERVICE}"));
+        assert_eq!(trailers.get("x-upstream-checksum").unwrap(), "c0ffee");
+    }
+    // HTTP/1.1 clients get the same answer (trailers are HTTP/2's here).
+    assert_eq!(
+        get(&gateway, &token).await.1,
+        format!("HTTP/2.0 for {SERVICE}")
+    );
+    // `upstream_protocol = "http1"` offers HTTP/1.1 only.
+    let toml = config(&idp.discovery_url(), &upstream, "\"oauth2_local\"").replace(
+        &format!("upstream = \"{upstream}\""),
+        &format!("upstream = \"{upstream}\"\nupstream_protocol = \"http1\"\nupstream_tls = {{ ca_file = \"{ca}\" }}"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http1 =
+        gateway::Gateway::build(Config::from_toml(&toml, &|_: &str| None).unwrap(), listener)
+            .await
+            .unwrap();
+    let (status, body) = get(&http1, &token).await;
+    assert_eq!((status, body), (200, format!("HTTP/1.1 for {SERVICE}")));
+}
