@@ -124,6 +124,17 @@ impl Pipeline {
 
     /// [`Pipeline::refuse`] when the API and application are known.
     pub fn refuse_at(&self, api: Option<usize>, app: Option<usize>, e: GatewayError) -> Response {
+        self.refuse_as(false, api, app, e)
+    }
+
+    /// [`Pipeline::refuse_at`], answering as gRPC does when `grpc` (a gRPC request).
+    pub fn refuse_as(
+        &self,
+        grpc: bool,
+        api: Option<usize>,
+        app: Option<usize>,
+        e: GatewayError,
+    ) -> Response {
         self.metrics.request(api, app, e.outcome());
         tracing::debug!(
             api = api.map(|a| self.apis[a].name.as_str()),
@@ -132,6 +143,9 @@ impl Pipeline {
             reason = %e,
             "request refused"
         );
+        if grpc {
+            return e.into_grpc_response();
+        }
         e.into_response_with_realm(&self.realm)
     }
 }
@@ -189,7 +203,7 @@ impl Pipeline {
             .await
         {
             Ok(a) => a,
-            Err(e) => return self.refuse_at(api, app, e),
+            Err(e) => return self.refuse_as(crate::error::is_grpc(req.headers()), api, app, e),
         };
         let headers = match (&admitted.identity, admitted.application) {
             (Some(id), Some(app)) => forward::IdentityHeaders {
@@ -209,6 +223,7 @@ impl Pipeline {
             },
         };
         let m = admitted.matched;
+        let grpc = crate::error::is_grpc(req.headers());
         match self.forwarder.forward(req, &m, &headers).await {
             Ok(r) => {
                 self.metrics.request(
@@ -218,7 +233,7 @@ impl Pipeline {
                 );
                 r
             }
-            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
+            Err(e) => self.refuse_as(grpc, Some(m.api), admitted.application, e),
         }
     }
 }

@@ -14,23 +14,9 @@ use rcgen::{
 };
 
 use super::faults::config;
+use super::peers::peer_present;
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
-
-/// Whether a test's peer is here; without it the test says `SKIPPED`, or fails under
-/// `PEER_TESTS=required`.
-#[allow(clippy::print_stderr)] // the SKIPPED line is for the person running the tests
-pub fn peer_present(test: &str, what: &str, present: bool) -> bool {
-    if present {
-        return true;
-    }
-    assert!(
-        std::env::var("PEER_TESTS").as_deref() != Ok("required"),
-        "{test}: {what} is missing and PEER_TESTS=required"
-    );
-    eprintln!("SKIPPED {test}: {what} is missing");
-    false
-}
 
 fn nginx_binary() -> Option<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
