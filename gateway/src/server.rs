@@ -327,7 +327,10 @@ async fn worker(
                 }
             });
             let stream = SendTimeout::new(stream, send_timeout);
-            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            // With upgrades: a WebSocket handshake the pipeline admitted takes the connection over.
+            let mut conn = std::pin::pin!(
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service)
+            );
             // The watchdog is a task of its own, so that the connection's many wake-ups poll
             // one cheap `Notified` beside it rather than a timer and a watch channel. Idle
             // HTTP/1 connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.

@@ -440,6 +440,7 @@ mod tests {
         compile(&Resource {
             path: path.into(),
             methods: vec![Method::GET],
+            websocket: false,
         })
     }
 

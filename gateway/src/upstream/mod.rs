@@ -3,7 +3,8 @@
 //! exchange spoken over them (`http1`: the request head and body out, `response`: the response
 //! head parsed with httparse and the body framed by RFC 9112 §6.3). `settings` is the
 //! configuration's part (`apis[].upstream_protocol`, `apis[].upstream_tls`). HTTP/2 (`http2`)
-//! is spoken when the upstream picks it by ALPN, or with `h2c`. Everything runs in the request's own task: no connection task, no channel
+//! is spoken when the upstream picks it by ALPN, or with `h2c`; `websocket` relays upgraded
+//! connections. Everything runs in the request's own task: no connection task, no channel
 //! between the request and its connection.
 //!
 //! A connection goes back to the pool only when its response was framed by `Content-Length` or
@@ -18,6 +19,7 @@ mod pool;
 mod response;
 mod settings;
 mod tls;
+mod websocket;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub(crate) use pool::Pool;
 pub(crate) use response::parse_response_head;
 pub use settings::{RawUpstreamTls, UpstreamClient, UpstreamProtocol, UpstreamTls};
 pub(crate) use settings::{TlsKey, validate};
+pub(crate) use websocket::{is_upgrade, upgrade};
 
 /// How the request head sent upstream differs from the client's.
 pub(crate) struct HeadRewrite<'a> {
@@ -64,7 +67,7 @@ pub(crate) async fn exchange(
         return http1::exchange(pool, req, rewrite, body_deadline, None).await;
     }
     // Not known yet: a new connection tells (h2c, or the upstream's choice by ALPN).
-    let stream = pool::open_stream(&pool.address, pool.tls.as_ref()).await?;
+    let stream = pool::open_stream(&pool.address, pool.tls.as_ref(), false).await?;
     if pool.protocol == UpstreamProtocol::H2c || stream.is_h2() {
         let sender = http2::handshake(stream).await?;
         pool.set_h2_sender(sender.clone());

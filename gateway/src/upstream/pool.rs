@@ -87,10 +87,12 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
 }
 
-/// Opens a connection to `address` (TLS when `tls` is given), within [`CONNECT_TIMEOUT`].
+/// Opens a connection to `address` (TLS when `tls` is given, offering HTTP/1.1 only when
+/// `http1_only`), within [`CONNECT_TIMEOUT`].
 pub(super) async fn open_stream(
     address: &str,
     tls: Option<&UpstreamTls>,
+    http1_only: bool,
 ) -> Result<Stream, GatewayError> {
     let opening = async {
         let tcp = TcpStream::connect(address).await.map_err(|e| {
@@ -101,7 +103,12 @@ pub(super) async fn open_stream(
         let Some(tls) = tls else {
             return Ok(Stream::Plain(tcp));
         };
-        match super::tls::connect(&tls.config, &tls.server_name, tcp).await {
+        let config = if http1_only {
+            &tls.config_http1
+        } else {
+            &tls.config
+        };
+        match super::tls::connect(config, &tls.server_name, tcp).await {
             Ok(s) => Ok(Stream::Tls(Box::new(s))),
             Err(e) => {
                 // A wrong certificate (unknown issuer, another name, expired) lands here.

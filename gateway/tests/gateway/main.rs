@@ -18,3 +18,4 @@ mod reload;
 mod rfc6750;
 mod upstream;
 mod upstream_tls;
+mod websocket;
