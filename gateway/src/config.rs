@@ -144,6 +144,10 @@ struct RawApi {
     base_path: String,
     upstream: String,
     #[serde(default)]
+    upstream_protocol: Option<crate::upstream::UpstreamProtocol>,
+    #[serde(default)]
+    upstream_tls: Option<crate::upstream::RawUpstreamTls>,
+    #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
     identification: Vec<IdentificationType>,
@@ -430,6 +434,8 @@ pub struct ApiConfig {
     pub base_path: String,
     /// Where requests go; the path after `base_path` is appended.
     pub upstream: Url,
+    /// How the upstream is called (protocol, TLS).
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// Resources (paths relative to `base_path`) and their methods.
     pub resources: Vec<Resource>,
     /// Identification types, in order.
@@ -909,12 +915,13 @@ impl Config {
                 ));
             }
             let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            if upstream.scheme() != "http" {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "only http:// upstreams are supported",
-                ));
-            }
+            let upstream_client = crate::upstream::validate(
+                &upstream,
+                a.upstream_protocol,
+                a.upstream_tls,
+                &k,
+                &|v, key| expand(v, key, env),
+            )?;
             if upstream.query().is_some() || upstream.fragment().is_some() {
                 return Err(err(
                     format!("{k}.upstream"),
@@ -1019,6 +1026,7 @@ impl Config {
                 name: a.name,
                 base_path: a.base_path,
                 upstream,
+                upstream_client,
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,

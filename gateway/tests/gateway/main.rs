@@ -15,3 +15,4 @@ mod operations;
 mod reload;
 mod rfc6750;
 mod upstream;
+mod upstream_tls;
