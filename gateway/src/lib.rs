@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod error;
 mod per_worker;
 pub mod pipeline;
+pub mod policy;
 pub mod registration;
 pub mod secret;
 mod send_timeout;
@@ -241,7 +242,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                             .as_ref()
                             .map(|l| l.audiences.clone())
                             .unwrap_or_default(),
-                        clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
+                        clock_skew: s.clock_skew(),
                     },
                     client.clone(),
                     clock.clone(),
@@ -249,16 +250,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let (id_token_clients, hmac_clients) = pipeline::validate::strategy_clients(&config, i);
-        servers.push(ServerRuntime {
-            name: s.name.clone(),
-            issuer,
-            local,
-            introspector,
-            id_token_clients,
-            hmac_clients,
-            clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
-        });
+        servers.push(ServerRuntime::new(&config, i, issuer, local, introspector));
     }
 
     Ok(Pipeline::new(config, servers, metrics, clock))

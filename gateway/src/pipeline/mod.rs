@@ -157,7 +157,7 @@ impl Pipeline {
                 ),
             },
             _ => forward::IdentityHeaders {
-                application: "anonymous",
+                application: crate::policy::ANONYMOUS,
                 ..Default::default()
             },
         };
