@@ -54,6 +54,12 @@ pub enum BuildError {
         /// The failure.
         source: DiscoveryError,
     },
+    /// The store's applications and mappings do not fit the new configuration (a reload keeps
+    /// the current one).
+    #[error(
+        "the new configuration does not fit the stored applications; keeping the current one: {0}"
+    )]
+    StoredPolicy(ConfigError),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -346,7 +352,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Resolves `config` and swaps it in.
+    /// Resolves `config` and swaps it in; an error leaves the current configuration serving.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
         let current = self.live.current();
         let mut next = prepare(config, current.clock.clone()).await?;
@@ -357,17 +363,13 @@ impl Reloader {
                 .zip(&current.apis)
                 .all(|(a, b)| a.name == b.name);
         if same_apis {
-            // Keep counting into the series `/metrics` serves.
+            // Keep counting into the series `/metrics` serves (the swap names the applications).
             next.metrics = current.metrics.clone();
-            next.metrics.set_applications(
-                next.resolved
-                    .applications
-                    .iter()
-                    .map(|a| a.name.clone())
-                    .collect(),
-            );
         }
-        self.live.set(Arc::new(next));
+        if let Err(e) = self.live.try_set(Arc::new(next)) {
+            // Said once, by the caller; "configuration reloaded" would contradict it.
+            return Err(BuildError::StoredPolicy(e));
+        }
         tracing::info!("configuration reloaded");
         Ok(())
     }

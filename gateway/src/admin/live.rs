@@ -55,23 +55,15 @@ impl Live {
     /// finish on the pipeline they started with. With a store attached, the store's
     /// applications and mappings replace the file's; if they no longer fit the new
     /// configuration (e.g. an API they use was removed) the current pipeline stays and the
-    /// error is logged (see [`Live::try_set`]).
-    pub fn set(&self, pipeline: Arc<Pipeline>) {
-        let _ = self.try_set(pipeline);
-    }
-
-    /// [`Live::set`], returning why the stored applications did not fit.
+    /// reason is returned, for the caller to report once.
     pub fn try_set(&self, pipeline: Arc<Pipeline>) -> Result<(), ConfigError> {
         let overlay = self.overlay();
         let next = match overlay.as_ref() {
             None => pipeline,
-            Some(o) => match compile(&pipeline.resolved, &o.apps, &o.mappings) {
-                Ok((a, m)) => Arc::new(rebuild(&pipeline, a, m)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the new configuration does not fit the stored applications; keeping the current one");
-                    return Err(e);
-                }
-            },
+            Some(o) => {
+                let (a, m) = compile(&pipeline.resolved, &o.apps, &o.mappings)?;
+                Arc::new(rebuild(&pipeline, a, m))
+            }
         };
         self.swap(next);
         Ok(())

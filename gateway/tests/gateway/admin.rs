@@ -1430,3 +1430,28 @@ fn toml_string(s: &str) -> String {
         .collect();
     format!("\"{body}\"")
 }
+
+/// A reload whose file no longer fits the stored applications (the API they use is gone) is a
+/// failed reload: it says so once and keeps serving, and does not also report success
+/// (`gateway run` logs "configuration reloaded" only for a reload that happened).
+#[tokio::test]
+async fn admin_a_reload_that_does_not_fit_the_stored_applications_is_reported_as_failed() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    let mut renamed = config(&e.idp, &e.beds.url());
+    renamed.apis[0].name = "Renamed".into();
+    renamed.scope_mappings.clear();
+    let err = g.reloader().reload(renamed).await.unwrap_err();
+    assert!(err.to_string().contains("keeping the current one"), "{err}");
+    assert_eq!(e.beds(&g, &token).await.0, 200, "the current one serves");
+}
