@@ -5,6 +5,7 @@
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
 pub mod admin;
+mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
@@ -137,6 +138,7 @@ impl GatewayBuilder {
                 shutdown_grace: pipeline.resolved.upstream_timeout
                     + pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
+                max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
         )?;
         let (tx, rx) = oneshot::channel::<()>();

@@ -9,6 +9,7 @@ mod fuzz;
 mod harness;
 mod introspection;
 mod keys;
+mod listener;
 mod local;
 mod okta;
 mod operations;
