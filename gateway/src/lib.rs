@@ -8,6 +8,7 @@ pub mod admin;
 pub mod beds;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discovery;
 pub mod error;
