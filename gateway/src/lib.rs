@@ -9,6 +9,7 @@ mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discovery;
 pub mod error;
