@@ -176,7 +176,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::faults::record_requests,
         ))
-        .merge(control_routes())
+        .merge(control_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
@@ -186,7 +186,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The control API: outside the fault and rate-limit layers, so a test can
 /// always undo what it set up.
-fn control_routes() -> Router<AppState> {
+fn control_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/__mock", get(control::page))
         .route("/__mock/", get(control::page))
@@ -218,6 +218,10 @@ fn control_routes() -> Router<AppState> {
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::require_control_token,
+        ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

@@ -5,6 +5,7 @@
 mod support;
 mod user_support;
 
+mod cli;
 mod client_auth;
 mod client_credentials;
 mod control;

@@ -28,6 +28,25 @@ pub async fn start_with(extra: &str) -> MockIdp {
         .expect("mock-idp starts")
 }
 
+/// The default configuration with `settings` (TOML lines) added to its `[server]` table.
+pub fn default_config_with_server_settings(settings: &str) -> String {
+    mock_idp::config::DEFAULT_CONFIG_TOML.replacen(
+        "[server]\n",
+        &format!("[server]\n{settings}\n"),
+        1,
+    )
+}
+
+/// A mock with the default configuration plus `settings` in its `[server]` table.
+pub async fn start_with_server_settings(settings: &str) -> MockIdp {
+    MockIdp::builder()
+        .config_toml(&default_config_with_server_settings(settings))
+        .expect("test config is valid")
+        .start()
+        .await
+        .expect("mock-idp starts")
+}
+
 /// An HTTP client that never follows redirects.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
