@@ -18,6 +18,7 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "implicit",
     "password",
     "refresh_token",
+    crate::device::GRANT_TYPE,
 ];
 
 /// OpenID Connect scopes every server offers; custom scopes may not reuse them.

@@ -319,6 +319,62 @@ pub async fn mint_token(
     Ok(Json(json!({ "token": token })))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum DeviceAction {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    user_code: String,
+    action: DeviceAction,
+    /// The login of the user who approves (required to approve).
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// `POST /__mock/device`: approve or deny a device's user code without a browser.
+pub async fn decide_device(
+    State(state): State<AppState>,
+    request: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, OktaApiError> {
+    let request: DeviceRequest = body(request)?;
+    let now = state.clock.now();
+    let (decision, status) = match request.action {
+        DeviceAction::Approve => {
+            let login = request
+                .user
+                .as_deref()
+                .ok_or_else(|| invalid("user: required to approve"))?;
+            let user = state
+                .user_by_login(login)
+                .ok_or_else(|| invalid(format!("user: no user {login:?}")))?;
+            let decision = crate::device::Decision::Approved {
+                user_id: user.id.clone(),
+                auth_time: now,
+            };
+            (decision, "approved")
+        }
+        DeviceAction::Deny => (crate::device::Decision::Denied, "denied"),
+    };
+    if !state
+        .store
+        .devices
+        .decide(&request.user_code, decision, now)
+    {
+        return Err(OktaApiError::not_found(
+            &request.user_code,
+            "DeviceAuthorization",
+        ));
+    }
+    Ok(Json(
+        json!({"user_code": crate::device::normalize_user_code(&request.user_code), "status": status}),
+    ))
+}
+
 /// `GET /__mock/issued`: the tokens minted lately (ids and claims, never the
 /// tokens), and the live browser sessions (without their cookies).
 pub async fn issued(State(state): State<AppState>) -> Json<Value> {

@@ -24,6 +24,7 @@ pub mod authorize;
 pub mod clients;
 pub mod control;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
@@ -99,6 +100,10 @@ pub fn router(state: AppState) -> Router {
                     .route_layer(trusted()),
             )
             .route(
+                &format!("{prefix}/v1/device/authorize"),
+                post(device::device_authorize),
+            )
+            .route(
                 &format!("{prefix}/v1/logout"),
                 get(logout::logout_get).post(logout::logout_post),
             )
@@ -142,6 +147,10 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(trusted()),
         )
         .route("/login/login.htm", post(login::login_post))
+        .route(
+            "/activate",
+            get(device::activate_get).post(device::activate_post),
+        )
         .route(
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
@@ -215,6 +224,7 @@ fn control_routes(state: &AppState) -> Router<AppState> {
             axum::routing::delete(control::remove_claims),
         )
         .route("/__mock/tokens", post(control::mint_token))
+        .route("/__mock/device", post(control::decide_device))
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))

@@ -30,11 +30,10 @@ fn run(env: &[(&str, &str)]) -> (Running, String) {
     let mut child = command.spawn().expect("mock-idp starts");
     let stdout = child.stdout.take().expect("stdout");
     let running = Running(child);
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a banner line")
-        .expect("utf-8");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a banner line").expect("utf-8");
+    // Keep reading: a closed pipe would fail the banner's later lines.
+    std::thread::spawn(move || lines.for_each(drop));
     let base = first
         .strip_prefix("mock-idp listening on ")
         .and_then(|rest| rest.split(' ').next())

@@ -10,6 +10,7 @@ mod client_auth;
 mod client_credentials;
 mod control;
 mod cors;
+mod device;
 mod discovery;
 mod encrypted_id_token;
 mod introspect;
