@@ -290,39 +290,6 @@ fn without_hop_by_hop(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::new(body))
 }
 
-/// The forward step as the innermost service: sends the request with the identity headers.
-pub async fn handler(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    mut req: Request<Body>,
-) -> axum::response::Response {
-    let Some(m) = req.extensions().get::<RouteMatch>().copied() else {
-        return p.refuse(req.extensions(), GatewayError::NotFound);
-    };
-    let identity = req.extensions_mut().remove::<crate::validation::Identity>();
-    let app = req.extensions().get::<super::AppId>().map(|a| a.0);
-    let headers = match (&identity, app) {
-        (Some(id), Some(app)) => IdentityHeaders {
-            application: p.directory.name(app),
-            subject: id.subject.as_deref(),
-            client_id: id.client_id.as_deref(),
-            scopes: &id.scopes,
-            authorization_server: Some(p.validators.servers[id.authorization_server].name.as_str()),
-        },
-        _ => IdentityHeaders {
-            application: "anonymous",
-            ..Default::default()
-        },
-    };
-    match p.forwarder.forward(req, &m, &headers).await {
-        Ok(r) => {
-            p.metrics
-                .request(Some(m.api), app, crate::telemetry::Outcome::Forwarded);
-            r
-        }
-        Err(e) => p.refuse_at(Some(m.api), app, e),
-    }
-}
-
 /// RFC 6749 §3.3 `scope-token`: visible ASCII less `"` and the backslash.
 fn is_scope_token(s: &str) -> bool {
     !s.is_empty()

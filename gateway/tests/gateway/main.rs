@@ -10,6 +10,7 @@ mod grpc;
 mod harness;
 mod introspection;
 mod keys;
+mod listener;
 mod local;
 mod okta;
 mod operations;
