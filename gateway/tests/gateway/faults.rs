@@ -19,6 +19,21 @@ const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 const AS_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn config(discovery: &str, upstream: &str, identification: &str) -> String {
+    config_with_api(
+        discovery,
+        &format!(
+            r#"base_path = "/beds"
+upstream = "{upstream}"
+identification = [{identification}]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "Read", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]"#
+        ),
+    )
+}
+
+/// The suite's configuration with `api` as the body of its one API's table (base path,
+/// upstream, resources, and the scope `Read` that `beds.read` maps to).
+pub fn config_with_api(discovery: &str, api: &str) -> String {
     format!(
         r#"
 upstream_timeout_seconds = 1
@@ -37,11 +52,7 @@ cache_ttl_seconds = 60
 
 [[apis]]
 name = "CheckBedAvailability"
-base_path = "/beds"
-upstream = "{upstream}"
-identification = [{identification}]
-resources = [{{ path = "/hospitals", methods = ["GET"] }}]
-scopes = [{{ name = "Read", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
+{api}
 
 [[scope_mappings]]
 authorization_server = "ExternalOktaServer"
@@ -68,10 +79,12 @@ pub async fn build(
     upstream: &str,
     identification: &str,
 ) -> anyhow::Result<GatewayHandle> {
-    let config = Config::from_toml(
-        &config(&idp.discovery_url(), upstream, identification),
-        &|_: &str| None,
-    )?;
+    build_from(idp, &config(&idp.discovery_url(), upstream, identification)).await
+}
+
+/// A gateway for `toml` on port 0, on the mock's clock.
+pub async fn build_from(idp: &MockIdp, toml: &str) -> anyhow::Result<GatewayHandle> {
+    let config = Config::from_toml(toml, &|_: &str| None)?;
     let clock = idp.clock().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(Gateway::builder(config)

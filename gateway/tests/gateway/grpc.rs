@@ -4,54 +4,24 @@
 //! as gRPC statuses (UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE), not as HTTP errors.
 
 use gateway::GatewayHandle;
-use gateway::config::Config;
 use mock_idp::MockIdp;
 use serde_json::Value;
 
+use super::faults::{build_from, config_with_api};
 use super::peers::{PyServer, peer_present, py_json, python_has};
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
 
-fn toml(discovery: &str, upstream: &str) -> String {
-    format!(
-        r#"
-upstream_timeout_seconds = 5
-
-[[authorization_servers]]
-name = "ExternalOktaServer"
-discovery_url = "{discovery}"
-[authorization_servers.local]
-audiences = ["api://default"]
-
-[[apis]]
-name = "Echo"
-base_path = "/echo.Echo"
+async fn gateway_for(idp: &MockIdp, upstream: &str) -> GatewayHandle {
+    let api = format!(
+        r#"base_path = "/echo.Echo"
 upstream = "{upstream}/echo.Echo"
 upstream_protocol = "h2c"
 identification = ["oauth2_local"]
 resources = [{{ path = "/Unary", methods = ["POST"] }}, {{ path = "/Stream", methods = ["POST"] }}]
-scopes = [{{ name = "Call", resources = [{{ path = "/Unary", methods = ["POST"] }}, {{ path = "/Stream", methods = ["POST"] }}] }}]
-
-[[scope_mappings]]
-authorization_server = "ExternalOktaServer"
-scope = "beds.read"
-api_scopes = ["Call"]
-
-[[applications]]
-name = "ServiceApp"
-apis = ["Echo"]
-strategies = [{{ name = "S", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }}]
-"#
-    )
-}
-
-async fn gateway_for(idp: &MockIdp, upstream: &str) -> GatewayHandle {
-    let config = Config::from_toml(&toml(&idp.discovery_url(), upstream), &|_: &str| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let clock = idp.clock().clone();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
+scopes = [{{ name = "Read", resources = [{{ path = "/Unary", methods = ["POST"] }}, {{ path = "/Stream", methods = ["POST"] }}] }}]"#
+    );
+    build_from(idp, &config_with_api(&idp.discovery_url(), &api))
         .await
         .unwrap()
 }

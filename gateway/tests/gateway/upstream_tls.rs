@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use gateway::GatewayHandle;
-use gateway::config::Config;
 use mock_idp::MockIdp;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 
-use super::faults::config;
+use super::faults::{build_from, config};
 use super::peers::peer_present;
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
@@ -149,14 +148,7 @@ async fn gateway_for(idp: &MockIdp, upstream: &str, tls: Option<&str>) -> Gatewa
             &format!("upstream = \"{upstream}\"\nupstream_tls = {tls}"),
         );
     }
-    let config = Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let clock = idp.clock().clone();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
-        .await
-        .unwrap()
+    build_from(idp, &toml).await.unwrap()
 }
 
 async fn get(gateway: &GatewayHandle, token: &str) -> (u16, String) {
@@ -400,11 +392,7 @@ async fn an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_tra
         &format!("upstream = \"{upstream}\""),
         &format!("upstream = \"{upstream}\"\nupstream_protocol = \"http1\"\nupstream_tls = {{ ca_file = \"{ca}\" }}"),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http1 =
-        gateway::Gateway::build(Config::from_toml(&toml, &|_: &str| None).unwrap(), listener)
-            .await
-            .unwrap();
+    let http1 = build_from(&idp, &toml).await.unwrap();
     let (status, body) = get(&http1, &token).await;
     assert_eq!((status, body), (200, format!("HTTP/1.1 for {SERVICE}")));
 }

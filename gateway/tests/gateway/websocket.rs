@@ -4,56 +4,27 @@
 //! without `websocket = true` never upgrades (`Upgrade` stays stripped).
 
 use gateway::GatewayHandle;
-use gateway::config::Config;
 use mock_idp::MockIdp;
 use serde_json::Value;
 
+use super::faults::{build_from, config_with_api};
 use super::peers::{PyServer, peer_present, py_json, python_has};
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
 
-fn toml(discovery: &str, upstream: &str) -> String {
-    format!(
-        r#"
-[[authorization_servers]]
-name = "ExternalOktaServer"
-discovery_url = "{discovery}"
-[authorization_servers.local]
-audiences = ["api://default"]
-
-[[apis]]
-name = "Beds"
-base_path = "/beds"
-upstream = "{upstream}"
-websocket_idle_timeout_seconds = 30
-identification = ["oauth2_local"]
-resources = [{{ path = "/live", methods = ["GET"], websocket = true }}, {{ path = "/plain", methods = ["GET"] }}]
-scopes = [{{ name = "Read", resources = [{{ path = "/live", methods = ["GET"] }}, {{ path = "/plain", methods = ["GET"] }}] }}]
-
-[[scope_mappings]]
-authorization_server = "ExternalOktaServer"
-scope = "beds.read"
-api_scopes = ["Read"]
-
-[[applications]]
-name = "ServiceApp"
-apis = ["Beds"]
-strategies = [{{ name = "S", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }}]
-"#
-    )
-}
-
 async fn stack() -> (PyServer, MockIdp, GatewayHandle) {
     let server = PyServer::start("ws_echo_server.py", &[]);
     let idp = MockIdp::builder().start().await.unwrap();
-    let upstream = format!("http://127.0.0.1:{}", server.port);
-    let config =
-        Config::from_toml(&toml(&idp.discovery_url(), &upstream), &|_: &str| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let clock = idp.clock().clone();
-    let gateway = gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
+    let api = format!(
+        r#"base_path = "/beds"
+upstream = "http://127.0.0.1:{}"
+websocket_idle_timeout_seconds = 30
+identification = ["oauth2_local"]
+resources = [{{ path = "/live", methods = ["GET"], websocket = true }}, {{ path = "/plain", methods = ["GET"] }}]
+scopes = [{{ name = "Read", resources = [{{ path = "/live", methods = ["GET"] }}, {{ path = "/plain", methods = ["GET"] }}] }}]"#,
+        server.port
+    );
+    let gateway = build_from(&idp, &config_with_api(&idp.discovery_url(), &api))
         .await
         .unwrap();
     (server, idp, gateway)
