@@ -115,7 +115,7 @@ pub(super) async fn open_stream(
                 tracing::warn!(
                     error = %e,
                     address,
-                    server_name = ?tls.server_name,
+                    server_name = %tls.key.server_name,
                     "upstream TLS handshake failed"
                 );
                 Err(GatewayError::UpstreamUnavailable)

@@ -55,7 +55,7 @@ const WEBSOCKET_IDLE_TIMEOUT_SECONDS: u64 = 300;
 pub(crate) struct TlsKey {
     ca_file: Option<String>,
     client_certificate_file: Option<String>,
-    server_name: String,
+    pub(super) server_name: String,
     insecure_skip_verify: bool,
 }
 
