@@ -277,6 +277,10 @@ async fn an_https_upstream_signed_by_another_ca_is_a_502() {
     // Nor do the system roots trust a private CA: verification is the default.
     let gateway = gateway_for(&idp, &upstream, None).await;
     assert_eq!(get(&gateway, &token).await.0, 502);
+    // Only `insecure_skip_verify`, spelled out, takes any certificate.
+    let insecure = Some("{ insecure_skip_verify = true }");
+    let gateway = gateway_for(&idp, &upstream, insecure).await;
+    assert_eq!(get(&gateway, &token).await.0, 200);
 }
 
 #[tokio::test]
