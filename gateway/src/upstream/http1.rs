@@ -72,7 +72,8 @@ pub(crate) async fn exchange(
             None => match from_pool.then(|| pool.checkout()).flatten() {
                 Some(conn) => (conn, true),
                 None => (
-                    Conn::new(open_stream(&pool.address, pool.tls.as_ref(), false).await?),
+                    // Once HTTP/1.1 is known, new connections offer nothing else by ALPN.
+                    Conn::new(open_stream(&pool.address, pool.tls.as_ref(), true).await?),
                     false,
                 ),
             },
