@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use http::{HeaderName, HeaderValue, Request, Response};
+use tokio_util::either::Either;
 
 use crate::error::GatewayError;
 
@@ -50,16 +51,28 @@ pub(crate) struct HeadRewrite<'a> {
 /// Sends `req` (with `rewrite` applied) to the pool's upstream and returns the response once
 /// its head has arrived; the body streams as the client reads it. `body_deadline` bounds the
 /// wait for the client's body over HTTP/1.1 (the exchange as a whole is bounded by the caller).
-pub(crate) async fn exchange(
+pub(crate) fn exchange<'a>(
+    pool: &'a Arc<Pool>,
+    req: Request<Body>,
+    rewrite: &'a HeadRewrite<'a>,
+    body_deadline: tokio::time::Instant,
+) -> impl Future<Output = Result<Response<Body>, GatewayError>> + 'a {
+    // Plain HTTP/1.1, the usual case, asks nothing more, and its future carries nothing of
+    // the others' (a larger future is a larger copy per request).
+    if pool.tls.is_none() && pool.protocol != UpstreamProtocol::H2c {
+        Either::Left(http1::exchange(pool, req, rewrite, body_deadline, None))
+    } else {
+        Either::Right(Box::pin(negotiated(pool, req, rewrite, body_deadline)))
+    }
+}
+
+/// An exchange whose protocol is HTTP/2 or may turn out to be (TLS with ALPN, h2c).
+async fn negotiated(
     pool: &Arc<Pool>,
     req: Request<Body>,
     rewrite: &HeadRewrite<'_>,
     body_deadline: tokio::time::Instant,
 ) -> Result<Response<Body>, GatewayError> {
-    // Plain HTTP/1.1, the usual case, asks nothing more.
-    if pool.tls.is_none() && pool.protocol != UpstreamProtocol::H2c {
-        return http1::exchange(pool, req, rewrite, body_deadline, None).await;
-    }
     if let Some(sender) = pool.h2_sender() {
         return http2::send(sender, pool, req, rewrite).await;
     }
