@@ -59,6 +59,7 @@ struct RawConfig {
     applications: Vec<RawApplication>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    tls: Option<listener::RawTls>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +68,7 @@ struct RawAdmin {
     listen: Option<String>,
     token: String,
     max_connections: Option<u64>,
+    tls: Option<listener::RawTls>,
 }
 
 impl fmt::Debug for RawAdmin {
@@ -302,6 +304,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// HTTPS on `listen` (`[tls]`); absent: plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
 
 /// The admin API listener (`[admin]`).
@@ -311,6 +315,8 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Its client connections open at once (default 32), apart from the proxy port's.
     pub max_connections: usize,
+    /// HTTPS on the admin port (`[admin.tls]`).
+    pub tls: Option<TlsConfig>,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -708,6 +714,7 @@ impl Config {
                 ));
             }
         };
+        let tls = listener::tls_of(raw.tls, "tls")?;
         let caps = listener::Caps::from_raw(
             raw.max_connections,
             raw.max_connections_per_client,
@@ -1198,6 +1205,7 @@ impl Config {
                     max_connections: caps
                         .admin_max_connections
                         .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
+                    tls: listener::tls_of(a.tls, "admin.tls")?,
                     token: Secret::new(token),
                 })
             }
@@ -1225,14 +1233,16 @@ impl Config {
             applications,
             admin,
             store,
+            tls,
         })
     }
 }
 
 mod listener;
 pub use listener::{
-    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS,
-    RESERVED_DESCRIPTORS,
+    CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS, TlsConfig,
 };
 
 #[cfg(test)]

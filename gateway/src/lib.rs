@@ -18,6 +18,7 @@ pub mod registration;
 pub mod secret;
 mod send_timeout;
 pub mod server;
+pub mod server_tls;
 pub mod store;
 pub mod telemetry;
 pub mod validation;
@@ -114,6 +115,10 @@ impl GatewayBuilder {
     pub async fn build(self, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
         let pipeline = Arc::new(prepare(self.config, self.clock).await?);
         let addr = listener.local_addr()?;
+        let tls = match &pipeline.resolved.tls {
+            Some(t) => Some(server_tls::ServerTls::new(t, "proxy")?),
+            None => None,
+        };
         let live = admin::Live::new(pipeline.clone());
         let admin = match self.runtime {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
@@ -132,15 +137,22 @@ impl GatewayBuilder {
                 max_connections: pipeline.resolved.max_connections,
                 max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
+            tls.clone(),
         )?;
+        // Renewed certificate files are picked up within seconds, with no SIGHUP needed.
+        let watch = tls.as_ref().map(server_tls::ServerTls::watch);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             // The handle dropped counts as a shutdown request too.
             let _ = rx.await;
+            if let Some(w) = watch {
+                w.abort();
+            }
             server.shutdown(DRAIN).await;
             Ok(())
         });
-        tracing::info!(%addr, "gateway listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, "gateway listening");
         Ok(GatewayHandle {
             addr,
             shutdown: Some(tx),
@@ -148,6 +160,7 @@ impl GatewayBuilder {
             pipeline,
             live,
             admin,
+            tls,
         })
     }
 }
@@ -275,6 +288,7 @@ pub struct GatewayHandle {
     pipeline: Arc<Pipeline>,
     live: admin::Live,
     admin: Option<admin::AdminHandle>,
+    tls: Option<Arc<server_tls::ServerTls>>,
 }
 
 impl GatewayHandle {
@@ -322,6 +336,12 @@ impl GatewayHandle {
     pub fn reloader(&self) -> Reloader {
         Reloader {
             live: self.live.clone(),
+            tls: self
+                .tls
+                .iter()
+                .cloned()
+                .chain(self.admin.as_ref().and_then(admin::AdminHandle::tls))
+                .collect(),
         }
     }
 
@@ -353,11 +373,15 @@ impl GatewayHandle {
 #[derive(Debug, Clone)]
 pub struct Reloader {
     live: admin::Live,
+    /// The listeners' certificates, re-read on every reload.
+    tls: Vec<Arc<server_tls::ServerTls>>,
 }
 
 impl Reloader {
     /// Resolves `config` and swaps it in.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
+        // First, so that a renewed certificate is served even if the configuration is refused.
+        self.tls.iter().for_each(|t| t.reload());
         let current = self.live.current();
         let mut next = prepare(config, current.clock.clone()).await?;
         let same_apis = next.apis.len() == current.apis.len()

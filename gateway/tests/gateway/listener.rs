@@ -122,7 +122,7 @@ async fn closed_silently(mut stream: TcpStream, within: Duration) -> bool {
     )
 }
 
-async fn beds_server() -> BedsHandle {
+pub async fn beds_server() -> BedsHandle {
     beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap()
 }
 

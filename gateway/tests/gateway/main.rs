@@ -15,4 +15,5 @@ mod okta;
 mod operations;
 mod reload;
 mod rfc6750;
+mod tls;
 mod upstream;
