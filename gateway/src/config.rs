@@ -149,6 +149,10 @@ struct RawApi {
     base_path: String,
     upstream: String,
     #[serde(default)]
+    upstream_protocol: Option<crate::upstream::UpstreamProtocol>,
+    #[serde(default)]
+    upstream_tls: Option<crate::upstream::RawUpstreamTls>,
+    #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
     identification: Vec<IdentificationType>,
@@ -388,6 +392,18 @@ pub struct AuthServerConfig {
     pub api_token: Option<Secret>,
 }
 
+impl AuthServerConfig {
+    /// The clock skew allowed for this server's tokens: the local setting, or the default.
+    pub fn clock_skew(&self) -> u64 {
+        self.local
+            .as_ref()
+            .map_or(DEFAULT_CLOCK_SKEW_SECONDS, |l| l.clock_skew)
+    }
+}
+
+/// `local.clock_skew_seconds` when unset, and the skew of a server without local settings.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+
 /// Local (JWT) validation settings.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -425,6 +441,8 @@ pub struct ApiConfig {
     pub base_path: String,
     /// Where requests go; the path after `base_path` is appended.
     pub upstream: Url,
+    /// How the upstream is called (protocol, TLS).
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// Resources (paths relative to `base_path`) and their methods.
     pub resources: Vec<Resource>,
     /// Identification types, in order.
@@ -772,7 +790,7 @@ impl Config {
                             "at least one accepted audience is required",
                         ));
                     }
-                    let clock_skew = l.clock_skew_seconds.unwrap_or(30);
+                    let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
                     if clock_skew > 300 {
                         return Err(err(
                             format!("{lk}.clock_skew_seconds"),
@@ -900,12 +918,13 @@ impl Config {
                 ));
             }
             let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            if upstream.scheme() != "http" {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "only http:// upstreams are supported",
-                ));
-            }
+            let upstream_client = crate::upstream::validate(
+                &upstream,
+                a.upstream_protocol,
+                a.upstream_tls,
+                &k,
+                &|v, key| expand(v, key, env),
+            )?;
             if upstream.query().is_some() || upstream.fragment().is_some() {
                 return Err(err(
                     format!("{k}.upstream"),
@@ -1010,6 +1029,7 @@ impl Config {
                 name: a.name,
                 base_path: a.base_path,
                 upstream,
+                upstream_client,
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,
@@ -1045,144 +1065,51 @@ impl Config {
             }
         }
 
-        // Scope mappings.
-        let mut scope_mappings = Vec::new();
-        for (i, m) in raw.scope_mappings.into_iter().enumerate() {
-            let k = format!("scope_mappings[{i}]");
-            let asi = *as_index.get(&m.authorization_server).ok_or_else(|| {
-                err(
-                    format!("{k}.authorization_server"),
-                    format!("no authorization server named `{}`", m.authorization_server),
-                )
-            })?;
-            check_name(&m.scope, &format!("{k}.scope"))?;
-            if m.api_scopes.is_empty() {
-                return Err(err(
-                    format!("{k}.api_scopes"),
-                    "map the scope to at least one API scope",
-                ));
-            }
-            let mut targets = Vec::new();
-            for (j, name) in m.api_scopes.iter().enumerate() {
-                // `Api/Scope` names one API's scope; a bare name every API scope of that name.
-                let (api_filter, scope_name) = match name.split_once('/') {
-                    Some((a, s)) => (Some(a), s),
-                    None => (None, name.as_str()),
-                };
-                let before = targets.len();
-                for (ai, api) in apis.iter().enumerate() {
-                    if api_filter.is_some_and(|f| f != api.name) {
-                        continue;
-                    }
-                    if let Some(si) = api.scopes.iter().position(|s| s.name == scope_name) {
-                        targets.push((ai, si));
-                    }
-                }
-                if targets.len() == before {
-                    return Err(err(
-                        format!("{k}.api_scopes[{j}]"),
-                        format!("no API scope named `{name}`"),
-                    ));
-                }
-            }
-            scope_mappings.push(ScopeMapping {
-                authorization_server: asi,
-                scope: m.scope,
-                api_scopes: targets,
-            });
-        }
-
-        // Applications.
-        let mut app_names = HashSet::new();
-        let mut client_ids: HashMap<(usize, String), String> = HashMap::new();
-        let mut applications = Vec::new();
+        // Applications and scope mappings: `${ENV}` references resolved here, everything else
+        // checked by the one policy compiler the admin API and reloads use.
+        let mut records = Vec::with_capacity(raw.applications.len());
         for (i, a) in raw.applications.into_iter().enumerate() {
-            let k = format!("applications[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if !app_names.insert(a.name.clone()) {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let mut app_apis = Vec::new();
-            for (j, name) in a.apis.iter().enumerate() {
-                let idx = *api_index.get(name).ok_or_else(|| {
-                    err(format!("{k}.apis[{j}]"), format!("no API named `{name}`"))
-                })?;
-                app_apis.push(idx);
-            }
-            if a.strategies.is_empty() {
-                return Err(err(
-                    format!("{k}.strategies"),
-                    "at least one strategy is required",
-                ));
-            }
-            let mut strategies = Vec::new();
+            let mut strategies = Vec::with_capacity(a.strategies.len());
             for (j, s) in a.strategies.into_iter().enumerate() {
-                let sk = format!("{k}.strategies[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let asi = *as_index.get(&s.authorization_server).ok_or_else(|| {
-                    err(
-                        format!("{sk}.authorization_server"),
-                        format!("no authorization server named `{}`", s.authorization_server),
-                    )
-                })?;
-                let client_id = expand(&s.client_id, &format!("{sk}.client_id"), env)?;
-                check_name(&client_id, &format!("{sk}.client_id"))?;
-                if let Some(other) = client_ids.insert((asi, client_id.clone()), a.name.clone()) {
-                    return Err(err(
-                        format!("{sk}.client_id"),
-                        format!(
-                            "client `{client_id}` at `{}` already belongs to application `{other}`",
-                            s.authorization_server
-                        ),
-                    ));
-                }
-                let client_secret = s
-                    .client_secret
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
-                    .transpose()?
-                    .map(Secret::new);
-                if s.hmac {
-                    if s.scheme == Scheme::Jwt {
-                        return Err(err(
-                            format!("{sk}.hmac"),
-                            "HMAC applies to openid and oauth2 strategies",
-                        ));
-                    }
-                    match &client_secret {
-                        None => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "required when `hmac` is on (it is the HMAC key)",
-                            ));
-                        }
-                        Some(sec) if sec.expose().len() < 32 => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "an HMAC key must be at least 32 bytes",
-                            ));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                strategies.push(Strategy {
+                let sk = format!("applications[{i}].strategies[{j}]");
+                strategies.push(crate::store::StrategyRecord {
+                    client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
+                    client_secret: s
+                        .client_secret
+                        .as_deref()
+                        .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                        .transpose()?
+                        .map(Secret::new),
                     name: s.name,
                     scheme: s.scheme,
-                    authorization_server: asi,
-                    client_id,
-                    client_secret,
+                    authorization_server: s.authorization_server,
                     hmac: s.hmac,
+                    registration: None,
                 });
             }
-            applications.push(ApplicationConfig {
+            records.push(crate::store::AppRecord {
                 name: a.name,
-                apis: app_apis,
+                apis: a.apis,
                 strategies,
+                deleting: false,
             });
         }
+        let mappings: Vec<crate::store::MappingRecord> = raw
+            .scope_mappings
+            .into_iter()
+            .map(|m| crate::store::MappingRecord {
+                authorization_server: m.authorization_server,
+                scope: m.scope,
+                api_scopes: m.api_scopes,
+            })
+            .collect();
+        let (applications, scope_mappings) = crate::policy::compile(
+            &authorization_servers,
+            &apis,
+            &records,
+            &mappings,
+            crate::policy::Keys::ByIndex,
+        )?;
 
         let admin = match raw.admin {
             None => None,

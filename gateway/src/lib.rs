@@ -9,11 +9,13 @@ mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discovery;
 pub mod error;
 mod per_worker;
 pub mod pipeline;
+pub mod policy;
 pub mod registration;
 pub mod secret;
 mod send_timeout;
@@ -21,6 +23,7 @@ pub mod server;
 pub mod server_tls;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -55,6 +58,12 @@ pub enum BuildError {
         /// The failure.
         source: DiscoveryError,
     },
+    /// The store's applications and mappings do not fit the new configuration (a reload keeps
+    /// the current one).
+    #[error(
+        "the new configuration does not fit the stored applications; keeping the current one: {0}"
+    )]
+    StoredPolicy(ConfigError),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -256,7 +265,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                             .as_ref()
                             .map(|l| l.audiences.clone())
                             .unwrap_or_default(),
-                        clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
+                        clock_skew: s.clock_skew(),
                     },
                     client.clone(),
                     clock.clone(),
@@ -264,16 +273,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let (id_token_clients, hmac_clients) = pipeline::validate::strategy_clients(&config, i);
-        servers.push(ServerRuntime {
-            name: s.name.clone(),
-            issuer,
-            local,
-            introspector,
-            id_token_clients,
-            hmac_clients,
-            clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
-        });
+        servers.push(ServerRuntime::new(&config, i, issuer, local, introspector));
     }
 
     Ok(Pipeline::new(config, servers, metrics, clock))
@@ -378,7 +378,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Resolves `config` and swaps it in.
+    /// Resolves `config` and swaps it in; an error leaves the current configuration serving.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
         // First, so that a renewed certificate is served even if the configuration is refused.
         self.tls.iter().for_each(|t| t.reload());
@@ -391,17 +391,13 @@ impl Reloader {
                 .zip(&current.apis)
                 .all(|(a, b)| a.name == b.name);
         if same_apis {
-            // Keep counting into the series `/metrics` serves.
+            // Keep counting into the series `/metrics` serves (the swap names the applications).
             next.metrics = current.metrics.clone();
-            next.metrics.set_applications(
-                next.resolved
-                    .applications
-                    .iter()
-                    .map(|a| a.name.clone())
-                    .collect(),
-            );
         }
-        self.live.set(Arc::new(next));
+        if let Err(e) = self.live.try_set(Arc::new(next)) {
+            // Said once, by the caller; "configuration reloaded" would contradict it.
+            return Err(BuildError::StoredPolicy(e));
+        }
         tracing::info!("configuration reloaded");
         Ok(())
     }

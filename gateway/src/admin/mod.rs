@@ -127,7 +127,7 @@ pub async fn start(
         key: "store".into(),
         message: e.to_string(),
     };
-    let (apps, mappings) = live::records_of(&base);
+    let (apps, mappings) = crate::policy::records_of(&base);
     if opts.store.seed(&apps, &mappings).await.map_err(se)? {
         tracing::info!(
             store = opts.store.url(),

@@ -17,3 +17,4 @@ mod reload;
 mod rfc6750;
 mod tls;
 mod upstream;
+mod upstream_tls;
