@@ -297,9 +297,10 @@ impl GatewayHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` with `[tls]`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The counters.
@@ -317,12 +318,12 @@ impl GatewayHandle {
         self.live.current()
     }
 
-    /// `http://ADDR` of the admin API, when it is on.
+    /// `http://ADDR` (`https://` with `[admin.tls]`) of the admin API, when it is on.
     pub fn admin_url(&self) -> Option<String> {
-        self.admin
-            .as_ref()
-            .and_then(|a| a.local_addr())
-            .map(|a| format!("http://{a}"))
+        self.admin.as_ref().and_then(|a| {
+            let scheme = if a.tls().is_some() { "https" } else { "http" };
+            Some(format!("{scheme}://{}", a.local_addr()?))
+        })
     }
 
     /// Reloads from the store now instead of at the next poll.

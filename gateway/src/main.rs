@@ -73,6 +73,10 @@ enum Command {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with a certificate from a local CA made for this run (printed curl
+        /// lines pass `--cacert`).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -403,13 +407,15 @@ async fn main() -> ExitCode {
             admin,
         } => apply(file, dry_run, admin).await,
         #[cfg(feature = "demo")]
-        Command::Demo { listen } => match gateway::demo::run(listen, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo failed: {e:#}");
-                ExitCode::FAILURE
+        Command::Demo { listen, tls } => {
+            match gateway::demo::run(listen, tls, shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

@@ -594,3 +594,50 @@ async fn a_broken_certificate_at_start_is_refused_naming_its_key() {
     let e = gateway::Gateway::build(config, listener).await.unwrap_err();
     assert!(e.to_string().contains("tls.certificates[1]"), "{e}");
 }
+
+/// `gateway demo --tls`: HTTPS with a CA made for the run, and the printed curl lines (with
+/// `--cacert`) work as pasted.
+#[tokio::test]
+async fn demo_tls_serves_https_and_prints_curl_lines_with_cacert() {
+    if missing(
+        "demo_tls_serves_https_and_prints_curl_lines_with_cacert",
+        curl_missing(),
+    ) {
+        return;
+    }
+    let demo = gateway::demo::start_with("127.0.0.1:0".parse().unwrap(), true)
+        .await
+        .unwrap();
+    assert!(
+        demo.gateway.url().starts_with("https://"),
+        "{}",
+        demo.gateway.url()
+    );
+    let text = demo.instructions();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl") && l.contains("/hospitals'") && !l.contains("POST"))
+        .unwrap_or_else(|| panic!("no curl line: {text}"));
+    let ca = demo.ca_file.clone().unwrap();
+    assert!(
+        line.contains(&format!("--cacert '{}'", ca.display())),
+        "{line}"
+    );
+    let token = demo.idp.mint_access_token(&demo.service.id, &["beds.read"]);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", line]).env("TOKEN", &token);
+    let out = output(cmd).await;
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(body.contains("st-marys"), "{body}");
+    demo.shutdown().await.unwrap();
+    assert!(
+        !ca.exists(),
+        "the demo's certificate files are removed when it stops"
+    );
+}
