@@ -159,6 +159,8 @@ struct RawApi {
     #[serde(default)]
     allow_anonymous: bool,
     #[serde(default)]
+    require_client_certificate: bool,
+    #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
 
@@ -449,6 +451,9 @@ pub struct ApiConfig {
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// Requests must come on a connection with a verified TLS client certificate (`[tls]`
+    /// with `client_auth`).
+    pub require_client_certificate: bool,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -1033,8 +1038,19 @@ impl Config {
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,
+                require_client_certificate: a.require_client_certificate,
                 scopes,
             });
+        }
+        for (i, a) in apis.iter().enumerate() {
+            if a.require_client_certificate
+                && tls.as_ref().and_then(|t| t.client_auth.as_ref()).is_none()
+            {
+                return Err(err(
+                    format!("apis[{i}].require_client_certificate"),
+                    "needs client certificates on the listener: [tls] with client_auth",
+                ));
+            }
         }
         // Identification types need matching AS settings.
         for (i, a) in apis.iter().enumerate() {

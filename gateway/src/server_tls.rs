@@ -412,3 +412,25 @@ fn client_certificate(der: &CertificateDer<'_>) -> ClientCertificate {
         sha256: Sha256::digest(der.as_ref()).into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_certificate_is_known_by_its_subject_and_sha256_thumbprint() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "beds-service");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Hospital");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = CertificateDer::from(cert.der().to_vec());
+        let c = client_certificate(&der);
+        assert_eq!(c.subject, "CN=beds-service, O=Hospital");
+        assert_eq!(c.sha256, <[u8; 32]>::from(Sha256::digest(cert.der())));
+    }
+}

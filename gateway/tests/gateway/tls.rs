@@ -641,3 +641,82 @@ async fn demo_tls_serves_https_and_prints_curl_lines_with_cacert() {
         "the demo's certificate files are removed when it stops"
     );
 }
+
+/// `client_auth = "optional"`: clients without a certificate are served, but an API with
+/// `require_client_certificate` refuses them with RFC 8705's 401 `invalid_token`, and
+/// serves a client whose certificate the CA issued.
+#[tokio::test]
+async fn mtls_optional_lets_an_api_require_a_client_certificate() {
+    let idp = MockIdp::builder().start().await.unwrap();
+    let echo = Echo::start().await;
+    let pki = Pki::new();
+    pki.server("main", &["localhost"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let (cert, key) = pki.client("client", "beds-service");
+    let toml = format!(
+        "{}\n[tls]\nclient_auth = \"optional\"\nclient_ca_file = \"{}\"\n{}",
+        crate::faults::config(&idp.discovery_url(), &echo.url(), "\"oauth2_local\"").replacen(
+            "identification = [\"oauth2_local\"]",
+            "identification = [\"oauth2_local\"]\nrequire_client_certificate = true",
+            1
+        ),
+        pki.ca_file.display(),
+        pki.entry("main")
+    );
+    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
+    let clock = idp.clock().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = gateway::Gateway::builder(config)
+        .clock(move || u64::try_from(clock.now()).unwrap())
+        .build(listener)
+        .await
+        .unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&pki.ca_file).unwrap()).unwrap();
+    let url = format!(
+        "https://localhost:{}/beds/hospitals",
+        gw.local_addr().port()
+    );
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let anonymous = reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .resolve("localhost", gw.local_addr())
+        .build()
+        .unwrap();
+    let r = anonymous
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = crate::harness::challenge(&r);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains("client certificate"), "{challenge}");
+    // The gateway's own paths need none.
+    let r = anonymous
+        .get(format!(
+            "https://localhost:{}/health",
+            gw.local_addr().port()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let identity = reqwest::Identity::from_pem(
+        &[std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap()].concat(),
+    )
+    .unwrap();
+    let with_cert = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .identity(identity)
+        .resolve("localhost", gw.local_addr())
+        .build()
+        .unwrap();
+    let r = with_cert
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(echo.received.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
