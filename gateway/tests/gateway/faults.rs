@@ -68,18 +68,23 @@ pub async fn build(
     upstream: &str,
     identification: &str,
 ) -> anyhow::Result<GatewayHandle> {
-    build_with(idp, upstream, identification, "").await
+    build_with(idp, upstream, identification, "", "").await
 }
 
-/// [`build`] with `extra` appended to the configuration (e.g. `[tls]`).
-async fn build_with(
+/// [`build`] with top-level `settings` before the configuration and `tables` (e.g. `[tls]`)
+/// after it.
+pub async fn build_with(
     idp: &MockIdp,
     upstream: &str,
     identification: &str,
-    extra: &str,
+    settings: &str,
+    tables: &str,
 ) -> anyhow::Result<GatewayHandle> {
     let config = Config::from_toml(
-        &(config(&idp.discovery_url(), upstream, identification) + extra),
+        &format!(
+            "{settings}\n{}\n{tables}",
+            config(&idp.discovery_url(), upstream, identification)
+        ),
         &|_: &str| None,
     )?;
     let clock = idp.clock().clone();
@@ -396,7 +401,7 @@ async fn an_upstream_resetting_connections_is_502_over(transport: crate::harness
     let idp = MockIdp::builder().start().await.unwrap();
     let upstream = resetting_upstream().await;
     let (tls, http, _pki) = crate::harness::over(transport);
-    let gateway = build_with(&idp, &upstream, "\"oauth2_local\"", &tls)
+    let gateway = build_with(&idp, &upstream, "\"oauth2_local\"", "", &tls)
         .await
         .unwrap();
     let token = idp.mint_access_token(SERVICE, &["beds.read"]);

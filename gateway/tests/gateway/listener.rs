@@ -215,16 +215,7 @@ fn a_max_connections_beyond_the_open_file_limit_is_refused_at_load() {
 
 /// An in-process gateway with `settings` over the faults tests' configuration.
 async fn gateway_with(idp: &MockIdp, beds: &BedsHandle, settings: &str) -> gateway::GatewayHandle {
-    let toml = format!(
-        "{settings}\n{}",
-        crate::faults::config(&idp.discovery_url(), &beds.url(), "\"oauth2_local\"")
-    );
-    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let clock = idp.clock().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
+    crate::faults::build_with(idp, &beds.url(), "\"oauth2_local\"", settings, "")
         .await
         .unwrap()
 }

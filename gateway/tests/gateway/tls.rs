@@ -124,18 +124,26 @@ pub async fn tls_gateway(
     settings: &str,
     tls: &str,
 ) -> GatewayHandle {
-    let toml = format!(
-        "{settings}\n{}\n{tls}",
-        crate::faults::config(&idp.discovery_url(), upstream, "\"oauth2_local\"")
-    );
-    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let clock = idp.clock().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
+    crate::faults::build_with(idp, upstream, "\"oauth2_local\"", settings, tls)
         .await
         .unwrap()
+}
+
+/// The mock, the backend, and a gateway with `tls` (the `[tls]` table's keys, or "") and a
+/// certificate for `localhost`.
+async fn localhost_stack(tls: &str) -> (MockIdp, gateway::beds::BedsHandle, Pki, GatewayHandle) {
+    let idp = MockIdp::builder().start().await.unwrap();
+    let beds = crate::listener::beds_server().await;
+    let pki = Pki::new();
+    pki.server("main", &["localhost"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let gw = tls_gateway(
+        &idp,
+        &beds.url(),
+        "",
+        &format!("{tls}{}", pki.entry("main")),
+    )
+    .await;
+    (idp, beds, pki, gw)
 }
 
 /// The Python interpreter with httpx (`TEST_PYTHON`, else `python3`), or why there is none.
@@ -146,6 +154,20 @@ fn python() -> Option<String> {
         .output()
         .is_ok_and(|o| o.status.success());
     ok.then_some(python)
+}
+
+/// The Python interpreter with httpx, or `None` after [`missing`] said why.
+fn python_for(test: &str) -> Option<String> {
+    let python = python();
+    if missing(
+        test,
+        python
+            .is_none()
+            .then_some("no Python with httpx and h2 (TEST_PYTHON)"),
+    ) {
+        return None;
+    }
+    python
 }
 
 /// Whether a peer the test needs is missing: prints `SKIPPED`, or fails under
@@ -234,11 +256,7 @@ async fn curl_is_served_over_tls13_and_tls12_with_alpn_h2_and_http11() {
     ) {
         return;
     }
-    let idp = MockIdp::builder().start().await.unwrap();
-    let beds = crate::listener::beds_server().await;
-    let pki = Pki::new();
-    pki.server("main", &["localhost"], &rcgen::PKCS_ECDSA_P256_SHA256);
-    let gw = tls_gateway(&idp, &beds.url(), "", &pki.entry("main")).await;
+    let (idp, _beds, pki, gw) = localhost_stack("").await;
     let token = idp.mint_access_token(SERVICE, &["beds.read"]);
     let auth = format!("Authorization: Bearer {token}");
     for (version, max, alpn, want) in [
@@ -290,16 +308,9 @@ async fn curl_is_served_over_tls13_and_tls12_with_alpn_h2_and_http11() {
 /// httpx speaks HTTP/2 through it.
 #[tokio::test]
 async fn sni_picks_the_certificate_and_httpx_speaks_http2() {
-    let python = python();
-    if missing(
-        "sni_picks_the_certificate_and_httpx_speaks_http2",
-        python
-            .is_none()
-            .then_some("no Python with httpx and h2 (TEST_PYTHON)"),
-    ) {
+    let Some(python) = python_for("sni_picks_the_certificate_and_httpx_speaks_http2") else {
         return;
-    }
-    let python = python.unwrap();
+    };
     let idp = MockIdp::builder().start().await.unwrap();
     let beds = crate::listener::beds_server().await;
     let pki = Pki::new();
@@ -351,16 +362,11 @@ async fn sni_picks_the_certificate_and_httpx_speaks_http2() {
 /// (on SIGHUP, i.e. a reload) keeps the current certificate, and the failure is counted.
 #[tokio::test]
 async fn a_renewed_certificate_is_served_without_restart_and_a_broken_one_keeps_the_old() {
-    let python = python();
-    if missing(
+    let Some(python) = python_for(
         "a_renewed_certificate_is_served_without_restart_and_a_broken_one_keeps_the_old",
-        python
-            .is_none()
-            .then_some("no Python with httpx and h2 (TEST_PYTHON)"),
-    ) {
+    ) else {
         return;
-    }
-    let python = python.unwrap();
+    };
     let idp = MockIdp::builder().start().await.unwrap();
     let beds = crate::listener::beds_server().await;
     let pki = Pki::new();
@@ -471,42 +477,23 @@ async fn mtls_required_refuses_clients_without_a_certificate_and_serves_those_wi
     let gw = tls_gateway(&idp, &echo.url(), "", &tls).await;
     let token = idp.mint_access_token(SERVICE, &["beds.read"]);
     let auth = format!("Authorization: Bearer {token}");
-    let (code, _, err) = curl(&gw, &pki, "/beds/hospitals", &["-H", &auth]).await;
-    assert_ne!(code, 0, "served without a client certificate: {err}");
-    let (code, _, err) = curl(
-        &gw,
-        &pki,
-        "/beds/hospitals",
-        &[
-            "-H",
-            &auth,
-            "--cert",
-            stranger.to_str().unwrap(),
-            "--key",
-            stranger_key.to_str().unwrap(),
-        ],
-    )
-    .await;
-    assert_ne!(code, 0, "served with another CA's certificate: {err}");
-    let (code, out, err) = curl(
-        &gw,
-        &pki,
-        "/beds/hospitals",
-        &[
-            "-H",
-            &auth,
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ],
-    )
-    .await;
-    assert_eq!((code, out.as_str()), (0, "200"), "{err}");
+    // None, another CA's, then the CA's own.
+    for (identity, served) in [
+        (None, false),
+        (Some((&stranger, &stranger_key)), false),
+        (Some((&cert, &key)), true),
+    ] {
+        let mut args = vec!["-H", &auth, "-o", "/dev/null", "-w", "%{http_code}"];
+        if let Some((c, k)) = identity {
+            args.extend(["--cert", c.to_str().unwrap(), "--key", k.to_str().unwrap()]);
+        }
+        let (code, out, err) = curl(&gw, &pki, "/beds/hospitals", &args).await;
+        if served {
+            assert_eq!((code, out.as_str()), (0, "200"), "{err}");
+        } else {
+            assert_ne!(code, 0, "served with {identity:?}: {err}");
+        }
+    }
     let port = gw.local_addr().port();
     let url = format!("https://localhost:{port}/beds/hospitals");
     let ca = pki.ca_file.to_str().unwrap();
@@ -540,15 +527,7 @@ async fn a_stalled_tls_handshake_is_closed_after_its_timeout() {
     ) {
         return;
     }
-    let idp = MockIdp::builder().start().await.unwrap();
-    let beds = crate::listener::beds_server().await;
-    let pki = Pki::new();
-    pki.server("main", &["localhost"], &rcgen::PKCS_ECDSA_P256_SHA256);
-    let tls = format!(
-        "[tls]\nhandshake_timeout_seconds = 1\n{}",
-        pki.entry("main")
-    );
-    let gw = tls_gateway(&idp, &beds.url(), "", &tls).await;
+    let (_idp, _beds, pki, gw) = localhost_stack("[tls]\nhandshake_timeout_seconds = 1\n").await;
     let mut c = tokio::net::TcpStream::connect(gw.local_addr())
         .await
         .unwrap();
