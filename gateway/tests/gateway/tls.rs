@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::GatewayHandle;
@@ -698,4 +699,54 @@ async fn mtls_optional_lets_an_api_require_a_client_certificate() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(echo.received.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// `[admin.tls]`: the admin port serves HTTPS with the same code (and plain HTTP is not
+/// answered there), while the proxy port stays plain.
+#[tokio::test]
+async fn the_admin_port_serves_https_with_admin_tls() {
+    const TOKEN: &str = "tls-test-admin-token-0123456789";
+    let idp = MockIdp::builder().start().await.unwrap();
+    let beds = crate::listener::beds_server().await;
+    let pki = Pki::new();
+    pki.server("admin", &["127.0.0.1"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let toml = format!(
+        "{}\n[admin]\ntoken = \"{TOKEN}\"\n{}",
+        crate::faults::config(&idp.discovery_url(), &beds.url(), "\"oauth2_local\""),
+        pki.entry("admin").replace("[[tls.", "[[admin.tls.")
+    );
+    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
+    let mut opts = gateway::admin::RuntimeOptions::new(Arc::new(gateway::store::Store::memory()));
+    opts.admin = Some((
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        gateway::secret::Secret::new(TOKEN),
+    ));
+    let clock = idp.clock().clone();
+    let gw = gateway::Gateway::builder(config)
+        .clock(move || u64::try_from(clock.now()).unwrap())
+        .runtime(opts)
+        .build(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .await
+        .unwrap();
+    let admin = gw.admin_url().unwrap();
+    assert!(admin.starts_with("https://"), "{admin}");
+    assert!(gw.url().starts_with("http://"), "{}", gw.url());
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&pki.ca_file).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{admin}/admin/v1/apis"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let plain = reqwest::Client::new()
+        .get(admin.replacen("https://", "http://", 1) + "/admin/v1/apis")
+        .bearer_auth(TOKEN)
+        .send()
+        .await;
+    assert!(plain.is_err(), "plain HTTP answered on the admin TLS port");
 }
