@@ -329,7 +329,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     gateway::telemetry::init_tracing(cli.json_logs);
     match cli.command {
-        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv) {
+        // The certificate files are loaded too, as `run` would.
+        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv)
+            .and_then(|c| gateway::server_tls::check(&c).map(|()| c))
+        {
             Ok(c) => {
                 println!(
                     "{}: ok ({} authorization servers, {} APIs, {} applications)",

@@ -403,6 +403,18 @@ impl ServerTls {
     }
 }
 
+/// Loads every listener's certificates and CA bundle, as the gateway would at start
+/// (`gateway check-config`).
+pub fn check(config: &crate::config::Config) -> Result<(), ConfigError> {
+    if let Some(t) = &config.tls {
+        ServerTls::new(t, "proxy")?;
+    }
+    if let Some(t) = config.admin.as_ref().and_then(|a| a.tls.as_ref()) {
+        ServerTls::new(t, "admin")?;
+    }
+    Ok(())
+}
+
 fn client_certificate(der: &CertificateDer<'_>) -> ClientCertificate {
     let subject = x509_parser::parse_x509_certificate(der)
         .map(|(_, c)| c.subject().to_string())

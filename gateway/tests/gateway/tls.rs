@@ -750,3 +750,41 @@ async fn the_admin_port_serves_https_with_admin_tls() {
         .await;
     assert!(plain.is_err(), "plain HTTP answered on the admin TLS port");
 }
+
+/// `gateway check-config` loads the certificate files as `run` would, so a key that does not
+/// match its certificate is found before a deployment, named by its key.
+#[test]
+fn check_config_loads_the_certificates_and_names_a_broken_one() {
+    let pki = Pki::new();
+    pki.server("good", &["localhost"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    pki.server("bad", &["b.test"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let file = pki.dir.0.join("gateway.toml");
+    let write = |entries: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "{}\n{entries}",
+                crate::faults::config(
+                    "http://127.0.0.1:9/d",
+                    "http://127.0.0.1:9",
+                    "\"oauth2_local\""
+                )
+            ),
+        )
+        .unwrap();
+    };
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .arg("check-config")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    write(&[pki.entry("good"), pki.entry("bad")].concat());
+    assert!(check().status.success());
+    std::fs::copy(pki.paths("good").1, pki.paths("bad").1).unwrap();
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("tls.certificates[1]"), "{stderr}");
+}
