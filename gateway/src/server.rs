@@ -1,5 +1,8 @@
-//! The proxy's listener: accepts connections and serves them with hyper (HTTP/1.1, and HTTP/2
-//! with prior knowledge) on worker threads, one single-threaded runtime each.
+//! The listeners: accept connections and serve them with hyper (HTTP/1.1, and HTTP/2 with prior
+//! knowledge or by ALPN over TLS, upgrades allowed on both) on worker threads, one
+//! single-threaded runtime each. The admin API is served by the same code as one task on the
+//! main runtime ([`Server::start_here`]). Connections are admitted by [`crate::admission`], and
+//! with `[tls]` shaken hands with by [`crate::server_tls`] before any byte reaches hyper.
 //!
 //! Why not one work-stealing runtime: a proxied request is one task (read, check, forward,
 //! answer; see `pipeline::forward`), but on a work-stealing runtime every socket event may wake

@@ -260,8 +260,14 @@ pub(crate) struct Established<S> {
 }
 
 impl ServerTls {
-    /// Loads `config`'s certificates and CA bundle (errors name the key under `key`).
+    /// Loads `config`'s certificates and CA bundle for `listener` (`proxy`: `[tls]`, `admin`:
+    /// `[admin.tls]`, the keys errors name).
     pub fn new(config: &TlsConfig, listener: &'static str) -> Result<Arc<Self>, ConfigError> {
+        let key = if listener == "proxy" {
+            "tls"
+        } else {
+            "admin.tls"
+        };
         let provider = provider();
         let certs = Arc::new(Certificates::load(
             config.certificates.clone(),
@@ -270,7 +276,7 @@ impl ServerTls {
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| ConfigError {
-                key: format!("{listener}.tls"),
+                key: key.into(),
                 message: e.to_string(),
             })?;
         let builder = match &config.client_auth {
@@ -315,7 +321,7 @@ impl ServerTls {
         server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         // Resumption: tickets (stateless, keys rotated by the ticketer) and a session cache.
         server.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| ConfigError {
-            key: format!("{listener}.tls"),
+            key: key.into(),
             message: e.to_string(),
         })?;
         Ok(Arc::new(Self {
