@@ -305,11 +305,13 @@ async fn curl_is_served_over_tls13_and_tls12_with_alpn_h2_and_http11() {
 }
 
 /// SNI picks the certificate (RSA, ECDSA and Ed25519 keys; an exact name or a wildcard), the
-/// first one for a client that sends no name; Python's `ssl` checks each against the CA, and
-/// httpx speaks HTTP/2 through it.
+/// first one for a client that sends no name; Python's `ssl` checks each against the CA and
+/// resumes sessions, and httpx speaks HTTP/2 through it.
 #[tokio::test]
-async fn sni_picks_the_certificate_and_httpx_speaks_http2() {
-    let Some(python) = python_for("sni_picks_the_certificate_and_httpx_speaks_http2") else {
+async fn sni_picks_the_certificate_sessions_resume_and_httpx_speaks_http2() {
+    let Some(python) =
+        python_for("sni_picks_the_certificate_sessions_resume_and_httpx_speaks_http2")
+    else {
         return;
     };
     let idp = MockIdp::builder().start().await.unwrap();

@@ -2,6 +2,7 @@
 
   tls_client.py handshake HOST PORT SNI CAFILE [MAXVERSION]  -> {"san", "version", "alpn"}
   tls_client.py get URL CAFILE TOKEN [CERT KEY]                -> {"status", "http_version", "body"}
+  tls_client.py resume HOST PORT SNI CAFILE MAXVERSION         -> {"first_reused", "second_reused"}
 
 `get` uses httpx with HTTP/2 enabled (ALPN offers h2 and http/1.1).
 """
@@ -26,6 +27,25 @@ def handshake(host, port, sni, cafile, max_version=None):
             }
 
 
+def resume(host, port, sni, cafile, max_version):
+    """Two connections, the second offering the session (ticket) the first was given."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(["http/1.1"])
+    if max_version == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    session, reused = None, []
+    for _ in range(2):
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni, session=session) as tls:
+                # TLS 1.3 tickets come after the handshake: read a whole answer first.
+                tls.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while tls.recv(65536):
+                    pass
+                reused.append(tls.session_reused)
+                session = tls.session
+    return {"first_reused": reused[0], "second_reused": reused[1]}
+
+
 def get(url, cafile, token, cert=None, key=None):
     import httpx
 
@@ -43,7 +63,7 @@ def get(url, cafile, token, cert=None, key=None):
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     try:
-        out = handshake(*args) if mode == "handshake" else get(*args)
+        out = {"handshake": handshake, "resume": resume, "get": get}[mode](*args)
     except (ssl.SSLError, OSError) as e:
         out = {"error": type(e).__name__, "message": str(e)}
     print(json.dumps(out))
