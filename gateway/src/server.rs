@@ -74,6 +74,7 @@ struct Front {
     live: Live,
     draining: Arc<AtomicBool>,
     tls: Option<Arc<ServerTls>>,
+    admission: Arc<Admission>,
 }
 
 impl Handler for Front {
@@ -117,9 +118,10 @@ impl Front {
                 r#"{"status":"ok"}"#.to_owned()
             }),
             "/metrics" => {
-                let (live, tls) = (&self.live, &self.tls);
+                let (live, tls, admission) = (&self.live, &self.tls, &self.admission);
                 own(req.method(), "text/plain; version=0.0.4", || {
                     let mut out = live.current().metrics.render();
+                    admission.render("proxy", &mut out);
                     if let Some(tls) = tls {
                         tls.render(&mut out);
                     }
@@ -264,16 +266,20 @@ impl Server {
     ) -> std::io::Result<Self> {
         let draining = Arc::new(AtomicBool::new(false));
         let front_tls = tls.clone();
+        let admission = Admission::new(limits.max_connections, limits.max_connections_per_client);
+        let counted = admission.clone();
         Self::start_workers(
             listener,
             workers,
             limits,
             tls,
+            admission,
             draining.clone(),
             move || Front {
                 live: live.clone(),
                 draining: draining.clone(),
                 tls: front_tls.clone(),
+                admission: counted.clone(),
             },
         )
     }
@@ -319,6 +325,7 @@ impl Server {
         workers: usize,
         limits: ClientLimits,
         tls: Option<Arc<ServerTls>>,
+        admission: Arc<Admission>,
         draining: Arc<AtomicBool>,
         handler: impl Fn() -> H,
     ) -> std::io::Result<Self> {
@@ -353,10 +360,7 @@ impl Server {
                         listener: TcpListener::from_std(l)?,
                         peers: inboxes.clone(),
                         next: 0,
-                        admission: Admission::new(
-                            limits.max_connections,
-                            limits.max_connections_per_client,
-                        ),
+                        admission: admission.clone(),
                     })
                 }
                 None => None,

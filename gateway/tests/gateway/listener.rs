@@ -265,6 +265,14 @@ async fn silent_connections_do_not_lock_out_a_legitimate_client() {
     let first_closed = futures_closed(silent.drain(..132).collect(), Duration::from_secs(10)).await;
     assert_eq!(first_closed, 132);
     drop(silent);
+    let m = reqwest::get(format!("{}/metrics", gw.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let made_room = "gateway_connections_closed_total{listener=\"proxy\",reason=\"made_room\"}";
+    assert!(crate::tls::counter(&m, made_room) >= 132, "{m}");
     // Several addresses, 260 in all.
     let mut silent = Vec::new();
     for i in 0..260u16 {

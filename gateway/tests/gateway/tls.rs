@@ -240,7 +240,7 @@ async fn tls_metrics(gw: &GatewayHandle, pki: &Pki) -> String {
 }
 
 /// The counter `name{labels}` in `metrics`, 0 when absent.
-fn counter(metrics: &str, series: &str) -> u64 {
+pub fn counter(metrics: &str, series: &str) -> u64 {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
