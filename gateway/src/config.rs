@@ -58,6 +58,16 @@ struct RawConfig {
     applications: Vec<RawApplication>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    identity_headers: Option<RawIdentityHeaders>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityHeaders {
+    #[serde(default)]
+    strip: Vec<String>,
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +159,8 @@ struct RawApi {
     identification: Vec<IdentificationType>,
     #[serde(default)]
     allow_anonymous: bool,
+    #[serde(default)]
+    allow_get_body: bool,
     #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
@@ -296,7 +308,35 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// Client headers that claim an identity or a client address, removed before the upstream
+    /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
+    /// lower case. `x-gateway-*` is always removed, whatever this says.
+    pub stripped_identity_headers: Vec<String>,
 }
+
+/// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
+/// is; upstreams (Grafana's `auth.proxy`, Apache's `REMOTE_USER`, apps trusting a CDN) believe
+/// them, so a client's copy never passes. Names compare ignoring case and `_`/`-`.
+pub const DEFAULT_STRIPPED_IDENTITY_HEADERS: &[&str] = &[
+    "remote-user",
+    "x-remote-user",
+    "x-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-webauth-user",
+    "x-original-host",
+    "x-host",
+    "client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-envoy-external-address",
+    "x-proxyuser-ip",
+];
 
 /// The admin API listener (`[admin]`).
 #[derive(Debug, Clone)]
@@ -448,6 +488,8 @@ pub struct ApiConfig {
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
+    pub allow_get_body: bool,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -586,6 +628,45 @@ fn check_name(name: &str, key: &str) -> Result<(), ConfigError> {
         return Err(err(key, "must not be empty"));
     }
     Ok(())
+}
+
+/// `[identity_headers]`: the default list plus `strip`, less `keep`; a name that is not a
+/// header name, or a `keep` that is not on the default list (a typo would strip nothing less),
+/// is refused.
+fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = DEFAULT_STRIPPED_IDENTITY_HEADERS
+        .iter()
+        .map(|&n| n.to_owned())
+        .collect();
+    let Some(raw) = raw else {
+        return Ok(names);
+    };
+    let normal = |n: &str| n.to_ascii_lowercase().replace('_', "-");
+    for (i, n) in raw.strip.iter().enumerate() {
+        if http::HeaderName::from_bytes(n.as_bytes()).is_err() {
+            return Err(err(
+                format!("identity_headers.strip[{i}]"),
+                "is not a header name",
+            ));
+        }
+        if !names.contains(&normal(n)) {
+            names.push(normal(n));
+        }
+    }
+    for (i, n) in raw.keep.iter().enumerate() {
+        let before = names.len();
+        names.retain(|d| *d != normal(n));
+        if names.len() == before {
+            return Err(err(
+                format!("identity_headers.keep[{i}]"),
+                format!(
+                    "`{n}` is not on the default list: {}",
+                    DEFAULT_STRIPPED_IDENTITY_HEADERS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
@@ -1034,6 +1115,7 @@ impl Config {
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,
+                allow_get_body: a.allow_get_body,
                 scopes,
             });
         }
@@ -1142,7 +1224,10 @@ impl Config {
             }),
         };
 
+        let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+
         Ok(Self {
+            stripped_identity_headers,
             listen,
             realm,
             upstream_timeout,

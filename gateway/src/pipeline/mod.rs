@@ -1,5 +1,5 @@
 //! The request pipeline, one file per step, in the order they run:
-//! `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
+//! `head` → `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
 //!
 //! Each step is a plain function (benchmarked and unit-tested as such); [`Pipeline::handle`],
 //! what the gateway serves (`crate::server`, against the live pipeline of the moment;
@@ -12,6 +12,7 @@
 pub mod authorize;
 pub mod extract;
 pub mod forward;
+pub mod head;
 pub mod identify;
 pub mod route;
 mod upstream;
@@ -72,6 +73,7 @@ impl Pipeline {
                     name: a.name.clone(),
                     identification: a.identification.clone(),
                     allow_anonymous: a.allow_anonymous,
+                    allow_get_body: a.allow_get_body,
                 })
                 .collect(),
             validators: validate::Validators {
@@ -96,6 +98,8 @@ pub struct ApiPolicy {
     pub identification: Vec<IdentificationType>,
     /// Whether requests without a token pass as anonymous.
     pub allow_anonymous: bool,
+    /// Whether GET requests may carry a body.
+    pub allow_get_body: bool,
 }
 
 impl Pipeline {
@@ -137,8 +141,19 @@ impl Pipeline {
     /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
     pub async fn handle(&self, req: Request<Body>) -> Response {
         let (mut api, mut app) = (None, None);
+        if let Err(e) = head::check_host(req.version(), req.uri(), req.headers()) {
+            return self.refuse_at(None, None, e);
+        }
+        let has_body = !axum::body::HttpBody::is_end_stream(req.body());
         let admitted = match self
-            .admit(req.method(), req.uri(), req.headers(), &mut api, &mut app)
+            .admit_with_body(
+                req.method(),
+                req.uri(),
+                req.headers(),
+                has_body,
+                &mut api,
+                &mut app,
+            )
             .await
         {
             Ok(a) => a,
@@ -188,8 +203,9 @@ pub struct Admitted {
 }
 
 impl Pipeline {
-    /// Runs route → extract → validate → identify → authorize, without forwarding.
-    /// `api_out`/`app_out` receive what was learnt even when a later step refuses (metrics).
+    /// Runs route → extract → validate → identify → authorize for a request without a body,
+    /// without forwarding. `api_out`/`app_out` receive what was learnt even when a later step
+    /// refuses (metrics).
     pub async fn admit(
         &self,
         method: &http::Method,
@@ -198,9 +214,25 @@ impl Pipeline {
         api_out: &mut Option<usize>,
         app_out: &mut Option<usize>,
     ) -> Result<Admitted, GatewayError> {
+        self.admit_with_body(method, uri, headers, false, api_out, app_out)
+            .await
+    }
+
+    /// [`Pipeline::admit`] for a request that does or does not carry a body (refused on GET,
+    /// HEAD, TRACE before the token is looked at; `head::check_body`).
+    async fn admit_with_body(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        has_body: bool,
+        api_out: &mut Option<usize>,
+        app_out: &mut Option<usize>,
+    ) -> Result<Admitted, GatewayError> {
         let matched = route::route(&self.routes, method, uri)?;
         *api_out = Some(matched.api);
         let policy = &self.apis[matched.api];
+        head::check_body(method, has_body, policy.allow_get_body)?;
 
         let identity: Option<Identity> = match extract::bearer(headers, uri)? {
             None if policy.allow_anonymous => None,
@@ -212,6 +244,10 @@ impl Pipeline {
                     .validate(&policy.identification, token, self.clock.now())
                     .await;
                 self.metrics.validation_latency(started.elapsed());
+                if let Err(e) = &result {
+                    self.metrics
+                        .token_refused(e.refusal_reason(), self.clock.now());
+                }
                 Some(result?)
             }
         };

@@ -157,7 +157,9 @@ impl Validators {
         let e = worst.unwrap_or(ValidationError::Invalid(
             "the token is not accepted by this API",
         ));
-        tracing::info!(reason = %e, "token refused");
+        // Counted and summarised by the caller (`Metrics::token_refused`); one line each only at
+        // debug, so forged tokens cannot fill the log.
+        tracing::debug!(reason = %e, "token refused");
         Err(e.into())
     }
 

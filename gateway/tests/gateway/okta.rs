@@ -566,7 +566,10 @@ async fn the_served_pipeline_answers_each_steps_outcome() {
     ];
     for (method, path, token, expected) in cases {
         let request = {
-            let mut builder = http::Request::builder().method(method).uri(path);
+            let mut builder = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "gateway.test");
             if let Some(token) = &token {
                 builder = builder.header("authorization", format!("Bearer {token}"));
             }
