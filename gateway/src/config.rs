@@ -47,6 +47,7 @@ struct RawConfig {
     client_header_timeout_seconds: Option<u64>,
     client_send_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
+    max_connections_per_client: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
@@ -75,12 +76,14 @@ struct RawIdentityHeaders {
 struct RawAdmin {
     listen: Option<String>,
     token: String,
+    max_connections: Option<u64>,
 }
 
 impl fmt::Debug for RawAdmin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawAdmin")
             .field("listen", &self.listen)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +156,10 @@ struct RawApi {
     name: String,
     base_path: String,
     upstream: String,
+    #[serde(default)]
+    upstream_protocol: Option<crate::upstream::UpstreamProtocol>,
+    #[serde(default)]
+    upstream_tls: Option<crate::upstream::RawUpstreamTls>,
     #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
@@ -290,9 +297,12 @@ pub struct Config {
     /// How long a write to a client may make no progress (a client that stops reading its
     /// response); then the connection is closed, with the upstream connection feeding it.
     pub client_send_timeout: Duration,
-    /// Client connections open at once, beyond which new ones are closed at once (so that
-    /// slow clients cannot use up the descriptors upstream connections need).
+    /// Client connections open at once; beyond it the oldest idle one is closed for a new one,
+    /// or the new one when none is idle (so that slow clients cannot use up the descriptors
+    /// upstream connections need).
     pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 client: its /64).
+    pub max_connections_per_client: usize,
     /// Threads serving the proxy port, each with its own connections and upstream pool
     /// (`workers`; default: one per CPU).
     pub workers: usize,
@@ -343,6 +353,8 @@ pub const DEFAULT_STRIPPED_IDENTITY_HEADERS: &[&str] = &[
 pub struct AdminConfig {
     /// Where it listens (default 127.0.0.1:8081); never the proxy port.
     pub listen: SocketAddr,
+    /// Its client connections open at once (default 32), apart from the proxy port's.
+    pub max_connections: usize,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -382,25 +394,6 @@ pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
 /// `client_send_timeout_seconds` when unset: nginx's `send_timeout`.
 pub const DEFAULT_CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest `max_connections`.
-pub const MAX_CONNECTIONS: u64 = 1_000_000;
-
-/// `max_connections` when unset: half the process's open-file limit (each client connection
-/// may hold an upstream one), at least 64.
-fn default_max_connections() -> usize {
-    let soft_limit = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            match line.split_whitespace().nth(3)? {
-                "unlimited" => Some(MAX_CONNECTIONS as usize * 2),
-                n => n.parse::<usize>().ok(),
-            }
-        })
-        .unwrap_or(1024);
-    (soft_limit / 2).clamp(64, MAX_CONNECTIONS as usize)
-}
-
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
 
@@ -482,6 +475,8 @@ pub struct ApiConfig {
     pub base_path: String,
     /// Where requests go; the path after `base_path` is appended.
     pub upstream: Url,
+    /// How the upstream is called (protocol, TLS).
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// Resources (paths relative to `base_path`) and their methods.
     pub resources: Vec<Resource>,
     /// Identification types, in order.
@@ -812,16 +807,11 @@ impl Config {
                 ));
             }
         };
-        let max_connections = match raw.max_connections {
-            None => default_max_connections(),
-            Some(n @ 1..=MAX_CONNECTIONS) => n as usize,
-            Some(_) => {
-                return Err(err(
-                    "max_connections",
-                    format!("must be between 1 and {MAX_CONNECTIONS}"),
-                ));
-            }
-        };
+        let caps = listener::Caps::from_raw(
+            raw.max_connections,
+            raw.max_connections_per_client,
+            raw.admin.as_ref().map(|a| a.max_connections),
+        )?;
         let workers = match raw.workers {
             None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             Some(n @ 1..=MAX_WORKERS) => n as usize,
@@ -1002,12 +992,13 @@ impl Config {
                 ));
             }
             let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            if upstream.scheme() != "http" {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "only http:// upstreams are supported",
-                ));
-            }
+            let upstream_client = crate::upstream::validate(
+                &upstream,
+                a.upstream_protocol,
+                a.upstream_tls,
+                &k,
+                &|v, key| expand(v, key, env),
+            )?;
             if upstream.query().is_some() || upstream.fragment().is_some() {
                 return Err(err(
                     format!("{k}.upstream"),
@@ -1112,6 +1103,7 @@ impl Config {
                 name: a.name,
                 base_path: a.base_path,
                 upstream,
+                upstream_client,
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,
@@ -1212,6 +1204,9 @@ impl Config {
                 }
                 Some(AdminConfig {
                     listen: listen_admin,
+                    max_connections: caps
+                        .admin_max_connections
+                        .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
                     token: Secret::new(token),
                 })
             }
@@ -1233,7 +1228,8 @@ impl Config {
             upstream_timeout,
             client_header_timeout,
             client_send_timeout,
-            max_connections,
+            max_connections: caps.max_connections,
+            max_connections_per_client: caps.max_connections_per_client,
             workers,
             authorization_servers,
             apis,
@@ -1244,6 +1240,12 @@ impl Config {
         })
     }
 }
+
+mod listener;
+pub use listener::{
+    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS,
+};
 
 #[cfg(test)]
 mod tests;

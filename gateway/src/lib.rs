@@ -5,9 +5,11 @@
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
 pub mod admin;
+mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discovery;
 pub mod error;
@@ -20,6 +22,7 @@ mod send_timeout;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -136,6 +139,7 @@ impl GatewayBuilder {
                 shutdown_grace: pipeline.resolved.upstream_timeout
                     + pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
+                max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
         )?;
         let (tx, rx) = oneshot::channel::<()>();

@@ -68,6 +68,7 @@ enum Command {
         admin: AdminArgs,
     },
     /// Start the mock Okta server, the bed-availability backend and the gateway in one process.
+    #[cfg(feature = "demo")]
     Demo {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -401,6 +402,7 @@ async fn main() -> ExitCode {
             dry_run,
             admin,
         } => apply(file, dry_run, admin).await,
+        #[cfg(feature = "demo")]
         Command::Demo { listen } => match gateway::demo::run(listen, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -173,7 +173,7 @@ fn the_demo_fixture_is_valid() {
             _ => format!("{name}-value-long-enough-0123456789"),
         })
     };
-    let c = Config::from_toml(crate::demo::DEMO_CONFIG, &env).unwrap();
+    let c = Config::from_toml(include_str!("../../../fixtures/gateway/demo.toml"), &env).unwrap();
     assert_eq!(c.authorization_servers[0].name, "ExternalOktaServer");
     assert_eq!(c.apis[0].name, "CheckBedAvailability");
     assert_eq!(c.apis[0].scopes[0].name, "CheckBedAvailibiltyScopeV3");

@@ -15,7 +15,6 @@ pub mod forward;
 pub mod head;
 pub mod identify;
 pub mod route;
-mod upstream;
 pub mod validate;
 
 use std::sync::Arc;

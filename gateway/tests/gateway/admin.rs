@@ -835,6 +835,7 @@ async fn admin_cli_lists_and_dry_runs_against_a_running_gateway() {
 
 /// The README / `gateway demo` walkthrough, step 4: OpenIDApp recreated through the admin API
 /// with registration on; a token of the newly registered client passes the gateway.
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn admin_demo_walkthrough_recreates_openid_app_with_registration() {
     let demo = gateway::demo::start("127.0.0.1:0".parse().unwrap())
