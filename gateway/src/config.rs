@@ -140,6 +140,7 @@ struct RawRemote {
     client_id: String,
     client_secret: String,
     cache_ttl_seconds: Option<u64>,
+    client_miss_budget: Option<u64>,
 }
 
 impl fmt::Debug for RawRemote {
@@ -464,7 +465,13 @@ pub struct RemoteConfig {
     pub client_secret: Secret,
     /// Upper bound on how long an introspection result is reused, seconds (0 = no cache).
     pub cache_ttl_cap: u64,
+    /// Introspection calls per client address and minute whose token turned out not active
+    /// (or unusable); past it, that client's unknown tokens are refused without a call.
+    pub client_miss_budget: u32,
 }
+
+/// `remote.client_miss_budget` when unset.
+pub const DEFAULT_CLIENT_MISS_BUDGET: u32 = 30;
 
 /// One API.
 #[derive(Debug, Clone)]
@@ -898,6 +905,16 @@ impl Config {
                         client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
                         client_secret: Secret::new(secret),
                         cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
+                        client_miss_budget: match r.client_miss_budget {
+                            None => DEFAULT_CLIENT_MISS_BUDGET,
+                            Some(n @ 1..=1_000_000) => n as u32,
+                            Some(_) => {
+                                return Err(err(
+                                    format!("{rk}.client_miss_budget"),
+                                    "must be 1 to 1,000,000 misses per minute",
+                                ));
+                            }
+                        },
                     })
                 }
             };

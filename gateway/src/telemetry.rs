@@ -97,7 +97,22 @@ pub struct Metrics {
     /// [as][kind][ok=0 / error=1]
     as_calls: Vec<AtomicU64>,
     refusals: Refusals,
+    /// Introspection calls not made, by [`IntrospectionSkip`].
+    introspection_skips: [AtomicU64; 3],
 }
+
+/// Why an introspection call was not made.
+#[derive(Debug, Clone, Copy)]
+pub enum IntrospectionSkip {
+    /// The token has no shape the authorization server issues.
+    Shape = 0,
+    /// Its client address used up its budget of not-active answers.
+    ClientBudget = 1,
+    /// The authorization server's rate limit is (nearly) used up.
+    Quota = 2,
+}
+
+const INTROSPECTION_SKIP_LABELS: [&str; 3] = ["shape", "client_budget", "rate_limit"];
 
 /// How often refused tokens are summarised at info; each refusal itself is logged at debug
 /// (a log line per forged token would let any client fill the disk).
@@ -177,7 +192,18 @@ impl Metrics {
             shards,
             as_calls,
             refusals: Refusals::default(),
+            introspection_skips: Default::default(),
         }
+    }
+
+    /// An introspection call not made.
+    pub fn introspection_skipped(&self, why: IntrospectionSkip) {
+        self.introspection_skips[why as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Introspection calls not made so far for `why`.
+    pub fn introspections_skipped(&self, why: IntrospectionSkip) -> u64 {
+        self.introspection_skips[why as usize].load(Relaxed)
     }
 
     /// Counts a refused token by `reason`; at most once per [`REFUSAL_SUMMARY_SECONDS`] of the
@@ -404,6 +430,14 @@ impl Metrics {
                     );
                 }
             }
+        }
+        out.push_str("# HELP gateway_introspection_skipped_total Introspection calls not made, by reason.\n# TYPE gateway_introspection_skipped_total counter\n");
+        for (i, reason) in INTROSPECTION_SKIP_LABELS.iter().enumerate() {
+            let v = self.introspection_skips[i].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "gateway_introspection_skipped_total{{reason=\"{reason}\"}} {v}"
+            );
         }
         out.push_str("# HELP gateway_tokens_refused_total Bearer tokens refused, by reason.\n# TYPE gateway_tokens_refused_total counter\n");
         let by = self

@@ -149,7 +149,10 @@ impl Pipeline {
                 req.method(),
                 req.uri(),
                 req.headers(),
-                has_body,
+                Beyond {
+                    has_body,
+                    client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                },
                 &mut api,
                 &mut app,
             )
@@ -190,6 +193,18 @@ impl Pipeline {
     }
 }
 
+/// The address a request's connection came from (IPv6 by its /64), set by the server: the key
+/// of per-client budgets such as introspection misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// What the steps read besides the head: whether a body follows, and who sent it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Beyond {
+    has_body: bool,
+    client: Option<std::net::IpAddr>,
+}
+
 /// A request that passed every step before forwarding.
 #[derive(Debug)]
 pub struct Admitted {
@@ -213,7 +228,7 @@ impl Pipeline {
         api_out: &mut Option<usize>,
         app_out: &mut Option<usize>,
     ) -> Result<Admitted, GatewayError> {
-        self.admit_with_body(method, uri, headers, false, api_out, app_out)
+        self.admit_with_body(method, uri, headers, Beyond::default(), api_out, app_out)
             .await
     }
 
@@ -224,14 +239,14 @@ impl Pipeline {
         method: &http::Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
-        has_body: bool,
+        beyond: Beyond,
         api_out: &mut Option<usize>,
         app_out: &mut Option<usize>,
     ) -> Result<Admitted, GatewayError> {
         let matched = route::route(&self.routes, method, uri)?;
         *api_out = Some(matched.api);
         let policy = &self.apis[matched.api];
-        head::check_body(method, has_body, policy.allow_get_body)?;
+        head::check_body(method, beyond.has_body, policy.allow_get_body)?;
 
         let identity: Option<Identity> = match extract::bearer(headers, uri)? {
             None if policy.allow_anonymous => None,
@@ -240,7 +255,12 @@ impl Pipeline {
                 let started = Instant::now();
                 let result = self
                     .validators
-                    .validate(&policy.identification, token, self.clock.now())
+                    .validate(
+                        &policy.identification,
+                        token,
+                        beyond.client,
+                        self.clock.now(),
+                    )
                     .await;
                 self.metrics.validation_latency(started.elapsed());
                 if let Err(e) = &result {

@@ -103,11 +103,12 @@ impl Validators {
         self.servers.iter().position(|s| s.issuer == iss)
     }
 
-    /// Validates `token` by the identification types, in order.
+    /// Validates `token`, sent from `client`, by the identification types, in order.
     pub async fn validate(
         &self,
         types: &[IdentificationType],
         token: &str,
+        client: Option<std::net::IpAddr>,
         now: u64,
     ) -> Result<Identity, GatewayError> {
         let (parsed, remembered) = if jwt::looks_like_jwt(token) {
@@ -123,7 +124,9 @@ impl Validators {
                 IdentificationType::Oauth2Local | IdentificationType::Jwt => {
                     self.access_token(parsed.as_ref(), kind, now).await
                 }
-                IdentificationType::Oauth2Remote => self.remote(parsed.as_ref(), token, now).await,
+                IdentificationType::Oauth2Remote => {
+                    self.remote(parsed.as_ref(), token, client, now).await
+                }
             };
             match result {
                 Ok(identity) => {
@@ -262,8 +265,13 @@ impl Validators {
         &self,
         parsed: Option<&Result<Jwt<'_>, &'static str>>,
         token: &str,
+        client: Option<std::net::IpAddr>,
         now: u64,
     ) -> Result<Identity, ValidationError> {
+        // A JWT that does not parse was issued by no server: nobody is asked about it.
+        if let Some(Err(e)) = parsed {
+            return Err(ValidationError::Invalid(e));
+        }
         // A JWT names its server; an opaque token is tried at each server with introspection.
         let named = match parsed {
             Some(Ok(j)) => Some(self.by_issuer(j.claims.iss.as_deref()).ok_or(
@@ -297,7 +305,7 @@ impl Validators {
             let Some(introspector) = &self.servers[idx].introspector else {
                 continue;
             };
-            match introspector.introspect(token).await {
+            match introspector.introspect(token, client).await {
                 Ok(found) => {
                     return Ok(Identity {
                         authorization_server: idx,
