@@ -898,13 +898,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::harness::free_port;
 
 async fn spawn_gateway(e: &Env, store_url: &str, dir: &std::path::Path, name: &str) -> Proc {
     let (port, admin_port) = (free_port(), free_port());

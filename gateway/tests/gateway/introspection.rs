@@ -231,10 +231,7 @@ async fn unique_opaque_tokens_from_one_client_cause_a_bounded_number_of_introspe
     let fresh = "fresh-valid-opaque-token-0001";
     s.idp
         .activate(fresh, active(OPENID_APP, "beds.read", T0 + 3600));
-    let other = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let other = crate::harness::client_from("127.0.0.2");
     let r = other
         .get(s.url("/beds/hospitals"))
         .bearer_auth(fresh)

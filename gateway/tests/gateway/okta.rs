@@ -618,10 +618,7 @@ async fn okta_introspection_paces_before_the_rate_limit_and_a_fresh_token_still_
         assert_eq!(r.status(), 401, "{i}");
     }
     let fresh = o.client_credentials("beds.read").await;
-    let other = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let other = crate::harness::client_from("127.0.0.2");
     let r = other
         .get(format!("{}/beds/hospitals", o.gateway.url()))
         .bearer_auth(&fresh)

@@ -543,23 +543,8 @@ async fn refused_tokens_are_counted_and_summarised_not_logged_one_by_one() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("gateway.toml");
     std::fs::write(&file, config_toml(&idp.discovery_url(), &echo.url())).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("RUST_LOG")
-        .env("INTROSPECT_SECRET", INTROSPECT_SECRET)
-        .env("OPENID_APP_SECRET", OPENID_APP_SECRET)
-        .env("PLAIN_APP_SECRET", PLAIN_APP_SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let mut child = spawn_gateway_run(&file, port, std::process::Stdio::piped());
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
