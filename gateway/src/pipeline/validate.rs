@@ -10,11 +10,8 @@ use crate::error::GatewayError;
 use crate::validation::hmac::HmacClient;
 use crate::validation::introspection::Introspector;
 use crate::validation::jwt::{self, Jwt, is_hmac};
-use crate::validation::key_cache::KEY_UNKNOWN;
 use crate::validation::local::{Audiences, LocalValidator, check_claims};
 use crate::validation::{Identity, ValidationError};
-
-const NOT_JWT: &str = "the token is not a JWT";
 
 /// What the gateway knows about one authorization server at run time.
 #[derive(Debug)]
@@ -150,7 +147,7 @@ impl Validators {
                         (Some(ValidationError::Unavailable), _)
                         | (_, ValidationError::Unavailable) => ValidationError::Unavailable,
                         // A type that did not apply (an opaque token for a JWT type) says least.
-                        (Some(ValidationError::Invalid(NOT_JWT)), e) => e,
+                        (Some(ValidationError::NotJwt), e) => e,
                         (Some(prev), _) => prev,
                         (None, e) => e,
                     });
@@ -171,7 +168,7 @@ impl Validators {
         parsed: Option<&'a Result<Jwt<'a>, &'static str>>,
     ) -> Result<(usize, &'a Jwt<'a>, &'a ServerRuntime), ValidationError> {
         let jwt = match parsed {
-            None => return Err(ValidationError::Invalid(NOT_JWT)),
+            None => return Err(ValidationError::NotJwt),
             Some(Err(e)) => return Err(ValidationError::Invalid(e)),
             Some(Ok(j)) => j,
         };
@@ -290,7 +287,7 @@ impl Validators {
                 Ok(()) => {}
                 // Not (yet) verifiable here: the authorization server decides.
                 Err(ValidationError::Unavailable) => {}
-                Err(ValidationError::Invalid(e)) if e == KEY_UNKNOWN => {}
+                Err(ValidationError::KeyUnknown) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -10,10 +10,10 @@
 //! token is 8–512 base64url characters, as Okta's are: 43 for its refresh tokens), (2) comes
 //! from a client address that has not used up its `client_miss_budget` of not-active answers
 //! this minute, and (3) fits the server's own quota: `X-Rate-Limit-Limit/Remaining/Reset` are
-//! read from every answer; with a tenth or less remaining, clients that sent unknown tokens this
-//! minute get no more calls (and a warning is logged once per window); with none remaining (or
-//! after a 429) no call is made until the reset. Negative answers never evict positive ones from
-//! the bounded cache.
+//! read from every answer; with a tenth or less remaining (or after a 429) until the reset,
+//! clients that sent unknown tokens this minute get no more calls, so what is left serves valid
+//! tokens (and a warning is logged once per window). Negative answers never evict positive ones
+//! from the bounded cache.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -217,10 +217,9 @@ impl Introspector {
         let reset = q.reset.load(Relaxed);
         if reset > now {
             let (limit, remaining) = (q.limit.load(Relaxed), q.remaining.load(Relaxed));
-            if remaining == 0 {
-                self.metrics.introspection_skipped(IntrospectionSkip::Quota);
-                return Err(ValidationError::Unavailable);
-            }
+            // What is left goes to clients that have sent no unknown token this minute (a
+            // valid token's first call); none is shut out entirely, since the server alone
+            // knows whether its limit applies to the next call.
             if remaining.saturating_mul(10) <= limit {
                 if q.warned.swap(reset, Relaxed) != reset {
                     tracing::warn!(
@@ -336,11 +335,11 @@ impl Introspector {
                 cache.remove(&key);
             }
         }
-        // A call that found no active token spends the client's budget.
+        // A call whose answer was `active: false` spends the client's budget (an answer the
+        // gateway could not use is the server's doing, not the client's).
         if called
             && let Some(c) = client
             && matches!(&result, Ok(f) if !f.active)
-                | matches!(&result, Err(ValidationError::Invalid(_)))
         {
             self.record_miss(c, now);
         }
