@@ -830,377 +830,15 @@ impl Config {
             }
         };
 
-        // Authorization servers.
-        let mut as_index = HashMap::new();
-        let mut authorization_servers = Vec::new();
-        for (i, a) in raw.authorization_servers.into_iter().enumerate() {
-            let k = format!("authorization_servers[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if as_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let local = match a.local {
-                None => None,
-                Some(l) => {
-                    let lk = format!("{k}.local");
-                    let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
-                        (Some(_), Some(_)) => {
-                            return Err(err(
-                                format!("{lk}.public_key_pem"),
-                                "give either public_key_pem or public_key_pem_file",
-                            ));
-                        }
-                        (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
-                        (None, Some(f)) => {
-                            let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
-                            Some(std::fs::read_to_string(&f).map_err(|e| {
-                                err(
-                                    format!("{lk}.public_key_pem_file"),
-                                    format!("cannot read `{f}`: {e}"),
-                                )
-                            })?)
-                        }
-                        (None, None) => None,
-                    };
-                    if l.audiences.is_empty() {
-                        return Err(err(
-                            format!("{lk}.audiences"),
-                            "at least one accepted audience is required",
-                        ));
-                    }
-                    let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
-                    if clock_skew > 300 {
-                        return Err(err(
-                            format!("{lk}.clock_skew_seconds"),
-                            "must be at most 300",
-                        ));
-                    }
-                    Some(LocalConfig {
-                        audiences: l.audiences,
-                        clock_skew,
-                        public_key_pem,
-                        jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
-                        jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
-                    })
-                }
-            };
-            let remote = match a.remote {
-                None => None,
-                Some(r) => {
-                    let rk = format!("{k}.remote");
-                    check_name(&r.client_id, &format!("{rk}.client_id"))?;
-                    let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
-                    if secret.is_empty() {
-                        return Err(err(format!("{rk}.client_secret"), "must not be empty"));
-                    }
-                    Some(RemoteConfig {
-                        introspection_endpoint: opt_url(
-                            &r.introspection_endpoint,
-                            &format!("{rk}.introspection_endpoint"),
-                            env,
-                        )?,
-                        client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
-                        client_secret: Secret::new(secret),
-                        cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
-                        client_miss_budget: match r.client_miss_budget {
-                            None => DEFAULT_CLIENT_MISS_BUDGET,
-                            Some(n @ 1..=1_000_000) => n as u32,
-                            Some(_) => {
-                                return Err(err(
-                                    format!("{rk}.client_miss_budget"),
-                                    "must be 1 to 1,000,000 misses per minute",
-                                ));
-                            }
-                        },
-                    })
-                }
-            };
-            if local.is_none() && remote.is_none() {
-                return Err(err(
-                    &k,
-                    "needs `local` and/or `remote` introspection settings",
-                ));
-            }
-            let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
-            let issuer = a
-                .issuer
-                .as_deref()
-                .map(|s| expand(s, &format!("{k}.issuer"), env))
-                .transpose()?;
-            if discovery_url.is_none() && issuer.is_none() {
-                return Err(err(
-                    format!("{k}.issuer"),
-                    "give `issuer` or `discovery_url`",
-                ));
-            }
-            authorization_servers.push(AuthServerConfig {
-                name: a.name,
-                discovery_url,
-                issuer,
-                jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
-                introspection_endpoint: opt_url(
-                    &a.introspection_endpoint,
-                    &format!("{k}.introspection_endpoint"),
-                    env,
-                )?,
-                registration_endpoint: opt_url(
-                    &a.registration_endpoint,
-                    &format!("{k}.registration_endpoint"),
-                    env,
-                )?,
-                authorization_endpoint: opt_url(
-                    &a.authorization_endpoint,
-                    &format!("{k}.authorization_endpoint"),
-                    env,
-                )?,
-                token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
-                scopes: a.scopes,
-                local,
-                remote,
-                api_token: a
-                    .api_token
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{k}.api_token"), env))
-                    .transpose()?
-                    .map(Secret::new),
-            });
-        }
-
-        // APIs.
-        let mut api_index = HashMap::new();
-        let mut base_paths = HashSet::new();
-        let mut apis = Vec::new();
-        for (i, a) in raw.apis.into_iter().enumerate() {
-            let k = format!("apis[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if api_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let bp = &a.base_path;
-            if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "must start with `/` and not end with `/`",
-                ));
-            }
-            if bp
-                .split('/')
-                .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
-            {
-                return Err(err(format!("{k}.base_path"), "must be a plain path"));
-            }
-            if bp == "/health" || bp == "/metrics" {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "`/health` and `/metrics` are the gateway's own",
-                ));
-            }
-            // Paths are routed with ASCII case ignored (see `pipeline::route`).
-            if !base_paths.insert(bp.to_ascii_lowercase()) {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    format!("`{bp}` is used by another API"),
-                ));
-            }
-            let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            let upstream_client = crate::upstream::validate(
-                &upstream,
-                a.upstream_protocol,
-                a.upstream_tls,
-                &k,
-                &|v, key| expand(v, key, env),
-            )?;
-            if upstream.query().is_some() || upstream.fragment().is_some() {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "must not have a query or fragment",
-                ));
-            }
-            if a.resources.is_empty() {
-                return Err(err(
-                    format!("{k}.resources"),
-                    "at least one resource is required",
-                ));
-            }
-            let mut resources: Vec<Resource> = Vec::new();
-            for (j, r) in a.resources.iter().enumerate() {
-                let rk = format!("{k}.resources[{j}]");
-                check_resource_path(&r.path, &format!("{rk}.path"))?;
-                if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!("`{}` is the same resource as `{}`", r.path, twin.path),
-                    ));
-                }
-                if let Some(twin) = resources
-                    .iter()
-                    .find(|x| ambiguous_patterns(&x.path, &r.path))
-                {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!(
-                            "`{}` and `{}` both match some paths and neither is more specific; \
-                             routers disagree on which wins (add a literal resource for the overlap)",
-                            r.path, twin.path
-                        ),
-                    ));
-                }
-                resources.push(Resource {
-                    path: r.path.clone(),
-                    methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
-                });
-            }
-            if a.identification.is_empty() && !a.allow_anonymous {
-                return Err(err(
-                    format!("{k}.identification"),
-                    "list at least one identification type (or allow_anonymous)",
-                ));
-            }
-            let mut seen = HashSet::new();
-            for (j, t) in a.identification.iter().enumerate() {
-                if !seen.insert(*t) {
-                    return Err(err(
-                        format!("{k}.identification[{j}]"),
-                        format!("`{}` is listed twice", t.as_str()),
-                    ));
-                }
-            }
-            let mut scopes: Vec<ApiScope> = Vec::new();
-            for (j, s) in a.scopes.iter().enumerate() {
-                let sk = format!("{k}.scopes[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let _ = &s.description;
-                if scopes.iter().any(|x| x.name == s.name) {
-                    return Err(err(
-                        format!("{sk}.name"),
-                        format!("`{}` is defined twice", s.name),
-                    ));
-                }
-                let mut grants = Vec::new();
-                for (m, r) in s.resources.iter().enumerate() {
-                    let gk = format!("{sk}.resources[{m}]");
-                    let idx = resources
-                        .iter()
-                        .position(|x| x.path == r.path)
-                        .ok_or_else(|| {
-                            err(
-                                format!("{gk}.path"),
-                                format!("`{}` is not a resource of API `{}`", r.path, a.name),
-                            )
-                        })?;
-                    let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
-                    for (n, me) in methods.iter().enumerate() {
-                        if !resources[idx].methods.contains(me) {
-                            return Err(err(
-                                format!("{gk}.methods[{n}]"),
-                                format!("resource `{}` does not accept {me}", r.path),
-                            ));
-                        }
-                    }
-                    grants.push((idx, methods));
-                }
-                if grants.is_empty() {
-                    return Err(err(
-                        format!("{sk}.resources"),
-                        "an API scope must open at least one resource",
-                    ));
-                }
-                scopes.push(ApiScope {
-                    name: s.name.clone(),
-                    grants,
-                });
-            }
-            apis.push(ApiConfig {
-                name: a.name,
-                base_path: a.base_path,
-                upstream,
-                upstream_client,
-                resources,
-                identification: a.identification,
-                allow_anonymous: a.allow_anonymous,
-                allow_get_body: a.allow_get_body,
-                scopes,
-            });
-        }
-        // Identification types need matching AS settings.
-        for (i, a) in apis.iter().enumerate() {
-            for (j, t) in a.identification.iter().enumerate() {
-                let ok = match t {
-                    IdentificationType::Oauth2Remote => {
-                        authorization_servers.iter().any(|s| s.remote.is_some())
-                    }
-                    IdentificationType::Oauth2Local | IdentificationType::Jwt => {
-                        authorization_servers.iter().any(|s| s.local.is_some())
-                    }
-                    IdentificationType::OpenidConnect => true,
-                };
-                if !ok {
-                    return Err(err(
-                        format!("apis[{i}].identification[{j}]"),
-                        format!(
-                            "no authorization server has the {} settings `{}` needs",
-                            if *t == IdentificationType::Oauth2Remote {
-                                "remote"
-                            } else {
-                                "local"
-                            },
-                            t.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
-
-        // Applications and scope mappings: `${ENV}` references resolved here, everything else
-        // checked by the one policy compiler the admin API and reloads use.
-        let mut records = Vec::with_capacity(raw.applications.len());
-        for (i, a) in raw.applications.into_iter().enumerate() {
-            let mut strategies = Vec::with_capacity(a.strategies.len());
-            for (j, s) in a.strategies.into_iter().enumerate() {
-                let sk = format!("applications[{i}].strategies[{j}]");
-                strategies.push(crate::store::StrategyRecord {
-                    client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
-                    client_secret: s
-                        .client_secret
-                        .as_deref()
-                        .map(|v| expand(v, &format!("{sk}.client_secret"), env))
-                        .transpose()?
-                        .map(Secret::new),
-                    name: s.name,
-                    scheme: s.scheme,
-                    authorization_server: s.authorization_server,
-                    hmac: s.hmac,
-                    registration: None,
-                });
-            }
-            records.push(crate::store::AppRecord {
-                name: a.name,
-                apis: a.apis,
-                strategies,
-                deleting: false,
-            });
-        }
-        let mappings: Vec<crate::store::MappingRecord> = raw
-            .scope_mappings
-            .into_iter()
-            .map(|m| crate::store::MappingRecord {
-                authorization_server: m.authorization_server,
-                scope: m.scope,
-                api_scopes: m.api_scopes,
-            })
-            .collect();
-        let (applications, scope_mappings) = crate::policy::compile(
+        let authorization_servers = authorization_servers(raw.authorization_servers, env)?;
+        let apis = apis(raw.apis, env)?;
+        check_identification(&apis, &authorization_servers)?;
+        let (applications, scope_mappings) = policy(
+            raw.applications,
+            raw.scope_mappings,
             &authorization_servers,
             &apis,
-            &records,
-            &mappings,
-            crate::policy::Keys::ByIndex,
+            env,
         )?;
 
         let admin = match raw.admin {
@@ -1256,6 +894,402 @@ impl Config {
             store,
         })
     }
+}
+
+/// `[[authorization_servers]]`: names unique, local and remote settings, `${ENV}` resolved.
+fn authorization_servers(
+    raw: Vec<RawAuthServer>,
+    env: &dyn EnvLookup,
+) -> Result<Vec<AuthServerConfig>, ConfigError> {
+    let mut as_index = HashMap::new();
+    let mut authorization_servers = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("authorization_servers[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if as_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let local = match a.local {
+            None => None,
+            Some(l) => {
+                let lk = format!("{k}.local");
+                let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            format!("{lk}.public_key_pem"),
+                            "give either public_key_pem or public_key_pem_file",
+                        ));
+                    }
+                    (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
+                    (None, Some(f)) => {
+                        let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
+                        Some(std::fs::read_to_string(&f).map_err(|e| {
+                            err(
+                                format!("{lk}.public_key_pem_file"),
+                                format!("cannot read `{f}`: {e}"),
+                            )
+                        })?)
+                    }
+                    (None, None) => None,
+                };
+                if l.audiences.is_empty() {
+                    return Err(err(
+                        format!("{lk}.audiences"),
+                        "at least one accepted audience is required",
+                    ));
+                }
+                let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+                if clock_skew > 300 {
+                    return Err(err(
+                        format!("{lk}.clock_skew_seconds"),
+                        "must be at most 300",
+                    ));
+                }
+                Some(LocalConfig {
+                    audiences: l.audiences,
+                    clock_skew,
+                    public_key_pem,
+                    jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
+                    jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
+                })
+            }
+        };
+        let remote = match a.remote {
+            None => None,
+            Some(r) => {
+                let rk = format!("{k}.remote");
+                check_name(&r.client_id, &format!("{rk}.client_id"))?;
+                let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
+                if secret.is_empty() {
+                    return Err(err(format!("{rk}.client_secret"), "must not be empty"));
+                }
+                Some(RemoteConfig {
+                    introspection_endpoint: opt_url(
+                        &r.introspection_endpoint,
+                        &format!("{rk}.introspection_endpoint"),
+                        env,
+                    )?,
+                    client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
+                    client_secret: Secret::new(secret),
+                    cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
+                    client_miss_budget: match r.client_miss_budget {
+                        None => DEFAULT_CLIENT_MISS_BUDGET,
+                        Some(n @ 1..=1_000_000) => n as u32,
+                        Some(_) => {
+                            return Err(err(
+                                format!("{rk}.client_miss_budget"),
+                                "must be 1 to 1,000,000 misses per minute",
+                            ));
+                        }
+                    },
+                })
+            }
+        };
+        if local.is_none() && remote.is_none() {
+            return Err(err(
+                &k,
+                "needs `local` and/or `remote` introspection settings",
+            ));
+        }
+        let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
+        let issuer = a
+            .issuer
+            .as_deref()
+            .map(|s| expand(s, &format!("{k}.issuer"), env))
+            .transpose()?;
+        if discovery_url.is_none() && issuer.is_none() {
+            return Err(err(
+                format!("{k}.issuer"),
+                "give `issuer` or `discovery_url`",
+            ));
+        }
+        authorization_servers.push(AuthServerConfig {
+            name: a.name,
+            discovery_url,
+            issuer,
+            jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
+            introspection_endpoint: opt_url(
+                &a.introspection_endpoint,
+                &format!("{k}.introspection_endpoint"),
+                env,
+            )?,
+            registration_endpoint: opt_url(
+                &a.registration_endpoint,
+                &format!("{k}.registration_endpoint"),
+                env,
+            )?,
+            authorization_endpoint: opt_url(
+                &a.authorization_endpoint,
+                &format!("{k}.authorization_endpoint"),
+                env,
+            )?,
+            token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
+            scopes: a.scopes,
+            local,
+            remote,
+            api_token: a
+                .api_token
+                .as_deref()
+                .map(|v| expand(v, &format!("{k}.api_token"), env))
+                .transpose()?
+                .map(Secret::new),
+        });
+    }
+    Ok(authorization_servers)
+}
+
+/// `[[apis]]`: names and base paths unique, upstreams, resources, scopes.
+fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigError> {
+    let mut api_index = HashMap::new();
+    let mut base_paths = HashSet::new();
+    let mut apis = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("apis[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if api_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let bp = &a.base_path;
+        if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
+            return Err(err(
+                format!("{k}.base_path"),
+                "must start with `/` and not end with `/`",
+            ));
+        }
+        if bp
+            .split('/')
+            .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
+        {
+            return Err(err(format!("{k}.base_path"), "must be a plain path"));
+        }
+        if bp == "/health" || bp == "/metrics" {
+            return Err(err(
+                format!("{k}.base_path"),
+                "`/health` and `/metrics` are the gateway's own",
+            ));
+        }
+        // Paths are routed with ASCII case ignored (see `pipeline::route`).
+        if !base_paths.insert(bp.to_ascii_lowercase()) {
+            return Err(err(
+                format!("{k}.base_path"),
+                format!("`{bp}` is used by another API"),
+            ));
+        }
+        let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
+        let upstream_client = crate::upstream::validate(
+            &upstream,
+            a.upstream_protocol,
+            a.upstream_tls,
+            &k,
+            &|v, key| expand(v, key, env),
+        )?;
+        if upstream.query().is_some() || upstream.fragment().is_some() {
+            return Err(err(
+                format!("{k}.upstream"),
+                "must not have a query or fragment",
+            ));
+        }
+        if a.resources.is_empty() {
+            return Err(err(
+                format!("{k}.resources"),
+                "at least one resource is required",
+            ));
+        }
+        let mut resources: Vec<Resource> = Vec::new();
+        for (j, r) in a.resources.iter().enumerate() {
+            let rk = format!("{k}.resources[{j}]");
+            check_resource_path(&r.path, &format!("{rk}.path"))?;
+            if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!("`{}` is the same resource as `{}`", r.path, twin.path),
+                ));
+            }
+            if let Some(twin) = resources
+                .iter()
+                .find(|x| ambiguous_patterns(&x.path, &r.path))
+            {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!(
+                        "`{}` and `{}` both match some paths and neither is more specific; \
+                         routers disagree on which wins (add a literal resource for the overlap)",
+                        r.path, twin.path
+                    ),
+                ));
+            }
+            resources.push(Resource {
+                path: r.path.clone(),
+                methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
+            });
+        }
+        if a.identification.is_empty() && !a.allow_anonymous {
+            return Err(err(
+                format!("{k}.identification"),
+                "list at least one identification type (or allow_anonymous)",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (j, t) in a.identification.iter().enumerate() {
+            if !seen.insert(*t) {
+                return Err(err(
+                    format!("{k}.identification[{j}]"),
+                    format!("`{}` is listed twice", t.as_str()),
+                ));
+            }
+        }
+        let mut scopes: Vec<ApiScope> = Vec::new();
+        for (j, s) in a.scopes.iter().enumerate() {
+            let sk = format!("{k}.scopes[{j}]");
+            check_name(&s.name, &format!("{sk}.name"))?;
+            let _ = &s.description;
+            if scopes.iter().any(|x| x.name == s.name) {
+                return Err(err(
+                    format!("{sk}.name"),
+                    format!("`{}` is defined twice", s.name),
+                ));
+            }
+            let mut grants = Vec::new();
+            for (m, r) in s.resources.iter().enumerate() {
+                let gk = format!("{sk}.resources[{m}]");
+                let idx = resources
+                    .iter()
+                    .position(|x| x.path == r.path)
+                    .ok_or_else(|| {
+                        err(
+                            format!("{gk}.path"),
+                            format!("`{}` is not a resource of API `{}`", r.path, a.name),
+                        )
+                    })?;
+                let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
+                for (n, me) in methods.iter().enumerate() {
+                    if !resources[idx].methods.contains(me) {
+                        return Err(err(
+                            format!("{gk}.methods[{n}]"),
+                            format!("resource `{}` does not accept {me}", r.path),
+                        ));
+                    }
+                }
+                grants.push((idx, methods));
+            }
+            if grants.is_empty() {
+                return Err(err(
+                    format!("{sk}.resources"),
+                    "an API scope must open at least one resource",
+                ));
+            }
+            scopes.push(ApiScope {
+                name: s.name.clone(),
+                grants,
+            });
+        }
+        apis.push(ApiConfig {
+            name: a.name,
+            base_path: a.base_path,
+            upstream,
+            upstream_client,
+            resources,
+            identification: a.identification,
+            allow_anonymous: a.allow_anonymous,
+            allow_get_body: a.allow_get_body,
+            scopes,
+        });
+    }
+    Ok(apis)
+}
+
+/// Each API's identification types need an authorization server with matching settings.
+fn check_identification(
+    apis: &[ApiConfig],
+    authorization_servers: &[AuthServerConfig],
+) -> Result<(), ConfigError> {
+    for (i, a) in apis.iter().enumerate() {
+        for (j, t) in a.identification.iter().enumerate() {
+            let ok = match t {
+                IdentificationType::Oauth2Remote => {
+                    authorization_servers.iter().any(|s| s.remote.is_some())
+                }
+                IdentificationType::Oauth2Local | IdentificationType::Jwt => {
+                    authorization_servers.iter().any(|s| s.local.is_some())
+                }
+                IdentificationType::OpenidConnect => true,
+            };
+            if !ok {
+                return Err(err(
+                    format!("apis[{i}].identification[{j}]"),
+                    format!(
+                        "no authorization server has the {} settings `{}` needs",
+                        if *t == IdentificationType::Oauth2Remote {
+                            "remote"
+                        } else {
+                            "local"
+                        },
+                        t.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[[applications]]` and `[[scope_mappings]]`: `${ENV}` references resolved here, everything
+/// else checked by the one policy compiler the admin API and reloads use.
+fn policy(
+    applications: Vec<RawApplication>,
+    mappings: Vec<RawScopeMapping>,
+    authorization_servers: &[AuthServerConfig],
+    apis: &[ApiConfig],
+    env: &dyn EnvLookup,
+) -> Result<(Vec<ApplicationConfig>, Vec<ScopeMapping>), ConfigError> {
+    let mut records = Vec::with_capacity(applications.len());
+    for (i, a) in applications.into_iter().enumerate() {
+        let mut strategies = Vec::with_capacity(a.strategies.len());
+        for (j, s) in a.strategies.into_iter().enumerate() {
+            let sk = format!("applications[{i}].strategies[{j}]");
+            strategies.push(crate::store::StrategyRecord {
+                client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
+                client_secret: s
+                    .client_secret
+                    .as_deref()
+                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                    .transpose()?
+                    .map(Secret::new),
+                name: s.name,
+                scheme: s.scheme,
+                authorization_server: s.authorization_server,
+                hmac: s.hmac,
+                registration: None,
+            });
+        }
+        records.push(crate::store::AppRecord {
+            name: a.name,
+            apis: a.apis,
+            strategies,
+            deleting: false,
+        });
+    }
+    let mappings: Vec<crate::store::MappingRecord> = mappings
+        .into_iter()
+        .map(|m| crate::store::MappingRecord {
+            authorization_server: m.authorization_server,
+            scope: m.scope,
+            api_scopes: m.api_scopes,
+        })
+        .collect();
+    crate::policy::compile(
+        authorization_servers,
+        apis,
+        &records,
+        &mappings,
+        crate::policy::Keys::ByIndex,
+    )
 }
 
 mod listener;
