@@ -447,9 +447,15 @@ async fn worker<H: Handler>(
         .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
     let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
+        // The client's address, for per-client budgets in the pipeline.
+        let client_addr = stream
+            .peer_addr()
+            .ok()
+            .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
         let conn = Conn {
             front: front.clone(),
             builder: builder.clone(),
+            client_addr,
             state: admitted.state.clone(),
             closing: closing.subscribe(),
             alive: alive.downgrade(),
@@ -555,6 +561,7 @@ async fn worker<H: Handler>(
 struct Conn<H> {
     front: Arc<H>,
     builder: auto::Builder<TokioExecutor>,
+    client_addr: Option<crate::pipeline::ClientAddr>,
     state: Arc<crate::admission::ConnState>,
     closing: watch::Receiver<bool>,
     alive: mpsc::WeakSender<()>,
@@ -569,6 +576,7 @@ impl<H: Handler> Conn<H> {
         let Self {
             front,
             builder,
+            client_addr,
             state,
             mut closing,
             alive,
@@ -586,6 +594,9 @@ impl<H: Handler> Conn<H> {
             move |mut req: Request<Incoming>| {
                 begun.fetch_add(1, Ordering::Relaxed);
                 let in_flight = state.begin();
+                if let Some(a) = client_addr {
+                    req.extensions_mut().insert(a);
+                }
                 if let Some(c) = &client {
                     req.extensions_mut().insert(c.clone());
                 }

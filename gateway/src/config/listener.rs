@@ -191,6 +191,22 @@ pub struct ClientAuth {
     pub ca_file: PathBuf,
 }
 
+/// An API that requires client certificates needs a listener that asks for them.
+pub(super) fn check_client_certificates(
+    apis: &[super::ApiConfig],
+    tls: Option<&TlsConfig>,
+) -> Result<(), ConfigError> {
+    for (i, a) in apis.iter().enumerate() {
+        if a.require_client_certificate && tls.and_then(|t| t.client_auth.as_ref()).is_none() {
+            return Err(err(
+                format!("apis[{i}].require_client_certificate"),
+                "needs client certificates on the listener: [tls] with client_auth",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `tls.handshake_timeout_seconds` when unset.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
