@@ -579,6 +579,7 @@ async fn a_broken_certificate_at_start_is_refused_naming_its_key() {
 
 /// `gateway demo --tls`: HTTPS with a CA made for the run, and the printed curl lines (with
 /// `--cacert`) work as pasted.
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn demo_tls_serves_https_and_prints_curl_lines_with_cacert() {
     if missing(
