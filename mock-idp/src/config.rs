@@ -318,6 +318,9 @@ pub struct ClientConfig {
     /// Content encryption for ID tokens (Okta: `A256GCM`, the default).
     #[serde(default)]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Authorize requests must come through `/v1/par` (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 fn default_refresh_leeway() -> u64 {

@@ -377,6 +377,8 @@ pub struct Client {
     pub id_token_encryption: Option<crate::jwe::IdTokenEncryption>,
     /// From the configuration file: its documented secret and settings are fixed.
     pub seeded: bool,
+    /// Authorize requests must be pushed first (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Client {
@@ -415,6 +417,7 @@ impl Client {
                 config.jwks.as_ref(),
             ),
             seeded: false,
+            require_pushed_authorization_requests: config.require_pushed_authorization_requests,
         }
     }
 

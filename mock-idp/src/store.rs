@@ -23,6 +23,17 @@ pub struct Store {
     deleted_clients: Mutex<std::collections::HashSet<String>>,
     /// Device authorizations (RFC 8628) waiting for a user or a poll.
     pub devices: crate::device::DeviceGrants,
+    /// Pushed authorization requests (RFC 9126) by `request_uri`, each used once.
+    pushed: Mutex<HashMap<String, PushedRequest>>,
+}
+
+/// An authorize request pushed to `/v1/par`, waiting for the browser.
+#[derive(Debug, Clone)]
+pub struct PushedRequest {
+    pub issuer: String,
+    pub client_id: String,
+    pub params: Vec<(String, String)>,
+    pub expires_at: i64,
 }
 
 /// What an authorization code stands for (bound to client, redirect URI, PKCE).
@@ -140,6 +151,8 @@ pub struct PendingLogin {
     /// A device's user code to confirm after login (the verification page), instead
     /// of an authorize request.
     pub activate: Option<String>,
+    /// `params` came from a pushed authorization request (RFC 9126).
+    pub pushed: bool,
     pub expires_at: i64,
 }
 
@@ -435,6 +448,33 @@ impl Store {
     pub fn take_session_token(&self, token: &str, now: i64) -> Option<String> {
         let (user_id, exp) = lock(&self.session_tokens).remove(token)?;
         (exp > now).then_some(user_id)
+    }
+
+    // ---- pushed authorization requests ----
+
+    /// Stores a pushed request; returns its `request_uri` (`urn:okta:…`).
+    pub fn push_request(&self, request: PushedRequest, now: i64) -> String {
+        let uri = format!("urn:okta:{}", ids::random_token());
+        let mut pushed = lock(&self.pushed);
+        pushed.retain(|_, r| r.expires_at > now);
+        pushed.insert(uri.clone(), request);
+        uri
+    }
+
+    /// Takes (once) the live pushed request `uri` names for this server and client.
+    pub fn take_pushed_request(
+        &self,
+        uri: &str,
+        issuer: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Option<PushedRequest> {
+        let mut pushed = lock(&self.pushed);
+        let found = pushed.get(uri)?;
+        if found.issuer != issuer || found.client_id != client_id {
+            return None;
+        }
+        pushed.remove(uri).filter(|r| r.expires_at > now)
     }
 
     // ---- pending logins ----

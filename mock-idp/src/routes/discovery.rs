@@ -135,6 +135,8 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
         json!(["query", "fragment", "form_post", "okta_post_message"]);
     doc["code_challenge_methods_supported"] = json!(["S256"]);
     doc["device_authorization_endpoint"] = json!(server.endpoint("device/authorize"));
+    doc["pushed_authorization_request_endpoint"] = json!(server.endpoint("par"));
+    doc["require_pushed_authorization_requests"] = json!(false);
     match kind {
         DocumentKind::OpenIdConfiguration => {
             doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));

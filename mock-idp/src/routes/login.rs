@@ -68,6 +68,7 @@ pub async fn login_post(
             &server,
             &headers,
             pending.params,
+            pending.pushed,
             Authenticated::Cancelled,
         );
     }
@@ -115,6 +116,7 @@ pub async fn login_post(
             &server,
             &headers,
             pending.params,
+            pending.pushed,
             Authenticated::Fresh { user, sid },
         )
     };

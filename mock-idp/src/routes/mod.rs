@@ -30,6 +30,7 @@ pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod par;
 pub mod revoke;
 pub mod sessions;
 pub mod token;
@@ -97,6 +98,12 @@ pub fn router(state: AppState) -> Router {
                 get(userinfo::userinfo)
                     .post(userinfo::userinfo)
                     .options(cors::userinfo_preflight)
+                    .route_layer(trusted()),
+            )
+            .route(
+                &format!("{prefix}/v1/par"),
+                post(par::par)
+                    .options(cors::post_preflight)
                     .route_layer(trusted()),
             )
             .route(

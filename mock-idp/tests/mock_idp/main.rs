@@ -17,6 +17,7 @@ mod introspect;
 mod jwks;
 mod okta_sdks;
 mod openapi;
+mod par;
 mod registration;
 mod revoke;
 mod robustness;
