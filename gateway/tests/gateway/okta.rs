@@ -410,6 +410,7 @@ async fn okta_rfc6750_errors() {
     assert!(challenge(&r).contains("error=\"insufficient_scope\""));
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn the_demo_runs_the_articles_configuration_end_to_end() {
     let demo = gateway::demo::start("127.0.0.1:0".parse().unwrap())
