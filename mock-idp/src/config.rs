@@ -19,6 +19,8 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "password",
     "refresh_token",
     crate::device::GRANT_TYPE,
+    crate::grants::token_exchange::GRANT_TYPE,
+    crate::grants::jwt_bearer::GRANT_TYPE,
 ];
 
 /// OpenID Connect scopes every server offers; custom scopes may not reuse them.

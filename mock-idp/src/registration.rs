@@ -241,7 +241,11 @@ fn allowed_grants(application_type: &str) -> Option<&'static [&'static str]> {
             crate::device::GRANT_TYPE,
         ]),
         "browser" => Some(&["authorization_code", "implicit", "refresh_token"]),
-        "service" => Some(&["client_credentials"]),
+        "service" => Some(&[
+            "client_credentials",
+            crate::grants::token_exchange::GRANT_TYPE,
+            crate::grants::jwt_bearer::GRANT_TYPE,
+        ]),
         _ => None,
     }
 }

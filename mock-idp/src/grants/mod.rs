@@ -3,8 +3,10 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
+pub mod jwt_bearer;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 pub mod user_tokens;
 
 /// Grant types this server implements, in the order discovery lists them
@@ -16,6 +18,8 @@ pub const SUPPORTED: &[&str] = &[
     "password",
     "client_credentials",
     crate::device::GRANT_TYPE,
+    token_exchange::GRANT_TYPE,
+    jwt_bearer::GRANT_TYPE,
 ];
 
 use serde_json::{Map, Value};

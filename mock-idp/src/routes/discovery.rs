@@ -119,6 +119,7 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
             }
         })
         .filter(|g| !(server.is_org() && *g == "client_credentials"))
+        .filter(|g| !(server.is_org() && *g == grants::token_exchange::GRANT_TYPE))
         .collect();
     if !grant_types.is_empty() {
         doc["grant_types_supported"] = json!(grant_types);

@@ -47,6 +47,10 @@ fn dispatch(
         "refresh_token" => grants::refresh_token::grant(state, server, &client, form)?,
         "password" => grants::password::grant(state, server, &client, form)?,
         crate::device::GRANT_TYPE => grants::device_code::grant(state, server, &client, form)?,
+        grants::token_exchange::GRANT_TYPE => {
+            grants::token_exchange::grant(state, server, &client, form)?
+        }
+        grants::jwt_bearer::GRANT_TYPE => grants::jwt_bearer::grant(state, server, &client, form)?,
         _ => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,

@@ -13,6 +13,7 @@ mod cors;
 mod device;
 mod discovery;
 mod encrypted_id_token;
+mod exchange;
 mod introspect;
 mod jwks;
 mod okta_sdks;
