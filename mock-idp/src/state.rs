@@ -99,7 +99,8 @@ impl AppState {
             .collect();
         let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
         let org_id = derived_id("00o", &base_url);
-        Self(Arc::new(Inner {
+        let seeded_at = clock.now();
+        let state = Self(Arc::new(Inner {
             org_id,
             base_url,
             clock,
@@ -113,7 +114,11 @@ impl AppState {
             users,
             api_tokens,
             store: Store::default(),
-        }))
+        }));
+        for client in &config.clients {
+            state.registry.seed_issued_at(&client.client_id, seeded_at);
+        }
+        state
     }
 }
 

@@ -434,6 +434,21 @@ impl Store {
         lock(&self.sessions).remove(sid)
     }
 
+    /// Universal Logout: ends every session of the user and revokes every refresh-token
+    /// family issued to them (with the access and ID tokens minted in it).
+    pub fn log_user_out_everywhere(&self, user_id: &str, now: i64) {
+        lock(&self.sessions).retain(|_, s| s.user_id != user_id);
+        let families: std::collections::HashSet<String> = lock(&self.refresh)
+            .tokens
+            .values()
+            .filter(|e| e.grant.user_id == user_id)
+            .map(|e| e.grant.family.clone())
+            .collect();
+        for family in families {
+            self.revoke_family(&family, now);
+        }
+    }
+
     // ---- authn sessionTokens ----
 
     pub fn issue_session_token(&self, user_id: &str, expires_at: i64, now: i64) -> String {

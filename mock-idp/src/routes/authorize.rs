@@ -305,7 +305,7 @@ pub fn run(
     };
     let mut response = issue(state, server, &request, &user, auth_time, now);
     if let Some(sid) = new_cookie {
-        set_cookie(state, &mut response, SESSION_COOKIE, &sid, "Lax", None);
+        set_session_cookie(state, &mut response, &sid);
     }
     response
 }
@@ -818,6 +818,20 @@ pub fn show_login(
         Some(LOGIN_TTL),
     );
     response
+}
+
+/// Sets (or, with `sid` empty, clears) the browser-session cookie. Over https it is
+/// `SameSite=None; Secure`, as Okta's, so okta-auth-js's `getWithoutPrompt` and
+/// `session.exists()` work from an app on another site; over http browsers refuse
+/// `SameSite=None` without `Secure`, so it stays `Lax`.
+pub fn set_session_cookie(state: &AppState, response: &mut Response, sid: &str) {
+    let same_site = if state.base_url().starts_with("https:") {
+        "None"
+    } else {
+        "Lax"
+    };
+    let max_age = sid.is_empty().then_some(0);
+    set_cookie(state, response, SESSION_COOKIE, sid, same_site, max_age);
 }
 
 /// Adds a `Set-Cookie` (HttpOnly, Path=/, Secure on https).

@@ -94,6 +94,22 @@ impl Metadata {
     }
 }
 
+/// `GET /.well-known/okta-organization`: what tools such as gimme-aws-creds read to
+/// pick a sign-in pipeline. The mock serves the Classic one (`/api/v1/authn`): `v1`.
+pub async fn okta_organization(State(state): State<AppState>) -> Response {
+    let body = json!({
+        "id": state.org_id(),
+        "pipeline": "v1",
+        "_links": { "organization": { "href": state.base_url() } },
+    });
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
 /// The metadata document of `server`.
 pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     let mut doc = json!({

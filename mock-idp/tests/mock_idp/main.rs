@@ -16,6 +16,7 @@ mod encrypted_id_token;
 mod exchange;
 mod introspect;
 mod jwks;
+mod okta_extras;
 mod okta_sdks;
 mod openapi;
 mod par;
