@@ -33,6 +33,7 @@ pub enum OAuthErrorCode {
     SlowDown,
     ExpiredToken,
     InvalidTarget,
+    UnmetAuthenticationRequirements,
 }
 
 impl OAuthErrorCode {
@@ -59,6 +60,7 @@ impl OAuthErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     /// The S256 `code_challenge`, when PKCE was used.
     pub code_challenge: Option<String>,
+    /// The `acr` the login satisfied, for the ID token.
+    pub acr: Option<String>,
     pub expires_at: i64,
 }
 
@@ -87,6 +89,8 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     pub scopes: Vec<String>,
     pub family: String,
+    /// The `acr` of the login, repeated in refreshed ID tokens.
+    pub acr: Option<String>,
 }
 
 #[derive(Debug)]
@@ -534,6 +538,7 @@ mod tests {
             scopes: vec!["openid".into()],
             nonce: None,
             code_challenge: None,
+            acr: None,
             expires_at,
         }
     }
@@ -592,6 +597,7 @@ mod tests {
             auth_time: 0,
             scopes: vec!["openid".into(), "offline_access".into()],
             family: String::new(),
+            acr: None,
         };
         let policy = RefreshPolicy {
             rotate: true,

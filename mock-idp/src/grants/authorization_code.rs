@@ -89,6 +89,7 @@ pub fn grant(
         scopes: &code.scopes,
         nonce: code.nonce.as_deref(),
         lifetime,
+        acr: code.acr.as_deref(),
     };
     let (body, issued) = token_endpoint_response(state, &grant, refresh, now)?;
     state.store.record_code_issue(code_value, issued);

@@ -79,6 +79,7 @@ pub fn grant(
         scopes: &approved.scopes,
         nonce: None,
         lifetime,
+        acr: None,
     };
     let (body, _) = token_endpoint_response(state, &grant, refresh, now)?;
     Ok(body)

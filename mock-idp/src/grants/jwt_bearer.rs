@@ -87,6 +87,7 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: None,
     };
     let (body, _) = token_endpoint_response(state, &grant, RefreshChoice::None, now)?;
     Ok(body)

@@ -45,6 +45,7 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: None,
     };
     let (body, _) = token_endpoint_response(state, &grant, refresh, now)?;
     Ok(body)

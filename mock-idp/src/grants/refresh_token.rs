@@ -71,6 +71,7 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: used.grant.acr.as_deref(),
     };
     let refresh = RefreshChoice::Existing {
         token: used.refresh_token,

@@ -83,6 +83,7 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: None,
     };
     let (access, _) = mint_user_tokens(state, &grant, true, false, None, now)?;
     let access = access.ok_or_else(OAuthError::server_error)?;

@@ -78,6 +78,8 @@ pub struct UserGrant<'a> {
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
     pub lifetime: u64,
+    /// The authentication context the login satisfied (`acr_values`), for ID tokens.
+    pub acr: Option<&'a str>,
 }
 
 /// Tokens minted for a user grant.
@@ -144,6 +146,7 @@ pub fn mint_user_tokens(
                     access_token: access.as_ref().map(|t| t.token.as_str()),
                     code,
                     idp: state.org_id(),
+                    acr: grant.acr,
                     extra: super::extra_claims(
                         state,
                         grant.server,
@@ -216,6 +219,7 @@ pub fn token_endpoint_response(
                     auth_time: grant.auth_time,
                     scopes: grant.scopes.to_vec(),
                     family: String::new(),
+                    acr: grant.acr.map(str::to_owned),
                 },
                 now,
             );

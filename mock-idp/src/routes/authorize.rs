@@ -219,6 +219,8 @@ pub(crate) struct Request {
     id_token_hint: Option<String>,
     login_hint: Option<String>,
     lifetime: u64,
+    /// The `acr_values` entry this login satisfies.
+    acr: Option<String>,
 }
 
 /// How long a pushed request's `request_uri` stays usable.
@@ -558,6 +560,11 @@ pub(crate) fn validate(
             );
         }
     };
+    let acr = match get("acr_values").map(satisfied_acr) {
+        None => None,
+        Some(Ok(acr)) => Some(acr),
+        Some(Err(error)) => return fail(&reply, error),
+    };
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) => None,
         (None, Some(_)) => {
@@ -611,7 +618,47 @@ pub(crate) fn validate(
         id_token_hint: get("id_token_hint").map(str::to_owned),
         login_hint: get("login_hint").map(str::to_owned),
         lifetime,
+        acr,
     })
+}
+
+/// Okta's authentication context classes: what a password login satisfies, and
+/// what would need a second factor (the mock's users have none, so those cannot be met).
+const ONE_FACTOR_ACRS: &[&str] = &[
+    "urn:okta:loa:1fa:any",
+    "urn:okta:loa:1fa:pwd",
+    "urn:okta:loa:2fa:any:ifpossible",
+];
+const TWO_FACTOR_ACRS: &[&str] = &["urn:okta:loa:2fa:any", "phr", "phrh"];
+
+/// The first `acr_values` entry a password login satisfies; an error when the
+/// request names only classes a password cannot meet, or unknown ones.
+fn satisfied_acr(acr_values: &str) -> Result<String, OAuthError> {
+    let requested: Vec<&str> = acr_values.split(' ').filter(|v| !v.is_empty()).collect();
+    if let Some(unknown) = requested
+        .iter()
+        .find(|v| !ONE_FACTOR_ACRS.contains(v) && !TWO_FACTOR_ACRS.contains(v))
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "The 'acr_values' value '{unknown}' is not supported. Supported values: [{}].",
+            ONE_FACTOR_ACRS
+                .iter()
+                .chain(TWO_FACTOR_ACRS)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    requested
+        .iter()
+        .find(|v| ONE_FACTOR_ACRS.contains(v))
+        .map(|v| (*v).to_owned())
+        .ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::UnmetAuthenticationRequirements,
+                "The requested authentication context needs a second factor, and this user has none enrolled.",
+            )
+        })
 }
 
 /// Finds who the user is without a login page: a sessionToken, the session
@@ -701,6 +748,7 @@ fn issue(
                 scopes: request.scopes.clone(),
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
+                acr: request.acr.clone(),
                 expires_at: now + lifetime,
             },
             now,
@@ -714,6 +762,7 @@ fn issue(
         scopes: &request.scopes,
         nonce: request.nonce.as_deref(),
         lifetime: request.lifetime,
+        acr: request.acr.as_deref(),
     };
     let minted = mint_user_tokens(
         state,

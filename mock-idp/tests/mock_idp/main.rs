@@ -36,4 +36,5 @@ mod login_page;
 mod logout;
 mod refresh;
 mod sessions;
+mod step_up;
 mod userinfo;
