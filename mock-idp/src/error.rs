@@ -189,6 +189,17 @@ impl OktaApiError {
         )
     }
 
+    /// E0000001: a validation error; `cause` names the field (`"field: what is wrong"`).
+    pub fn validation(what: &str, cause: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            format!("Api validation failed: {what}"),
+        );
+        error.causes.push(cause.into());
+        error
+    }
+
     /// E0000022: method not allowed.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -18,13 +18,7 @@ use crate::tokens::verify_own_jwt;
 const SCOPE: &str = "okta.universalLogout.manage";
 
 fn invalid(cause: &str) -> OktaApiError {
-    let mut error = OktaApiError::new(
-        StatusCode::BAD_REQUEST,
-        "E0000001",
-        "Api validation failed: sub_id",
-    );
-    error.causes.push(cause.to_owned());
-    error
+    OktaApiError::validation("sub_id", cause)
 }
 
 /// The caller must hold an SSWS token or an org access token with the scope.

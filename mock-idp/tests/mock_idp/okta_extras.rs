@@ -141,14 +141,7 @@ async fn global_token_revocation_ends_sessions_and_refresh_tokens_of_the_user_na
         let browser = browser_like();
         let response =
             authorize_with_session_token(&idp, &web_params("openid offline_access", "s")).await;
-        let sid = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.split(';').next().filter(|p| p.starts_with("sid=")))
-            .unwrap()
-            .to_owned();
+        let sid = session_cookie(&response);
         let code = query(&location(&response))["code"].clone();
         let tokens: Value = redeem_web(&idp, &code, &[]).await.json().await.unwrap();
         let refresh = tokens["refresh_token"].as_str().unwrap();

@@ -256,3 +256,15 @@ pub async fn submit(
         .await
         .unwrap()
 }
+
+/// The `sid=…` pair a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().filter(|pair| pair.starts_with("sid=")))
+        .expect("a session cookie")
+        .to_owned()
+}
