@@ -38,6 +38,8 @@ pub enum AuthMethod {
 pub struct AuthenticatedClient {
     pub client: Arc<Client>,
     pub method: AuthMethod,
+    /// The DPoP key (its thumbprint) the tokens of this request are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Credentials from an `Authorization: Basic` header: `client_id[:secret]`,
@@ -171,6 +173,7 @@ pub fn authenticate(
             return Ok(AuthenticatedClient {
                 client,
                 method: AuthMethod::None,
+                dpop_jkt: None,
             });
         }
         return Err(OAuthError::invalid_client("No client credentials found."));
@@ -185,7 +188,11 @@ pub fn authenticate(
                 .iter()
                 .fold(false, |found, s| expected.matches(s) | found);
             if matched {
-                Ok(AuthenticatedClient { client, method })
+                Ok(AuthenticatedClient {
+                    client,
+                    method,
+                    dpop_jkt: None,
+                })
             } else {
                 Err(OAuthError::invalid_client(BAD_SECRET))
             }
@@ -364,5 +371,9 @@ fn authenticate_assertion(
             )));
         }
     }
-    Ok(AuthenticatedClient { client, method })
+    Ok(AuthenticatedClient {
+        client,
+        method,
+        dpop_jkt: None,
+    })
 }

@@ -323,6 +323,9 @@ pub struct ClientConfig {
     /// Authorize requests must come through `/v1/par` (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Okta's "Require DPoP": token requests must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 fn default_refresh_leeway() -> u64 {

@@ -34,6 +34,8 @@ pub enum OAuthErrorCode {
     ExpiredToken,
     InvalidTarget,
     UnmetAuthenticationRequirements,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -61,6 +63,8 @@ impl OAuthErrorCode {
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

@@ -384,6 +384,8 @@ pub struct Client {
     pub seeded: bool,
     /// Authorize requests must be pushed first (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -423,6 +425,7 @@ impl Client {
             ),
             seeded: false,
             require_pushed_authorization_requests: config.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: config.dpop_bound_access_tokens,
         }
     }
 

@@ -25,7 +25,12 @@ pub struct Store {
     pub devices: crate::device::DeviceGrants,
     /// Pushed authorization requests (RFC 9126) by `request_uri`, each used once.
     pushed: Mutex<HashMap<String, PushedRequest>>,
+    /// DPoP nonces handed out, with their expiry.
+    dpop_nonces: Mutex<HashMap<String, i64>>,
 }
+
+/// How long a DPoP nonce is accepted.
+const DPOP_NONCE_LIFETIME: i64 = 300;
 
 /// An authorize request pushed to `/v1/par`, waiting for the browser.
 #[derive(Debug, Clone)]
@@ -494,6 +499,29 @@ impl Store {
             return None;
         }
         pushed.remove(uri).filter(|r| r.expires_at > now)
+    }
+
+    // ---- DPoP nonces ----
+
+    /// A new DPoP nonce, accepted for five minutes.
+    pub fn issue_dpop_nonce(&self, now: i64) -> String {
+        let nonce = ids::random_token();
+        let mut nonces = lock(&self.dpop_nonces);
+        nonces.retain(|_, exp| *exp > now);
+        nonces.insert(nonce.clone(), now + DPOP_NONCE_LIFETIME);
+        nonce
+    }
+
+    /// Spends a DPoP proof's `jti` (per key); false when it was used before.
+    pub fn use_dpop_proof(&self, proof: &crate::dpop::Proof, now: i64) -> bool {
+        let key = format!("dpop\u{0}{}\u{0}{}", proof.jkt, proof.jti);
+        self.use_assertion(&key, proof.iat + crate::dpop::IAT_WINDOW, now)
+    }
+
+    pub fn is_dpop_nonce(&self, nonce: &str, now: i64) -> bool {
+        lock(&self.dpop_nonces)
+            .get(nonce)
+            .is_some_and(|exp| *exp > now)
     }
 
     // ---- pending logins ----

@@ -23,6 +23,7 @@ pub fn grant(
     client: &AuthenticatedClient,
     form: &OAuthForm,
 ) -> Result<Value, OAuthError> {
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     check_client_grant(client, GRANT_TYPE)?;
     let assertion = form.require("assertion")?;
@@ -88,6 +89,7 @@ pub fn grant(
         nonce: None,
         lifetime,
         acr: None,
+        dpop_jkt,
     };
     let (body, _) = token_endpoint_response(state, &grant, RefreshChoice::None, now)?;
     Ok(body)

@@ -46,6 +46,19 @@ pub fn extra_claims(
     claims
 }
 
+/// An access token's claims with its DPoP binding (`cnf.jkt`, RFC 9449 §6), if any.
+pub fn with_binding(mut claims: Map<String, Value>, dpop_jkt: Option<&str>) -> Map<String, Value> {
+    if let Some(jkt) = dpop_jkt {
+        claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    }
+    claims
+}
+
+/// `token_type` of a token response: `DPoP` for a bound token, else `Bearer`.
+pub fn token_type(dpop_jkt: Option<&str>) -> &'static str {
+    if dpop_jkt.is_some() { "DPoP" } else { "Bearer" }
+}
+
 /// Notes a minted token for `/__mock/` inspection.
 pub fn record_issued(
     state: &AppState,

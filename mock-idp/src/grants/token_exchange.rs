@@ -29,6 +29,7 @@ pub fn grant(
             "'urn:ietf:params:oauth:grant-type:token-exchange' grant type can only be used with a custom authorization server.",
         ));
     }
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     check_client_grant(client, GRANT_TYPE)?;
     let subject_token = form.require("subject_token")?;
@@ -84,6 +85,7 @@ pub fn grant(
         nonce: None,
         lifetime,
         acr: None,
+        dpop_jkt,
     };
     let (access, _) = mint_user_tokens(state, &grant, true, false, None, now)?;
     let access = access.ok_or_else(OAuthError::server_error)?;

@@ -561,8 +561,8 @@ pub(crate) fn validate(
         }
     };
     let acr = match get("acr_values").map(satisfied_acr) {
-        None => None,
-        Some(Ok(acr)) => Some(acr),
+        None | Some(Ok(None)) => None,
+        Some(Ok(acr)) => acr,
         Some(Err(error)) => return fail(&reply, error),
     };
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
@@ -631,28 +631,21 @@ const ONE_FACTOR_ACRS: &[&str] = &[
 ];
 const TWO_FACTOR_ACRS: &[&str] = &["urn:okta:loa:2fa:any", "phr", "phrh"];
 
-/// The first `acr_values` entry a password login satisfies; an error when the
-/// request names only classes a password cannot meet, or unknown ones.
-fn satisfied_acr(acr_values: &str) -> Result<String, OAuthError> {
-    let requested: Vec<&str> = acr_values.split(' ').filter(|v| !v.is_empty()).collect();
-    if let Some(unknown) = requested
-        .iter()
-        .find(|v| !ONE_FACTOR_ACRS.contains(v) && !TWO_FACTOR_ACRS.contains(v))
-    {
-        return Err(OAuthError::invalid_request(format!(
-            "The 'acr_values' value '{unknown}' is not supported. Supported values: [{}].",
-            ONE_FACTOR_ACRS
-                .iter()
-                .chain(TWO_FACTOR_ACRS)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+/// The first `acr_values` entry a password login satisfies. Values that are not
+/// Okta's are ignored (OIDC Core §3.1.2.1: acr_values are voluntary); a request
+/// naming only Okta classes a password cannot meet is an error.
+fn satisfied_acr(acr_values: &str) -> Result<Option<String>, OAuthError> {
+    let known: Vec<&str> = acr_values
+        .split(' ')
+        .filter(|v| ONE_FACTOR_ACRS.contains(v) || TWO_FACTOR_ACRS.contains(v))
+        .collect();
+    if known.is_empty() {
+        return Ok(None);
     }
-    requested
+    known
         .iter()
         .find(|v| ONE_FACTOR_ACRS.contains(v))
-        .map(|v| (*v).to_owned())
+        .map(|v| Some((*v).to_owned()))
         .ok_or_else(|| {
             OAuthError::new(
                 OAuthErrorCode::UnmetAuthenticationRequirements,
@@ -763,6 +756,7 @@ fn issue(
         nonce: request.nonce.as_deref(),
         lifetime: request.lifetime,
         acr: request.acr.as_deref(),
+        dpop_jkt: None,
     };
     let minted = mint_user_tokens(
         state,

@@ -12,6 +12,7 @@ mod control;
 mod cors;
 mod device;
 mod discovery;
+mod dpop;
 mod encrypted_id_token;
 mod exchange;
 mod introspect;

@@ -88,12 +88,11 @@ async fn acr_values_and_max_age_shape_acr_amr_and_auth_time_in_id_tokens() {
 }
 
 #[tokio::test]
-async fn acr_values_a_password_cannot_meet_or_unknown_are_errors_to_the_client() {
+async fn acr_values_a_password_cannot_meet_are_errors_and_unknown_ones_are_ignored() {
     let idp = start().await;
     for (acr, error) in [
         ("urn:okta:loa:2fa:any", "unmet_authentication_requirements"),
         ("phr", "unmet_authentication_requirements"),
-        ("urn:example:gold", "invalid_request"),
     ] {
         let mut params = web_params("openid", "st-acr");
         params.push(("acr_values", acr));
@@ -103,4 +102,12 @@ async fn acr_values_a_password_cannot_meet_or_unknown_are_errors_to_the_client()
         assert_eq!(answer["state"], "st-acr");
         assert!(!answer.contains_key("code"));
     }
+    // Not Okta's classes: voluntary, ignored (no acr claim).
+    let mut params = web_params("openid", "st-acr");
+    params.push(("acr_values", "urn:mace:incommon:iap:silver"));
+    let response = authorize_with_session_token(&idp, &params).await;
+    let code = query(&location(&response))["code"].clone();
+    let tokens: Value = redeem_web(&idp, &code, &[]).await.json().await.unwrap();
+    let claims = verify_id_token(&idp, tokens["id_token"].as_str().unwrap(), WEB_CLIENT_ID).await;
+    assert!(claims.get("acr").is_none(), "{claims}");
 }
