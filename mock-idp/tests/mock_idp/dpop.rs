@@ -2,9 +2,11 @@
 //! proofs made by Python (PyJWT + cryptography), and the client setting that
 //! requires it.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{expect_oauth_error, http, python_with, run_python_peer, start, start_with};
+use crate::support::{
+    expect_oauth_error, http, python_peer_summary, python_with, start, start_with,
+};
 use crate::user_support::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, USER_LOGIN, USER_PASSWORD};
 
 #[tokio::test]
@@ -13,7 +15,7 @@ async fn dpop_proofs_from_pyjwt_bind_tokens_with_a_nonce_and_userinfo_checks_the
         return;
     };
     let idp = start().await;
-    let out = run_python_peer(
+    let seen = python_peer_summary(
         &python,
         "dpop_flow.py",
         &[
@@ -25,7 +27,6 @@ async fn dpop_proofs_from_pyjwt_bind_tokens_with_a_nonce_and_userinfo_checks_the
         ],
     )
     .await;
-    let seen: Value = serde_json::from_str(out.trim()).expect("the script's summary");
     assert_eq!(
         seen,
         json!({"bound": true, "refused": true, "userinfo": true})

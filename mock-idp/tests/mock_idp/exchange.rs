@@ -2,9 +2,9 @@
 //! JWT bearer grant (RFC 7523), driven by Python (requests, PyJWT,
 //! cryptography) as an independent client, plus the org server's refusal.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{expect_oauth_error, http, python_with, run_python_peer, start};
+use crate::support::{expect_oauth_error, http, python_peer_summary, python_with, start};
 use crate::user_support::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, USER_LOGIN, USER_PASSWORD};
 
 const SSWS_TOKEN: &str = "00mockIdpSswsApiToken7ms2Bx7dY2qLw9ZtR4vNc";
@@ -15,7 +15,7 @@ async fn token_exchange_and_jwt_bearer_with_pyjwt_and_their_negative_cases() {
         return;
     };
     let idp = start().await;
-    let out = run_python_peer(
+    let seen = python_peer_summary(
         &python,
         "exchange_and_jwt_bearer.py",
         &[
@@ -28,7 +28,6 @@ async fn token_exchange_and_jwt_bearer_with_pyjwt_and_their_negative_cases() {
         ],
     )
     .await;
-    let seen: Value = serde_json::from_str(out.trim()).expect("the script's summary");
     assert_eq!(
         seen,
         json!({

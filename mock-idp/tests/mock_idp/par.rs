@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    WEB_CLIENT_ID, WEB_CLIENT_SECRET, get_json, http, python_with, run_python_peer, start,
+    WEB_CLIENT_ID, WEB_CLIENT_SECRET, get_json, http, python_peer_summary, python_with, start,
     start_with,
 };
 use crate::user_support::*;
@@ -53,7 +53,7 @@ async fn par_with_requests_and_authlib_then_authorize_by_request_uri_and_replay_
     };
     let idp = start().await;
     idp.clock().freeze_at(idp.clock().now());
-    let out = run_python_peer(
+    let seen = python_peer_summary(
         &python,
         "par_flow.py",
         &[
@@ -66,7 +66,6 @@ async fn par_with_requests_and_authlib_then_authorize_by_request_uri_and_replay_
         ],
     )
     .await;
-    let seen: Value = serde_json::from_str(out.trim()).expect("the script's summary");
     assert_eq!(
         seen,
         json!({"redeemed": true, "replay": 400, "other_client": true, "expired": true, "refused": true})
