@@ -19,6 +19,8 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "password",
     "refresh_token",
     crate::device::GRANT_TYPE,
+    crate::grants::token_exchange::GRANT_TYPE,
+    crate::grants::jwt_bearer::GRANT_TYPE,
 ];
 
 /// OpenID Connect scopes every server offers; custom scopes may not reuse them.
@@ -318,6 +320,12 @@ pub struct ClientConfig {
     /// Content encryption for ID tokens (Okta: `A256GCM`, the default).
     #[serde(default)]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Authorize requests must come through `/v1/par` (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Okta's "Require DPoP": token requests must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 fn default_refresh_leeway() -> u64 {

@@ -32,6 +32,10 @@ pub enum OAuthErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    InvalidTarget,
+    UnmetAuthenticationRequirements,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -57,6 +61,10 @@ impl OAuthErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -183,6 +191,17 @@ impl OktaApiError {
             "E0000007",
             format!("Not found: Resource not found: {resource} ({kind})"),
         )
+    }
+
+    /// E0000001: a validation error; `cause` names the field (`"field: what is wrong"`).
+    pub fn validation(what: &str, cause: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            format!("Api validation failed: {what}"),
+        );
+        error.causes.push(cause.into());
+        error
     }
 
     /// E0000022: method not allowed.

@@ -99,7 +99,8 @@ impl AppState {
             .collect();
         let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
         let org_id = derived_id("00o", &base_url);
-        Self(Arc::new(Inner {
+        let seeded_at = clock.now();
+        let state = Self(Arc::new(Inner {
             org_id,
             base_url,
             clock,
@@ -113,7 +114,11 @@ impl AppState {
             users,
             api_tokens,
             store: Store::default(),
-        }))
+        }));
+        for client in &config.clients {
+            state.registry.seed_issued_at(&client.client_id, seeded_at);
+        }
+        state
     }
 }
 
@@ -377,6 +382,10 @@ pub struct Client {
     pub id_token_encryption: Option<crate::jwe::IdTokenEncryption>,
     /// From the configuration file: its documented secret and settings are fixed.
     pub seeded: bool,
+    /// Authorize requests must be pushed first (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
+    /// Token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -415,6 +424,8 @@ impl Client {
                 config.jwks.as_ref(),
             ),
             seeded: false,
+            require_pushed_authorization_requests: config.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: config.dpop_bound_access_tokens,
         }
     }
 

@@ -17,6 +17,7 @@ mod operations;
 mod peers;
 mod reload;
 mod rfc6750;
+mod tls;
 mod upstream;
 mod upstream_tls;
 mod websocket;

@@ -118,15 +118,11 @@ pub async fn list(
         Some(raw) => match raw.parse::<usize>() {
             Ok(limit) if (1..=200).contains(&limit) => limit,
             _ => {
-                let mut error = OktaApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "E0000001",
-                    "Api validation failed: limit",
-                );
-                error
-                    .causes
-                    .push("limit: The value must be between 1 and 200.".to_owned());
-                return Err(error.into());
+                return Err(OktaApiError::validation(
+                    "limit",
+                    "limit: The value must be between 1 and 200.",
+                )
+                .into());
             }
         },
     };

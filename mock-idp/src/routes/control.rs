@@ -20,13 +20,7 @@ use crate::test_tokens::{self, TestTokenRequest};
 
 /// A validation error naming the field (Okta's `E0000001` shape).
 fn invalid(cause: impl Into<String>) -> OktaApiError {
-    let mut error = OktaApiError::new(
-        StatusCode::BAD_REQUEST,
-        "E0000001",
-        "Api validation failed: control request",
-    );
-    error.causes.push(cause.into());
-    error
+    OktaApiError::validation("control request", cause)
 }
 
 /// A JSON object body as `T`. Objects only: serde would also read a struct

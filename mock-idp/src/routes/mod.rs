@@ -26,10 +26,12 @@ pub mod control;
 pub mod cors;
 pub mod device;
 pub mod discovery;
+pub mod global_revocation;
 pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod par;
 pub mod revoke;
 pub mod sessions;
 pub mod token;
@@ -100,6 +102,12 @@ pub fn router(state: AppState) -> Router {
                     .route_layer(trusted()),
             )
             .route(
+                &format!("{prefix}/v1/par"),
+                post(par::par)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
+            )
+            .route(
                 &format!("{prefix}/v1/device/authorize"),
                 post(device::device_authorize),
             )
@@ -112,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration).options(cors::document_preflight),
+        )
+        .route(
+            "/.well-known/okta-organization",
+            get(discovery::okta_organization).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
@@ -157,6 +169,10 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
+        .route(
+            "/oauth2/v1/global-token-revocation",
+            post(global_revocation::global_token_revocation),
+        )
         .route(
             "/oauth2/v1/clients",
             post(clients::create).get(clients::list),
@@ -252,9 +268,10 @@ async fn await_keys(
     request: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
-    const KEYLESS: [&str; 2] = [
+    const KEYLESS: [&str; 3] = [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
+        "/.well-known/okta-organization",
     ];
     let path = request.uri().path();
     let all_ready = state
