@@ -179,6 +179,35 @@ impl OktaApiError {
         )
     }
 
+    /// E0000001: a request that names `field` failed validation; `cause` says how.
+    pub fn validation(field: &str, cause: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            format!("Api validation failed: {field}"),
+        );
+        error.causes.push(cause.into());
+        error
+    }
+
+    /// E0000006: the caller may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        )
+    }
+
+    /// E0000031: a `filter` or `search` expression that does not parse.
+    pub fn invalid_search() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            "Invalid search criteria.",
+        )
+    }
+
     /// E0000022: method not allowed.
     pub fn method_not_allowed() -> Self {
         Self::new(

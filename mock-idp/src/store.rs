@@ -416,6 +416,12 @@ impl Store {
         lock(&self.sessions).remove(sid)
     }
 
+    /// Ends every browser session of a user (an admin's `DELETE
+    /// /api/v1/users/{id}/sessions`, or a user who may no longer sign in).
+    pub fn end_sessions_of(&self, user_id: &str) {
+        lock(&self.sessions).retain(|_, s| s.user_id != user_id);
+    }
+
     // ---- authn sessionTokens ----
 
     pub fn issue_session_token(&self, user_id: &str, expires_at: i64, now: i64) -> String {

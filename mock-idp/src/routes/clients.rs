@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::{OAuthError, OktaApiError};
-use crate::management::ApiToken;
+use crate::management::{ApiToken, Paging};
 use crate::state::AppState;
 
 /// A management error or an RFC 7591 metadata error.
@@ -46,23 +46,8 @@ fn not_found(client_id: &str) -> ClientsError {
     OktaApiError::not_found(client_id, "PublicClientApp").into()
 }
 
-/// Reads a JSON body, with Okta's errors for a bad one.
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ClientsError> {
-    match body {
-        Ok(Json(value)) => Ok(value),
-        Err(JsonRejection::MissingJsonContentType(_)) => Err(OktaApiError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000021",
-            "Bad request.  Accept and/or Content-Type headers likely do not match supported values.",
-        )
-        .into()),
-        Err(_) => Err(OktaApiError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000003",
-            "The request body was not well-formed.",
-        )
-        .into()),
-    }
+    Ok(crate::management::json_body(body)?)
 }
 
 /// `POST /oauth2/v1/clients`: 201 with the client and its secret.
@@ -94,25 +79,8 @@ pub async fn list(
     _token: ApiToken,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ClientsError> {
-    let limit = match query.get("limit") {
-        None => 20,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=200).contains(&limit) => limit,
-            _ => {
-                let mut error = OktaApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "E0000001",
-                    "Api validation failed: limit",
-                );
-                error
-                    .causes
-                    .push("limit: The value must be between 1 and 200.".to_owned());
-                return Err(error.into());
-            }
-        },
-    };
+    let paging = Paging::from_query(&query, 20)?;
     let prefix = query.get("q").map(|q| q.to_lowercase());
-    let after = query.get("after");
     let matching: Vec<_> = state
         .all_clients()
         .into_iter()
@@ -121,28 +89,24 @@ pub async fn list(
                 .as_ref()
                 .is_none_or(|p| c.client_name.to_lowercase().starts_with(p))
         })
-        .filter(|c| after.is_none_or(|a| c.client_id.as_str() > a.as_str()))
+        .filter(|c| {
+            paging
+                .after
+                .as_ref()
+                .is_none_or(|a| c.client_id.as_str() > a.as_str())
+        })
         .collect();
     let page: Vec<Value> = matching
         .iter()
-        .take(limit)
+        .take(paging.limit)
         .map(|c| state.client_representation(c, false))
         .collect();
+    let next = (matching.len() > paging.limit)
+        .then(|| matching.get(paging.limit - 1))
+        .flatten()
+        .map(|c| c.client_id.as_str());
     let base = format!("{}/oauth2/v1/clients", state.base_url());
-    let mut links = vec![format!("<{base}?limit={limit}>; rel=\"self\"")];
-    if matching.len() > limit
-        && let Some(last) = matching.get(limit - 1)
-    {
-        links.push(format!(
-            "<{base}?limit={limit}&after={}>; rel=\"next\"",
-            last.client_id
-        ));
-    }
-    let mut response = Json(page).into_response();
-    if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    Ok(paging.respond(&base, &query, page, next))
 }
 
 /// `GET /oauth2/v1/clients/{clientId}` (no secret).

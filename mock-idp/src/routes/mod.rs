@@ -29,6 +29,7 @@ pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod management;
 pub mod revoke;
 pub mod sessions;
 pub mod token;
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
         )
+        .merge(management::router())
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
         .route(
@@ -179,6 +181,10 @@ pub fn router(state: AppState) -> Router {
         .merge(control_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::management::ssws_first,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
         .layer(middleware::from_fn_with_state(state.clone(), okta_headers))
         .with_state(state)

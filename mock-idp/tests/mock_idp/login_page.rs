@@ -18,13 +18,13 @@ fn hidden(body: &str, name: &str) -> String {
     body[start..].split('"').next().unwrap().to_owned()
 }
 
-struct LoginForm {
+pub(crate) struct LoginForm {
     action: String,
     transaction: String,
     csrf: String,
 }
 
-async fn open_login(client: &reqwest::Client, url: &str) -> LoginForm {
+pub(crate) async fn open_login(client: &reqwest::Client, url: &str) -> LoginForm {
     let response = client.get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(
@@ -49,7 +49,7 @@ async fn open_login(client: &reqwest::Client, url: &str) -> LoginForm {
     }
 }
 
-async fn submit(
+pub(crate) async fn submit(
     client: &reqwest::Client,
     form: &LoginForm,
     username: &str,
@@ -69,7 +69,10 @@ async fn submit(
         .unwrap()
 }
 
-async fn id_token_claims(idp: &mock_idp::MockIdp, response: &reqwest::Response) -> Value {
+pub(crate) async fn id_token_claims(
+    idp: &mock_idp::MockIdp,
+    response: &reqwest::Response,
+) -> Value {
     let code = query(&location(response))["code"].clone();
     let tokens: Value = redeem_web(idp, &code, &[]).await.json().await.unwrap();
     verify_id_token(idp, tokens["id_token"].as_str().unwrap(), WEB_CLIENT_ID).await
