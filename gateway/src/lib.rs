@@ -19,6 +19,7 @@ mod send_timeout;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+mod upstream;
 pub mod validation;
 
 use std::net::SocketAddr;

@@ -39,18 +39,3 @@ pub fn authorize(
         scope: needed.join(" "),
     })
 }
-
-/// The authorize step as a tower layer.
-pub async fn layer(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    req: http::Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let ext = req.extensions();
-    if let (Some(identity), Some(m)) = (ext.get::<Identity>(), ext.get::<RouteMatch>())
-        && let Err(e) = authorize(&p.routes, m, identity)
-    {
-        return p.refuse(ext, e);
-    }
-    next.run(req).await
-}

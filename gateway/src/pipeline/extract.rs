@@ -96,24 +96,6 @@ fn is_b64token_char(b: u8) -> bool {
         | (b == b'/')
 }
 
-pub async fn layer(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    mut req: http::Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let Some(m) = req.extensions().get::<super::route::RouteMatch>().copied() else {
-        return p.refuse(req.extensions(), GatewayError::NotFound);
-    };
-    let token = match bearer(req.headers(), req.uri()) {
-        Err(e) => return p.refuse(req.extensions(), e),
-        Ok(None) if p.apis[m.api].allow_anonymous => return next.run(req).await,
-        Ok(None) => return p.refuse(req.extensions(), GatewayError::MissingToken),
-        Ok(Some(t)) => super::BearerToken(t.to_owned()),
-    };
-    req.extensions_mut().insert(token);
-    next.run(req).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

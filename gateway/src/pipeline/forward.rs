@@ -4,7 +4,7 @@
 //! `Authorization` header and method-override headers.
 //!
 //! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, spoken by
-//! `upstream`'s client in the request's own task: a proxied request is one task, with no
+//! `crate::upstream`'s client in the request's own task: a proxied request is one task, with no
 //! cross-task wake-ups.
 
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 
 use super::route::RouteMatch;
-use super::upstream::{
-    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
-};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::upstream::{
+    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
+};
 
 /// The identity headers the gateway sets.
 pub const APPLICATION_HEADER: &str = "x-gateway-application";
@@ -245,39 +245,6 @@ impl Forwarder {
             }
         }
         Ok(Response::from_parts(parts, Body::new(body)))
-    }
-}
-
-/// The forward step as the innermost service: sends the request with the identity headers.
-pub async fn handler(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    mut req: Request<Body>,
-) -> axum::response::Response {
-    let Some(m) = req.extensions().get::<RouteMatch>().copied() else {
-        return p.refuse(req.extensions(), GatewayError::NotFound);
-    };
-    let identity = req.extensions_mut().remove::<crate::validation::Identity>();
-    let app = req.extensions().get::<super::AppId>().map(|a| a.0);
-    let headers = match (&identity, app) {
-        (Some(id), Some(app)) => IdentityHeaders {
-            application: p.directory.name(app),
-            subject: id.subject.as_deref(),
-            client_id: id.client_id.as_deref(),
-            scopes: &id.scopes,
-            authorization_server: Some(p.validators.servers[id.authorization_server].name.as_str()),
-        },
-        _ => IdentityHeaders {
-            application: "anonymous",
-            ..Default::default()
-        },
-    };
-    match p.forwarder.forward(req, &m, &headers).await {
-        Ok(r) => {
-            p.metrics
-                .request(Some(m.api), app, crate::telemetry::Outcome::Forwarded);
-            r
-        }
-        Err(e) => p.refuse_at(Some(m.api), app, e),
     }
 }
 

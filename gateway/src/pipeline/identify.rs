@@ -62,23 +62,3 @@ impl Directory {
         Ok(app)
     }
 }
-
-/// The identify step as a tower layer: records the [`super::AppId`].
-pub async fn layer(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    mut req: http::Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let ext = req.extensions();
-    let (Some(identity), Some(m)) = (ext.get::<Identity>(), ext.get::<super::route::RouteMatch>())
-    else {
-        return next.run(req).await; // anonymous
-    };
-    match p.directory.identify(identity, m.api) {
-        Ok(app) => {
-            req.extensions_mut().insert(super::AppId(app));
-            next.run(req).await
-        }
-        Err(e) => p.refuse(req.extensions(), e),
-    }
-}

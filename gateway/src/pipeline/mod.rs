@@ -1,14 +1,11 @@
 //! The request pipeline, one file per step, in the order they run:
 //! `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
 //!
-//! Each step is a plain function (benchmarked and unit-tested as such) plus a thin tower layer
-//! (`layer`) that runs it and passes what it learnt to the next step in the request's
-//! extensions: [`route::RouteMatch`], [`BearerToken`], [`Identity`], [`AppId`].
-//! [`layered_service`] stacks the layers around `forward::handler`; [`Pipeline::handle`], what
-//! the gateway serves (`crate::server`, against the live pipeline of the moment; [`service`] is
-//! the same as a tower service), runs the same step functions in one call
-//! ([`Pipeline::handle`] → [`Pipeline::admit`] → `forward`), without the per-step boxing and
-//! extensions round trips.
+//! Each step is a plain function (benchmarked and unit-tested as such); [`Pipeline::handle`],
+//! what the gateway serves (`crate::server`, against the live pipeline of the moment;
+//! [`service`] is the same as a tower service), runs them in one call
+//! ([`Pipeline::handle`] → [`Pipeline::admit`] → `forward`). There is no second, per-step
+//! layered stack: one served path, so each rule is written once.
 //! A refusing step answers through [`Pipeline::refuse_at`], the one place errors become
 //! responses (`GatewayError::into_response_with_realm`) and metrics.
 
@@ -17,7 +14,6 @@ pub mod extract;
 pub mod forward;
 pub mod identify;
 pub mod route;
-mod upstream;
 pub mod validate;
 
 use std::sync::Arc;
@@ -101,29 +97,9 @@ pub struct ApiPolicy {
     pub allow_anonymous: bool,
 }
 
-/// The bearer token found by `extract`, for `validate` (removed from the request once read).
-#[derive(Clone)]
-pub struct BearerToken(pub String);
-
-impl std::fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BearerToken([redacted])")
-    }
-}
-
-/// The application identified by `identify`.
-#[derive(Debug, Clone, Copy)]
-pub struct AppId(pub usize);
-
 impl Pipeline {
-    /// Turns a step's error into the response, counting it with what is known so far.
-    pub fn refuse(&self, extensions: &http::Extensions, e: GatewayError) -> Response {
-        let api = extensions.get::<route::RouteMatch>().map(|m| m.api);
-        let app = extensions.get::<AppId>().map(|a| a.0);
-        self.refuse_at(api, app, e)
-    }
-
-    /// [`Pipeline::refuse`] when the API and application are known.
+    /// Turns a step's error into the response, counting it with the API and application known
+    /// so far.
     pub fn refuse_at(&self, api: Option<usize>, app: Option<usize>, e: GatewayError) -> Response {
         self.metrics.request(api, app, e.outcome());
         tracing::debug!(
@@ -137,9 +113,8 @@ impl Pipeline {
     }
 }
 
-/// The API service: [`Pipeline::handle`], the step functions in one call (what the per-step
-/// tower layers do, without a boxed layer and an extensions round trip per step; building it is
-/// one `Arc` move, so it can be built per request).
+/// The API service: [`Pipeline::handle`] as a tower service (building it is one `Arc` move, so
+/// it can be built per request).
 pub fn service(
     p: Arc<Pipeline>,
 ) -> impl tower::Service<
@@ -155,30 +130,6 @@ pub fn service(
         let p = p.clone();
         async move { Ok(p.handle(req).await) }
     })
-}
-
-/// The same pipeline as a stack of tower layers (`axum::middleware::from_fn_with_state`), one
-/// per step, around the `forward` handler, outermost first. Behaves as [`service`].
-pub fn layered_service(
-    p: Arc<Pipeline>,
-) -> impl tower::Service<
-    Request<Body>,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future = impl Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static {
-    use axum::handler::Handler as _;
-    use axum::middleware::from_fn_with_state;
-    tower::ServiceBuilder::new()
-        .layer(from_fn_with_state(p.clone(), route::layer))
-        .layer(from_fn_with_state(p.clone(), extract::layer))
-        .layer(from_fn_with_state(p.clone(), validate::layer))
-        .layer(from_fn_with_state(p.clone(), identify::layer))
-        .layer(from_fn_with_state(p.clone(), authorize::layer))
-        .service(forward::handler.with_state(p))
 }
 
 impl Pipeline {

@@ -385,21 +385,6 @@ fn fits(pattern: &[Segment], rest: &str) -> Fit {
     if parts.next().is_none() { fit } else { Fit::No }
 }
 
-/// The route step as a tower layer: records the [`RouteMatch`] for the next steps.
-pub async fn layer(
-    axum::extract::State(p): axum::extract::State<std::sync::Arc<super::Pipeline>>,
-    mut req: http::Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match route(&p.routes, req.method(), req.uri()) {
-        Ok(m) => {
-            req.extensions_mut().insert(m);
-            next.run(req).await
-        }
-        Err(e) => p.refuse(req.extensions(), e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -292,31 +292,3 @@ impl Validators {
         Err(worst)
     }
 }
-
-/// The validate step as a tower layer: turns the [`super::BearerToken`] into an [`Identity`].
-pub async fn layer(
-    axum::extract::State(p): axum::extract::State<Arc<super::Pipeline>>,
-    mut req: http::Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let Some(super::BearerToken(token)) = req.extensions_mut().remove::<super::BearerToken>()
-    else {
-        return next.run(req).await; // anonymous
-    };
-    let Some(m) = req.extensions().get::<super::route::RouteMatch>().copied() else {
-        return p.refuse(req.extensions(), GatewayError::NotFound);
-    };
-    let started = std::time::Instant::now();
-    let result = p
-        .validators
-        .validate(&p.apis[m.api].identification, &token, p.clock.now())
-        .await;
-    p.metrics.validation_latency(started.elapsed());
-    match result {
-        Ok(identity) => {
-            req.extensions_mut().insert(identity);
-            next.run(req).await
-        }
-        Err(e) => p.refuse(req.extensions(), e),
-    }
-}

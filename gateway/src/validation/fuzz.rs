@@ -59,6 +59,32 @@ pub fn authorization_header(data: &[u8]) {
     }
 }
 
+/// The upstream HTTP/1.1 response parser (`crate::upstream`): the bytes as an upstream's answer,
+/// to a request that expects a body when the first byte is even.
+pub fn upstream_response(data: &[u8]) {
+    let expects_body = data.first().is_none_or(|b| b % 2 == 0);
+    if let Ok(Some(r)) = crate::upstream::parse_response_head(data, expects_body) {
+        assert!(r.body.len() <= data.len());
+        assert!(
+            !r.keep_alive || r.body_complete,
+            "reuse only after a whole body"
+        );
+        assert!(
+            !r.parts.status.is_informational(),
+            "interim heads are skipped"
+        );
+        assert!(
+            r.parts
+                .headers
+                .get_all(http::header::CONTENT_LENGTH)
+                .iter()
+                .count()
+                <= 1,
+            "one length at most is passed on"
+        );
+    }
+}
+
 fn token_from_str(t: &str) {
     token(t.as_bytes());
 }
@@ -77,7 +103,11 @@ mod tests {
         ] {
             super::token(d);
             super::authorization_header(d);
+            super::upstream_response(d);
         }
+        super::upstream_response(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        );
         super::authorization_header(b"/x?access_token=1\nBearer a\0Bearer b");
     }
 }

@@ -526,10 +526,10 @@ async fn okta_authorization_code_flow_id_and_access_tokens_pass_the_gateway() {
     assert_eq!(o.get("/beds/hospitals", access_token).await.status(), 403);
 }
 
-/// `pipeline::layered_service` (one tower layer per step) and `pipeline::service` (what the
-/// gateway serves: the same step functions in one call) answer every request alike.
+/// `pipeline::service` (what the gateway serves, the one pipeline) answers each step's outcome:
+/// admitted, no token, a forged token, a scope the token lacks, no route.
 #[tokio::test]
-async fn the_layered_pipeline_and_the_served_pipeline_answer_alike() {
+async fn the_served_pipeline_answers_each_steps_outcome() {
     use tower::ServiceExt as _;
     let idp = MockIdp::builder().start().await.unwrap();
     let beds = beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
@@ -565,7 +565,7 @@ async fn the_layered_pipeline_and_the_served_pipeline_answer_alike() {
         ("GET", "/nowhere", Some(good), 404),
     ];
     for (method, path, token, expected) in cases {
-        let request = || {
+        let request = {
             let mut builder = http::Request::builder().method(method).uri(path);
             if let Some(token) = &token {
                 builder = builder.header("authorization", format!("Bearer {token}"));
@@ -573,18 +573,14 @@ async fn the_layered_pipeline_and_the_served_pipeline_answer_alike() {
             builder.body(axum::body::Body::empty()).unwrap()
         };
         let served = gateway::pipeline::service(pipeline.clone())
-            .oneshot(request())
-            .await
-            .unwrap();
-        let layered = gateway::pipeline::layered_service(pipeline.clone())
-            .oneshot(request())
+            .oneshot(request)
             .await
             .unwrap();
         assert_eq!(served.status().as_u16(), expected, "{method} {path}");
-        assert_eq!(served.status(), layered.status(), "{method} {path}");
+        // Each refusal carries its RFC 6750 challenge; a 404 none.
         assert_eq!(
-            served.headers().get("www-authenticate"),
-            layered.headers().get("www-authenticate"),
+            served.headers().contains_key("www-authenticate"),
+            matches!(expected, 401 | 403),
             "{method} {path}"
         );
     }
