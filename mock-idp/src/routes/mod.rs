@@ -224,6 +224,7 @@ fn control_routes() -> Router<AppState> {
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))
+        .route("/__mock/health", get(control::health))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

@@ -18,6 +18,7 @@ mod openapi;
 mod registration;
 mod revoke;
 mod robustness;
+mod service;
 mod tls;
 
 // User flows (issue 3): authorize, login page, code + PKCE, ID tokens, refresh.
