@@ -110,6 +110,15 @@ pub fn json_body(
     }
 }
 
+/// A boolean query parameter (`activate`, `sendEmail`): `true`/`false`, else the default.
+pub fn query_flag(query: &HashMap<String, String>, name: &str, default: bool) -> bool {
+    match query.get(name).map(|v| v.to_ascii_lowercase()) {
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        _ => default,
+    }
+}
+
 /// A list request's `limit` (1..=200) and `after` cursor.
 #[derive(Debug, Clone)]
 pub struct Paging {

@@ -148,14 +148,6 @@ impl Inner {
         std::iter::once(&self.org).chain(self.custom.values())
     }
 
-    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
-        self.clients
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(client_id)
-            .cloned()
-    }
-
     /// The directory, for reading (a poisoned lock still holds consistent data:
     /// every change replaces whole entries).
     pub fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {

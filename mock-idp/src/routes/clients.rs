@@ -116,7 +116,7 @@ pub async fn get_one(
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ClientsError> {
     let client = state
-        .client(&client_id)
+        .registered_client(&client_id)
         .ok_or_else(|| not_found(&client_id))?;
     Ok(Json(state.client_representation(&client, false)))
 }

@@ -30,6 +30,7 @@ mod code_flow;
 mod id_token;
 mod login_page;
 mod logout;
+mod management_apps;
 mod management_groups;
 mod management_support;
 mod management_users;

@@ -9,6 +9,7 @@ use crate::directory::DirectoryError;
 use crate::error::OktaApiError;
 use crate::state::AppState;
 
+pub mod apps;
 pub mod groups;
 pub mod users;
 
@@ -35,6 +36,32 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/users/{id}/sessions",
             axum::routing::delete(users::clear_sessions),
+        )
+        .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route(
+            "/api/v1/apps/{id}",
+            get(apps::get_one).put(apps::replace).delete(apps::delete),
+        )
+        .route(
+            "/api/v1/apps/{id}/lifecycle/{action}",
+            post(apps::lifecycle),
+        )
+        .route(
+            "/api/v1/apps/{id}/credentials/secrets",
+            post(apps::new_secret),
+        )
+        .route(
+            "/api/v1/apps/{id}/users",
+            get(apps::users).post(apps::assign_user),
+        )
+        .route(
+            "/api/v1/apps/{id}/users/{user_id}",
+            get(apps::get_user).delete(apps::unassign_user),
+        )
+        .route("/api/v1/apps/{id}/groups", get(apps::groups))
+        .route(
+            "/api/v1/apps/{id}/groups/{group_id}",
+            put(apps::assign_group).delete(apps::unassign_group),
         )
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route(

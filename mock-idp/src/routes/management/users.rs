@@ -16,7 +16,7 @@ use super::{DONE, directory_error, query_expr};
 use crate::directory::{User, UserStatus};
 use crate::error::OktaApiError;
 use crate::filter_expr::Attributes;
-use crate::management::{ApiToken, Paging, json_body};
+use crate::management::{ApiToken, Paging, json_body, query_flag};
 use crate::routes::authn::iso_millis;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -181,12 +181,6 @@ fn looks_like_email(value: &str) -> bool {
     value.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && domain.contains('.') && !domain.contains('@')
     }) && !value.contains(char::is_whitespace)
-}
-
-fn query_flag(query: &HashMap<String, String>, name: &str, default: bool) -> bool {
-    query
-        .get(name)
-        .map_or(default, |v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The user a path names (id, or login as Okta accepts).
