@@ -1,7 +1,8 @@
 //! Okta's own client libraries against the mock, unchanged: `@okta/jwt-verifier`
 //! verifies access and ID tokens from an https issuer with default settings,
 //! and `@okta/okta-auth-js` logs in through `/api/v1/authn` + sessionToken and
-//! runs authorization code + PKCE, userinfo and refresh.
+//! runs authorization code + PKCE, userinfo and refresh; `@okta/okta-sdk-nodejs`
+//! provisions users, groups and apps through the management API.
 //!
 //! Needs node and `npm ci --prefix mock-idp/tests/node` (the npm registry).
 //! Without the packages the test says so and stops; with
@@ -73,6 +74,61 @@ async fn oktas_node_sdks_work_against_the_mock_over_https() {
         "ok okta-auth-js getUserInfo (sub matches the ID token)",
         "ok jwt-verifier verifyIdToken with nonce",
         "ok okta-auth-js session.get and closeSession (/api/v1/sessions/me)",
+        "all checks passed",
+    ] {
+        assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn oktas_management_sdk_provisions_users_groups_and_apps() {
+    let dir = node_dir();
+    if !dir.join("node_modules/@okta/okta-sdk-nodejs").exists() {
+        let message = format!(
+            "@okta/okta-sdk-nodejs is not installed: run `npm ci --prefix {}` (needs the npm registry)",
+            dir.display()
+        );
+        assert!(
+            std::env::var("OKTA_SDK_TESTS").as_deref() != Ok("required"),
+            "{message}"
+        );
+        eprintln!("SKIPPED oktas_management_sdk_provisions_users_groups_and_apps: {message}");
+        return;
+    }
+    // The SDK insists on an https org URL.
+    let idp = mock_idp::MockIdp::builder()
+        .tls(mock_idp::tls::TlsMode::Generated)
+        .start()
+        .await
+        .expect("mock starts with TLS");
+    let ca = tempfile_path("mock-idp-ca.pem");
+    std::fs::write(&ca, idp.ca_pem().expect("generated CA")).unwrap();
+    let org_url = idp.base_url().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("management-sdk.mjs")
+            .current_dir(node_dir())
+            .env("NODE_EXTRA_CA_CERTS", &ca)
+            .env("ORG_URL", org_url)
+            .env("SSWS_TOKEN", "00mockIdpSswsApiToken7ms2Bx7dY2qLw9ZtR4vNc")
+            .output()
+            .expect("node runs (install nodejs)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node checks failed:\n{stdout}\n{stderr}"
+    );
+    for check in [
+        "ok userApi.createUser (activate, password)",
+        "ok userApi.listUsers with search",
+        "ok userApi.listUsers pages through Link",
+        "ok groupApi.createGroup and assignUserToGroup",
+        "ok applicationApi.assignUserToApplication and listApplicationUsers",
+        "ok a wrong token is an OktaApiError E0000011",
         "all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
