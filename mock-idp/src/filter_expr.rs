@@ -5,6 +5,7 @@
 //! numbers, `true`/`false` or `null`. Bounded in length and nesting: any input
 //! parses to an expression or an error, never a panic or deep recursion.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::Value;
@@ -41,8 +42,9 @@ pub enum Expr {
 pub struct ParseError;
 
 /// What an expression is evaluated against: an attribute by its dotted path.
+/// (Borrowed where it can be: a search reads every user, so no copy per user.)
 pub trait Attributes {
-    fn attribute(&self, path: &str) -> Option<Value>;
+    fn attribute(&self, path: &str) -> Option<Cow<'_, Value>>;
 }
 
 impl Expr {
@@ -67,13 +69,18 @@ impl Expr {
             Self::Not(a) => !a.matches(subject),
             Self::Present(path) => subject
                 .attribute(path)
-                .is_some_and(|v| !v.is_null() && v != Value::String(String::new())),
-            Self::Compare { path, op, value } => {
-                let actual = subject.attribute(path).unwrap_or(Value::Null);
-                compare(&actual, *op, value)
-            }
+                .is_some_and(|v| !v.is_null() && v.as_str() != Some("")),
+            Self::Compare { path, op, value } => match subject.attribute(path) {
+                Some(actual) => compare(&actual, *op, value),
+                None => compare(&Value::Null, *op, value),
+            },
         }
     }
+}
+
+/// A string as it compares: case-folded, character by character.
+fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase)
 }
 
 fn compare(actual: &Value, op: Op, expected: &Value) -> bool {
@@ -81,16 +88,23 @@ fn compare(actual: &Value, op: Op, expected: &Value) -> bool {
         // A multi-valued attribute matches when one of its values does.
         return items.iter().any(|item| compare(item, op, expected));
     }
+    let lower = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
     let order = match (actual, expected) {
-        (Value::String(a), Value::String(b)) => {
-            let (a, b) = (a.to_lowercase(), b.to_lowercase());
-            match op {
-                Op::Sw => return a.starts_with(&b),
-                Op::Ew => return a.ends_with(&b),
-                Op::Co => return a.contains(&b),
-                _ => Some(a.cmp(&b)),
+        (Value::String(a), Value::String(b)) => match op {
+            Op::Sw => {
+                let mut rest = folded(a);
+                return folded(b).all(|c| rest.next() == Some(c));
             }
-        }
+            Op::Ew => return lower(a).ends_with(&lower(b)),
+            Op::Co => return lower(a).contains(&lower(b)),
+            // Compared as they fold, without a copy of either (ASCII, the common case, by byte).
+            _ if a.is_ascii() && b.is_ascii() => Some(
+                a.bytes()
+                    .map(|c| c.to_ascii_lowercase())
+                    .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
+            ),
+            _ => Some(folded(a).cmp(folded(b))),
+        },
         (Value::Number(a), Value::Number(b)) => a
             .as_f64()
             .zip(b.as_f64())
@@ -270,10 +284,10 @@ mod tests {
 
     struct Subject(Value);
     impl Attributes for Subject {
-        fn attribute(&self, path: &str) -> Option<Value> {
+        fn attribute(&self, path: &str) -> Option<Cow<'_, Value>> {
             path.split('.')
                 .try_fold(&self.0, |v, part| v.get(part))
-                .cloned()
+                .map(Cow::Borrowed)
         }
     }
 
@@ -311,6 +325,10 @@ mod tests {
             r#"profile.login co "@example" and profile.login ew ".COM""#
         ));
         assert!(check(r#"status ne "DEPROVISIONED""#));
+        assert!(check(r#"profile.login eq "ADA@EXAMPLE.COM""#));
+        let unicode = Subject(json!({"name": "Zoë Ärzte"}));
+        assert!(Expr::parse(r#"name eq "ZOË ärzte""#).unwrap().matches(&unicode));
+        assert!(Expr::parse(r#"name sw "zoË""#).unwrap().matches(&unicode));
     }
 
     #[test]

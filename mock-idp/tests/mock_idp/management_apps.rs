@@ -221,3 +221,31 @@ async fn an_app_is_deactivated_before_deletion_and_an_inactive_app_cannot_be_use
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_org_and_the_trusted_origins_of_registered_redirects_are_listed() {
+    let idp = start().await;
+    let (status, org) = get(&idp, "/api/v1/org").await;
+    assert_eq!(status, 200);
+    assert!(org["id"].as_str().unwrap().starts_with("00o"));
+    assert_eq!(org["status"], "ACTIVE");
+    let (status, origins) = get(&idp, "/api/v1/trustedOrigins").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = origins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["origin"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"http://localhost:8080"), "{names:?}");
+    assert!(!names.contains(&"http://localhost:8081"));
+    create_web_app(&idp).await;
+    let (_, origins) = get(&idp, "/api/v1/trustedOrigins").await;
+    assert!(
+        origins
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["origin"] == "http://localhost:8081")
+    );
+}

@@ -106,10 +106,10 @@ pub fn representation(state: &AppState, client: &Client) -> Value {
 struct AppView(Value);
 
 impl Attributes for AppView {
-    fn attribute(&self, path: &str) -> Option<Value> {
+    fn attribute(&self, path: &str) -> Option<std::borrow::Cow<'_, Value>> {
         path.split('.')
             .try_fold(&self.0, |value, part| value.get(part))
-            .cloned()
+            .map(std::borrow::Cow::Borrowed)
     }
 }
 

@@ -2,6 +2,7 @@
 //! replace, delete, and members. A membership change shows in the next token's
 //! `groups` claim.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -39,8 +40,8 @@ pub fn representation(state: &AppState, group: &Group) -> Value {
 }
 
 impl Attributes for Group {
-    fn attribute(&self, path: &str) -> Option<Value> {
-        match path {
+    fn attribute(&self, path: &str) -> Option<Cow<'_, Value>> {
+        let value = match path {
             "id" => Some(Value::from(self.id.as_str())),
             "type" => Some(Value::from(if self.built_in {
                 "BUILT_IN"
@@ -53,7 +54,8 @@ impl Attributes for Group {
             "profile.name" => Some(Value::from(self.name.as_str())),
             "profile.description" => self.description.as_deref().map(Value::from),
             _ => None,
-        }
+        };
+        value.map(Cow::Owned)
     }
 }
 

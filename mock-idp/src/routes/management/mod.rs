@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 pub mod apps;
 pub mod groups;
+pub mod org;
 pub mod users;
 
 /// The management routes.
@@ -63,6 +64,8 @@ pub fn router() -> Router<AppState> {
             "/api/v1/apps/{id}/groups/{group_id}",
             put(apps::assign_group).delete(apps::unassign_group),
         )
+        .route("/api/v1/org", get(org::org))
+        .route("/api/v1/trustedOrigins", get(org::trusted_origins))
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route(
             "/api/v1/groups/{id}",

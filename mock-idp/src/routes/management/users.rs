@@ -2,6 +2,7 @@
 //! update, the lifecycle, credentials, a user's groups and sessions. Every
 //! change is live at once: the next sign-in, token and session check see it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,9 +60,9 @@ pub fn representation(state: &AppState, user: &User) -> Value {
 }
 
 impl Attributes for User {
-    fn attribute(&self, path: &str) -> Option<Value> {
+    fn attribute(&self, path: &str) -> Option<Cow<'_, Value>> {
         let date = |t: Option<i64>| t.map(|t| Value::from(iso_millis(t)));
-        match path {
+        let owned = match path {
             "id" => Some(Value::from(self.id.as_str())),
             "status" => Some(Value::from(self.status.as_str())),
             "created" => date(Some(self.created)),
@@ -71,8 +72,14 @@ impl Attributes for User {
             "lastUpdated" => date(Some(self.last_updated)),
             "passwordChanged" => date(self.password_changed),
             "profile.login" => Some(Value::from(self.login.as_str())),
-            _ => self.profile.get(path.strip_prefix("profile.")?).cloned(),
-        }
+            _ => {
+                return self
+                    .profile
+                    .get(path.strip_prefix("profile.")?)
+                    .map(Cow::Borrowed);
+            }
+        };
+        owned.map(Cow::Owned)
     }
 }
 
