@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod expectations;
 pub mod http;
+pub(crate) mod in_process;
 pub mod jwt;
 pub mod login;
 pub mod report;

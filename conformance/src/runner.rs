@@ -1,7 +1,6 @@
 //! Selection (by area or id), ordering, running, and turning recorded
 //! observations into verdicts with the target's expectations applied.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -9,7 +8,9 @@ use serde::Serialize;
 use crate::checks::{self, CheckDef, Ctx, Raw, Status, catalogue::CATALOGUE};
 use crate::expectations::{Deviation, Expectations};
 use crate::http::Http;
-use crate::target::{InProcess, Target};
+use crate::in_process;
+pub use crate::in_process::Environment;
+use crate::target::Target;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -155,89 +156,27 @@ impl Report {
     }
 }
 
-/// In-process servers kept alive for the run.
-#[derive(Debug, Default)]
-pub struct Environment {
-    pub mock: Option<Arc<mock_idp::MockIdp>>,
-    pub gateway: Option<gateway::GatewayHandle>,
-    pub beds: Option<gateway::beds::BedsHandle>,
-}
-
 /// Starts what the target asks for and prepares a context.
 pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
-    let mut env = Environment::default();
     let http = Http::new()?;
-    let mut rotate: Option<checks::RotateHook> = None;
-    let mut mint: Option<checks::MintHook> = None;
-    let (issuer, clock): (String, Option<checks::ClockHook>) = match target.server.in_process {
-        Some(InProcess::Mock) => {
-            let with_gateway = target.gateway.as_ref().is_some_and(|g| g.in_process);
-            let idp = if with_gateway {
-                // `gateway demo`: the mock, the beds backend and the gateway, wired together.
-                let demo = gateway::demo::start("127.0.0.1:0".parse()?).await?;
-                env.gateway = Some(demo.gateway);
-                env.beds = Some(demo.beds);
-                Arc::new(demo.idp)
-            } else if let Some(path) = &target.server.mock_config {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                let builder = mock_idp::MockIdp::builder()
-                    .config_toml(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                Arc::new(builder.start().await?)
-            } else {
-                Arc::new(mock_idp::MockIdp::start().await?)
-            };
-            let issuer = idp.issuer();
-            let clock = idp.clock().clone();
-            let handle = idp.clone();
-            rotate = Some(Arc::new(move || {
-                let h = handle.clone();
-                Box::pin(async move {
-                    let _ = h.rotate_keys().await;
-                })
-            }));
-            let minter = idp.clone();
-            mint = Some(Arc::new(move |req: serde_json::Value| {
-                let req: mock_idp::test_tokens::TestTokenRequest =
-                    serde_json::from_value(req).ok()?;
-                minter.mint_test_token(&req).ok()
-            }));
-            env.mock = Some(idp);
-            (
-                issuer,
-                Some(Arc::new(move |d: Option<std::time::Duration>| match d {
-                    Some(d) => clock.advance(d),
-                    None => clock.reset(),
-                })),
-            )
-        }
-        None => (target.server.issuer.clone().unwrap_or_default(), None),
+    let started = in_process::start(&target).await?;
+    let issuer = match started.issuer {
+        Some(issuer) => issuer,
+        None => target.server.issuer.clone().unwrap_or_default(),
     };
-    // A gateway in front of the demo backend, pointed at a remote target (`just e2e`):
-    // fixtures/gateway/demo.toml with the target's issuer and clients.
-    if env.gateway.is_none()
-        && target.server.in_process.is_none()
-        && target.gateway.as_ref().is_some_and(|g| g.in_process)
-    {
-        let (gw, beds) = start_gateway_for(&target, &issuer).await?;
-        env.gateway = Some(gw);
-        env.beds = Some(beds);
-    }
-    let gateway_url = match &env.gateway {
-        Some(g) => Some(g.url()),
-        None => target
+    let gateway_url = started.gateway_url.or_else(|| {
+        target
             .gateway
             .as_ref()
             .and_then(|g| g.url.clone())
-            .filter(|u| !u.is_empty()),
-    };
+            .filter(|u| !u.is_empty())
+    });
     let mut cx = Ctx::new(target, issuer, http);
-    cx.clock = clock;
-    cx.rotate = rotate;
-    cx.mint = mint;
+    cx.clock = started.clock;
+    cx.rotate = started.rotate;
+    cx.mint = started.mint;
     cx.gateway_url = gateway_url;
-    Ok((cx, env))
+    Ok((cx, started.env))
 }
 
 /// Runs the selected areas in `cx` and produces the report.
@@ -260,65 +199,15 @@ pub async fn run_in(mut cx: Ctx, expectations: &Expectations, sel: &Selection) -
     }
 }
 
-/// Starts the beds backend and a gateway configured by `gateway::demo::DEMO_CONFIG`
-/// for `issuer` and the target's clients.
-async fn start_gateway_for(
-    target: &Target,
-    issuer: &str,
-) -> anyhow::Result<(gateway::GatewayHandle, gateway::beds::BedsHandle)> {
-    let beds = gateway::beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await?)?;
-    let svc = target.clients.service.clone();
-    let web = target.clients.web.clone();
-    let vars: Vec<(&str, String)> = vec![
-        ("OKTA_ISSUER", issuer.to_owned()),
-        ("BEDS_URL", beds.url()),
-        (
-            "OKTA_CLIENT_ID",
-            svc.as_ref()
-                .map(|c| c.client_id.clone())
-                .unwrap_or_default(),
-        ),
-        (
-            "OKTA_CLIENT_SECRET",
-            svc.as_ref()
-                .and_then(|c| c.client_secret.clone())
-                .unwrap_or_default(),
-        ),
-        (
-            "OKTA_WEB_CLIENT_ID",
-            web.as_ref()
-                .map(|c| c.client_id.clone())
-                .unwrap_or_default(),
-        ),
-        (
-            "OKTA_WEB_CLIENT_SECRET",
-            web.as_ref()
-                .and_then(|c| c.client_secret.clone())
-                .unwrap_or_default(),
-        ),
-    ];
-    let lookup = move |name: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let config = gateway::config::Config::from_toml(gateway::demo::DEMO_CONFIG, &lookup)
-        .map_err(|e| anyhow::anyhow!("fixtures/gateway/demo.toml: {e}"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let gw = gateway::Gateway::builder(config).build(listener).await?;
-    Ok((gw, beds))
-}
-
 /// Loads expectations, starts the environment, runs.
 pub async fn run(target: Target, sel: &Selection) -> anyhow::Result<Report> {
     let expectations = match &target.expectations {
         Some(p) => Expectations::load(p)?,
         None => Expectations::default(),
     };
-    let (cx, env) = prepare(target).await?;
-    let report = run_in(cx, &expectations, sel).await;
-    drop(env);
-    Ok(report)
+    // The environment (in-process servers) lives until the run ends.
+    let (cx, _env) = prepare(target).await?;
+    Ok(run_in(cx, &expectations, sel).await)
 }
 
 async fn run_area(cx: &mut Ctx, area: &str) {

@@ -47,6 +47,7 @@ struct RawConfig {
     client_header_timeout_seconds: Option<u64>,
     client_send_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
+    max_connections_per_client: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
@@ -58,6 +59,17 @@ struct RawConfig {
     applications: Vec<RawApplication>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    tls: Option<listener::RawTls>,
+    identity_headers: Option<RawIdentityHeaders>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityHeaders {
+    #[serde(default)]
+    strip: Vec<String>,
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -65,12 +77,15 @@ struct RawConfig {
 struct RawAdmin {
     listen: Option<String>,
     token: String,
+    max_connections: Option<u64>,
+    tls: Option<listener::RawTls>,
 }
 
 impl fmt::Debug for RawAdmin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawAdmin")
             .field("listen", &self.listen)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +142,7 @@ struct RawRemote {
     client_id: String,
     client_secret: String,
     cache_ttl_seconds: Option<u64>,
+    client_miss_budget: Option<u64>,
 }
 
 impl fmt::Debug for RawRemote {
@@ -144,11 +160,19 @@ struct RawApi {
     base_path: String,
     upstream: String,
     #[serde(default)]
+    upstream_protocol: Option<crate::upstream::UpstreamProtocol>,
+    #[serde(default)]
+    upstream_tls: Option<crate::upstream::RawUpstreamTls>,
+    #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
     identification: Vec<IdentificationType>,
     #[serde(default)]
     allow_anonymous: bool,
+    #[serde(default)]
+    require_client_certificate: bool,
+    #[serde(default)]
+    allow_get_body: bool,
     #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
@@ -278,9 +302,12 @@ pub struct Config {
     /// How long a write to a client may make no progress (a client that stops reading its
     /// response); then the connection is closed, with the upstream connection feeding it.
     pub client_send_timeout: Duration,
-    /// Client connections open at once, beyond which new ones are closed at once (so that
-    /// slow clients cannot use up the descriptors upstream connections need).
+    /// Client connections open at once; beyond it the oldest idle one is closed for a new one,
+    /// or the new one when none is idle (so that slow clients cannot use up the descriptors
+    /// upstream connections need).
     pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 client: its /64).
+    pub max_connections_per_client: usize,
     /// Threads serving the proxy port, each with its own connections and upstream pool
     /// (`workers`; default: one per CPU).
     pub workers: usize,
@@ -296,13 +323,47 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// HTTPS on `listen` (`[tls]`); absent: plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// Client headers that claim an identity or a client address, removed before the upstream
+    /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
+    /// lower case. `x-gateway-*` is always removed, whatever this says.
+    pub stripped_identity_headers: Vec<String>,
 }
+
+/// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
+/// is; upstreams (Grafana's `auth.proxy`, Apache's `REMOTE_USER`, apps trusting a CDN) believe
+/// them, so a client's copy never passes. Names compare ignoring case and `_`/`-`.
+pub const DEFAULT_STRIPPED_IDENTITY_HEADERS: &[&str] = &[
+    "remote-user",
+    "x-remote-user",
+    "x-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-webauth-user",
+    "x-original-host",
+    "x-host",
+    "client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-envoy-external-address",
+    "x-proxyuser-ip",
+];
 
 /// The admin API listener (`[admin]`).
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     /// Where it listens (default 127.0.0.1:8081); never the proxy port.
     pub listen: SocketAddr,
+    /// Its client connections open at once (default 32), apart from the proxy port's.
+    pub max_connections: usize,
+    /// HTTPS on the admin port (`[admin.tls]`).
+    pub tls: Option<TlsConfig>,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -342,25 +403,6 @@ pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
 /// `client_send_timeout_seconds` when unset: nginx's `send_timeout`.
 pub const DEFAULT_CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest `max_connections`.
-pub const MAX_CONNECTIONS: u64 = 1_000_000;
-
-/// `max_connections` when unset: half the process's open-file limit (each client connection
-/// may hold an upstream one), at least 64.
-fn default_max_connections() -> usize {
-    let soft_limit = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            match line.split_whitespace().nth(3)? {
-                "unlimited" => Some(MAX_CONNECTIONS as usize * 2),
-                n => n.parse::<usize>().ok(),
-            }
-        })
-        .unwrap_or(1024);
-    (soft_limit / 2).clamp(64, MAX_CONNECTIONS as usize)
-}
-
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
 
@@ -393,6 +435,18 @@ pub struct AuthServerConfig {
     pub api_token: Option<Secret>,
 }
 
+impl AuthServerConfig {
+    /// The clock skew allowed for this server's tokens: the local setting, or the default.
+    pub fn clock_skew(&self) -> u64 {
+        self.local
+            .as_ref()
+            .map_or(DEFAULT_CLOCK_SKEW_SECONDS, |l| l.clock_skew)
+    }
+}
+
+/// `local.clock_skew_seconds` when unset, and the skew of a server without local settings.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+
 /// Local (JWT) validation settings.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -419,7 +473,13 @@ pub struct RemoteConfig {
     pub client_secret: Secret,
     /// Upper bound on how long an introspection result is reused, seconds (0 = no cache).
     pub cache_ttl_cap: u64,
+    /// Introspection calls per client address and minute whose token turned out not active
+    /// (or unusable); past it, that client's unknown tokens are refused without a call.
+    pub client_miss_budget: u32,
 }
+
+/// `remote.client_miss_budget` when unset.
+pub const DEFAULT_CLIENT_MISS_BUDGET: u32 = 30;
 
 /// One API.
 #[derive(Debug, Clone)]
@@ -430,12 +490,19 @@ pub struct ApiConfig {
     pub base_path: String,
     /// Where requests go; the path after `base_path` is appended.
     pub upstream: Url,
+    /// How the upstream is called (protocol, TLS).
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// Resources (paths relative to `base_path`) and their methods.
     pub resources: Vec<Resource>,
     /// Identification types, in order.
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// Requests must come on a connection with a verified TLS client certificate (`[tls]`
+    /// with `client_auth`).
+    pub require_client_certificate: bool,
+    /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
+    pub allow_get_body: bool,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -574,6 +641,45 @@ fn check_name(name: &str, key: &str) -> Result<(), ConfigError> {
         return Err(err(key, "must not be empty"));
     }
     Ok(())
+}
+
+/// `[identity_headers]`: the default list plus `strip`, less `keep`; a name that is not a
+/// header name, or a `keep` that is not on the default list (a typo would strip nothing less),
+/// is refused.
+fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = DEFAULT_STRIPPED_IDENTITY_HEADERS
+        .iter()
+        .map(|&n| n.to_owned())
+        .collect();
+    let Some(raw) = raw else {
+        return Ok(names);
+    };
+    let normal = |n: &str| n.to_ascii_lowercase().replace('_', "-");
+    for (i, n) in raw.strip.iter().enumerate() {
+        if http::HeaderName::from_bytes(n.as_bytes()).is_err() {
+            return Err(err(
+                format!("identity_headers.strip[{i}]"),
+                "is not a header name",
+            ));
+        }
+        if !names.contains(&normal(n)) {
+            names.push(normal(n));
+        }
+    }
+    for (i, n) in raw.keep.iter().enumerate() {
+        let before = names.len();
+        names.retain(|d| *d != normal(n));
+        if names.len() == before {
+            return Err(err(
+                format!("identity_headers.keep[{i}]"),
+                format!(
+                    "`{n}` is not on the default list: {}",
+                    DEFAULT_STRIPPED_IDENTITY_HEADERS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
@@ -719,16 +825,12 @@ impl Config {
                 ));
             }
         };
-        let max_connections = match raw.max_connections {
-            None => default_max_connections(),
-            Some(n @ 1..=MAX_CONNECTIONS) => n as usize,
-            Some(_) => {
-                return Err(err(
-                    "max_connections",
-                    format!("must be between 1 and {MAX_CONNECTIONS}"),
-                ));
-            }
-        };
+        let tls = listener::tls_of(raw.tls, "tls")?;
+        let caps = listener::Caps::from_raw(
+            raw.max_connections,
+            raw.max_connections_per_client,
+            raw.admin.as_ref().map(|a| a.max_connections),
+        )?;
         let workers = match raw.workers {
             None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             Some(n @ 1..=MAX_WORKERS) => n as usize,
@@ -740,458 +842,17 @@ impl Config {
             }
         };
 
-        // Authorization servers.
-        let mut as_index = HashMap::new();
-        let mut authorization_servers = Vec::new();
-        for (i, a) in raw.authorization_servers.into_iter().enumerate() {
-            let k = format!("authorization_servers[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if as_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let local = match a.local {
-                None => None,
-                Some(l) => {
-                    let lk = format!("{k}.local");
-                    let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
-                        (Some(_), Some(_)) => {
-                            return Err(err(
-                                format!("{lk}.public_key_pem"),
-                                "give either public_key_pem or public_key_pem_file",
-                            ));
-                        }
-                        (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
-                        (None, Some(f)) => {
-                            let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
-                            Some(std::fs::read_to_string(&f).map_err(|e| {
-                                err(
-                                    format!("{lk}.public_key_pem_file"),
-                                    format!("cannot read `{f}`: {e}"),
-                                )
-                            })?)
-                        }
-                        (None, None) => None,
-                    };
-                    if l.audiences.is_empty() {
-                        return Err(err(
-                            format!("{lk}.audiences"),
-                            "at least one accepted audience is required",
-                        ));
-                    }
-                    let clock_skew = l.clock_skew_seconds.unwrap_or(30);
-                    if clock_skew > 300 {
-                        return Err(err(
-                            format!("{lk}.clock_skew_seconds"),
-                            "must be at most 300",
-                        ));
-                    }
-                    Some(LocalConfig {
-                        audiences: l.audiences,
-                        clock_skew,
-                        public_key_pem,
-                        jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
-                        jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
-                    })
-                }
-            };
-            let remote = match a.remote {
-                None => None,
-                Some(r) => {
-                    let rk = format!("{k}.remote");
-                    check_name(&r.client_id, &format!("{rk}.client_id"))?;
-                    let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
-                    if secret.is_empty() {
-                        return Err(err(format!("{rk}.client_secret"), "must not be empty"));
-                    }
-                    Some(RemoteConfig {
-                        introspection_endpoint: opt_url(
-                            &r.introspection_endpoint,
-                            &format!("{rk}.introspection_endpoint"),
-                            env,
-                        )?,
-                        client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
-                        client_secret: Secret::new(secret),
-                        cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
-                    })
-                }
-            };
-            if local.is_none() && remote.is_none() {
-                return Err(err(
-                    &k,
-                    "needs `local` and/or `remote` introspection settings",
-                ));
-            }
-            let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
-            let issuer = a
-                .issuer
-                .as_deref()
-                .map(|s| expand(s, &format!("{k}.issuer"), env))
-                .transpose()?;
-            if discovery_url.is_none() && issuer.is_none() {
-                return Err(err(
-                    format!("{k}.issuer"),
-                    "give `issuer` or `discovery_url`",
-                ));
-            }
-            authorization_servers.push(AuthServerConfig {
-                name: a.name,
-                discovery_url,
-                issuer,
-                jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
-                introspection_endpoint: opt_url(
-                    &a.introspection_endpoint,
-                    &format!("{k}.introspection_endpoint"),
-                    env,
-                )?,
-                registration_endpoint: opt_url(
-                    &a.registration_endpoint,
-                    &format!("{k}.registration_endpoint"),
-                    env,
-                )?,
-                authorization_endpoint: opt_url(
-                    &a.authorization_endpoint,
-                    &format!("{k}.authorization_endpoint"),
-                    env,
-                )?,
-                token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
-                scopes: a.scopes,
-                local,
-                remote,
-                api_token: a
-                    .api_token
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{k}.api_token"), env))
-                    .transpose()?
-                    .map(Secret::new),
-            });
-        }
-
-        // APIs.
-        let mut api_index = HashMap::new();
-        let mut base_paths = HashSet::new();
-        let mut apis = Vec::new();
-        for (i, a) in raw.apis.into_iter().enumerate() {
-            let k = format!("apis[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if api_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let bp = &a.base_path;
-            if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "must start with `/` and not end with `/`",
-                ));
-            }
-            if bp
-                .split('/')
-                .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
-            {
-                return Err(err(format!("{k}.base_path"), "must be a plain path"));
-            }
-            if bp == "/health" || bp == "/metrics" {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "`/health` and `/metrics` are the gateway's own",
-                ));
-            }
-            // Paths are routed with ASCII case ignored (see `pipeline::route`).
-            if !base_paths.insert(bp.to_ascii_lowercase()) {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    format!("`{bp}` is used by another API"),
-                ));
-            }
-            let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            if upstream.scheme() != "http" {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "only http:// upstreams are supported",
-                ));
-            }
-            if upstream.query().is_some() || upstream.fragment().is_some() {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "must not have a query or fragment",
-                ));
-            }
-            if a.resources.is_empty() {
-                return Err(err(
-                    format!("{k}.resources"),
-                    "at least one resource is required",
-                ));
-            }
-            let mut resources: Vec<Resource> = Vec::new();
-            for (j, r) in a.resources.iter().enumerate() {
-                let rk = format!("{k}.resources[{j}]");
-                check_resource_path(&r.path, &format!("{rk}.path"))?;
-                if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!("`{}` is the same resource as `{}`", r.path, twin.path),
-                    ));
-                }
-                if let Some(twin) = resources
-                    .iter()
-                    .find(|x| ambiguous_patterns(&x.path, &r.path))
-                {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!(
-                            "`{}` and `{}` both match some paths and neither is more specific; \
-                             routers disagree on which wins (add a literal resource for the overlap)",
-                            r.path, twin.path
-                        ),
-                    ));
-                }
-                resources.push(Resource {
-                    path: r.path.clone(),
-                    methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
-                });
-            }
-            if a.identification.is_empty() && !a.allow_anonymous {
-                return Err(err(
-                    format!("{k}.identification"),
-                    "list at least one identification type (or allow_anonymous)",
-                ));
-            }
-            let mut seen = HashSet::new();
-            for (j, t) in a.identification.iter().enumerate() {
-                if !seen.insert(*t) {
-                    return Err(err(
-                        format!("{k}.identification[{j}]"),
-                        format!("`{}` is listed twice", t.as_str()),
-                    ));
-                }
-            }
-            let mut scopes: Vec<ApiScope> = Vec::new();
-            for (j, s) in a.scopes.iter().enumerate() {
-                let sk = format!("{k}.scopes[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let _ = &s.description;
-                if scopes.iter().any(|x| x.name == s.name) {
-                    return Err(err(
-                        format!("{sk}.name"),
-                        format!("`{}` is defined twice", s.name),
-                    ));
-                }
-                let mut grants = Vec::new();
-                for (m, r) in s.resources.iter().enumerate() {
-                    let gk = format!("{sk}.resources[{m}]");
-                    let idx = resources
-                        .iter()
-                        .position(|x| x.path == r.path)
-                        .ok_or_else(|| {
-                            err(
-                                format!("{gk}.path"),
-                                format!("`{}` is not a resource of API `{}`", r.path, a.name),
-                            )
-                        })?;
-                    let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
-                    for (n, me) in methods.iter().enumerate() {
-                        if !resources[idx].methods.contains(me) {
-                            return Err(err(
-                                format!("{gk}.methods[{n}]"),
-                                format!("resource `{}` does not accept {me}", r.path),
-                            ));
-                        }
-                    }
-                    grants.push((idx, methods));
-                }
-                if grants.is_empty() {
-                    return Err(err(
-                        format!("{sk}.resources"),
-                        "an API scope must open at least one resource",
-                    ));
-                }
-                scopes.push(ApiScope {
-                    name: s.name.clone(),
-                    grants,
-                });
-            }
-            apis.push(ApiConfig {
-                name: a.name,
-                base_path: a.base_path,
-                upstream,
-                resources,
-                identification: a.identification,
-                allow_anonymous: a.allow_anonymous,
-                scopes,
-            });
-        }
-        // Identification types need matching AS settings.
-        for (i, a) in apis.iter().enumerate() {
-            for (j, t) in a.identification.iter().enumerate() {
-                let ok = match t {
-                    IdentificationType::Oauth2Remote => {
-                        authorization_servers.iter().any(|s| s.remote.is_some())
-                    }
-                    IdentificationType::Oauth2Local | IdentificationType::Jwt => {
-                        authorization_servers.iter().any(|s| s.local.is_some())
-                    }
-                    IdentificationType::OpenidConnect => true,
-                };
-                if !ok {
-                    return Err(err(
-                        format!("apis[{i}].identification[{j}]"),
-                        format!(
-                            "no authorization server has the {} settings `{}` needs",
-                            if *t == IdentificationType::Oauth2Remote {
-                                "remote"
-                            } else {
-                                "local"
-                            },
-                            t.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
-
-        // Scope mappings.
-        let mut scope_mappings = Vec::new();
-        for (i, m) in raw.scope_mappings.into_iter().enumerate() {
-            let k = format!("scope_mappings[{i}]");
-            let asi = *as_index.get(&m.authorization_server).ok_or_else(|| {
-                err(
-                    format!("{k}.authorization_server"),
-                    format!("no authorization server named `{}`", m.authorization_server),
-                )
-            })?;
-            check_name(&m.scope, &format!("{k}.scope"))?;
-            if m.api_scopes.is_empty() {
-                return Err(err(
-                    format!("{k}.api_scopes"),
-                    "map the scope to at least one API scope",
-                ));
-            }
-            let mut targets = Vec::new();
-            for (j, name) in m.api_scopes.iter().enumerate() {
-                // `Api/Scope` names one API's scope; a bare name every API scope of that name.
-                let (api_filter, scope_name) = match name.split_once('/') {
-                    Some((a, s)) => (Some(a), s),
-                    None => (None, name.as_str()),
-                };
-                let before = targets.len();
-                for (ai, api) in apis.iter().enumerate() {
-                    if api_filter.is_some_and(|f| f != api.name) {
-                        continue;
-                    }
-                    if let Some(si) = api.scopes.iter().position(|s| s.name == scope_name) {
-                        targets.push((ai, si));
-                    }
-                }
-                if targets.len() == before {
-                    return Err(err(
-                        format!("{k}.api_scopes[{j}]"),
-                        format!("no API scope named `{name}`"),
-                    ));
-                }
-            }
-            scope_mappings.push(ScopeMapping {
-                authorization_server: asi,
-                scope: m.scope,
-                api_scopes: targets,
-            });
-        }
-
-        // Applications.
-        let mut app_names = HashSet::new();
-        let mut client_ids: HashMap<(usize, String), String> = HashMap::new();
-        let mut applications = Vec::new();
-        for (i, a) in raw.applications.into_iter().enumerate() {
-            let k = format!("applications[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if !app_names.insert(a.name.clone()) {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let mut app_apis = Vec::new();
-            for (j, name) in a.apis.iter().enumerate() {
-                let idx = *api_index.get(name).ok_or_else(|| {
-                    err(format!("{k}.apis[{j}]"), format!("no API named `{name}`"))
-                })?;
-                app_apis.push(idx);
-            }
-            if a.strategies.is_empty() {
-                return Err(err(
-                    format!("{k}.strategies"),
-                    "at least one strategy is required",
-                ));
-            }
-            let mut strategies = Vec::new();
-            for (j, s) in a.strategies.into_iter().enumerate() {
-                let sk = format!("{k}.strategies[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let asi = *as_index.get(&s.authorization_server).ok_or_else(|| {
-                    err(
-                        format!("{sk}.authorization_server"),
-                        format!("no authorization server named `{}`", s.authorization_server),
-                    )
-                })?;
-                let client_id = expand(&s.client_id, &format!("{sk}.client_id"), env)?;
-                check_name(&client_id, &format!("{sk}.client_id"))?;
-                if let Some(other) = client_ids.insert((asi, client_id.clone()), a.name.clone()) {
-                    return Err(err(
-                        format!("{sk}.client_id"),
-                        format!(
-                            "client `{client_id}` at `{}` already belongs to application `{other}`",
-                            s.authorization_server
-                        ),
-                    ));
-                }
-                let client_secret = s
-                    .client_secret
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
-                    .transpose()?
-                    .map(Secret::new);
-                if s.hmac {
-                    if s.scheme == Scheme::Jwt {
-                        return Err(err(
-                            format!("{sk}.hmac"),
-                            "HMAC applies to openid and oauth2 strategies",
-                        ));
-                    }
-                    match &client_secret {
-                        None => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "required when `hmac` is on (it is the HMAC key)",
-                            ));
-                        }
-                        Some(sec) if sec.expose().len() < 32 => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "an HMAC key must be at least 32 bytes",
-                            ));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                strategies.push(Strategy {
-                    name: s.name,
-                    scheme: s.scheme,
-                    authorization_server: asi,
-                    client_id,
-                    client_secret,
-                    hmac: s.hmac,
-                });
-            }
-            applications.push(ApplicationConfig {
-                name: a.name,
-                apis: app_apis,
-                strategies,
-            });
-        }
+        let authorization_servers = authorization_servers(raw.authorization_servers, env)?;
+        let apis = apis(raw.apis, env)?;
+        check_identification(&apis, &authorization_servers)?;
+        listener::check_client_certificates(&apis, tls.as_ref())?;
+        let (applications, scope_mappings) = policy(
+            raw.applications,
+            raw.scope_mappings,
+            &authorization_servers,
+            &apis,
+            env,
+        )?;
 
         let admin = match raw.admin {
             None => None,
@@ -1211,6 +872,10 @@ impl Config {
                 }
                 Some(AdminConfig {
                     listen: listen_admin,
+                    max_connections: caps
+                        .admin_max_connections
+                        .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
+                    tls: listener::tls_of(a.tls, "admin.tls")?,
                     token: Secret::new(token),
                 })
             }
@@ -1223,13 +888,17 @@ impl Config {
             }),
         };
 
+        let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+
         Ok(Self {
+            stripped_identity_headers,
             listen,
             realm,
             upstream_timeout,
             client_header_timeout,
             client_send_timeout,
-            max_connections,
+            max_connections: caps.max_connections,
+            max_connections_per_client: caps.max_connections_per_client,
             workers,
             authorization_servers,
             apis,
@@ -1237,9 +906,414 @@ impl Config {
             applications,
             admin,
             store,
+            tls,
         })
     }
 }
+
+/// `[[authorization_servers]]`: names unique, local and remote settings, `${ENV}` resolved.
+fn authorization_servers(
+    raw: Vec<RawAuthServer>,
+    env: &dyn EnvLookup,
+) -> Result<Vec<AuthServerConfig>, ConfigError> {
+    let mut as_index = HashMap::new();
+    let mut authorization_servers = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("authorization_servers[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if as_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let local = match a.local {
+            None => None,
+            Some(l) => {
+                let lk = format!("{k}.local");
+                let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            format!("{lk}.public_key_pem"),
+                            "give either public_key_pem or public_key_pem_file",
+                        ));
+                    }
+                    (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
+                    (None, Some(f)) => {
+                        let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
+                        Some(std::fs::read_to_string(&f).map_err(|e| {
+                            err(
+                                format!("{lk}.public_key_pem_file"),
+                                format!("cannot read `{f}`: {e}"),
+                            )
+                        })?)
+                    }
+                    (None, None) => None,
+                };
+                if l.audiences.is_empty() {
+                    return Err(err(
+                        format!("{lk}.audiences"),
+                        "at least one accepted audience is required",
+                    ));
+                }
+                let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+                if clock_skew > 300 {
+                    return Err(err(
+                        format!("{lk}.clock_skew_seconds"),
+                        "must be at most 300",
+                    ));
+                }
+                Some(LocalConfig {
+                    audiences: l.audiences,
+                    clock_skew,
+                    public_key_pem,
+                    jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
+                    jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
+                })
+            }
+        };
+        let remote = match a.remote {
+            None => None,
+            Some(r) => {
+                let rk = format!("{k}.remote");
+                check_name(&r.client_id, &format!("{rk}.client_id"))?;
+                let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
+                if secret.is_empty() {
+                    return Err(err(format!("{rk}.client_secret"), "must not be empty"));
+                }
+                Some(RemoteConfig {
+                    introspection_endpoint: opt_url(
+                        &r.introspection_endpoint,
+                        &format!("{rk}.introspection_endpoint"),
+                        env,
+                    )?,
+                    client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
+                    client_secret: Secret::new(secret),
+                    cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
+                    client_miss_budget: match r.client_miss_budget {
+                        None => DEFAULT_CLIENT_MISS_BUDGET,
+                        Some(n @ 1..=1_000_000) => n as u32,
+                        Some(_) => {
+                            return Err(err(
+                                format!("{rk}.client_miss_budget"),
+                                "must be 1 to 1,000,000 misses per minute",
+                            ));
+                        }
+                    },
+                })
+            }
+        };
+        if local.is_none() && remote.is_none() {
+            return Err(err(
+                &k,
+                "needs `local` and/or `remote` introspection settings",
+            ));
+        }
+        let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
+        let issuer = a
+            .issuer
+            .as_deref()
+            .map(|s| expand(s, &format!("{k}.issuer"), env))
+            .transpose()?;
+        if discovery_url.is_none() && issuer.is_none() {
+            return Err(err(
+                format!("{k}.issuer"),
+                "give `issuer` or `discovery_url`",
+            ));
+        }
+        authorization_servers.push(AuthServerConfig {
+            name: a.name,
+            discovery_url,
+            issuer,
+            jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
+            introspection_endpoint: opt_url(
+                &a.introspection_endpoint,
+                &format!("{k}.introspection_endpoint"),
+                env,
+            )?,
+            registration_endpoint: opt_url(
+                &a.registration_endpoint,
+                &format!("{k}.registration_endpoint"),
+                env,
+            )?,
+            authorization_endpoint: opt_url(
+                &a.authorization_endpoint,
+                &format!("{k}.authorization_endpoint"),
+                env,
+            )?,
+            token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
+            scopes: a.scopes,
+            local,
+            remote,
+            api_token: a
+                .api_token
+                .as_deref()
+                .map(|v| expand(v, &format!("{k}.api_token"), env))
+                .transpose()?
+                .map(Secret::new),
+        });
+    }
+    Ok(authorization_servers)
+}
+
+/// `[[apis]]`: names and base paths unique, upstreams, resources, scopes.
+fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigError> {
+    let mut api_index = HashMap::new();
+    let mut base_paths = HashSet::new();
+    let mut apis = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("apis[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if api_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let bp = &a.base_path;
+        if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
+            return Err(err(
+                format!("{k}.base_path"),
+                "must start with `/` and not end with `/`",
+            ));
+        }
+        if bp
+            .split('/')
+            .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
+        {
+            return Err(err(format!("{k}.base_path"), "must be a plain path"));
+        }
+        if bp == "/health" || bp == "/metrics" {
+            return Err(err(
+                format!("{k}.base_path"),
+                "`/health` and `/metrics` are the gateway's own",
+            ));
+        }
+        // Paths are routed with ASCII case ignored (see `pipeline::route`).
+        if !base_paths.insert(bp.to_ascii_lowercase()) {
+            return Err(err(
+                format!("{k}.base_path"),
+                format!("`{bp}` is used by another API"),
+            ));
+        }
+        let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
+        let upstream_client = crate::upstream::validate(
+            &upstream,
+            a.upstream_protocol,
+            a.upstream_tls,
+            &k,
+            &|v, key| expand(v, key, env),
+        )?;
+        if upstream.query().is_some() || upstream.fragment().is_some() {
+            return Err(err(
+                format!("{k}.upstream"),
+                "must not have a query or fragment",
+            ));
+        }
+        if a.resources.is_empty() {
+            return Err(err(
+                format!("{k}.resources"),
+                "at least one resource is required",
+            ));
+        }
+        let mut resources: Vec<Resource> = Vec::new();
+        for (j, r) in a.resources.iter().enumerate() {
+            let rk = format!("{k}.resources[{j}]");
+            check_resource_path(&r.path, &format!("{rk}.path"))?;
+            if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!("`{}` is the same resource as `{}`", r.path, twin.path),
+                ));
+            }
+            if let Some(twin) = resources
+                .iter()
+                .find(|x| ambiguous_patterns(&x.path, &r.path))
+            {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!(
+                        "`{}` and `{}` both match some paths and neither is more specific; \
+                         routers disagree on which wins (add a literal resource for the overlap)",
+                        r.path, twin.path
+                    ),
+                ));
+            }
+            resources.push(Resource {
+                path: r.path.clone(),
+                methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
+            });
+        }
+        if a.identification.is_empty() && !a.allow_anonymous {
+            return Err(err(
+                format!("{k}.identification"),
+                "list at least one identification type (or allow_anonymous)",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (j, t) in a.identification.iter().enumerate() {
+            if !seen.insert(*t) {
+                return Err(err(
+                    format!("{k}.identification[{j}]"),
+                    format!("`{}` is listed twice", t.as_str()),
+                ));
+            }
+        }
+        let mut scopes: Vec<ApiScope> = Vec::new();
+        for (j, s) in a.scopes.iter().enumerate() {
+            let sk = format!("{k}.scopes[{j}]");
+            check_name(&s.name, &format!("{sk}.name"))?;
+            let _ = &s.description;
+            if scopes.iter().any(|x| x.name == s.name) {
+                return Err(err(
+                    format!("{sk}.name"),
+                    format!("`{}` is defined twice", s.name),
+                ));
+            }
+            let mut grants = Vec::new();
+            for (m, r) in s.resources.iter().enumerate() {
+                let gk = format!("{sk}.resources[{m}]");
+                let idx = resources
+                    .iter()
+                    .position(|x| x.path == r.path)
+                    .ok_or_else(|| {
+                        err(
+                            format!("{gk}.path"),
+                            format!("`{}` is not a resource of API `{}`", r.path, a.name),
+                        )
+                    })?;
+                let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
+                for (n, me) in methods.iter().enumerate() {
+                    if !resources[idx].methods.contains(me) {
+                        return Err(err(
+                            format!("{gk}.methods[{n}]"),
+                            format!("resource `{}` does not accept {me}", r.path),
+                        ));
+                    }
+                }
+                grants.push((idx, methods));
+            }
+            if grants.is_empty() {
+                return Err(err(
+                    format!("{sk}.resources"),
+                    "an API scope must open at least one resource",
+                ));
+            }
+            scopes.push(ApiScope {
+                name: s.name.clone(),
+                grants,
+            });
+        }
+        apis.push(ApiConfig {
+            name: a.name,
+            base_path: a.base_path,
+            upstream,
+            upstream_client,
+            resources,
+            identification: a.identification,
+            allow_anonymous: a.allow_anonymous,
+            require_client_certificate: a.require_client_certificate,
+            allow_get_body: a.allow_get_body,
+            scopes,
+        });
+    }
+    Ok(apis)
+}
+
+/// Each API's identification types need an authorization server with matching settings.
+fn check_identification(
+    apis: &[ApiConfig],
+    authorization_servers: &[AuthServerConfig],
+) -> Result<(), ConfigError> {
+    for (i, a) in apis.iter().enumerate() {
+        for (j, t) in a.identification.iter().enumerate() {
+            let ok = match t {
+                IdentificationType::Oauth2Remote => {
+                    authorization_servers.iter().any(|s| s.remote.is_some())
+                }
+                IdentificationType::Oauth2Local | IdentificationType::Jwt => {
+                    authorization_servers.iter().any(|s| s.local.is_some())
+                }
+                IdentificationType::OpenidConnect => true,
+            };
+            if !ok {
+                return Err(err(
+                    format!("apis[{i}].identification[{j}]"),
+                    format!(
+                        "no authorization server has the {} settings `{}` needs",
+                        if *t == IdentificationType::Oauth2Remote {
+                            "remote"
+                        } else {
+                            "local"
+                        },
+                        t.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[[applications]]` and `[[scope_mappings]]`: `${ENV}` references resolved here, everything
+/// else checked by the one policy compiler the admin API and reloads use.
+fn policy(
+    applications: Vec<RawApplication>,
+    mappings: Vec<RawScopeMapping>,
+    authorization_servers: &[AuthServerConfig],
+    apis: &[ApiConfig],
+    env: &dyn EnvLookup,
+) -> Result<(Vec<ApplicationConfig>, Vec<ScopeMapping>), ConfigError> {
+    let mut records = Vec::with_capacity(applications.len());
+    for (i, a) in applications.into_iter().enumerate() {
+        let mut strategies = Vec::with_capacity(a.strategies.len());
+        for (j, s) in a.strategies.into_iter().enumerate() {
+            let sk = format!("applications[{i}].strategies[{j}]");
+            strategies.push(crate::store::StrategyRecord {
+                client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
+                client_secret: s
+                    .client_secret
+                    .as_deref()
+                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                    .transpose()?
+                    .map(Secret::new),
+                name: s.name,
+                scheme: s.scheme,
+                authorization_server: s.authorization_server,
+                hmac: s.hmac,
+                registration: None,
+            });
+        }
+        records.push(crate::store::AppRecord {
+            name: a.name,
+            apis: a.apis,
+            strategies,
+            deleting: false,
+        });
+    }
+    let mappings: Vec<crate::store::MappingRecord> = mappings
+        .into_iter()
+        .map(|m| crate::store::MappingRecord {
+            authorization_server: m.authorization_server,
+            scope: m.scope,
+            api_scopes: m.api_scopes,
+        })
+        .collect();
+    crate::policy::compile(
+        authorization_servers,
+        apis,
+        &records,
+        &mappings,
+        crate::policy::Keys::ByIndex,
+    )
+}
+
+mod listener;
+pub use listener::{
+    CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS, TlsConfig,
+};
 
 #[cfg(test)]
 mod tests;

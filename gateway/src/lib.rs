@@ -5,21 +5,25 @@
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
 pub mod admin;
+mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discovery;
 pub mod error;
 mod per_worker;
 pub mod pipeline;
+pub mod policy;
 pub mod registration;
 pub mod secret;
 mod send_timeout;
 pub mod server;
+pub mod server_tls;
 pub mod store;
 pub mod telemetry;
-mod upstream;
+pub mod upstream;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -54,6 +58,12 @@ pub enum BuildError {
         /// The failure.
         source: DiscoveryError,
     },
+    /// The store's applications and mappings do not fit the new configuration (a reload keeps
+    /// the current one).
+    #[error(
+        "the new configuration does not fit the stored applications; keeping the current one: {0}"
+    )]
+    StoredPolicy(ConfigError),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -114,6 +124,10 @@ impl GatewayBuilder {
     pub async fn build(self, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
         let pipeline = Arc::new(prepare(self.config, self.clock).await?);
         let addr = listener.local_addr()?;
+        let tls = match &pipeline.resolved.tls {
+            Some(t) => Some(server_tls::ServerTls::new(t, "proxy")?),
+            None => None,
+        };
         let live = admin::Live::new(pipeline.clone());
         let admin = match self.runtime {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
@@ -130,16 +144,24 @@ impl GatewayBuilder {
                 shutdown_grace: pipeline.resolved.upstream_timeout
                     + pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
+                max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
+            tls.clone(),
         )?;
+        // Renewed certificate files are picked up within seconds, with no SIGHUP needed.
+        let watch = tls.as_ref().map(server_tls::ServerTls::watch);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             // The handle dropped counts as a shutdown request too.
             let _ = rx.await;
+            if let Some(w) = watch {
+                w.abort();
+            }
             server.shutdown(DRAIN).await;
             Ok(())
         });
-        tracing::info!(%addr, "gateway listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, "gateway listening");
         Ok(GatewayHandle {
             addr,
             shutdown: Some(tx),
@@ -147,6 +169,7 @@ impl GatewayBuilder {
             pipeline,
             live,
             admin,
+            tls,
         })
     }
 }
@@ -236,13 +259,14 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                         client_id: r.client_id.clone(),
                         client_secret: r.client_secret.clone(),
                         cache_ttl_cap: r.cache_ttl_cap,
+                        client_miss_budget: r.client_miss_budget,
                         issuer: issuer.clone(),
                         audiences: s
                             .local
                             .as_ref()
                             .map(|l| l.audiences.clone())
                             .unwrap_or_default(),
-                        clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
+                        clock_skew: s.clock_skew(),
                     },
                     client.clone(),
                     clock.clone(),
@@ -250,16 +274,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let (id_token_clients, hmac_clients) = pipeline::validate::strategy_clients(&config, i);
-        servers.push(ServerRuntime {
-            name: s.name.clone(),
-            issuer,
-            local,
-            introspector,
-            id_token_clients,
-            hmac_clients,
-            clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
-        });
+        servers.push(ServerRuntime::new(&config, i, issuer, local, introspector));
     }
 
     Ok(Pipeline::new(config, servers, metrics, clock))
@@ -274,6 +289,7 @@ pub struct GatewayHandle {
     pipeline: Arc<Pipeline>,
     live: admin::Live,
     admin: Option<admin::AdminHandle>,
+    tls: Option<Arc<server_tls::ServerTls>>,
 }
 
 impl GatewayHandle {
@@ -282,9 +298,10 @@ impl GatewayHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` with `[tls]`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The counters.
@@ -302,12 +319,12 @@ impl GatewayHandle {
         self.live.current()
     }
 
-    /// `http://ADDR` of the admin API, when it is on.
+    /// `http://ADDR` (`https://` with `[admin.tls]`) of the admin API, when it is on.
     pub fn admin_url(&self) -> Option<String> {
-        self.admin
-            .as_ref()
-            .and_then(|a| a.local_addr())
-            .map(|a| format!("http://{a}"))
+        self.admin.as_ref().and_then(|a| {
+            let scheme = if a.tls().is_some() { "https" } else { "http" };
+            Some(format!("{scheme}://{}", a.local_addr()?))
+        })
     }
 
     /// Reloads from the store now instead of at the next poll.
@@ -321,6 +338,12 @@ impl GatewayHandle {
     pub fn reloader(&self) -> Reloader {
         Reloader {
             live: self.live.clone(),
+            tls: self
+                .tls
+                .iter()
+                .cloned()
+                .chain(self.admin.as_ref().and_then(admin::AdminHandle::tls))
+                .collect(),
         }
     }
 
@@ -352,11 +375,15 @@ impl GatewayHandle {
 #[derive(Debug, Clone)]
 pub struct Reloader {
     live: admin::Live,
+    /// The listeners' certificates, re-read on every reload.
+    tls: Vec<Arc<server_tls::ServerTls>>,
 }
 
 impl Reloader {
-    /// Resolves `config` and swaps it in.
+    /// Resolves `config` and swaps it in; an error leaves the current configuration serving.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
+        // First, so that a renewed certificate is served even if the configuration is refused.
+        self.tls.iter().for_each(|t| t.reload());
         let current = self.live.current();
         let mut next = prepare(config, current.clock.clone()).await?;
         let same_apis = next.apis.len() == current.apis.len()
@@ -366,17 +393,13 @@ impl Reloader {
                 .zip(&current.apis)
                 .all(|(a, b)| a.name == b.name);
         if same_apis {
-            // Keep counting into the series `/metrics` serves.
+            // Keep counting into the series `/metrics` serves (the swap names the applications).
             next.metrics = current.metrics.clone();
-            next.metrics.set_applications(
-                next.resolved
-                    .applications
-                    .iter()
-                    .map(|a| a.name.clone())
-                    .collect(),
-            );
         }
-        self.live.set(Arc::new(next));
+        if let Err(e) = self.live.try_set(Arc::new(next)) {
+            // Said once, by the caller; "configuration reloaded" would contradict it.
+            return Err(BuildError::StoredPolicy(e));
+        }
         tracing::info!("configuration reloaded");
         Ok(())
     }

@@ -68,10 +68,15 @@ enum Command {
         admin: AdminArgs,
     },
     /// Start the mock Okta server, the bed-availability backend and the gateway in one process.
+    #[cfg(feature = "demo")]
     Demo {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with a certificate from a local CA made for this run (printed curl
+        /// lines pass `--cacert`).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -152,12 +157,6 @@ fn read_input(file: &std::path::Path) -> std::io::Result<String> {
     }
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
     use reqwest::Method;
@@ -172,7 +171,10 @@ async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
         AppsCommand::List => Ok((Method::GET, "/admin/v1/applications".to_owned(), None)),
         AppsCommand::Show { name } => Ok((
             Method::GET,
-            format!("/admin/v1/applications/{}", enc(&name)),
+            format!(
+                "/admin/v1/applications/{}",
+                gateway::admin::client::path_segment(&name)
+            ),
             None,
         )),
         AppsCommand::Create { file } => {
@@ -181,21 +183,27 @@ async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
         AppsCommand::Update { name, file } => doc(&file).map(|d| {
             (
                 Method::PUT,
-                format!("/admin/v1/applications/{}", enc(&name)),
+                format!(
+                    "/admin/v1/applications/{}",
+                    gateway::admin::client::path_segment(&name)
+                ),
                 Some(d),
             )
         }),
         AppsCommand::Delete { name } => Ok((
             Method::DELETE,
-            format!("/admin/v1/applications/{}", enc(&name)),
+            format!(
+                "/admin/v1/applications/{}",
+                gateway::admin::client::path_segment(&name)
+            ),
             None,
         )),
         AppsCommand::RotateSecret { name, strategy } => Ok((
             Method::POST,
             format!(
                 "/admin/v1/applications/{}/strategies/{}/new-secret",
-                enc(&name),
-                enc(&strategy)
+                gateway::admin::client::path_segment(&name),
+                gateway::admin::client::path_segment(&strategy)
             ),
             None,
         )),
@@ -321,7 +329,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     gateway::telemetry::init_tracing(cli.json_logs);
     match cli.command {
-        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv) {
+        // The certificate files are loaded too, as `run` would.
+        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv)
+            .and_then(|c| gateway::server_tls::check(&c).map(|()| c))
+        {
             Ok(c) => {
                 println!(
                     "{}: ok ({} authorization servers, {} APIs, {} applications)",
@@ -398,13 +409,16 @@ async fn main() -> ExitCode {
             dry_run,
             admin,
         } => apply(file, dry_run, admin).await,
-        Command::Demo { listen } => match gateway::demo::run(listen, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo failed: {e:#}");
-                ExitCode::FAILURE
+        #[cfg(feature = "demo")]
+        Command::Demo { listen, tls } => {
+            match gateway::demo::run(listen, tls, shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

@@ -1,5 +1,8 @@
-//! The proxy's listener: accepts connections and serves them with hyper (HTTP/1.1, and HTTP/2
-//! with prior knowledge) on worker threads, one single-threaded runtime each.
+//! The listeners: accept connections and serve them with hyper (HTTP/1.1, and HTTP/2 with prior
+//! knowledge or by ALPN over TLS, upgrades allowed on both) on worker threads, one
+//! single-threaded runtime each. The admin API is served by the same code as one task on the
+//! main runtime ([`Server::start_here`]). Connections are admitted by [`crate::admission`], and
+//! with `[tls]` shaken hands with by [`crate::server_tls`] before any byte reaches hyper.
 //!
 //! Why not one work-stealing runtime: a proxied request is one task (read, check, forward,
 //! answer; see `pipeline::forward`), but on a work-stealing runtime every socket event may wake
@@ -15,8 +18,11 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,7 +35,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admin::Live;
+use crate::admission::{Admission, Admitted, InFlight};
 use crate::send_timeout::SendTimeout;
+use crate::server_tls::{ClientCertificate, ServerTls};
 
 thread_local! {
     static WORKER_SLOT: Cell<usize> = const { Cell::new(0) };
@@ -51,15 +59,52 @@ pub(crate) fn pretend_worker(slot: usize) {
 /// (tokens are at most 16 KiB).
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
+/// What a listener answers: the proxy port's [`Front`], or the admin API.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// The response to `req`.
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static;
+}
+
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
 /// path through the live pipeline.
 struct Front {
     live: Live,
     draining: Arc<AtomicBool>,
+    tls: Option<Arc<ServerTls>>,
+    admission: Arc<Admission>,
+}
+
+impl Handler for Front {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        self.answer(req)
+    }
+}
+
+/// An axum router (the admin API) served like the proxy port.
+impl Handler for axum::Router {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        use tower::ServiceExt as _;
+        let router = (*self).clone();
+        async move {
+            match router.oneshot(req.map(Body::new)).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        }
+    }
 }
 
 impl Front {
-    async fn call(self: Arc<Self>, req: Request<Incoming>) -> Result<Response, Infallible> {
+    async fn answer(self: Arc<Self>, req: Request<Incoming>) -> Response {
         let mut req = req.map(Body::new);
         let version = req.version();
         // Credentials are redacted wherever a header map is printed.
@@ -73,9 +118,14 @@ impl Front {
                 r#"{"status":"ok"}"#.to_owned()
             }),
             "/metrics" => {
-                let live = &self.live;
+                let (live, tls, admission) = (&self.live, &self.tls, &self.admission);
                 own(req.method(), "text/plain; version=0.0.4", || {
-                    live.current().metrics.render()
+                    let mut out = live.current().metrics.render();
+                    admission.render("proxy", &mut out);
+                    if let Some(tls) = tls {
+                        tls.render(&mut out);
+                    }
+                    out
                 })
             }
             _ => self.live.current().handle(req).await,
@@ -91,7 +141,34 @@ impl Front {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Ok(res)
+        res
+    }
+}
+
+/// A response body that keeps its request counted in flight until it is sent (or dropped), so
+/// a connection streaming a response is never taken for an idle one.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -156,16 +233,18 @@ pub(crate) struct ClientLimits {
     pub send_timeout: Duration,
     /// For the requests in flight to finish at shutdown (then their connections are dropped).
     pub shutdown_grace: Duration,
-    /// Client connections open at once; more are closed as soon as they are accepted.
+    /// Client connections open at once (see [`crate::admission`]).
     pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 client: its /64).
+    pub max_connections_per_client: usize,
 }
 
-/// One open client connection, counted until dropped (with its task).
-struct Admitted(Arc<AtomicUsize>);
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+/// The address a client is counted under: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its
+/// /64, the least a site is given, so one host cannot dodge its cap by changing addresses.
+fn client_of(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -183,10 +262,75 @@ impl Server {
         live: Live,
         workers: usize,
         limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
+    ) -> std::io::Result<Self> {
+        let draining = Arc::new(AtomicBool::new(false));
+        let front_tls = tls.clone();
+        let admission = Admission::new(limits.max_connections, limits.max_connections_per_client);
+        let counted = admission.clone();
+        Self::start_workers(
+            listener,
+            workers,
+            limits,
+            tls,
+            admission,
+            draining.clone(),
+            move || Front {
+                live: live.clone(),
+                draining: draining.clone(),
+                tls: front_tls.clone(),
+                admission: counted.clone(),
+            },
+        )
+    }
+
+    /// Serves `listener` with `handler` as a task of the current runtime (the admin API: the
+    /// same limits, caps and shutdown as the proxy port, on no thread of its own).
+    pub(crate) fn start_here<H: Handler>(
+        listener: TcpListener,
+        handler: H,
+        limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let (peer, inbox) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let acceptor = Acceptor {
+            listener,
+            peers: vec![peer],
+            next: 0,
+            admission: Admission::new(limits.max_connections, limits.max_connections_per_client),
+        };
+        tokio::spawn(async move {
+            worker(
+                Arc::new(handler),
+                inbox,
+                Some(acceptor),
+                stop_rx,
+                limits,
+                tls,
+            )
+            .await;
+            let _ = done_tx.send(());
+        });
+        Self {
+            draining: Arc::new(AtomicBool::new(false)),
+            stop,
+            done: vec![done_rx],
+        }
+    }
+
+    fn start_workers<H: Handler>(
+        listener: TcpListener,
+        workers: usize,
+        limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
+        admission: Arc<Admission>,
+        draining: Arc<AtomicBool>,
+        handler: impl Fn() -> H,
     ) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let listener = listener.into_std()?;
-        let draining = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = watch::channel(false);
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
@@ -204,11 +348,9 @@ impl Server {
             let (done_tx, done_rx) = oneshot::channel();
             done.push(done_rx);
             // One per worker: the `Arc` a request clones is counted on this worker's core only.
-            let front = Arc::new(Front {
-                live: live.clone(),
-                draining: draining.clone(),
-            });
+            let front = Arc::new(handler());
             let stop = stop_rx.clone();
+            let tls = tls.clone();
             // The first worker also accepts, and deals connections out to all. The listener is
             // registered with that worker's runtime here, so a failure fails the start.
             let accept = match listener.take() {
@@ -218,7 +360,7 @@ impl Server {
                         listener: TcpListener::from_std(l)?,
                         peers: inboxes.clone(),
                         next: 0,
-                        open: Arc::new(AtomicUsize::new(0)),
+                        admission: admission.clone(),
                     })
                 }
                 None => None,
@@ -227,7 +369,7 @@ impl Server {
                 .name(format!("gateway-worker-{index}"))
                 .spawn(move || {
                     WORKER_SLOT.with(|s| s.set(index + 1));
-                    runtime.block_on(worker(front, inbox, accept, stop, limits));
+                    runtime.block_on(worker(front, inbox, accept, stop, limits, tls));
                     // Tasks still holding connections are dropped with the runtime.
                     drop(runtime);
                     let _ = done_tx.send(());
@@ -257,15 +399,16 @@ struct Acceptor {
     peers: Vec<mpsc::UnboundedSender<(std::net::TcpStream, Admitted)>>,
     next: usize,
     /// Client connections open now, over all workers.
-    open: Arc<AtomicUsize>,
+    admission: Arc<Admission>,
 }
 
-async fn worker(
-    front: Arc<Front>,
+async fn worker<H: Handler>(
+    front: Arc<H>,
     mut inbox: mpsc::UnboundedReceiver<(std::net::TcpStream, Admitted)>,
     mut acceptor: Option<Acceptor>,
     mut stop: watch::Receiver<bool>,
     limits: ClientLimits,
+    tls: Option<Arc<ServerTls>>,
 ) {
     let ClientLimits {
         header_timeout,
@@ -304,60 +447,52 @@ async fn worker(
         .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
     let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
-        let front = front.clone();
-        let builder = builder.clone();
-        let mut closing = closing.subscribe();
-        // Counted among the connections shutdown waits for once its protocol is known (a
-        // silent client is not waited for); none is counted after the last one closed.
-        let alive = alive.downgrade();
+        // The client's address, for per-client budgets in the pipeline.
+        let client_addr = stream
+            .peer_addr()
+            .ok()
+            .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
+        let conn = Conn {
+            front: front.clone(),
+            builder: builder.clone(),
+            client_addr,
+            state: admitted.state.clone(),
+            closing: closing.subscribe(),
+            alive: alive.downgrade(),
+            header_timeout,
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _counted = admitted;
-            let Some(protocol) = protocol_known_in_time(&stream, header_timeout).await else {
-                return;
-            };
-            let Some(_alive) = alive.upgrade() else {
-                return;
-            };
-            let begun = Arc::new(AtomicU64::new(0));
-            let service = hyper::service::service_fn({
-                let begun = begun.clone();
-                move |req| {
-                    begun.fetch_add(1, Ordering::Relaxed);
-                    Front::call(front.clone(), req)
-                }
-            });
             let stream = SendTimeout::new(stream, send_timeout);
-            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
-            // The watchdog is a task of its own, so that the connection's many wake-ups poll
-            // one cheap `Notified` beside it rather than a timer and a watch channel. Idle
-            // HTTP/1 connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
-            let finish = Arc::new(tokio::sync::Notify::new());
-            let watchdog = tokio::spawn({
-                let finish = finish.clone();
-                async move {
-                    let idle = async {
-                        match protocol {
-                            Protocol::Http2 => idle(&begun, header_timeout).await,
-                            Protocol::Http1 => std::future::pending().await,
-                        }
+            // A connection chosen to make room is closed here at once: it has sent no request.
+            match tls {
+                None => {
+                    let protocol = tokio::select! {
+                        p = protocol_known_in_time(stream.get_ref(), header_timeout) => p,
+                        () = conn.state.evicted() => None,
                     };
-                    tokio::select! {
-                        _ = closing.wait_for(|closing| *closing) => {}
-                        () = idle => {}
+                    if let Some(protocol) = protocol {
+                        conn.serve(stream, protocol, None).await;
                     }
-                    finish.notify_one();
                 }
-            });
-            let _watchdog = AbortOnDrop(watchdog);
-            // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
-            tokio::select! {
-                biased;
-                // A client that goes away mid-request is not the gateway's error.
-                _ = conn.as_mut() => return,
-                () = finish.notified() => {}
+                // The handshake counts against the caps like a head does, with its own timeout;
+                // a failed one never reaches the pipeline (it is counted in `/metrics`).
+                Some(tls) => {
+                    let established = tokio::select! {
+                        e = tls.accept(stream) => e,
+                        () = conn.state.evicted() => None,
+                    };
+                    if let Some(e) = established {
+                        let protocol = if e.h2 {
+                            Protocol::Http2
+                        } else {
+                            Protocol::Http1
+                        };
+                        conn.serve(e.stream, protocol, e.client).await;
+                    }
+                }
             }
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
         });
     };
     loop {
@@ -377,15 +512,17 @@ async fn worker(
                     None => std::future::pending().await,
                 }
             } => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let Some(a) = &mut acceptor else { continue };
-                    // Full: closed at once, so descriptors stay for upstream connections.
-                    if a.open.load(Ordering::Relaxed) >= limits.max_connections {
-                        tracing::debug!("a connection was closed: max_connections are open");
-                        continue;
-                    }
-                    a.open.fetch_add(1, Ordering::Relaxed);
-                    let admitted = Admitted(a.open.clone());
+                    // Full of busy connections: closed at once, so descriptors stay for
+                    // upstream connections.
+                    let admitted = match a.admission.admit(client_of(peer.ip())) {
+                        Ok(admitted) => admitted,
+                        Err(refused) => {
+                            tracing::debug!(?refused, "a connection was closed at once: its cap is reached");
+                            continue;
+                        }
+                    };
                     let target = a.next % a.peers.len();
                     a.next = a.next.wrapping_add(1);
                     if target == 0 {
@@ -418,6 +555,105 @@ async fn worker(
         tracing::warn!("connections still open after the shutdown grace were closed");
     }
     tick.abort();
+}
+
+/// One connection's serving, once its protocol is known (after the first bytes, or ALPN).
+struct Conn<H> {
+    front: Arc<H>,
+    builder: auto::Builder<TokioExecutor>,
+    client_addr: Option<crate::pipeline::ClientAddr>,
+    state: Arc<crate::admission::ConnState>,
+    closing: watch::Receiver<bool>,
+    alive: mpsc::WeakSender<()>,
+    header_timeout: Duration,
+}
+
+impl<H: Handler> Conn<H> {
+    async fn serve<I>(self, io: I, protocol: Protocol, client: Option<ClientCertificate>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            front,
+            builder,
+            client_addr,
+            state,
+            mut closing,
+            alive,
+            header_timeout,
+        } = self;
+        // Counted among the connections shutdown waits for once its protocol is known (a
+        // silent client is not waited for); none is counted after the last one closed.
+        let Some(_alive) = alive.upgrade() else {
+            return;
+        };
+        let begun = Arc::new(AtomicU64::new(0));
+        let service = hyper::service::service_fn({
+            let begun = begun.clone();
+            let state = state.clone();
+            move |mut req: Request<Incoming>| {
+                begun.fetch_add(1, Ordering::Relaxed);
+                let in_flight = state.begin();
+                if let Some(a) = client_addr {
+                    req.extensions_mut().insert(a);
+                }
+                if let Some(c) = &client {
+                    req.extensions_mut().insert(c.clone());
+                }
+                let answer = front.clone().call(req);
+                async move {
+                    let res = answer.await.map(|body| {
+                        Body::new(Tracked {
+                            body,
+                            _in_flight: in_flight,
+                        })
+                    });
+                    Ok::<_, Infallible>(res)
+                }
+            }
+        });
+        let mut conn =
+            std::pin::pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+        // The watchdog is a task of its own, so that the connection's many wake-ups poll one
+        // cheap `Notified` beside it rather than timers and watch channels. Idle HTTP/1
+        // connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
+        let finish = Arc::new(tokio::sync::Notify::new());
+        let evicted = Arc::new(AtomicBool::new(false));
+        let watchdog = tokio::spawn({
+            let finish = finish.clone();
+            let evicted = evicted.clone();
+            let state = state.clone();
+            async move {
+                let idle = async {
+                    match protocol {
+                        Protocol::Http2 => idle(&begun, header_timeout).await,
+                        Protocol::Http1 => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = closing.wait_for(|closing| *closing) => {}
+                    () = idle => {}
+                    () = state.evicted() => evicted.store(true, Ordering::Relaxed),
+                }
+                finish.notify_one();
+            }
+        });
+        let _watchdog = AbortOnDrop(watchdog);
+        // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
+        tokio::select! {
+            biased;
+            // A client that goes away mid-request is not the gateway's error.
+            _ = conn.as_mut() => return,
+            () = finish.notified() => {}
+        }
+        // Made room for another: without a request in flight it goes at once (hyper would
+        // otherwise still wait for a head begun, for as long as the head timeout).
+        if evicted.load(Ordering::Relaxed) && state.idle() {
+            return;
+        }
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
+    }
 }
 
 /// Stops a task when dropped.

@@ -18,6 +18,9 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "implicit",
     "password",
     "refresh_token",
+    crate::device::GRANT_TYPE,
+    crate::grants::token_exchange::GRANT_TYPE,
+    crate::grants::jwt_bearer::GRANT_TYPE,
 ];
 
 /// OpenID Connect scopes every server offers; custom scopes may not reuse them.
@@ -38,6 +41,12 @@ const AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
     "none",
 ];
+
+/// The longest browser session (Okta's longest: 90 days).
+pub const MAX_SESSION_LIFETIME: u64 = 90 * 24 * 3600;
+
+/// The longest refresh-token idle window (Okta's longest finite one: 5 years).
+pub const MAX_REFRESH_TOKEN_WINDOW: u64 = 5 * 365 * 24 * 3600;
 
 /// A configuration error; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +117,10 @@ pub struct ServerSettings {
     /// `refreshTokenWindowMinutes`, default 7 days).
     #[serde(default = "default_refresh_token_window")]
     pub refresh_token_window: u64,
+    /// When set, every `/__mock/` request must carry `Authorization: Bearer <token>`
+    /// (for a mock run as a shared service; `MOCK_IDP_CONTROL_TOKEN` sets it too).
+    #[serde(default)]
+    pub control_token: Option<Secret>,
 }
 
 impl Default for ServerSettings {
@@ -121,6 +134,7 @@ impl Default for ServerSettings {
             authorization_code_lifetime: default_code_lifetime(),
             session_lifetime: default_session_lifetime(),
             refresh_token_window: default_refresh_token_window(),
+            control_token: None,
         }
     }
 }
@@ -306,6 +320,12 @@ pub struct ClientConfig {
     /// Content encryption for ID tokens (Okta: `A256GCM`, the default).
     #[serde(default)]
     pub id_token_encrypted_response_enc: Option<String>,
+    /// Authorize requests must come through `/v1/par` (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Okta's "Require DPoP": token requests must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 fn default_refresh_leeway() -> u64 {
@@ -378,8 +398,8 @@ impl Config {
     }
 
     /// The configuration as TOML that loads back to the same configuration.
-    /// Client secrets, passwords and API tokens print as `[redacted]` unless
-    /// `show_secrets`.
+    /// Client secrets, passwords, API tokens and the control token print as
+    /// `[redacted]` unless `show_secrets`.
     pub fn to_toml(&self, show_secrets: bool) -> Result<String, ConfigError> {
         let mut value =
             toml::Value::try_from(self).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -404,6 +424,13 @@ impl Config {
                     self.api_tokens.iter().map(|t| Some(&t.token)).collect(),
                 ),
             ];
+            if let (Some(token), Some(server)) = (
+                &self.server.control_token,
+                value.get_mut("server").and_then(toml::Value::as_table_mut),
+            ) {
+                let exposed = toml::Value::String(token.expose().to_owned());
+                server.insert("control_token".to_owned(), exposed);
+            }
             for (table, field, values) in secrets {
                 let Some(toml::Value::Array(items)) = value.get_mut(table) else {
                     continue;
@@ -547,16 +574,28 @@ impl Config {
                 "must be between 60 and 3600 seconds",
             ));
         }
-        if self.server.session_lifetime < 60 {
+        if !(60..=MAX_SESSION_LIFETIME).contains(&self.server.session_lifetime) {
             return Err(invalid(
                 "server.session_lifetime",
-                "must be at least 60 seconds",
+                format!(
+                    "must be between 60 and {MAX_SESSION_LIFETIME} seconds (90 days, Okta's longest session)"
+                ),
             ));
         }
-        if self.server.refresh_token_window < 600 {
+        if !(600..=MAX_REFRESH_TOKEN_WINDOW).contains(&self.server.refresh_token_window) {
             return Err(invalid(
                 "server.refresh_token_window",
-                "must be at least 600 seconds (Okta's minimum is 10 minutes)",
+                format!(
+                    "must be between 600 and {MAX_REFRESH_TOKEN_WINDOW} seconds (10 minutes to 5 years, as Okta allows)"
+                ),
+            ));
+        }
+        if let Some(token) = &self.server.control_token
+            && token.expose().len() < 16
+        {
+            return Err(invalid(
+                "server.control_token",
+                "must be at least 16 characters",
             ));
         }
         for (i, token) in self.api_tokens.iter().enumerate() {
@@ -939,6 +978,25 @@ token_endpoint_auth_method = "client_secret_basic"
             Config::from_json(&json).unwrap().to_toml(true).unwrap(),
             shown
         );
+    }
+
+    #[test]
+    fn server_durations_are_bounded_so_now_plus_lifetime_cannot_wrap() {
+        // TOML integers stop at i64::MAX.
+        for (key, value) in [
+            ("session_lifetime", i64::MAX.unsigned_abs()),
+            ("session_lifetime", MAX_SESSION_LIFETIME + 1),
+            ("refresh_token_window", i64::MAX.unsigned_abs()),
+            ("refresh_token_window", MAX_REFRESH_TOKEN_WINDOW + 1),
+            ("authorization_code_lifetime", i64::MAX.unsigned_abs()),
+            ("jwks_max_age", i64::MAX.unsigned_abs()),
+        ] {
+            let error = Config::from_toml(&format!("[server]\n{key} = {value}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(&format!("server.{key}")), "{key}: {error}");
+        }
+        assert!(Config::from_toml(&format!("[server]\nsession_lifetime = {MAX_SESSION_LIFETIME}\nrefresh_token_window = {MAX_REFRESH_TOKEN_WINDOW}\n")).is_ok());
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub enum OAuthErrorCode {
     InvalidRedirectUri,
     RequestNotSupported,
     RequestUriNotSupported,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    InvalidTarget,
+    UnmetAuthenticationRequirements,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -51,6 +58,13 @@ impl OAuthErrorCode {
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -179,12 +193,12 @@ impl OktaApiError {
         )
     }
 
-    /// E0000001: a request that names `field` failed validation; `cause` says how.
-    pub fn validation(field: &str, cause: impl Into<String>) -> Self {
+    /// E0000001: a validation error; `cause` names the field (`"field: what is wrong"`).
+    pub fn validation(what: &str, cause: impl Into<String>) -> Self {
         let mut error = Self::new(
             StatusCode::BAD_REQUEST,
             "E0000001",
-            format!("Api validation failed: {field}"),
+            format!("Api validation failed: {what}"),
         );
         error.causes.push(cause.into());
         error

@@ -327,7 +327,11 @@ mod tests {
         assert!(check(r#"status ne "DEPROVISIONED""#));
         assert!(check(r#"profile.login eq "ADA@EXAMPLE.COM""#));
         let unicode = Subject(json!({"name": "Zoë Ärzte"}));
-        assert!(Expr::parse(r#"name eq "ZOË ärzte""#).unwrap().matches(&unicode));
+        assert!(
+            Expr::parse(r#"name eq "ZOË ärzte""#)
+                .unwrap()
+                .matches(&unicode)
+        );
         assert!(Expr::parse(r#"name sw "zoË""#).unwrap().matches(&unicode));
     }
 

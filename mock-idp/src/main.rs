@@ -42,6 +42,10 @@ struct Args {
     /// (e.g. NODE_EXTRA_CA_CERTS for Okta's Node SDKs).
     #[arg(long, env = "MOCK_IDP_CA_OUT", requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` on the control API (`/__mock/`);
+    /// overrides `server.control_token`.
+    #[arg(long, env = "MOCK_IDP_CONTROL_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    control_token: Option<mock_idp::Secret>,
     /// Print the effective configuration (flags and environment applied) as
     /// TOML and exit; secrets are redacted unless --show-secrets.
     #[arg(long)]
@@ -77,7 +81,17 @@ fn load_config(args: &Args) -> Result<Config, String> {
             key_file: key.clone(),
         });
     }
+    if let Some(token) = args.control_token.clone() {
+        config.server.control_token = Some(token);
+        config
+            .validate()
+            .map_err(|error| format!("{error} (from --control-token / MOCK_IDP_CONTROL_TOKEN)"))?;
+    }
     Ok(config)
+}
+
+fn parse_secret(value: &str) -> Result<mock_idp::Secret, std::convert::Infallible> {
+    Ok(mock_idp::Secret::new(value))
 }
 
 #[tokio::main]

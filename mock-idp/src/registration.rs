@@ -70,6 +70,14 @@ impl Registry {
             .insert(client_id.to_owned(), details);
     }
 
+    /// A client from the configuration reports when this server started as its
+    /// `client_id_issued_at` (an integer, as a registered client's).
+    pub(crate) fn seed_issued_at(&self, client_id: &str, now: i64) {
+        let mut details = Map::new();
+        details.insert("client_id_issued_at".into(), Value::from(now));
+        self.set_details(client_id, details);
+    }
+
     fn remove(&self, client_id: &str) {
         self.details
             .write()
@@ -325,9 +333,14 @@ fn allowed_grants(application_type: &str) -> Option<&'static [&'static str]> {
             "implicit",
             "password",
             "refresh_token",
+            crate::device::GRANT_TYPE,
         ]),
         "browser" => Some(&["authorization_code", "implicit", "refresh_token"]),
-        "service" => Some(&["client_credentials"]),
+        "service" => Some(&[
+            "client_credentials",
+            crate::grants::token_exchange::GRANT_TYPE,
+            crate::grants::jwt_bearer::GRANT_TYPE,
+        ]),
         _ => None,
     }
 }

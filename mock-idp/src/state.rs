@@ -87,12 +87,19 @@ impl AppState {
         let clients = config
             .clients
             .iter()
-            .map(|c| (c.client_id.clone(), Arc::new(Client::from_config(c))))
+            .map(|c| {
+                let client = Client {
+                    seeded: true,
+                    ..Client::from_config(c)
+                };
+                (c.client_id.clone(), Arc::new(client))
+            })
             .collect();
         let directory = Directory::seeded(&config.users, clock.now());
         let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
         let org_id = derived_id("00o", &base_url);
-        Self(Arc::new(Inner {
+        let seeded_at = clock.now();
+        let state = Self(Arc::new(Inner {
             org_id,
             base_url,
             clock,
@@ -106,7 +113,11 @@ impl AppState {
             directory: RwLock::new(directory),
             api_tokens,
             store: Store::default(),
-        }))
+        }));
+        for client in &config.clients {
+            state.registry.seed_issued_at(&client.client_id, seeded_at);
+        }
+        state
     }
 }
 
@@ -374,6 +385,12 @@ pub struct Client {
     pub auto_login: Option<String>,
     /// ID tokens for this client are encrypted (JWE) when set.
     pub id_token_encryption: Option<crate::jwe::IdTokenEncryption>,
+    /// From the configuration file: its documented secret and settings are fixed.
+    pub seeded: bool,
+    /// Authorize requests must be pushed first (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
+    /// Token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -411,6 +428,9 @@ impl Client {
                 config.id_token_encrypted_response_enc.as_deref(),
                 config.jwks.as_ref(),
             ),
+            seeded: false,
+            require_pushed_authorization_requests: config.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: config.dpop_bound_access_tokens,
         }
     }
 

@@ -86,12 +86,18 @@ pub struct AdminHandle {
     shutdown: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     runtime: Arc<Runtime>,
+    tls: Option<Arc<crate::server_tls::ServerTls>>,
 }
 
 impl AdminHandle {
     /// The admin listener's address.
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         self.addr
+    }
+
+    /// The admin listener's TLS (`[admin.tls]`), for reloads.
+    pub fn tls(&self) -> Option<Arc<crate::server_tls::ServerTls>> {
+        self.tls.clone()
     }
 
     /// Reloads from the store now (what the poller does).
@@ -121,7 +127,7 @@ pub async fn start(
         key: "store".into(),
         message: e.to_string(),
     };
-    let (apps, mappings) = live::records_of(&base);
+    let (apps, mappings) = crate::policy::records_of(&base);
     if opts.store.seed(&apps, &mappings).await.map_err(se)? {
         tracing::info!(
             store = opts.store.url(),
@@ -167,18 +173,36 @@ pub async fn start(
             poller.poll().await;
         }
     }));
-    let (mut addr, mut shutdown) = (None, None);
+    let (mut addr, mut shutdown, mut tls) = (None, None, None);
     if let Some((listener, _)) = opts.admin {
         addr = listener.local_addr().ok();
         let (tx, rx) = oneshot::channel::<()>();
         shutdown = Some(tx);
-        let router = router(rt.clone());
+        // Served like the proxy port (head and idle timeouts, caps, eviction), within a
+        // connection cap of its own, so neither listener can starve the other.
+        let max_connections = base
+            .admin
+            .as_ref()
+            .map_or(crate::config::DEFAULT_ADMIN_MAX_CONNECTIONS, |a| {
+                a.max_connections
+            });
+        let limits = crate::server::ClientLimits {
+            header_timeout: base.client_header_timeout,
+            send_timeout: base.client_send_timeout,
+            shutdown_grace: opts.as_timeout + base.client_send_timeout,
+            max_connections,
+            max_connections_per_client: base.max_connections_per_client.min(max_connections),
+        };
+        if let Some(t) = base.admin.as_ref().and_then(|a| a.tls.as_ref()) {
+            let t = crate::server_tls::ServerTls::new(t, "admin")?;
+            tasks.push(t.watch());
+            tls = Some(t);
+        }
+        let server =
+            crate::server::Server::start_here(listener, router(rt.clone()), limits, tls.clone());
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = rx.await;
+            server.shutdown(Duration::ZERO).await;
         }));
         tracing::info!(addr = ?addr, "admin API listening");
     }
@@ -187,6 +211,7 @@ pub async fn start(
         shutdown,
         tasks,
         runtime: rt,
+        tls,
     })
 }
 

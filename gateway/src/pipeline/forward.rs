@@ -1,7 +1,8 @@
 //! Step 6, forward: send the request to the API's upstream over a pooled connection, with the
 //! gateway's identity headers. Any header the client sent that looks like one of them (names
 //! compared ignoring case and `_`/`-`) is removed first, as are hop-by-hop headers, the
-//! `Authorization` header and method-override headers.
+//! `Authorization` header, method-override headers, proxy headers and other proxies' identity
+//! claims (`[identity_headers]`), all by [`is_stripped`].
 //!
 //! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, spoken by
 //! `crate::upstream`'s client in the request's own task: a proxied request is one task, with no
@@ -17,7 +18,8 @@ use super::route::RouteMatch;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::upstream::{
-    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
+    HeadRewrite, Pool, TlsKey, UpstreamProtocol, exchange, field_name_is, field_name_starts_with,
+    is_field_value,
 };
 
 /// The identity headers the gateway sets.
@@ -88,11 +90,17 @@ struct Upstream {
     pool: Arc<Pool>,
 }
 
+/// What a pool is for: scheme, `host:port`, protocol, TLS settings.
+type PoolKey = (String, String, UpstreamProtocol, Option<TlsKey>);
+
 /// The pooled connections to all upstreams.
 #[derive(Debug)]
 pub struct Forwarder {
     timeout: Duration,
     upstreams: Vec<Upstream>,
+    /// `Config::stripped_identity_headers`: identity and client-address claims of other
+    /// proxies (`Remote-User`, `CF-Connecting-IP`…), never passed on.
+    stripped_identity: Vec<String>,
 }
 
 /// Client-supplied proxy headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`...): an upstream
@@ -103,10 +111,14 @@ fn is_identity_like(name: &str) -> bool {
     field_name_starts_with(name, IDENTITY_PREFIX)
 }
 
-fn is_stripped(name: &str) -> bool {
+/// Whether a client header is left out: the gateway's own identity headers in any spelling,
+/// proxy and hop-by-hop headers, and `identity` (the configured identity-claim list). The one
+/// rule for what of the client's head does not reach the upstream.
+fn is_stripped(name: &str, identity: &[String]) -> bool {
     is_identity_like(name)
         || field_name_starts_with(name, FORWARDED_PREFIX)
         || STRIPPED.iter().any(|s| field_name_is(name, s))
+        || identity.iter().any(|s| field_name_is(name, s))
 }
 
 /// The header names `Connection` lists (hop-by-hop by that listing, RFC 9110 §7.6.1).
@@ -128,8 +140,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 impl Forwarder {
-    /// A forwarder for the configured APIs.
+    /// A forwarder for the configured APIs. APIs with the same scheme, host, port and TLS
+    /// settings share a pool.
     pub fn new(config: &Config) -> Self {
+        let mut pools: Vec<(PoolKey, Arc<Pool>)> = Vec::new();
         let upstreams = config
             .apis
             .iter()
@@ -142,17 +156,33 @@ impl Forwarder {
                     None => host.to_owned(),
                 };
                 let address = format!("{host}:{}", u.port_or_known_default().unwrap_or(80));
+                let client = &a.upstream_client;
+                let key = (
+                    u.scheme().to_owned(),
+                    address.clone(),
+                    client.protocol,
+                    client.tls.as_ref().map(|t| t.key.clone()),
+                );
+                let pool = match pools.iter().find(|(k, _)| *k == key) {
+                    Some((_, pool)) => pool.clone(),
+                    None => {
+                        let pool = Arc::new(Pool::new(address, client, config.workers));
+                        pools.push((key, pool.clone()));
+                        pool
+                    }
+                };
                 Upstream {
                     host: HeaderValue::from_str(&authority)
                         .unwrap_or(HeaderValue::from_static("localhost")),
                     prefix: u.path().trim_end_matches('/').to_owned(),
-                    pool: Arc::new(Pool::new(address, config.workers)),
+                    pool,
                 }
             })
             .collect();
         Self {
             timeout: config.upstream_timeout,
             upstreams,
+            stripped_identity: config.stripped_identity_headers.clone(),
         }
     }
 
@@ -183,7 +213,9 @@ impl Forwarder {
         // removed from or inserted into it (each would hash a name and allocate).
         let listed = connection_listed(req.headers());
         let leave_out = |n: &HeaderName| {
-            n == header::HOST || is_stripped(n.as_str()) || listed.iter().any(|l| l == n)
+            n == header::HOST
+                || is_stripped(n.as_str(), &self.stripped_identity)
+                || listed.iter().any(|l| l == n)
         };
         // What cannot be passed on faithfully refuses the token rather than being dropped or
         // mangled: a subject with a line break, or a scope with a space (which an upstream
@@ -298,7 +330,7 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "x-gateway_application",
             "x_gateway-anything",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in [
             "authorization",
@@ -306,7 +338,7 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "x_http_method_override",
             "proxy-authorization",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in [
             "x-forwarded-for",
@@ -314,10 +346,10 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "forwarded",
             "x-real-ip",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in ["accept", "x-gatewayx", "content-type", "x-forwardedx"] {
-            assert!(!is_stripped(n), "{n}");
+            assert!(!is_stripped(n, &[]), "{n}");
         }
     }
 }

@@ -46,6 +46,22 @@ fn not_found(client_id: &str) -> ClientsError {
     OktaApiError::not_found(client_id, "PublicClientApp").into()
 }
 
+/// A client from the configuration file keeps its documented secret and
+/// settings: a test suite (or a colleague) relies on them, and a `PUT` or
+/// `newSecret` through the SSWS token would break every other user of the mock.
+/// Okta answers a change an admin may not make with 403 `E0000006`. (The
+/// application view, `/api/v1/apps`, keeps the same rule.)
+pub(crate) fn refuse_seeded(state: &AppState, client_id: &str) -> Result<(), OktaApiError> {
+    if state.registered_client(client_id).is_some_and(|c| c.seeded) {
+        let mut error = OktaApiError::forbidden();
+        error.causes.push(format!(
+            "client_id: {client_id} comes from the mock's configuration file; change it there"
+        ));
+        return Err(error);
+    }
+    Ok(())
+}
+
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ClientsError> {
     Ok(crate::management::json_body(body)?)
 }
@@ -128,6 +144,7 @@ pub async fn replace(
     Path(client_id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ClientsError> {
+    refuse_seeded(&state, &client_id)?;
     let metadata = json_body(body)?;
     state
         .replace_client(&client_id, &metadata)?
@@ -154,6 +171,7 @@ pub async fn new_secret(
     _token: ApiToken,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ClientsError> {
+    refuse_seeded(&state, &client_id)?;
     state
         .rotate_client_secret(&client_id)?
         .map(Json)

@@ -24,12 +24,15 @@ pub mod authorize;
 pub mod clients;
 pub mod control;
 pub mod cors;
+pub mod device;
 pub mod discovery;
+pub mod global_revocation;
 pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod management;
+pub mod par;
 pub mod revoke;
 pub mod sessions;
 pub mod token;
@@ -100,6 +103,16 @@ pub fn router(state: AppState) -> Router {
                     .route_layer(trusted()),
             )
             .route(
+                &format!("{prefix}/v1/par"),
+                post(par::par)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
+            )
+            .route(
+                &format!("{prefix}/v1/device/authorize"),
+                post(device::device_authorize),
+            )
+            .route(
                 &format!("{prefix}/v1/logout"),
                 get(logout::logout_get).post(logout::logout_post),
             )
@@ -108,6 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration).options(cors::document_preflight),
+        )
+        .route(
+            "/.well-known/okta-organization",
+            get(discovery::okta_organization).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
@@ -144,12 +161,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login/login.htm", post(login::login_post))
         .route(
+            "/activate",
+            get(device::activate_get).post(device::activate_post),
+        )
+        .route(
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
         )
         .merge(management::router())
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
+        .route(
+            "/oauth2/v1/global-token-revocation",
+            post(global_revocation::global_token_revocation),
+        )
         .route(
             "/oauth2/v1/clients",
             post(clients::create).get(clients::list),
@@ -178,7 +203,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::faults::record_requests,
         ))
-        .merge(control_routes())
+        .merge(control_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -192,7 +217,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The control API: outside the fault and rate-limit layers, so a test can
 /// always undo what it set up.
-fn control_routes() -> Router<AppState> {
+fn control_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/__mock", get(control::page))
         .route("/__mock/", get(control::page))
@@ -221,9 +246,14 @@ fn control_routes() -> Router<AppState> {
             axum::routing::delete(control::remove_claims),
         )
         .route("/__mock/tokens", post(control::mint_token))
+        .route("/__mock/device", post(control::decide_device))
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::require_control_token,
+        ))
         .route("/__mock/health", get(control::health))
 }
 
@@ -245,9 +275,10 @@ async fn await_keys(
     request: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
-    const KEYLESS: [&str; 2] = [
+    const KEYLESS: [&str; 3] = [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
+        "/.well-known/okta-organization",
     ];
     let path = request.uri().path();
     let all_ready = state

@@ -5,16 +5,22 @@
 mod support;
 mod user_support;
 
+mod cli;
 mod client_auth;
 mod client_credentials;
 mod control;
 mod cors;
+mod device;
 mod discovery;
+mod dpop;
 mod encrypted_id_token;
+mod exchange;
 mod introspect;
 mod jwks;
+mod okta_extras;
 mod okta_sdks;
 mod openapi;
+mod par;
 mod registration;
 mod revoke;
 mod robustness;
@@ -36,4 +42,5 @@ mod management_support;
 mod management_users;
 mod refresh;
 mod sessions;
+mod step_up;
 mod userinfo;

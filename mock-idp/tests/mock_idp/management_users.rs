@@ -3,10 +3,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::login_page::{id_token_claims, open_login, submit};
+use crate::login_page::id_token_claims;
 use crate::management_support::*;
 use crate::support::{http, start};
-use crate::user_support::{USER_ID, USER_LOGIN, authorize_url, browser_like, web_params};
+use crate::user_support::{
+    USER_ID, USER_LOGIN, authorize_url, browser_like, open_login, submit, web_params,
+};
 
 const PASSWORD: &str = "Fresh-Passw0rd-2026";
 

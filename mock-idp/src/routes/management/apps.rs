@@ -225,6 +225,7 @@ pub async fn replace(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, OktaApiError> {
     let metadata = metadata_of(&json_body(body)?)?;
+    crate::routes::clients::refuse_seeded(&state, &id)?;
     state
         .replace_client(&id, &metadata)
         .map_err(validation)?
@@ -275,6 +276,7 @@ pub async fn new_secret(
     _token: ApiToken,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, OktaApiError> {
+    crate::routes::clients::refuse_seeded(&state, &id)?;
     let rotated = state
         .rotate_client_secret(&id)
         .map_err(validation)?

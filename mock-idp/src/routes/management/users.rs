@@ -200,8 +200,9 @@ fn find(state: &AppState, key: &str) -> Result<Arc<User>, OktaApiError> {
 }
 
 /// Applies `change` to the user under the directory's write lock (so two admin
-/// calls cannot interleave), stamping `lastUpdated`. Ending the user's sessions
-/// when they may no longer sign in is part of every change.
+/// calls cannot interleave), stamping `lastUpdated`. A user who may no longer
+/// sign in is logged out everywhere (sessions ended, refresh tokens revoked), as
+/// Okta does on suspension and deactivation.
 fn change_user<R>(
     state: &AppState,
     key: &str,
@@ -221,7 +222,7 @@ fn change_user<R>(
         .map_err(|e| directory_error(e, key))?;
     drop(directory);
     if !user.can_sign_in() {
-        state.store.end_sessions_of(&user.id);
+        state.store.log_user_out_everywhere(&user.id, now);
     }
     Ok((user, out))
 }
@@ -400,7 +401,9 @@ pub async fn delete(
     let user = find(&state, &id)?;
     if user.status == UserStatus::Deprovisioned {
         state.directory_mut().remove_user(&user.id);
-        state.store.end_sessions_of(&user.id);
+        state
+            .store
+            .log_user_out_everywhere(&user.id, state.clock.now());
     } else {
         change_user(&state, &id, |user, now| {
             set_status(user, UserStatus::Deprovisioned, now);
@@ -574,13 +577,21 @@ pub async fn groups(
     ))
 }
 
-/// `DELETE /api/v1/users/{id}/sessions`: every browser session of the user ends.
+/// `DELETE /api/v1/users/{id}/sessions`: every browser session of the user ends;
+/// with `oauthTokens=true` their refresh tokens are revoked too.
 pub async fn clear_sessions(
     State(state): State<AppState>,
     _token: ApiToken,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, OktaApiError> {
     let user = find(&state, &id)?;
-    state.store.end_sessions_of(&user.id);
+    if query_flag(&query, "oauthTokens", false) {
+        state
+            .store
+            .log_user_out_everywhere(&user.id, state.clock.now());
+    } else {
+        state.store.end_sessions_of(&user.id);
+    }
     Ok(DONE)
 }
