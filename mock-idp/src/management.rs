@@ -156,6 +156,22 @@ impl Paging {
         (page, more)
     }
 
+    /// A list answer: the first `limit` of `items`, rendered, with the `Link`
+    /// header whose `next` starts after the last one's id.
+    pub fn list<T>(
+        &self,
+        base: &str,
+        query: &HashMap<String, String>,
+        items: impl Iterator<Item = T>,
+        id: impl Fn(&T) -> &str,
+        render: impl Fn(&T) -> serde_json::Value,
+    ) -> Response {
+        let (page, more) = self.take(items);
+        let next = more.then(|| page.last().map(&id)).flatten();
+        let body = page.iter().map(render).collect();
+        self.respond(base, query, body, next)
+    }
+
     /// A JSON page with Okta's `Link` header: `self` (the query as sent) and,
     /// when more follow, `next` (the same query with `after` = `next_cursor`).
     pub fn respond(

@@ -17,29 +17,12 @@ fn node_dir() -> PathBuf {
 
 #[tokio::test]
 async fn oktas_node_sdks_work_against_the_mock_over_https() {
-    let dir = node_dir();
-    let installed = dir.join("node_modules/@okta/okta-auth-js").exists()
-        && dir.join("node_modules/@okta/jwt-verifier").exists();
-    if !installed {
-        let message = format!(
-            "Okta SDK packages are not installed: run `npm ci --prefix {}` (needs the npm registry)",
-            dir.display()
-        );
-        assert!(
-            std::env::var("OKTA_SDK_TESTS").as_deref() != Ok("required"),
-            "{message}"
-        );
-        eprintln!("SKIPPED oktas_node_sdks_work_against_the_mock_over_https: {message}");
+    let test = "oktas_node_sdks_work_against_the_mock_over_https";
+    if !installed(test, &["@okta/okta-auth-js", "@okta/jwt-verifier"]) {
         return;
     }
-    let idp = mock_idp::MockIdp::builder()
-        .tls(mock_idp::tls::TlsMode::Generated)
-        .start()
-        .await
-        .expect("mock starts with TLS");
+    let (idp, ca) = tls_mock().await;
     assert!(idp.issuer().starts_with("https://localhost:"));
-    let ca = tempfile_path("mock-idp-ca.pem");
-    std::fs::write(&ca, idp.ca_pem().expect("generated CA")).unwrap();
 
     let issuer = idp.issuer();
     let output = tokio::task::spawn_blocking(move || {
@@ -82,27 +65,12 @@ async fn oktas_node_sdks_work_against_the_mock_over_https() {
 
 #[tokio::test]
 async fn oktas_management_sdk_provisions_users_groups_and_apps() {
-    let dir = node_dir();
-    if !dir.join("node_modules/@okta/okta-sdk-nodejs").exists() {
-        let message = format!(
-            "@okta/okta-sdk-nodejs is not installed: run `npm ci --prefix {}` (needs the npm registry)",
-            dir.display()
-        );
-        assert!(
-            std::env::var("OKTA_SDK_TESTS").as_deref() != Ok("required"),
-            "{message}"
-        );
-        eprintln!("SKIPPED oktas_management_sdk_provisions_users_groups_and_apps: {message}");
+    let test = "oktas_management_sdk_provisions_users_groups_and_apps";
+    if !installed(test, &["@okta/okta-sdk-nodejs"]) {
         return;
     }
     // The SDK insists on an https org URL.
-    let idp = mock_idp::MockIdp::builder()
-        .tls(mock_idp::tls::TlsMode::Generated)
-        .start()
-        .await
-        .expect("mock starts with TLS");
-    let ca = tempfile_path("mock-idp-ca.pem");
-    std::fs::write(&ca, idp.ca_pem().expect("generated CA")).unwrap();
+    let (idp, ca) = tls_mock().await;
     let org_url = idp.base_url().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -133,6 +101,42 @@ async fn oktas_management_sdk_provisions_users_groups_and_apps() {
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
     }
+}
+
+/// Whether the npm packages are installed; without them the test says so and
+/// stops, unless `OKTA_SDK_TESTS=required` makes their absence a failure.
+#[allow(clippy::print_stderr)] // the SKIPPED line is the test's report
+fn installed(test: &str, packages: &[&str]) -> bool {
+    let dir = node_dir();
+    if packages
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).exists())
+    {
+        return true;
+    }
+    let message = format!(
+        "{} not installed: run `npm ci --prefix {}` (needs the npm registry)",
+        packages.join(", "),
+        dir.display()
+    );
+    assert!(
+        std::env::var("OKTA_SDK_TESTS").as_deref() != Ok("required"),
+        "{message}"
+    );
+    eprintln!("SKIPPED {test}: {message}");
+    false
+}
+
+/// A mock over https with a generated CA, and the CA's PEM file for NODE_EXTRA_CA_CERTS.
+async fn tls_mock() -> (mock_idp::MockIdp, PathBuf) {
+    let idp = mock_idp::MockIdp::builder()
+        .tls(mock_idp::tls::TlsMode::Generated)
+        .start()
+        .await
+        .expect("mock starts with TLS");
+    let ca = tempfile_path("mock-idp-ca.pem");
+    std::fs::write(&ca, idp.ca_pem().expect("generated CA")).unwrap();
+    (idp, ca)
 }
 
 fn tempfile_path(name: &str) -> PathBuf {

@@ -197,15 +197,15 @@ pub async fn list(
                 .is_none_or(|p| c.client_name.to_lowercase().starts_with(p))
         })
         .map(|c| AppView(representation(&state, &c)))
-        .filter(|app| expr.as_ref().is_none_or(|e| e.matches(app)))
-        .map(|app| app.0);
-    let (page, more) = paging.take(apps);
-    let next = more
-        .then(|| page.last().and_then(|a| a["id"].as_str()))
-        .flatten()
-        .map(str::to_owned);
+        .filter(|app| expr.as_ref().is_none_or(|e| e.matches(app)));
     let base = format!("{}/api/v1/apps", state.base_url());
-    Ok(paging.respond(&base, &query, page, next.as_deref()))
+    Ok(paging.list(
+        &base,
+        &query,
+        apps,
+        |app| app.0["id"].as_str().unwrap_or_default(),
+        |app| app.0.clone(),
+    ))
 }
 
 /// `GET /api/v1/apps/{id}`.

@@ -127,17 +127,18 @@ pub async fn list(
                 .as_ref()
                 .is_none_or(|p| group.name.to_lowercase().starts_with(p))
     };
-    let (page, more) = paging.take(
-        state
-            .directory()
-            .groups_after(paging.after.as_deref())
-            .filter(|g| selected(g))
-            .cloned(),
-    );
-    let next = more.then(|| page.last().map(|g| g.id.as_str())).flatten();
     let base = format!("{}/api/v1/groups", state.base_url());
-    let body = page.iter().map(|g| representation(&state, g)).collect();
-    Ok(paging.respond(&base, &query, body, next))
+    let directory = state.directory();
+    let groups = directory
+        .groups_after(paging.after.as_deref())
+        .filter(|g| selected(g));
+    Ok(paging.list(
+        &base,
+        &query,
+        groups,
+        |g| &g.id,
+        |g| representation(&state, g),
+    ))
 }
 
 /// `GET /api/v1/groups/{id}`.
@@ -190,25 +191,21 @@ pub async fn members(
 ) -> Result<Response, OktaApiError> {
     let group = find(&state, &id)?;
     let paging = Paging::from_query(&query, 200)?;
-    let (page, more) = paging.take(
-        state
-            .directory()
-            .members(&group)
-            .filter(|u| {
-                paging
-                    .after
-                    .as_ref()
-                    .is_none_or(|a| u.id.as_str() > a.as_str())
-            })
-            .cloned(),
-    );
-    let next = more.then(|| page.last().map(|u| u.id.as_str())).flatten();
     let base = format!("{}/api/v1/groups/{id}/users", state.base_url());
-    let body = page
-        .iter()
-        .map(|u| super::users::representation(&state, u))
-        .collect();
-    Ok(paging.respond(&base, &query, body, next))
+    let directory = state.directory();
+    let members = directory.members(&group).filter(|u| {
+        paging
+            .after
+            .as_ref()
+            .is_none_or(|a| u.id.as_str() > a.as_str())
+    });
+    Ok(paging.list(
+        &base,
+        &query,
+        members,
+        |u| &u.id,
+        |u| super::users::representation(&state, u),
+    ))
 }
 
 /// `PUT /api/v1/groups/{id}/users/{userId}`: 204.

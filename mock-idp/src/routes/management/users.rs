@@ -335,17 +335,18 @@ pub async fn list(
         }
         (None, None) => user.status != UserStatus::Deprovisioned,
     };
-    let (page, more) = paging.take(
-        state
-            .directory()
-            .users_after(paging.after.as_deref())
-            .filter(|u| selected(u))
-            .cloned(),
-    );
-    let next = more.then(|| page.last().map(|u| u.id.as_str())).flatten();
     let base = format!("{}/api/v1/users", state.base_url());
-    let body = page.iter().map(|u| representation(&state, u)).collect();
-    Ok(paging.respond(&base, &query, body, next))
+    let directory = state.directory();
+    let users = directory
+        .users_after(paging.after.as_deref())
+        .filter(|u| selected(u));
+    Ok(paging.list(
+        &base,
+        &query,
+        users,
+        |u| &u.id,
+        |u| representation(&state, u),
+    ))
 }
 
 /// `POST /api/v1/users/{id}`: a partial update (profile fields merged; `null` clears one).
@@ -420,21 +421,26 @@ pub async fn lifecycle(
     Path((id, action)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, OktaApiError> {
-    let refuse =
-        |status, code, summary: &'static str| Err(OktaApiError::new(status, code, summary));
+    // Each transition's precondition, refused with Okta's error for it.
+    let require = |ok: bool, status, code, summary: &'static str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(OktaApiError::new(status, code, summary))
+        }
+    };
     let send_email = query_flag(&query, "sendEmail", true);
     let base = state.base_url().to_owned();
     let (user, body) = change_user(&state, &id, |user, now| {
         let mut body = json!({});
         match action.as_str() {
             "activate" | "reactivate" => {
-                if user.status == UserStatus::Active {
-                    return refuse(
-                        StatusCode::FORBIDDEN,
-                        "E0000016",
-                        "Activation failed because the user is already active",
-                    );
-                }
+                require(
+                    user.status != UserStatus::Active,
+                    StatusCode::FORBIDDEN,
+                    "E0000016",
+                    "Activation failed because the user is already active",
+                )?;
                 let next = if user.password.is_some() {
                     UserStatus::Active
                 } else {
@@ -452,46 +458,42 @@ pub async fn lifecycle(
             }
             "deactivate" => set_status(user, UserStatus::Deprovisioned, now),
             "suspend" => {
-                if user.status != UserStatus::Active {
-                    return refuse(
-                        StatusCode::BAD_REQUEST,
-                        "E0000001",
-                        "Api validation failed: Cannot suspend a user that is not active",
-                    );
-                }
+                require(
+                    user.status == UserStatus::Active,
+                    StatusCode::BAD_REQUEST,
+                    "E0000001",
+                    "Api validation failed: Cannot suspend a user that is not active",
+                )?;
                 set_status(user, UserStatus::Suspended, now);
             }
             "unsuspend" => {
-                if user.status != UserStatus::Suspended {
-                    return refuse(
-                        StatusCode::BAD_REQUEST,
-                        "E0000001",
-                        "Api validation failed: Cannot unsuspend a user that is not suspended",
-                    );
-                }
+                require(
+                    user.status == UserStatus::Suspended,
+                    StatusCode::BAD_REQUEST,
+                    "E0000001",
+                    "Api validation failed: Cannot unsuspend a user that is not suspended",
+                )?;
                 set_status(user, UserStatus::Active, now);
             }
             "unlock" => {
-                if user.status != UserStatus::LockedOut {
-                    return refuse(
-                        StatusCode::FORBIDDEN,
-                        "E0000032",
-                        "Unlock is not allowed for this user.",
-                    );
-                }
+                require(
+                    user.status == UserStatus::LockedOut,
+                    StatusCode::FORBIDDEN,
+                    "E0000032",
+                    "Unlock is not allowed for this user.",
+                )?;
                 set_status(user, UserStatus::Active, now);
             }
             "expire_password" => {
-                if !matches!(
-                    user.status,
-                    UserStatus::Active | UserStatus::PasswordExpired
-                ) {
-                    return refuse(
-                        StatusCode::FORBIDDEN,
-                        "E0000006",
-                        "You do not have permission to perform the requested action",
-                    );
-                }
+                require(
+                    matches!(
+                        user.status,
+                        UserStatus::Active | UserStatus::PasswordExpired
+                    ),
+                    StatusCode::FORBIDDEN,
+                    "E0000006",
+                    "You do not have permission to perform the requested action",
+                )?;
                 set_status(user, UserStatus::PasswordExpired, now);
                 body = Value::Null;
             }
