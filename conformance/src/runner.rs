@@ -1,8 +1,6 @@
 //! Selection (by area or id), ordering, running, and turning recorded
 //! observations into verdicts with the target's expectations applied.
 
-use std::time::Instant;
-
 use serde::Serialize;
 
 use crate::checks::{self, CheckDef, Ctx, Raw, Status, catalogue::CATALOGUE};
@@ -181,11 +179,8 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
 
 /// Runs the selected areas in `cx` and produces the report.
 pub async fn run_in(mut cx: Ctx, expectations: &Expectations, sel: &Selection) -> Report {
-    let started = Instant::now();
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started = crate::clock::stopwatch();
+    let started_unix = u64::try_from(crate::clock::unix_now()).unwrap_or(0);
     for area in sel.areas() {
         run_area(&mut cx, area).await;
     }

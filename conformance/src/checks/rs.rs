@@ -325,7 +325,7 @@ pub async fn run(cx: &mut Ctx) {
                     "the target could not mint a token for another audience",
                 ),
             }
-            let now = super::intro::now();
+            let now = crate::clock::unix_now();
             if let Some(t) =
                 mint(json!({"client_id": svc, "scopes": [scope], "claims": {"nbf": now + 3600}}))
             {

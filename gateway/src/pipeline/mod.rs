@@ -205,6 +205,10 @@ impl Pipeline {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
             Some(token) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "elapsed time for the validation-latency metric, not a token time"
+                )]
                 let started = Instant::now();
                 let result = self
                     .validators
