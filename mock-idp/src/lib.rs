@@ -381,8 +381,13 @@ impl MockIdp {
     }
 
     /// Mints an access token for a client without a flow (a test helper):
-    /// the same claims the token endpoint would issue for client_credentials.
-    pub fn mint_access_token(&self, client_id: &str, scopes: &[&str]) -> String {
+    /// the same claims the token endpoint would issue for client_credentials. Fails only if the
+    /// claims cannot be serialised.
+    pub fn mint_access_token(
+        &self,
+        client_id: &str,
+        scopes: &[&str],
+    ) -> Result<String, serde_json::Error> {
         let server = self.default_server();
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let request = tokens::AccessTokenRequest {
@@ -392,9 +397,7 @@ impl MockIdp {
             lifetime: server.access_token_lifetime,
             extra: serde_json::Map::new(),
         };
-        tokens::mint_access_token(server, request, self.state.clock.now())
-            .map(|t| t.token)
-            .unwrap_or_default()
+        tokens::mint_access_token(server, request, self.state.clock.now()).map(|t| t.token)
     }
 
     /// Injects a fault; it is removed when the guard drops (or after `times`).
