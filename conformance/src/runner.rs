@@ -22,7 +22,7 @@ impl Selection {
     pub fn areas(&self) -> Vec<&'static str> {
         checks::AREAS
             .iter()
-            .copied()
+            .map(|a| a.name)
             .filter(|a| {
                 self.only.is_empty()
                     || self.only.iter().any(|o| {
@@ -47,7 +47,7 @@ impl Selection {
         self.only
             .iter()
             .filter(|o| {
-                !checks::AREAS.iter().any(|a| o.eq_ignore_ascii_case(a))
+                !checks::AREAS.iter().any(|a| o.eq_ignore_ascii_case(a.name))
                     && checks::def(&o.to_ascii_uppercase()).is_none()
             })
             .cloned()
@@ -206,28 +206,8 @@ pub async fn run(target: Target, sel: &Selection) -> anyhow::Result<Report> {
 }
 
 async fn run_area(cx: &mut Ctx, area: &str) {
-    use checks::*;
-    match area {
-        "DISC" => disc::run(cx).await,
-        "JWKS" => jwks::run(cx).await,
-        "TOK-GEN" => tok_gen::run(cx).await,
-        "TOK-CC" => tok_cc::run(cx).await,
-        "CAUTH" => cauth::run(cx).await,
-        "INTRO" => intro::run(cx).await,
-        "REV" => rev::run(cx).await,
-        "JOSE" => jose::run(cx).await,
-        "JWTAT" => jwtat::run(cx).await,
-        "AUTHZ" => Box::pin(authz::run(cx)).await,
-        "PKCE" => Box::pin(pkce::run(cx)).await,
-        "TOK-AC" => Box::pin(tok_ac::run(cx)).await,
-        "IDT" => Box::pin(idt::run(cx)).await,
-        "OIDC" => Box::pin(oidc::run(cx)).await,
-        "RT" => Box::pin(rt::run(cx)).await,
-        "UI" => Box::pin(ui::run(cx)).await,
-        "DCR" => Box::pin(dcr::run(cx)).await,
-        "RS" => Box::pin(rs::run(cx)).await,
-        "BCP" => Box::pin(bcp::run(cx)).await,
-        _ => {}
+    if let Some(area) = checks::area(area) {
+        (area.run)(cx).await;
     }
 }
 
