@@ -26,6 +26,8 @@ pub mod control;
 pub mod error;
 mod faults;
 pub mod form;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod grants;
 pub mod html;
 mod http_date;

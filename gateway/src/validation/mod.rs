@@ -1,7 +1,6 @@
 //! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
-pub mod fuzz;
 pub mod hmac;
 pub mod introspection;
 pub mod jwt;
