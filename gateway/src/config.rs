@@ -47,6 +47,7 @@ struct RawConfig {
     client_header_timeout_seconds: Option<u64>,
     client_send_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
+    max_connections_per_client: Option<u64>,
     workers: Option<u64>,
     #[serde(default)]
     authorization_servers: Vec<RawAuthServer>,
@@ -65,12 +66,14 @@ struct RawConfig {
 struct RawAdmin {
     listen: Option<String>,
     token: String,
+    max_connections: Option<u64>,
 }
 
 impl fmt::Debug for RawAdmin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawAdmin")
             .field("listen", &self.listen)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +146,10 @@ struct RawApi {
     name: String,
     base_path: String,
     upstream: String,
+    #[serde(default)]
+    upstream_protocol: Option<crate::upstream::UpstreamProtocol>,
+    #[serde(default)]
+    upstream_tls: Option<crate::upstream::RawUpstreamTls>,
     #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
@@ -278,9 +285,12 @@ pub struct Config {
     /// How long a write to a client may make no progress (a client that stops reading its
     /// response); then the connection is closed, with the upstream connection feeding it.
     pub client_send_timeout: Duration,
-    /// Client connections open at once, beyond which new ones are closed at once (so that
-    /// slow clients cannot use up the descriptors upstream connections need).
+    /// Client connections open at once; beyond it the oldest idle one is closed for a new one,
+    /// or the new one when none is idle (so that slow clients cannot use up the descriptors
+    /// upstream connections need).
     pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 client: its /64).
+    pub max_connections_per_client: usize,
     /// Threads serving the proxy port, each with its own connections and upstream pool
     /// (`workers`; default: one per CPU).
     pub workers: usize,
@@ -303,6 +313,8 @@ pub struct Config {
 pub struct AdminConfig {
     /// Where it listens (default 127.0.0.1:8081); never the proxy port.
     pub listen: SocketAddr,
+    /// Its client connections open at once (default 32), apart from the proxy port's.
+    pub max_connections: usize,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -342,25 +354,6 @@ pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CLIENT_HEADER_TIMEOUT_SECONDS: u64 = 3600;
 /// `client_send_timeout_seconds` when unset: nginx's `send_timeout`.
 pub const DEFAULT_CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest `max_connections`.
-pub const MAX_CONNECTIONS: u64 = 1_000_000;
-
-/// `max_connections` when unset: half the process's open-file limit (each client connection
-/// may hold an upstream one), at least 64.
-fn default_max_connections() -> usize {
-    let soft_limit = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            match line.split_whitespace().nth(3)? {
-                "unlimited" => Some(MAX_CONNECTIONS as usize * 2),
-                n => n.parse::<usize>().ok(),
-            }
-        })
-        .unwrap_or(1024);
-    (soft_limit / 2).clamp(64, MAX_CONNECTIONS as usize)
-}
-
 /// The default listen address of the admin API.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
 
@@ -392,6 +385,18 @@ pub struct AuthServerConfig {
     /// The management API token (`SSWS`) used for dynamic client registration.
     pub api_token: Option<Secret>,
 }
+
+impl AuthServerConfig {
+    /// The clock skew allowed for this server's tokens: the local setting, or the default.
+    pub fn clock_skew(&self) -> u64 {
+        self.local
+            .as_ref()
+            .map_or(DEFAULT_CLOCK_SKEW_SECONDS, |l| l.clock_skew)
+    }
+}
+
+/// `local.clock_skew_seconds` when unset, and the skew of a server without local settings.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
 
 /// Local (JWT) validation settings.
 #[derive(Debug, Clone)]
@@ -430,6 +435,8 @@ pub struct ApiConfig {
     pub base_path: String,
     /// Where requests go; the path after `base_path` is appended.
     pub upstream: Url,
+    /// How the upstream is called (protocol, TLS).
+    pub upstream_client: crate::upstream::UpstreamClient,
     /// Resources (paths relative to `base_path`) and their methods.
     pub resources: Vec<Resource>,
     /// Identification types, in order.
@@ -719,16 +726,11 @@ impl Config {
                 ));
             }
         };
-        let max_connections = match raw.max_connections {
-            None => default_max_connections(),
-            Some(n @ 1..=MAX_CONNECTIONS) => n as usize,
-            Some(_) => {
-                return Err(err(
-                    "max_connections",
-                    format!("must be between 1 and {MAX_CONNECTIONS}"),
-                ));
-            }
-        };
+        let caps = listener::Caps::from_raw(
+            raw.max_connections,
+            raw.max_connections_per_client,
+            raw.admin.as_ref().map(|a| a.max_connections),
+        )?;
         let workers = match raw.workers {
             None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             Some(n @ 1..=MAX_WORKERS) => n as usize,
@@ -781,7 +783,7 @@ impl Config {
                             "at least one accepted audience is required",
                         ));
                     }
-                    let clock_skew = l.clock_skew_seconds.unwrap_or(30);
+                    let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
                     if clock_skew > 300 {
                         return Err(err(
                             format!("{lk}.clock_skew_seconds"),
@@ -909,12 +911,13 @@ impl Config {
                 ));
             }
             let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            if upstream.scheme() != "http" {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "only http:// upstreams are supported",
-                ));
-            }
+            let upstream_client = crate::upstream::validate(
+                &upstream,
+                a.upstream_protocol,
+                a.upstream_tls,
+                &k,
+                &|v, key| expand(v, key, env),
+            )?;
             if upstream.query().is_some() || upstream.fragment().is_some() {
                 return Err(err(
                     format!("{k}.upstream"),
@@ -1019,6 +1022,7 @@ impl Config {
                 name: a.name,
                 base_path: a.base_path,
                 upstream,
+                upstream_client,
                 resources,
                 identification: a.identification,
                 allow_anonymous: a.allow_anonymous,
@@ -1054,144 +1058,51 @@ impl Config {
             }
         }
 
-        // Scope mappings.
-        let mut scope_mappings = Vec::new();
-        for (i, m) in raw.scope_mappings.into_iter().enumerate() {
-            let k = format!("scope_mappings[{i}]");
-            let asi = *as_index.get(&m.authorization_server).ok_or_else(|| {
-                err(
-                    format!("{k}.authorization_server"),
-                    format!("no authorization server named `{}`", m.authorization_server),
-                )
-            })?;
-            check_name(&m.scope, &format!("{k}.scope"))?;
-            if m.api_scopes.is_empty() {
-                return Err(err(
-                    format!("{k}.api_scopes"),
-                    "map the scope to at least one API scope",
-                ));
-            }
-            let mut targets = Vec::new();
-            for (j, name) in m.api_scopes.iter().enumerate() {
-                // `Api/Scope` names one API's scope; a bare name every API scope of that name.
-                let (api_filter, scope_name) = match name.split_once('/') {
-                    Some((a, s)) => (Some(a), s),
-                    None => (None, name.as_str()),
-                };
-                let before = targets.len();
-                for (ai, api) in apis.iter().enumerate() {
-                    if api_filter.is_some_and(|f| f != api.name) {
-                        continue;
-                    }
-                    if let Some(si) = api.scopes.iter().position(|s| s.name == scope_name) {
-                        targets.push((ai, si));
-                    }
-                }
-                if targets.len() == before {
-                    return Err(err(
-                        format!("{k}.api_scopes[{j}]"),
-                        format!("no API scope named `{name}`"),
-                    ));
-                }
-            }
-            scope_mappings.push(ScopeMapping {
-                authorization_server: asi,
-                scope: m.scope,
-                api_scopes: targets,
-            });
-        }
-
-        // Applications.
-        let mut app_names = HashSet::new();
-        let mut client_ids: HashMap<(usize, String), String> = HashMap::new();
-        let mut applications = Vec::new();
+        // Applications and scope mappings: `${ENV}` references resolved here, everything else
+        // checked by the one policy compiler the admin API and reloads use.
+        let mut records = Vec::with_capacity(raw.applications.len());
         for (i, a) in raw.applications.into_iter().enumerate() {
-            let k = format!("applications[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if !app_names.insert(a.name.clone()) {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let mut app_apis = Vec::new();
-            for (j, name) in a.apis.iter().enumerate() {
-                let idx = *api_index.get(name).ok_or_else(|| {
-                    err(format!("{k}.apis[{j}]"), format!("no API named `{name}`"))
-                })?;
-                app_apis.push(idx);
-            }
-            if a.strategies.is_empty() {
-                return Err(err(
-                    format!("{k}.strategies"),
-                    "at least one strategy is required",
-                ));
-            }
-            let mut strategies = Vec::new();
+            let mut strategies = Vec::with_capacity(a.strategies.len());
             for (j, s) in a.strategies.into_iter().enumerate() {
-                let sk = format!("{k}.strategies[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let asi = *as_index.get(&s.authorization_server).ok_or_else(|| {
-                    err(
-                        format!("{sk}.authorization_server"),
-                        format!("no authorization server named `{}`", s.authorization_server),
-                    )
-                })?;
-                let client_id = expand(&s.client_id, &format!("{sk}.client_id"), env)?;
-                check_name(&client_id, &format!("{sk}.client_id"))?;
-                if let Some(other) = client_ids.insert((asi, client_id.clone()), a.name.clone()) {
-                    return Err(err(
-                        format!("{sk}.client_id"),
-                        format!(
-                            "client `{client_id}` at `{}` already belongs to application `{other}`",
-                            s.authorization_server
-                        ),
-                    ));
-                }
-                let client_secret = s
-                    .client_secret
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
-                    .transpose()?
-                    .map(Secret::new);
-                if s.hmac {
-                    if s.scheme == Scheme::Jwt {
-                        return Err(err(
-                            format!("{sk}.hmac"),
-                            "HMAC applies to openid and oauth2 strategies",
-                        ));
-                    }
-                    match &client_secret {
-                        None => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "required when `hmac` is on (it is the HMAC key)",
-                            ));
-                        }
-                        Some(sec) if sec.expose().len() < 32 => {
-                            return Err(err(
-                                format!("{sk}.client_secret"),
-                                "an HMAC key must be at least 32 bytes",
-                            ));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                strategies.push(Strategy {
+                let sk = format!("applications[{i}].strategies[{j}]");
+                strategies.push(crate::store::StrategyRecord {
+                    client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
+                    client_secret: s
+                        .client_secret
+                        .as_deref()
+                        .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                        .transpose()?
+                        .map(Secret::new),
                     name: s.name,
                     scheme: s.scheme,
-                    authorization_server: asi,
-                    client_id,
-                    client_secret,
+                    authorization_server: s.authorization_server,
                     hmac: s.hmac,
+                    registration: None,
                 });
             }
-            applications.push(ApplicationConfig {
+            records.push(crate::store::AppRecord {
                 name: a.name,
-                apis: app_apis,
+                apis: a.apis,
                 strategies,
+                deleting: false,
             });
         }
+        let mappings: Vec<crate::store::MappingRecord> = raw
+            .scope_mappings
+            .into_iter()
+            .map(|m| crate::store::MappingRecord {
+                authorization_server: m.authorization_server,
+                scope: m.scope,
+                api_scopes: m.api_scopes,
+            })
+            .collect();
+        let (applications, scope_mappings) = crate::policy::compile(
+            &authorization_servers,
+            &apis,
+            &records,
+            &mappings,
+            crate::policy::Keys::ByIndex,
+        )?;
 
         let admin = match raw.admin {
             None => None,
@@ -1211,6 +1122,9 @@ impl Config {
                 }
                 Some(AdminConfig {
                     listen: listen_admin,
+                    max_connections: caps
+                        .admin_max_connections
+                        .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
                     token: Secret::new(token),
                 })
             }
@@ -1229,7 +1143,8 @@ impl Config {
             upstream_timeout,
             client_header_timeout,
             client_send_timeout,
-            max_connections,
+            max_connections: caps.max_connections,
+            max_connections_per_client: caps.max_connections_per_client,
             workers,
             authorization_servers,
             apis,
@@ -1240,6 +1155,12 @@ impl Config {
         })
     }
 }
+
+mod listener;
+pub use listener::{
+    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS,
+};
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
 pub mod admin;
+mod admission;
 pub mod beds;
 pub mod clock;
 pub mod config;
@@ -16,13 +17,14 @@ pub mod error;
 pub mod fuzz;
 mod per_worker;
 pub mod pipeline;
+pub mod policy;
 pub mod registration;
 pub mod secret;
 mod send_timeout;
 pub mod server;
 pub mod store;
 pub mod telemetry;
-mod upstream;
+pub mod upstream;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -57,6 +59,12 @@ pub enum BuildError {
         /// The failure.
         source: DiscoveryError,
     },
+    /// The store's applications and mappings do not fit the new configuration (a reload keeps
+    /// the current one).
+    #[error(
+        "the new configuration does not fit the stored applications; keeping the current one: {0}"
+    )]
+    StoredPolicy(ConfigError),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -133,6 +141,7 @@ impl GatewayBuilder {
                 shutdown_grace: pipeline.resolved.upstream_timeout
                     + pipeline.resolved.client_send_timeout,
                 max_connections: pipeline.resolved.max_connections,
+                max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
         )?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -245,7 +254,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                             .as_ref()
                             .map(|l| l.audiences.clone())
                             .unwrap_or_default(),
-                        clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
+                        clock_skew: s.clock_skew(),
                     },
                     client.clone(),
                     clock.clone(),
@@ -253,16 +262,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                 )))
             }
         };
-        let (id_token_clients, hmac_clients) = pipeline::validate::strategy_clients(&config, i);
-        servers.push(ServerRuntime {
-            name: s.name.clone(),
-            issuer,
-            local,
-            introspector,
-            id_token_clients,
-            hmac_clients,
-            clock_skew: s.local.as_ref().map_or(30, |l| l.clock_skew),
-        });
+        servers.push(ServerRuntime::new(&config, i, issuer, local, introspector));
     }
 
     Ok(Pipeline::new(config, servers, metrics, clock))
@@ -358,7 +358,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Resolves `config` and swaps it in.
+    /// Resolves `config` and swaps it in; an error leaves the current configuration serving.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
         let current = self.live.current();
         let mut next = prepare(config, current.clock.clone()).await?;
@@ -369,17 +369,13 @@ impl Reloader {
                 .zip(&current.apis)
                 .all(|(a, b)| a.name == b.name);
         if same_apis {
-            // Keep counting into the series `/metrics` serves.
+            // Keep counting into the series `/metrics` serves (the swap names the applications).
             next.metrics = current.metrics.clone();
-            next.metrics.set_applications(
-                next.resolved
-                    .applications
-                    .iter()
-                    .map(|a| a.name.clone())
-                    .collect(),
-            );
         }
-        self.live.set(Arc::new(next));
+        if let Err(e) = self.live.try_set(Arc::new(next)) {
+            // Said once, by the caller; "configuration reloaded" would contradict it.
+            return Err(BuildError::StoredPolicy(e));
+        }
         tracing::info!("configuration reloaded");
         Ok(())
     }

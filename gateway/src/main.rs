@@ -153,12 +153,6 @@ fn read_input(file: &std::path::Path) -> std::io::Result<String> {
     }
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
     use reqwest::Method;
@@ -173,7 +167,10 @@ async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
         AppsCommand::List => Ok((Method::GET, "/admin/v1/applications".to_owned(), None)),
         AppsCommand::Show { name } => Ok((
             Method::GET,
-            format!("/admin/v1/applications/{}", enc(&name)),
+            format!(
+                "/admin/v1/applications/{}",
+                gateway::admin::client::path_segment(&name)
+            ),
             None,
         )),
         AppsCommand::Create { file } => {
@@ -182,21 +179,27 @@ async fn apps(admin: AdminArgs, command: AppsCommand) -> ExitCode {
         AppsCommand::Update { name, file } => doc(&file).map(|d| {
             (
                 Method::PUT,
-                format!("/admin/v1/applications/{}", enc(&name)),
+                format!(
+                    "/admin/v1/applications/{}",
+                    gateway::admin::client::path_segment(&name)
+                ),
                 Some(d),
             )
         }),
         AppsCommand::Delete { name } => Ok((
             Method::DELETE,
-            format!("/admin/v1/applications/{}", enc(&name)),
+            format!(
+                "/admin/v1/applications/{}",
+                gateway::admin::client::path_segment(&name)
+            ),
             None,
         )),
         AppsCommand::RotateSecret { name, strategy } => Ok((
             Method::POST,
             format!(
                 "/admin/v1/applications/{}/strategies/{}/new-secret",
-                enc(&name),
-                enc(&strategy)
+                gateway::admin::client::path_segment(&name),
+                gateway::admin::client::path_segment(&strategy)
             ),
             None,
         )),

@@ -15,8 +15,11 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admin::Live;
+use crate::admission::{Admission, Admitted, InFlight};
 use crate::send_timeout::SendTimeout;
 
 thread_local! {
@@ -51,6 +55,15 @@ pub(crate) fn pretend_worker(slot: usize) {
 /// (tokens are at most 16 KiB).
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
+/// What a listener answers: the proxy port's [`Front`], or the admin API.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// The response to `req`.
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static;
+}
+
 /// What the proxy port answers: the gateway's own `/health` and `/metrics`, and every other
 /// path through the live pipeline.
 struct Front {
@@ -58,8 +71,34 @@ struct Front {
     draining: Arc<AtomicBool>,
 }
 
+impl Handler for Front {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        self.answer(req)
+    }
+}
+
+/// An axum router (the admin API) served like the proxy port.
+impl Handler for axum::Router {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        use tower::ServiceExt as _;
+        let router = (*self).clone();
+        async move {
+            match router.oneshot(req.map(Body::new)).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        }
+    }
+}
+
 impl Front {
-    async fn call(self: Arc<Self>, req: Request<Incoming>) -> Result<Response, Infallible> {
+    async fn answer(self: Arc<Self>, req: Request<Incoming>) -> Response {
         let mut req = req.map(Body::new);
         let version = req.version();
         // Credentials are redacted wherever a header map is printed.
@@ -91,7 +130,34 @@ impl Front {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Ok(res)
+        res
+    }
+}
+
+/// A response body that keeps its request counted in flight until it is sent (or dropped), so
+/// a connection streaming a response is never taken for an idle one.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -156,16 +222,18 @@ pub(crate) struct ClientLimits {
     pub send_timeout: Duration,
     /// For the requests in flight to finish at shutdown (then their connections are dropped).
     pub shutdown_grace: Duration,
-    /// Client connections open at once; more are closed as soon as they are accepted.
+    /// Client connections open at once (see [`crate::admission`]).
     pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 client: its /64).
+    pub max_connections_per_client: usize,
 }
 
-/// One open client connection, counted until dropped (with its task).
-struct Admitted(Arc<AtomicUsize>);
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+/// The address a client is counted under: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its
+/// /64, the least a site is given, so one host cannot dodge its cap by changing addresses.
+fn client_of(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -184,9 +252,49 @@ impl Server {
         workers: usize,
         limits: ClientLimits,
     ) -> std::io::Result<Self> {
+        let draining = Arc::new(AtomicBool::new(false));
+        Self::start_workers(listener, workers, limits, draining.clone(), move || Front {
+            live: live.clone(),
+            draining: draining.clone(),
+        })
+    }
+
+    /// Serves `listener` with `handler` as a task of the current runtime (the admin API: the
+    /// same limits, caps and shutdown as the proxy port, on no thread of its own).
+    pub(crate) fn start_here<H: Handler>(
+        listener: TcpListener,
+        handler: H,
+        limits: ClientLimits,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let (peer, inbox) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let acceptor = Acceptor {
+            listener,
+            peers: vec![peer],
+            next: 0,
+            admission: Admission::new(limits.max_connections, limits.max_connections_per_client),
+        };
+        tokio::spawn(async move {
+            worker(Arc::new(handler), inbox, Some(acceptor), stop_rx, limits).await;
+            let _ = done_tx.send(());
+        });
+        Self {
+            draining: Arc::new(AtomicBool::new(false)),
+            stop,
+            done: vec![done_rx],
+        }
+    }
+
+    fn start_workers<H: Handler>(
+        listener: TcpListener,
+        workers: usize,
+        limits: ClientLimits,
+        draining: Arc<AtomicBool>,
+        handler: impl Fn() -> H,
+    ) -> std::io::Result<Self> {
         let workers = workers.max(1);
         let listener = listener.into_std()?;
-        let draining = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = watch::channel(false);
         let mut inboxes = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
@@ -204,10 +312,7 @@ impl Server {
             let (done_tx, done_rx) = oneshot::channel();
             done.push(done_rx);
             // One per worker: the `Arc` a request clones is counted on this worker's core only.
-            let front = Arc::new(Front {
-                live: live.clone(),
-                draining: draining.clone(),
-            });
+            let front = Arc::new(handler());
             let stop = stop_rx.clone();
             // The first worker also accepts, and deals connections out to all. The listener is
             // registered with that worker's runtime here, so a failure fails the start.
@@ -218,7 +323,10 @@ impl Server {
                         listener: TcpListener::from_std(l)?,
                         peers: inboxes.clone(),
                         next: 0,
-                        open: Arc::new(AtomicUsize::new(0)),
+                        admission: Admission::new(
+                            limits.max_connections,
+                            limits.max_connections_per_client,
+                        ),
                     })
                 }
                 None => None,
@@ -257,11 +365,11 @@ struct Acceptor {
     peers: Vec<mpsc::UnboundedSender<(std::net::TcpStream, Admitted)>>,
     next: usize,
     /// Client connections open now, over all workers.
-    open: Arc<AtomicUsize>,
+    admission: Arc<Admission>,
 }
 
-async fn worker(
-    front: Arc<Front>,
+async fn worker<H: Handler>(
+    front: Arc<H>,
     mut inbox: mpsc::UnboundedReceiver<(std::net::TcpStream, Admitted)>,
     mut acceptor: Option<Acceptor>,
     mut stop: watch::Receiver<bool>,
@@ -311,8 +419,14 @@ async fn worker(
         // silent client is not waited for); none is counted after the last one closed.
         let alive = alive.downgrade();
         tokio::spawn(async move {
+            let state = admitted.state.clone();
             let _counted = admitted;
-            let Some(protocol) = protocol_known_in_time(&stream, header_timeout).await else {
+            // A connection chosen to make room is closed here at once: it has sent no request.
+            let protocol = tokio::select! {
+                p = protocol_known_in_time(&stream, header_timeout) => p,
+                () = state.evicted() => None,
+            };
+            let Some(protocol) = protocol else {
                 return;
             };
             let Some(_alive) = alive.upgrade() else {
@@ -321,19 +435,35 @@ async fn worker(
             let begun = Arc::new(AtomicU64::new(0));
             let service = hyper::service::service_fn({
                 let begun = begun.clone();
+                let state = state.clone();
                 move |req| {
                     begun.fetch_add(1, Ordering::Relaxed);
-                    Front::call(front.clone(), req)
+                    let in_flight = state.begin();
+                    let answer = front.clone().call(req);
+                    async move {
+                        let res = answer.await.map(|body| {
+                            Body::new(Tracked {
+                                body,
+                                _in_flight: in_flight,
+                            })
+                        });
+                        Ok::<_, Infallible>(res)
+                    }
                 }
             });
             let stream = SendTimeout::new(stream, send_timeout);
-            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            let mut conn = std::pin::pin!(
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service)
+            );
             // The watchdog is a task of its own, so that the connection's many wake-ups poll
-            // one cheap `Notified` beside it rather than a timer and a watch channel. Idle
+            // one cheap `Notified` beside it rather than timers and watch channels. Idle
             // HTTP/1 connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
             let finish = Arc::new(tokio::sync::Notify::new());
+            let evicted = Arc::new(AtomicBool::new(false));
             let watchdog = tokio::spawn({
                 let finish = finish.clone();
+                let evicted = evicted.clone();
+                let state = state.clone();
                 async move {
                     let idle = async {
                         match protocol {
@@ -344,6 +474,7 @@ async fn worker(
                     tokio::select! {
                         _ = closing.wait_for(|closing| *closing) => {}
                         () = idle => {}
+                        () = state.evicted() => evicted.store(true, Ordering::Relaxed),
                     }
                     finish.notify_one();
                 }
@@ -355,6 +486,11 @@ async fn worker(
                 // A client that goes away mid-request is not the gateway's error.
                 _ = conn.as_mut() => return,
                 () = finish.notified() => {}
+            }
+            // Made room for another: without a request in flight it goes at once (hyper would
+            // otherwise still wait for a head begun, for as long as the head timeout).
+            if evicted.load(Ordering::Relaxed) && state.idle() {
+                return;
             }
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
@@ -377,15 +513,17 @@ async fn worker(
                     None => std::future::pending().await,
                 }
             } => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let Some(a) = &mut acceptor else { continue };
-                    // Full: closed at once, so descriptors stay for upstream connections.
-                    if a.open.load(Ordering::Relaxed) >= limits.max_connections {
-                        tracing::debug!("a connection was closed: max_connections are open");
-                        continue;
-                    }
-                    a.open.fetch_add(1, Ordering::Relaxed);
-                    let admitted = Admitted(a.open.clone());
+                    // Full of busy connections: closed at once, so descriptors stay for
+                    // upstream connections.
+                    let admitted = match a.admission.admit(client_of(peer.ip())) {
+                        Ok(admitted) => admitted,
+                        Err(refused) => {
+                            tracing::debug!(?refused, "a connection was closed at once: its cap is reached");
+                            continue;
+                        }
+                    };
                     let target = a.next % a.peers.len();
                     a.next = a.next.wrapping_add(1);
                     if target == 0 {

@@ -5,6 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The latest time the clock may be set or advanced to (9999-12-31T23:59:59Z, the last
+/// second an HTTP date can name): far enough from `i64::MAX` that `now + lifetime` never wraps.
+pub const LATEST: i64 = 253_402_300_799;
+
 /// A shareable clock: the system clock plus an offset, or a frozen instant.
 ///
 /// Cloning shares the same time source, so a test holding a clone of the
@@ -46,13 +50,19 @@ impl Clock {
         } else {
             system_now_ms()
         };
-        base + state.offset_ms.load(Ordering::Acquire)
+        base.saturating_add(state.offset_ms.load(Ordering::Acquire))
     }
 
     /// Moves time forward (the clock keeps running if it was running).
     pub fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.0.offset_ms.fetch_add(ms, Ordering::AcqRel);
+        // Saturating: the control API bounds what it passes, the Rust handle may not.
+        let _ = self
+            .0
+            .offset_ms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |offset| {
+                Some(offset.saturating_add(ms))
+            });
     }
 
     /// Sets the current time; a running clock keeps running from there.
@@ -62,16 +72,17 @@ impl Clock {
         } else {
             system_now_ms()
         };
-        self.0
-            .offset_ms
-            .store(unix_seconds * 1000 - base, Ordering::Release);
+        self.0.offset_ms.store(
+            unix_seconds.saturating_mul(1000).saturating_sub(base),
+            Ordering::Release,
+        );
     }
 
     /// Stops the clock at `unix_seconds`.
     pub fn freeze_at(&self, unix_seconds: i64) {
         self.0
             .frozen_at_ms
-            .store(unix_seconds * 1000, Ordering::Release);
+            .store(unix_seconds.saturating_mul(1000), Ordering::Release);
         self.0.offset_ms.store(0, Ordering::Release);
         self.0.frozen.store(true, Ordering::Release);
     }

@@ -18,6 +18,7 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "implicit",
     "password",
     "refresh_token",
+    crate::device::GRANT_TYPE,
 ];
 
 /// OpenID Connect scopes every server offers; custom scopes may not reuse them.
@@ -38,6 +39,12 @@ const AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
     "none",
 ];
+
+/// The longest browser session (Okta's longest: 90 days).
+pub const MAX_SESSION_LIFETIME: u64 = 90 * 24 * 3600;
+
+/// The longest refresh-token idle window (Okta's longest finite one: 5 years).
+pub const MAX_REFRESH_TOKEN_WINDOW: u64 = 5 * 365 * 24 * 3600;
 
 /// A configuration error; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +115,10 @@ pub struct ServerSettings {
     /// `refreshTokenWindowMinutes`, default 7 days).
     #[serde(default = "default_refresh_token_window")]
     pub refresh_token_window: u64,
+    /// When set, every `/__mock/` request must carry `Authorization: Bearer <token>`
+    /// (for a mock run as a shared service; `MOCK_IDP_CONTROL_TOKEN` sets it too).
+    #[serde(default)]
+    pub control_token: Option<Secret>,
 }
 
 impl Default for ServerSettings {
@@ -121,6 +132,7 @@ impl Default for ServerSettings {
             authorization_code_lifetime: default_code_lifetime(),
             session_lifetime: default_session_lifetime(),
             refresh_token_window: default_refresh_token_window(),
+            control_token: None,
         }
     }
 }
@@ -496,16 +508,28 @@ impl Config {
                 "must be between 60 and 3600 seconds",
             ));
         }
-        if self.server.session_lifetime < 60 {
+        if !(60..=MAX_SESSION_LIFETIME).contains(&self.server.session_lifetime) {
             return Err(invalid(
                 "server.session_lifetime",
-                "must be at least 60 seconds",
+                format!(
+                    "must be between 60 and {MAX_SESSION_LIFETIME} seconds (90 days, Okta's longest session)"
+                ),
             ));
         }
-        if self.server.refresh_token_window < 600 {
+        if !(600..=MAX_REFRESH_TOKEN_WINDOW).contains(&self.server.refresh_token_window) {
             return Err(invalid(
                 "server.refresh_token_window",
-                "must be at least 600 seconds (Okta's minimum is 10 minutes)",
+                format!(
+                    "must be between 600 and {MAX_REFRESH_TOKEN_WINDOW} seconds (10 minutes to 5 years, as Okta allows)"
+                ),
+            ));
+        }
+        if let Some(token) = &self.server.control_token
+            && token.expose().len() < 16
+        {
+            return Err(invalid(
+                "server.control_token",
+                "must be at least 16 characters",
             ));
         }
         for (i, token) in self.api_tokens.iter().enumerate() {
@@ -866,6 +890,25 @@ token_endpoint_auth_method = "client_secret_basic"
 "#;
         let error = Config::from_toml(text).unwrap_err().to_string();
         assert!(error.contains("clients[0].client_secret"), "{error}");
+    }
+
+    #[test]
+    fn server_durations_are_bounded_so_now_plus_lifetime_cannot_wrap() {
+        // TOML integers stop at i64::MAX.
+        for (key, value) in [
+            ("session_lifetime", i64::MAX.unsigned_abs()),
+            ("session_lifetime", MAX_SESSION_LIFETIME + 1),
+            ("refresh_token_window", i64::MAX.unsigned_abs()),
+            ("refresh_token_window", MAX_REFRESH_TOKEN_WINDOW + 1),
+            ("authorization_code_lifetime", i64::MAX.unsigned_abs()),
+            ("jwks_max_age", i64::MAX.unsigned_abs()),
+        ] {
+            let error = Config::from_toml(&format!("[server]\n{key} = {value}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(&format!("server.{key}")), "{key}: {error}");
+        }
+        assert!(Config::from_toml(&format!("[server]\nsession_lifetime = {MAX_SESSION_LIFETIME}\nrefresh_token_window = {MAX_REFRESH_TOKEN_WINDOW}\n")).is_ok());
     }
 
     #[test]

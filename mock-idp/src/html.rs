@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 const LOGIN_TEMPLATE: &str = include_str!("../templates/login.html");
 const ERROR_TEMPLATE: &str = include_str!("../templates/error.html");
 const FORM_POST_TEMPLATE: &str = include_str!("../templates/form_post.html");
+const ACTIVATE_TEMPLATE: &str = include_str!("../templates/activate.html");
 const POST_MESSAGE_TEMPLATE: &str = include_str!("../templates/okta_post_message.html");
 /// The post-message page's one script. The data it sends sits in attributes (HTML-escaped like
 /// every value here), so nothing from the request is ever written into script text.
@@ -87,6 +88,76 @@ pub fn login_page(page: &LoginPage<'_>, status: StatusCode) -> Response {
     );
     // `error_hidden` is an attribute name, not a value: the template writes
     // it as `{{error_hidden}}` inside the tag, and escaping keeps it inert.
+    page_response(status, body)
+}
+
+/// The device verification page (`/activate`): one of its three steps.
+#[derive(Debug)]
+pub enum ActivateStep<'a> {
+    /// Enter the code (with a message after a wrong one).
+    Enter {
+        user_code: &'a str,
+        message: Option<&'a str>,
+    },
+    /// Signed in: allow or deny this client.
+    Confirm {
+        user_code: &'a str,
+        client_name: &'a str,
+        login: &'a str,
+        csrf: &'a str,
+    },
+    /// The outcome.
+    Done { title: &'a str, message: &'a str },
+}
+
+pub fn activate_page(action: &str, step: &ActivateStep<'_>, status: StatusCode) -> Response {
+    let hidden = |shown: bool| if shown { "" } else { "hidden" };
+    let (mut user_code, mut message, mut client_name, mut login, mut csrf) = ("", "", "", "", "");
+    let (mut done_title, mut done_message) = ("", "");
+    match *step {
+        ActivateStep::Enter {
+            user_code: code,
+            message: text,
+        } => {
+            user_code = code;
+            message = text.unwrap_or_default();
+        }
+        ActivateStep::Confirm {
+            user_code: code,
+            client_name: name,
+            login: who,
+            csrf: token,
+        } => {
+            (user_code, client_name, login, csrf) = (code, name, who, token);
+        }
+        ActivateStep::Done { title, message } => (done_title, done_message) = (title, message),
+    }
+    let body = render(
+        ACTIVATE_TEMPLATE,
+        &[
+            ("action", action),
+            ("user_code", user_code),
+            ("message", message),
+            ("message_hidden", hidden(!message.is_empty())),
+            ("client_name", client_name),
+            ("login", login),
+            ("csrf", csrf),
+            ("done_title", done_title),
+            ("done_message", done_message),
+            (
+                "enter_hidden",
+                hidden(matches!(step, ActivateStep::Enter { .. })),
+            ),
+            (
+                "confirm_hidden",
+                hidden(matches!(step, ActivateStep::Confirm { .. })),
+            ),
+            (
+                "done_hidden",
+                hidden(matches!(step, ActivateStep::Done { .. })),
+            ),
+        ],
+    );
     page_response(status, body)
 }
 

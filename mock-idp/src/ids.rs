@@ -16,18 +16,46 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// `len` random characters from `[A-Za-z0-9]` (rejection sampling, no bias).
-pub fn random_alphanumeric(len: usize) -> String {
+/// `len` random characters from `alphabet` (rejection sampling, no bias).
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    // The largest multiple of the alphabet's size that fits a byte: reject the rest.
+    let limit = 256 - 256 % alphabet.len();
     let mut out = String::with_capacity(len);
     while out.len() < len {
         for byte in random_bytes::<32>() {
-            // 62 * 4 = 248: reject 248..=255 to keep the distribution uniform.
-            if byte < 248 && out.len() < len {
-                out.push(char::from(ALPHANUMERIC[usize::from(byte % 62)]));
+            if usize::from(byte) < limit && out.len() < len {
+                out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
             }
         }
     }
     out
+}
+
+/// `len` random characters from `[A-Za-z0-9]`.
+pub fn random_alphanumeric(len: usize) -> String {
+    random_from(ALPHANUMERIC, len)
+}
+
+/// A device flow's `user_code`: 8 consonants, as Okta's (`RGTCFDTL`); no vowels,
+/// so no words (RFC 8628 §6.1).
+pub fn user_code() -> String {
+    random_from(b"BCDFGHJKLMNPQRSTVWXZ", 8)
+}
+
+/// A random UUID (version 4), the shape of Okta's `device_code`.
+pub fn uuid_v4() -> String {
+    let mut bytes = random_bytes::<16>();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// 32 random bytes as 43 base64url characters: refresh tokens, codes, jti suffixes.

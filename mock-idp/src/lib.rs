@@ -23,6 +23,7 @@ pub mod client_auth;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod device;
 pub mod error;
 mod faults;
 pub mod form;

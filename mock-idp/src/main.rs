@@ -30,9 +30,17 @@ struct Args {
     /// (e.g. NODE_EXTRA_CA_CERTS for Okta's Node SDKs).
     #[arg(long, requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` on the control API (`/__mock/`);
+    /// overrides `server.control_token`.
+    #[arg(long, env = "MOCK_IDP_CONTROL_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    control_token: Option<mock_idp::Secret>,
     /// Print the embedded default configuration and exit.
     #[arg(long)]
     print_config: bool,
+}
+
+fn parse_secret(value: &str) -> Result<mock_idp::Secret, std::convert::Infallible> {
+    Ok(mock_idp::Secret::new(value))
 }
 
 #[tokio::main]
@@ -50,7 +58,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => match Config::from_file(path) {
             Ok(config) => config,
             Err(error) => {
@@ -60,6 +68,13 @@ async fn main() -> ExitCode {
         },
         None => Config::default_config(),
     };
+    if let Some(token) = args.control_token.clone() {
+        config.server.control_token = Some(token);
+        if let Err(error) = config.validate() {
+            eprintln!("mock-idp: {error} (from --control-token / MOCK_IDP_CONTROL_TOKEN)");
+            return ExitCode::from(2);
+        }
+    }
     let mut builder = MockIdp::builder()
         .config(config.clone())
         .listen(args.listen);

@@ -238,6 +238,7 @@ fn allowed_grants(application_type: &str) -> Option<&'static [&'static str]> {
             "implicit",
             "password",
             "refresh_token",
+            crate::device::GRANT_TYPE,
         ]),
         "browser" => Some(&["authorization_code", "implicit", "refresh_token"]),
         "service" => Some(&["client_credentials"]),

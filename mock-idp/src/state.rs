@@ -84,7 +84,13 @@ impl AppState {
         let clients = config
             .clients
             .iter()
-            .map(|c| (c.client_id.clone(), Arc::new(Client::from_config(c))))
+            .map(|c| {
+                let client = Client {
+                    seeded: true,
+                    ..Client::from_config(c)
+                };
+                (c.client_id.clone(), Arc::new(client))
+            })
             .collect();
         let users = config
             .users
@@ -369,6 +375,8 @@ pub struct Client {
     pub auto_login: Option<String>,
     /// ID tokens for this client are encrypted (JWE) when set.
     pub id_token_encryption: Option<crate::jwe::IdTokenEncryption>,
+    /// From the configuration file: its documented secret and settings are fixed.
+    pub seeded: bool,
 }
 
 impl Client {
@@ -406,6 +414,7 @@ impl Client {
                 config.id_token_encrypted_response_enc.as_deref(),
                 config.jwks.as_ref(),
             ),
+            seeded: false,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Store {
     logins: Mutex<HashMap<String, PendingLogin>>,
     /// Clients deleted through the API: the tokens issued to them are no longer active.
     deleted_clients: Mutex<std::collections::HashSet<String>>,
+    /// Device authorizations (RFC 8628) waiting for a user or a poll.
+    pub devices: crate::device::DeviceGrants,
 }
 
 /// What an authorization code stands for (bound to client, redirect URI, PKCE).
@@ -135,6 +137,9 @@ pub struct PendingLogin {
     pub params: Vec<(String, String)>,
     /// The anti-CSRF token the login form and cookie must both carry.
     pub csrf: String,
+    /// A device's user code to confirm after login (the verification page), instead
+    /// of an authorize request.
+    pub activate: Option<String>,
     pub expires_at: i64,
 }
 

@@ -12,6 +12,9 @@ use crate::ids;
 use crate::keys::{KeyRing, SigningKey};
 use crate::state::AppState;
 
+/// The longest `expires_in` a test token may ask for (10 years).
+pub const MAX_LIFETIME: i64 = 10 * 365 * 24 * 3600;
+
 /// What kind of token to mint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +86,14 @@ pub fn mint(state: &AppState, request: &TestTokenRequest) -> Result<String, Stri
     };
     if request.kind == TestTokenKind::Id && user.is_none() {
         return Err("user: an ID token needs a user".into());
+    }
+    if let Some(expires_in) = request.expires_in
+        && !(1..=MAX_LIFETIME).contains(&expires_in)
+    {
+        // `now + expires_in` must not wrap; an expired token is `flavor: expired`.
+        return Err(format!(
+            "expires_in: must be between 1 and {MAX_LIFETIME} seconds (10 years)"
+        ));
     }
     let now = state.clock.now();
     let lifetime = request

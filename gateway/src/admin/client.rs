@@ -218,7 +218,9 @@ pub async fn plan(client: &AdminClient, file: &ApplyFile) -> Result<Vec<Step>, S
     Ok(steps)
 }
 
-fn seg(s: &str) -> String {
+/// `s` as one URL path segment: every byte outside the unreserved set percent-encoded (`/`,
+/// `%`, `?`, `#` and spaces included), so every legal name addresses its own resource.
+pub fn path_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -235,7 +237,7 @@ pub async fn execute(client: &AdminClient, steps: &[Step]) -> Result<Vec<Value>,
                 client
                     .ok(
                         Method::DELETE,
-                        &format!("/admin/v1/applications/{}", seg(n)),
+                        &format!("/admin/v1/applications/{}", path_segment(n)),
                         None,
                     )
                     .await
@@ -253,7 +255,7 @@ pub async fn execute(client: &AdminClient, steps: &[Step]) -> Result<Vec<Value>,
                 client
                     .ok(
                         Method::PUT,
-                        &format!("/admin/v1/applications/{}", seg(n)),
+                        &format!("/admin/v1/applications/{}", path_segment(n)),
                         Some(v),
                     )
                     .await
@@ -267,7 +269,11 @@ pub async fn execute(client: &AdminClient, steps: &[Step]) -> Result<Vec<Value>,
                 client
                     .ok(
                         Method::DELETE,
-                        &format!("/admin/v1/scope-mappings/{}/{}", seg(s), seg(sc)),
+                        &format!(
+                            "/admin/v1/scope-mappings/{}/{}",
+                            path_segment(s),
+                            path_segment(sc)
+                        ),
                         None,
                     )
                     .await

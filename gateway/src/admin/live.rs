@@ -3,15 +3,15 @@
 //! every step against it, so no request sees half a change. Key caches and introspection
 //! caches are carried over from the previous pipeline.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::{ApplicationConfig, Config, ConfigError, Scheme, ScopeMapping, Strategy};
+use crate::config::{ApplicationConfig, Config, ConfigError, ScopeMapping};
 use crate::pipeline::Pipeline;
-use crate::pipeline::validate::{ServerRuntime, strategy_clients};
-use crate::store::{AppRecord, MappingRecord, StrategyRecord};
+use crate::pipeline::validate::ServerRuntime;
+use crate::policy;
+use crate::store::{AppRecord, MappingRecord};
 use crate::validation::local::{KeySource, LocalValidator};
 
 /// The store's applications and mappings, laid over every pipeline swapped in.
@@ -55,23 +55,15 @@ impl Live {
     /// finish on the pipeline they started with. With a store attached, the store's
     /// applications and mappings replace the file's; if they no longer fit the new
     /// configuration (e.g. an API they use was removed) the current pipeline stays and the
-    /// error is logged (see [`Live::try_set`]).
-    pub fn set(&self, pipeline: Arc<Pipeline>) {
-        let _ = self.try_set(pipeline);
-    }
-
-    /// [`Live::set`], returning why the stored applications did not fit.
+    /// reason is returned, for the caller to report once.
     pub fn try_set(&self, pipeline: Arc<Pipeline>) -> Result<(), ConfigError> {
         let overlay = self.overlay();
         let next = match overlay.as_ref() {
             None => pipeline,
-            Some(o) => match compile(&pipeline.resolved, &o.apps, &o.mappings) {
-                Ok((a, m)) => Arc::new(rebuild(&pipeline, a, m)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the new configuration does not fit the stored applications; keeping the current one");
-                    return Err(e);
-                }
-            },
+            Some(o) => {
+                let (a, m) = compile(&pipeline.resolved, &o.apps, &o.mappings)?;
+                Arc::new(rebuild(&pipeline, a, m))
+            }
         };
         self.swap(next);
         Ok(())
@@ -118,11 +110,11 @@ fn rebuild(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let (id_token_clients, hmac_clients) = strategy_clients(&config, i);
-            ServerRuntime {
-                name: s.name.clone(),
-                issuer: s.issuer.clone(),
-                local: s.local.as_ref().map(|l| LocalValidator {
+            ServerRuntime::new(
+                &config,
+                i,
+                s.issuer.clone(),
+                s.local.as_ref().map(|l| LocalValidator {
                     issuer: l.issuer.clone(),
                     audiences: l.audiences.clone(),
                     clock_skew: l.clock_skew,
@@ -131,243 +123,24 @@ fn rebuild(
                         KeySource::Static(k) => KeySource::Static(k.clone()),
                     },
                 }),
-                introspector: s.introspector.clone(),
-                id_token_clients,
-                hmac_clients,
-                clock_skew: s.clock_skew,
-            }
+                s.introspector.clone(),
+            )
         })
         .collect();
     Pipeline::new(config, servers, prev.metrics.clone(), prev.clock.clone())
 }
 
-fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
-/// The declarative file's applications and mappings as store records.
-pub fn records_of(config: &Config) -> (Vec<AppRecord>, Vec<MappingRecord>) {
-    let as_name = |i: usize| config.authorization_servers[i].name.clone();
-    let apps = config
-        .applications
-        .iter()
-        .map(|a| AppRecord {
-            name: a.name.clone(),
-            apis: a
-                .apis
-                .iter()
-                .map(|i| config.apis[*i].name.clone())
-                .collect(),
-            deleting: false,
-            strategies: a
-                .strategies
-                .iter()
-                .map(|s| StrategyRecord {
-                    name: s.name.clone(),
-                    scheme: s.scheme,
-                    authorization_server: as_name(s.authorization_server),
-                    client_id: s.client_id.clone(),
-                    client_secret: s.client_secret.clone(),
-                    hmac: s.hmac,
-                    registration: None,
-                })
-                .collect(),
-        })
-        .collect();
-    let mappings = config
-        .scope_mappings
-        .iter()
-        .map(|m| MappingRecord {
-            authorization_server: as_name(m.authorization_server),
-            scope: m.scope.clone(),
-            api_scopes: m
-                .api_scopes
-                .iter()
-                .map(|(a, s)| {
-                    format!(
-                        "{}/{}",
-                        config.apis[*a].name, config.apis[*a].scopes[*s].name
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    (apps, mappings)
-}
-
-/// Validates records against the file's authorization servers and APIs and compiles them to
-/// the pipeline's indexed form. Applications being deleted are left out. Error keys name the
-/// record, e.g. `applications[OpenIDApp].strategies[0].client_id`.
+/// [`policy::compile`] against a pipeline's configuration, records named by name.
 pub fn compile(
     base: &Config,
     apps: &[AppRecord],
     mappings: &[MappingRecord],
 ) -> Result<(Vec<ApplicationConfig>, Vec<ScopeMapping>), ConfigError> {
-    let as_index: HashMap<&str, usize> = base
-        .authorization_servers
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.name.as_str(), i))
-        .collect();
-    let api_index: HashMap<&str, usize> = base
-        .apis
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.name.as_str(), i))
-        .collect();
-    let mut names = HashSet::new();
-    let mut clients: HashMap<(usize, &str), &str> = HashMap::new();
-    let mut out_apps = Vec::new();
-    for a in apps {
-        let k = format!("applications[{}]", a.name);
-        if a.name.trim().is_empty() {
-            return Err(err(format!("{k}.name"), "must not be empty"));
-        }
-        if !names.insert(a.name.as_str()) {
-            return Err(err(format!("{k}.name"), "is defined twice"));
-        }
-        if a.deleting {
-            continue;
-        }
-        let mut app_apis = Vec::new();
-        for (j, name) in a.apis.iter().enumerate() {
-            let i = *api_index
-                .get(name.as_str())
-                .ok_or_else(|| err(format!("{k}.apis[{j}]"), format!("no API named `{name}`")))?;
-            if app_apis.contains(&i) {
-                return Err(err(
-                    format!("{k}.apis[{j}]"),
-                    format!("`{name}` is listed twice"),
-                ));
-            }
-            app_apis.push(i);
-        }
-        if a.strategies.is_empty() {
-            return Err(err(
-                format!("{k}.strategies"),
-                "at least one strategy is required",
-            ));
-        }
-        let mut strategies = Vec::new();
-        let mut snames = HashSet::new();
-        for (j, s) in a.strategies.iter().enumerate() {
-            let sk = format!("{k}.strategies[{j}]");
-            if s.name.trim().is_empty() {
-                return Err(err(format!("{sk}.name"), "must not be empty"));
-            }
-            if !snames.insert(s.name.as_str()) {
-                return Err(err(
-                    format!("{sk}.name"),
-                    format!("`{}` is listed twice", s.name),
-                ));
-            }
-            let asi = *as_index
-                .get(s.authorization_server.as_str())
-                .ok_or_else(|| {
-                    err(
-                        format!("{sk}.authorization_server"),
-                        format!("no authorization server named `{}`", s.authorization_server),
-                    )
-                })?;
-            if s.client_id.trim().is_empty() {
-                return Err(err(format!("{sk}.client_id"), "must not be empty"));
-            }
-            if let Some(other) = clients.insert((asi, s.client_id.as_str()), a.name.as_str()) {
-                return Err(err(
-                    format!("{sk}.client_id"),
-                    format!(
-                        "client `{}` at `{}` already belongs to application `{other}`",
-                        s.client_id, s.authorization_server
-                    ),
-                ));
-            }
-            if s.hmac {
-                if s.scheme == Scheme::Jwt {
-                    return Err(err(
-                        format!("{sk}.hmac"),
-                        "HMAC applies to openid and oauth2 strategies",
-                    ));
-                }
-                match &s.client_secret {
-                    Some(sec) if sec.expose().len() >= 32 => {}
-                    _ => {
-                        return Err(err(
-                            format!("{sk}.client_secret"),
-                            "`hmac` needs a client secret of at least 32 bytes",
-                        ));
-                    }
-                }
-            }
-            strategies.push(Strategy {
-                name: s.name.clone(),
-                scheme: s.scheme,
-                authorization_server: asi,
-                client_id: s.client_id.clone(),
-                client_secret: s.client_secret.clone(),
-                hmac: s.hmac,
-            });
-        }
-        out_apps.push(ApplicationConfig {
-            name: a.name.clone(),
-            apis: app_apis,
-            strategies,
-        });
-    }
-
-    let mut out_maps = Vec::new();
-    let mut seen = HashSet::new();
-    for m in mappings {
-        let k = format!("scope_mappings[{}/{}]", m.authorization_server, m.scope);
-        let asi = *as_index
-            .get(m.authorization_server.as_str())
-            .ok_or_else(|| {
-                err(
-                    format!("{k}.authorization_server"),
-                    format!("no authorization server named `{}`", m.authorization_server),
-                )
-            })?;
-        if m.scope.trim().is_empty() {
-            return Err(err(format!("{k}.scope"), "must not be empty"));
-        }
-        if !seen.insert((asi, m.scope.as_str())) {
-            return Err(err(format!("{k}.scope"), "is mapped twice"));
-        }
-        if m.api_scopes.is_empty() {
-            return Err(err(
-                format!("{k}.api_scopes"),
-                "map the scope to at least one API scope",
-            ));
-        }
-        let mut targets = Vec::new();
-        for (j, name) in m.api_scopes.iter().enumerate() {
-            let (filter, scope) = match name.split_once('/') {
-                Some((a, s)) => (Some(a), s),
-                None => (None, name.as_str()),
-            };
-            let before = targets.len();
-            for (ai, api) in base.apis.iter().enumerate() {
-                if filter.is_some_and(|f| f != api.name) {
-                    continue;
-                }
-                if let Some(si) = api.scopes.iter().position(|s| s.name == scope) {
-                    targets.push((ai, si));
-                }
-            }
-            if targets.len() == before {
-                return Err(err(
-                    format!("{k}.api_scopes[{j}]"),
-                    format!("no API scope named `{name}`"),
-                ));
-            }
-        }
-        out_maps.push(ScopeMapping {
-            authorization_server: asi,
-            scope: m.scope.clone(),
-            api_scopes: targets,
-        });
-    }
-    Ok((out_apps, out_maps))
+    policy::compile(
+        &base.authorization_servers,
+        &base.apis,
+        apps,
+        mappings,
+        policy::Keys::ByName,
+    )
 }

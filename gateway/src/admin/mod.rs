@@ -121,7 +121,7 @@ pub async fn start(
         key: "store".into(),
         message: e.to_string(),
     };
-    let (apps, mappings) = live::records_of(&base);
+    let (apps, mappings) = crate::policy::records_of(&base);
     if opts.store.seed(&apps, &mappings).await.map_err(se)? {
         tracing::info!(
             store = opts.store.url(),
@@ -172,13 +172,25 @@ pub async fn start(
         addr = listener.local_addr().ok();
         let (tx, rx) = oneshot::channel::<()>();
         shutdown = Some(tx);
-        let router = router(rt.clone());
+        // Served like the proxy port (head and idle timeouts, caps, eviction), within a
+        // connection cap of its own, so neither listener can starve the other.
+        let max_connections = base
+            .admin
+            .as_ref()
+            .map_or(crate::config::DEFAULT_ADMIN_MAX_CONNECTIONS, |a| {
+                a.max_connections
+            });
+        let limits = crate::server::ClientLimits {
+            header_timeout: base.client_header_timeout,
+            send_timeout: base.client_send_timeout,
+            shutdown_grace: opts.as_timeout + base.client_send_timeout,
+            max_connections,
+            max_connections_per_client: base.max_connections_per_client.min(max_connections),
+        };
+        let server = crate::server::Server::start_here(listener, router(rt.clone()), limits);
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = rx.await;
+            server.shutdown(Duration::ZERO).await;
         }));
         tracing::info!(addr = ?addr, "admin API listening");
     }

@@ -180,3 +180,20 @@ fn the_demo_fixture_is_valid() {
     assert_eq!(c.applications[0].name, "OpenIDApp");
     assert_eq!(c.applications[0].strategies[0].name, "OktaStrategy");
 }
+
+/// The file and the admin API share one compile (`policy::compile`): what the admin API refuses,
+/// the file refuses too (an API listed twice, a strategy name used twice).
+#[test]
+fn the_file_refuses_what_the_admin_api_refuses() {
+    assert_eq!(
+        error_key(&BASE.replace(
+            r#"apis = ["CheckBedAvailability"]"#,
+            r#"apis = ["CheckBedAvailability", "CheckBedAvailability"]"#
+        )),
+        "applications[0].apis[1]"
+    );
+    assert_eq!(
+        error_key(&BASE.replace(r#"name = "OpenIDApp""#, r#"name = "anonymous""#)),
+        "applications[0].name"
+    );
+}

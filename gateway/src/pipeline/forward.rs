@@ -17,7 +17,8 @@ use super::route::RouteMatch;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::upstream::{
-    HeadRewrite, Pool, exchange, field_name_is, field_name_starts_with, is_field_value,
+    HeadRewrite, Pool, TlsKey, UpstreamProtocol, exchange, field_name_is, field_name_starts_with,
+    is_field_value,
 };
 
 /// The identity headers the gateway sets.
@@ -88,6 +89,9 @@ struct Upstream {
     pool: Arc<Pool>,
 }
 
+/// What a pool is for: scheme, `host:port`, protocol, TLS settings.
+type PoolKey = (String, String, UpstreamProtocol, Option<TlsKey>);
+
 /// The pooled connections to all upstreams.
 #[derive(Debug)]
 pub struct Forwarder {
@@ -128,8 +132,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 impl Forwarder {
-    /// A forwarder for the configured APIs.
+    /// A forwarder for the configured APIs. APIs with the same scheme, host, port and TLS
+    /// settings share a pool.
     pub fn new(config: &Config) -> Self {
+        let mut pools: Vec<(PoolKey, Arc<Pool>)> = Vec::new();
         let upstreams = config
             .apis
             .iter()
@@ -142,11 +148,26 @@ impl Forwarder {
                     None => host.to_owned(),
                 };
                 let address = format!("{host}:{}", u.port_or_known_default().unwrap_or(80));
+                let client = &a.upstream_client;
+                let key = (
+                    u.scheme().to_owned(),
+                    address.clone(),
+                    client.protocol,
+                    client.tls.as_ref().map(|t| t.key.clone()),
+                );
+                let pool = match pools.iter().find(|(k, _)| *k == key) {
+                    Some((_, pool)) => pool.clone(),
+                    None => {
+                        let pool = Arc::new(Pool::new(address, client, config.workers));
+                        pools.push((key, pool.clone()));
+                        pool
+                    }
+                };
                 Upstream {
                     host: HeaderValue::from_str(&authority)
                         .unwrap_or(HeaderValue::from_static("localhost")),
                     prefix: u.path().trim_end_matches('/').to_owned(),
-                    pool: Arc::new(Pool::new(address, config.workers)),
+                    pool,
                 }
             })
             .collect();

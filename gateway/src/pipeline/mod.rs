@@ -156,7 +156,7 @@ impl Pipeline {
                 ),
             },
             _ => forward::IdentityHeaders {
-                application: "anonymous",
+                application: crate::policy::ANONYMOUS,
                 ..Default::default()
             },
         };

@@ -31,13 +31,38 @@ pub struct ServerRuntime {
     pub id_token_clients: Vec<String>,
     /// The strategies with `hmac` on.
     pub hmac_clients: Vec<HmacClient>,
-    /// Clock skew for ID tokens verified with HMAC (the local skew, or 30 s).
+    /// Clock skew for ID tokens verified with HMAC (the local skew, or [`crate::config::DEFAULT_CLOCK_SKEW_SECONDS`]).
     pub clock_skew: u64,
+}
+
+impl ServerRuntime {
+    /// The runtime of `config`'s authorization server `server`, with the validators built for it
+    /// (or carried over from the previous pipeline) and the clients its applications' strategies
+    /// add.
+    pub fn new(
+        config: &crate::config::Config,
+        server: usize,
+        issuer: String,
+        local: Option<LocalValidator>,
+        introspector: Option<Arc<Introspector>>,
+    ) -> Self {
+        let (id_token_clients, hmac_clients) = strategy_clients(config, server);
+        let s = &config.authorization_servers[server];
+        Self {
+            name: s.name.clone(),
+            issuer,
+            local,
+            introspector,
+            id_token_clients,
+            hmac_clients,
+            clock_skew: s.clock_skew(),
+        }
+    }
 }
 
 /// What the applications' strategies on authorization server `server` add to its validator:
 /// the client ids whose ID tokens it accepts, and the HMAC clients (strategies with `hmac` on).
-pub fn strategy_clients(
+fn strategy_clients(
     config: &crate::config::Config,
     server: usize,
 ) -> (Vec<String>, Vec<HmacClient>) {

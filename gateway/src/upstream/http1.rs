@@ -9,9 +9,9 @@ use axum::body::Body;
 use http::{HeaderName, Method, Request, Response, header};
 use http_body_util::BodyExt as _;
 use hyper::body::Body as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
-use super::pool::{Conn, Pool, READ_SIZE};
+use super::pool::{Conn, Pool, READ_SIZE, Stream, open_stream};
 use super::response::{Framing, HeadError, MAX_HEADERS, MAX_INTERIM, read_head, respond};
 use super::{HeadRewrite, field_name_is, is_field_value};
 use crate::error::GatewayError;
@@ -36,13 +36,14 @@ enum Failure {
     Fatal(GatewayError),
 }
 
-/// Sends `req` (with `rewrite` applied) over a pooled connection and returns the response once
+/// Sends `req` (with `rewrite` applied) over `fresh`, a new connection, or a pooled one and returns the response once
 /// its head has arrived; the body streams from the connection as the client reads it.
 pub(crate) async fn exchange(
     pool: &Arc<Pool>,
     req: Request<Body>,
     rewrite: &HeadRewrite<'_>,
     body_deadline: tokio::time::Instant,
+    mut fresh: Option<Conn>,
 ) -> Result<Response<Body>, GatewayError> {
     let (parts, mut body) = req.into_parts();
     if parts.method == Method::CONNECT {
@@ -66,9 +67,15 @@ pub(crate) async fn exchange(
 
     let mut from_pool = true;
     loop {
-        let (mut conn, reused) = match from_pool.then(|| pool.checkout()).flatten() {
-            Some(conn) => (conn, true),
-            None => (Conn::open(&pool.address).await?, false),
+        let (mut conn, reused) = match fresh.take() {
+            Some(conn) => (conn, false),
+            None => match from_pool.then(|| pool.checkout()).flatten() {
+                Some(conn) => (conn, true),
+                None => (
+                    Conn::new(open_stream(&pool.address, pool.tls.as_ref()).await?),
+                    false,
+                ),
+            },
         };
         let sending = (outgoing, body_deadline);
         match send_and_read(&mut conn, &head, sending, &mut body, expects_body, reused).await {
@@ -95,7 +102,7 @@ fn is_replayable(parts: &http::request::Parts) -> bool {
 
 /// Header fields that frame or steer the message on this hop, which the gateway states itself
 /// (under any spelling: two lengths would make the request ambiguous).
-fn is_hop_framing(name: &HeaderName) -> bool {
+pub(super) fn is_hop_framing(name: &HeaderName) -> bool {
     const FRAMING: [&str; 5] = [
         "content-length",
         "transfer-encoding",
@@ -171,7 +178,7 @@ async fn send_and_read(
     // With nothing but a head to send, nothing is lost if the connection turns out closed.
     let resendable = reused && outgoing == Outgoing::Empty;
     let sent = match outgoing {
-        Outgoing::Empty => conn.stream.write_all(head).await.map_err(Sent::Io),
+        Outgoing::Empty => write_all(&mut conn.stream, head).await.map_err(Sent::Io),
         _ => send_body(conn, head, (outgoing, body_deadline), body).await,
     };
     let mut whole = true;
@@ -220,11 +227,40 @@ enum Sent {
 async fn send_body(
     conn: &mut Conn,
     head: &[u8],
-    (outgoing, deadline): (Outgoing, tokio::time::Instant),
+    sending: (Outgoing, tokio::time::Instant),
     body: &mut Body,
 ) -> Result<(), Sent> {
     let Conn { stream, buf } = conn;
-    let (mut reader, mut writer) = stream.split();
+    match stream {
+        Stream::Plain(tcp) => {
+            let (reader, writer) = tcp.split();
+            send_body_over(reader, writer, buf, head, sending, body).await
+        }
+        Stream::Tls(tls) => {
+            let (reader, writer) = tokio::io::split(tls.as_mut());
+            send_body_over(reader, writer, buf, head, sending, body).await
+        }
+    }
+}
+
+/// Writes `bytes` and, over TLS, what rustls still holds of them.
+async fn write_all<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
+}
+
+async fn send_body_over<R, W>(
+    mut reader: R,
+    mut writer: W,
+    buf: &mut bytes::BytesMut,
+    head: &[u8],
+    (outgoing, deadline): (Outgoing, tokio::time::Instant),
+    body: &mut Body,
+) -> Result<(), Sent>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let sending = async {
         let mut out = head.to_vec();
         let mut sent = 0u64;
@@ -252,7 +288,7 @@ async fn send_body(
                 }
                 _ => out.extend_from_slice(&data),
             }
-            writer.write_all(&out).await.map_err(Sent::Io)?;
+            write_all(&mut writer, &out).await.map_err(Sent::Io)?;
             out.clear();
         }
         match outgoing {
@@ -261,7 +297,7 @@ async fn send_body(
             _ => {}
         }
         if !out.is_empty() {
-            writer.write_all(&out).await.map_err(Sent::Io)?;
+            write_all(&mut writer, &out).await.map_err(Sent::Io)?;
         }
         Ok(())
     };

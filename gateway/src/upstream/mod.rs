@@ -1,7 +1,9 @@
-//! The client side of the gateway: connections to upstreams, in a pool per upstream with a slot
-//! per proxy worker (`pool`), and the HTTP/1.1 exchange spoken over them (`http1`: the request
-//! head and body out, `response`: the response head parsed with httparse and the body framed by
-//! RFC 9112 §6.3). Everything runs in the request's own task: no connection task, no channel
+//! The client side of the gateway: connections to upstreams, plain or TLS (`tls`), in a pool per
+//! (scheme, host, port, TLS settings) with a slot per proxy worker (`pool`), and the HTTP/1.1
+//! exchange spoken over them (`http1`: the request head and body out, `response`: the response
+//! head parsed with httparse and the body framed by RFC 9112 §6.3). `settings` is the
+//! configuration's part (`apis[].upstream_protocol`, `apis[].upstream_tls`). HTTP/2 (`http2`)
+//! is spoken when the upstream picks it by ALPN, or with `h2c`. Everything runs in the request's own task: no connection task, no channel
 //! between the request and its connection.
 //!
 //! A connection goes back to the pool only when its response was framed by `Content-Length` or
@@ -11,14 +13,23 @@
 //! desynchronisation, where one caller would be handed another's response).
 
 mod http1;
+mod http2;
 mod pool;
 mod response;
+mod settings;
+mod tls;
 
-use http::{HeaderName, HeaderValue};
+use std::sync::Arc;
 
-pub(crate) use http1::exchange;
+use axum::body::Body;
+use http::{HeaderName, HeaderValue, Request, Response};
+
+use crate::error::GatewayError;
+
 pub(crate) use pool::Pool;
 pub(crate) use response::parse_response_head;
+pub use settings::{RawUpstreamTls, UpstreamClient, UpstreamProtocol, UpstreamTls};
+pub(crate) use settings::{TlsKey, validate};
 
 /// How the request head sent upstream differs from the client's.
 pub(crate) struct HeadRewrite<'a> {
@@ -31,6 +42,37 @@ pub(crate) struct HeadRewrite<'a> {
     pub added: &'a [(&'static str, &'a str)],
     /// The client's fields not passed on.
     pub leave_out: &'a (dyn Fn(&HeaderName) -> bool + Sync),
+}
+
+/// Sends `req` (with `rewrite` applied) to the pool's upstream and returns the response once
+/// its head has arrived; the body streams as the client reads it. `body_deadline` bounds the
+/// wait for the client's body over HTTP/1.1 (the exchange as a whole is bounded by the caller).
+pub(crate) async fn exchange(
+    pool: &Arc<Pool>,
+    req: Request<Body>,
+    rewrite: &HeadRewrite<'_>,
+    body_deadline: tokio::time::Instant,
+) -> Result<Response<Body>, GatewayError> {
+    // Plain HTTP/1.1, the usual case, asks nothing more.
+    if pool.tls.is_none() && pool.protocol != UpstreamProtocol::H2c {
+        return http1::exchange(pool, req, rewrite, body_deadline, None).await;
+    }
+    if let Some(sender) = pool.h2_sender() {
+        return http2::send(sender, pool, req, rewrite).await;
+    }
+    if pool.speaks_http1() {
+        return http1::exchange(pool, req, rewrite, body_deadline, None).await;
+    }
+    // Not known yet: a new connection tells (h2c, or the upstream's choice by ALPN).
+    let stream = pool::open_stream(&pool.address, pool.tls.as_ref()).await?;
+    if pool.protocol == UpstreamProtocol::H2c || stream.is_h2() {
+        let sender = http2::handshake(stream).await?;
+        pool.set_h2_sender(sender.clone());
+        return http2::send(sender, pool, req, rewrite).await;
+    }
+    pool.mark_http1();
+    let fresh = Some(pool::Conn::new(stream));
+    http1::exchange(pool, req, rewrite, body_deadline, fresh).await
 }
 
 /// Whether header `name` begins with `prefix` (given in lowercase), ignoring case and reading

@@ -1315,3 +1315,144 @@ async fn admin_update_and_rotation_reach_the_as_and_as_errors_change_nothing() {
     let token = e.token(&id, &secret).await.unwrap();
     assert_eq!(e.beds(&g, &token).await.0, 200);
 }
+
+/// Application names follow one grammar in the file and the admin API: a name that an upstream
+/// would read as another application, a list, the anonymous sentinel, or that cannot be sent in
+/// a header at all is refused at creation with its key named (nothing is registered at the AS);
+/// every legal name, spaces, `/`, `%`, `?` and `#` included, is addressable by `gateway apps`.
+#[tokio::test]
+async fn admin_application_names_follow_one_grammar_and_the_cli_addresses_every_legal_name() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let clients = e.clients_at_as().await;
+    for bad in [
+        " SvcApp",
+        "SvcApp\t",
+        "anonymous",
+        "Anonymous",
+        "A, B",
+        "Svc\r\nX-Gateway-Subject: admin",
+        "Svc\0App",
+        "Svc\u{7f}App",
+        "Svc\u{e9}App",
+    ] {
+        let (s, answer) = e
+            .admin(
+                &g,
+                Method::POST,
+                "/admin/v1/applications",
+                Some(openid_app(bad)),
+            )
+            .await;
+        assert_eq!(s, 400, "{bad:?}: {answer}");
+        assert!(
+            answer["key"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(".name"),
+            "{bad:?}: {answer}"
+        );
+        // The file refuses it alike, naming the key.
+        let toml = format!(
+            r#"
+[[authorization_servers]]
+name = "AS"
+issuer = "https://as.example"
+[authorization_servers.local]
+audiences = ["api://default"]
+public_key_pem = "unused"
+[[apis]]
+name = "Beds"
+base_path = "/beds"
+upstream = "http://127.0.0.1:1"
+identification = ["oauth2_local"]
+resources = [{{ path = "/x", methods = ["GET"] }}]
+[[applications]]
+name = {name}
+apis = ["Beds"]
+strategies = [{{ name = "S", scheme = "oauth2", authorization_server = "AS", client_id = "c" }}]
+"#,
+            name = toml_string(bad)
+        );
+        let err = Config::from_toml(&toml, &|_: &str| None).unwrap_err();
+        assert_eq!(err.key, "applications[0].name", "{bad:?}: {err}");
+    }
+    assert_eq!(e.clients_at_as().await, clients, "nothing registered");
+
+    let legal = "Ward 7/ICU %2F?#x";
+    let (s, answer) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(json!({
+                "name": legal, "apis": ["CheckBedAvailability"],
+                "strategies": [{ "name": "S", "scheme": "oauth2",
+                    "authorization_server": "ExternalOktaServer", "client_id": "0oa-legal" }]
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{answer}");
+    let cli = |args: Vec<&str>| {
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        let url = g.admin_url().unwrap();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+                .args(args)
+                .args(["--admin-url", &url])
+                .env("GATEWAY_ADMIN_TOKEN", ADMIN)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = cli(vec!["apps", "show", legal]).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["name"], legal);
+    let out = cli(vec!["apps", "delete", legal]).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, list) = e
+        .admin(&g, Method::GET, "/admin/v1/applications", None)
+        .await;
+    assert!(list.as_array().unwrap().iter().all(|a| a["name"] != legal));
+}
+
+/// `s` as a TOML basic string, control characters (DEL included) as `\uXXXX` escapes.
+fn toml_string(s: &str) -> String {
+    let body: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '"' || c == '\\' {
+                format!("\\u{:04X}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    format!("\"{body}\"")
+}
+
+/// A reload whose file no longer fits the stored applications (the API they use is gone) is a
+/// failed reload: it says so once and keeps serving, and does not also report success
+/// (`gateway run` logs "configuration reloaded" only for a reload that happened).
+#[tokio::test]
+async fn admin_a_reload_that_does_not_fit_the_stored_applications_is_reported_as_failed() {
+    let e = Env::start().await;
+    let g = e.gateway(Arc::new(Store::memory())).await;
+    let (_, created) = e
+        .admin(
+            &g,
+            Method::POST,
+            "/admin/v1/applications",
+            Some(openid_app("OpenIDApp")),
+        )
+        .await;
+    let (id, secret) = credentials(&created);
+    let token = e.token(&id, &secret).await.unwrap();
+    let mut renamed = config(&e.idp, &e.beds.url());
+    renamed.apis[0].name = "Renamed".into();
+    renamed.scope_mappings.clear();
+    let err = g.reloader().reload(renamed).await.unwrap_err();
+    assert!(err.to_string().contains("keeping the current one"), "{err}");
+    assert_eq!(e.beds(&g, &token).await.0, 200, "the current one serves");
+}

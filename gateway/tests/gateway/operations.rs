@@ -467,20 +467,33 @@ async fn shutdown_ends_while_an_http2_client_withholds_its_window() {
     drop(response);
 }
 
-/// `max_connections`: beyond it a new connection is closed at once, and a place that frees up
-/// is usable again.
+/// `max_connections`: when every connection has a request in flight, a new one is closed at
+/// once (an idle one would be closed for it instead: see `listener.rs`), and a place that frees
+/// up is usable again.
 #[tokio::test]
-async fn connections_beyond_max_connections_are_closed_at_once() {
+async fn connections_beyond_max_connections_all_busy_are_closed_at_once() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let idp = WireIdp::start().await;
-    let echo = Echo::start().await;
-    let gateway = gateway_with("max_connections = 2\nworkers = 2", &idp, &echo.url()).await;
+    let (released, _) = tokio::sync::mpsc::unbounded_channel();
+    let upstream = gigabyte_upstream(released).await;
+    let gateway = gateway_with("max_connections = 2\nworkers = 2", &idp, &upstream).await;
     let addr = gateway.local_addr();
-    // Two clients hold their places (each half-way through a head, well within the timeout).
+    let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    // Two clients hold their places, each with a response streaming (read no further).
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        c.write_all(
+            format!(
+                "GET /beds/hospitals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut first = [0u8; 12];
+        c.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
         held.push(c);
     }
     // The third is closed without an answer (long before the 30 s head timeout).

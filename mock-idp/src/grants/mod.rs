@@ -2,6 +2,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
 pub mod user_tokens;
@@ -14,6 +15,7 @@ pub const SUPPORTED: &[&str] = &[
     "refresh_token",
     "password",
     "client_credentials",
+    crate::device::GRANT_TYPE,
 ];
 
 use serde_json::{Map, Value};

@@ -697,12 +697,43 @@ fn login_page(
     params: Vec<(String, String)>,
     now: i64,
 ) -> Response {
+    let waiting = Waiting {
+        server: server.id.clone(),
+        params,
+        activate: None,
+    };
+    show_login(
+        state,
+        waiting,
+        &request.client.client_name,
+        request.login_hint.as_deref().unwrap_or_default(),
+        now,
+    )
+}
+
+/// What waits for a login: an authorize request, or a device's user code.
+#[derive(Debug)]
+pub struct Waiting {
+    pub server: Option<String>,
+    pub params: Vec<(String, String)>,
+    pub activate: Option<String>,
+}
+
+/// The login page (with its anti-CSRF cookie) for what `waiting` holds.
+pub fn show_login(
+    state: &AppState,
+    waiting: Waiting,
+    client_name: &str,
+    username: &str,
+    now: i64,
+) -> Response {
     let csrf = crate::ids::random_token();
     let transaction = state.store.put_login(
         PendingLogin {
-            server: server.id.clone(),
-            params,
+            server: waiting.server,
+            params: waiting.params,
             csrf: csrf.clone(),
+            activate: waiting.activate,
             expires_at: now + LOGIN_TTL,
         },
         now,
@@ -710,11 +741,11 @@ fn login_page(
     let action = format!("{}/login/login.htm", state.base_url());
     let mut response = html::login_page(
         &html::LoginPage {
-            client_name: &request.client.client_name,
+            client_name,
             action: &action,
             transaction: &transaction,
             csrf: &csrf,
-            username: request.login_hint.as_deref().unwrap_or_default(),
+            username,
             error: None,
         },
         StatusCode::OK,

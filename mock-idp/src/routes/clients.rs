@@ -46,6 +46,25 @@ fn not_found(client_id: &str) -> ClientsError {
     OktaApiError::not_found(client_id, "PublicClientApp").into()
 }
 
+/// A client from the configuration file keeps its documented secret and
+/// settings: a test suite (or a colleague) relies on them, and a `PUT` or
+/// `newSecret` through the SSWS token would break every other user of the mock.
+/// Okta answers a change an admin may not make with 403 `E0000006`.
+fn refuse_seeded(state: &AppState, client_id: &str) -> Result<(), ClientsError> {
+    if state.client(client_id).is_some_and(|c| c.seeded) {
+        let mut error = OktaApiError::new(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        );
+        error.causes.push(format!(
+            "client_id: {client_id} comes from the mock's configuration file; change it there"
+        ));
+        return Err(error.into());
+    }
+    Ok(())
+}
+
 /// Reads a JSON body, with Okta's errors for a bad one.
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ClientsError> {
     match body {
@@ -164,6 +183,7 @@ pub async fn replace(
     Path(client_id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ClientsError> {
+    refuse_seeded(&state, &client_id)?;
     let metadata = json_body(body)?;
     state
         .replace_client(&client_id, &metadata)?
@@ -190,6 +210,7 @@ pub async fn new_secret(
     _token: ApiToken,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ClientsError> {
+    refuse_seeded(&state, &client_id)?;
     state
         .rotate_client_secret(&client_id)?
         .map(Json)

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::clock::{Clock, LATEST};
 use crate::control::{ClaimRule, FaultSpec};
 use crate::error::OktaApiError;
 use crate::html::escape;
@@ -46,6 +47,40 @@ fn body<T: serde::de::DeserializeOwned>(
         return Err(invalid("target: must be an object"));
     }
     serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+}
+
+/// With `server.control_token` set, a control request must carry
+/// `Authorization: Bearer <token>` (compared in constant time); without it the
+/// control API is open, as tests want it.
+pub async fn require_control_token(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = &state.settings().control_token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim());
+    if presented.is_some_and(|token| expected.matches(token)) {
+        return next.run(request).await;
+    }
+    let mut response = OktaApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "E0000011",
+        "Invalid token provided",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer realm=\"mock-idp control API\""),
+    );
+    response
 }
 
 fn server_by_name<'a>(
@@ -154,6 +189,25 @@ pub async fn set_clock(
     request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, OktaApiError> {
     let request: ClockRequest = body(request)?;
+    if let Some(at) = request.set
+        && !(0..=LATEST).contains(&at)
+    {
+        return Err(invalid(format!(
+            "set: must be between 0 and {LATEST} (9999-12-31T23:59:59Z)"
+        )));
+    }
+    if let Some(seconds) = request.advance {
+        let from = match (request.reset, request.set) {
+            (_, Some(at)) => at,
+            (Some(true), None) => Clock::system().now(),
+            _ => state.clock.now(),
+        };
+        if i64::try_from(seconds).map_or(true, |s| from.saturating_add(s) > LATEST) {
+            return Err(invalid(format!(
+                "advance: the clock would pass {LATEST} (9999-12-31T23:59:59Z)"
+            )));
+        }
+    }
     if request.reset == Some(true) {
         state.clock.reset();
     }
@@ -263,6 +317,62 @@ pub async fn mint_token(
         .map_err(|_| invalid("minting failed"))?
         .map_err(invalid)?;
     Ok(Json(json!({ "token": token })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum DeviceAction {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    user_code: String,
+    action: DeviceAction,
+    /// The login of the user who approves (required to approve).
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// `POST /__mock/device`: approve or deny a device's user code without a browser.
+pub async fn decide_device(
+    State(state): State<AppState>,
+    request: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, OktaApiError> {
+    let request: DeviceRequest = body(request)?;
+    let now = state.clock.now();
+    let (decision, status) = match request.action {
+        DeviceAction::Approve => {
+            let login = request
+                .user
+                .as_deref()
+                .ok_or_else(|| invalid("user: required to approve"))?;
+            let user = state
+                .user_by_login(login)
+                .ok_or_else(|| invalid(format!("user: no user {login:?}")))?;
+            let decision = crate::device::Decision::Approved {
+                user_id: user.id.clone(),
+                auth_time: now,
+            };
+            (decision, "approved")
+        }
+        DeviceAction::Deny => (crate::device::Decision::Denied, "denied"),
+    };
+    if !state
+        .store
+        .devices
+        .decide(&request.user_code, decision, now)
+    {
+        return Err(OktaApiError::not_found(
+            &request.user_code,
+            "DeviceAuthorization",
+        ));
+    }
+    Ok(Json(
+        json!({"user_code": crate::device::normalize_user_code(&request.user_code), "status": status}),
+    ))
 }
 
 /// `GET /__mock/issued`: the tokens minted lately (ids and claims, never the

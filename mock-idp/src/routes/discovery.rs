@@ -134,6 +134,7 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     doc["response_modes_supported"] =
         json!(["query", "fragment", "form_post", "okta_post_message"]);
     doc["code_challenge_methods_supported"] = json!(["S256"]);
+    doc["device_authorization_endpoint"] = json!(server.endpoint("device/authorize"));
     match kind {
         DocumentKind::OpenIdConfiguration => {
             doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));

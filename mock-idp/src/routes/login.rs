@@ -60,6 +60,9 @@ pub async fn login_post(
     };
     if field("action") == Some("cancel") {
         state.store.remove_login(transaction);
+        if pending.activate.is_some() {
+            return super::device::to_verification_page(&state, None);
+        }
         return authorize::run(
             &state,
             &server,
@@ -94,13 +97,27 @@ pub async fn login_post(
     };
     state.store.remove_login(transaction);
     let sid = authorize::new_session(&state, &user, now);
-    let mut response = authorize::run(
-        &state,
-        &server,
-        &headers,
-        pending.params,
-        Authenticated::Fresh { user, sid },
-    );
+    let mut response = if let Some(user_code) = &pending.activate {
+        // The verification page asked for the login: back to it, signed in.
+        let mut response = super::device::to_verification_page(&state, Some(user_code));
+        authorize::set_cookie(
+            &state,
+            &mut response,
+            authorize::SESSION_COOKIE,
+            &sid,
+            "Lax",
+            None,
+        );
+        response
+    } else {
+        authorize::run(
+            &state,
+            &server,
+            &headers,
+            pending.params,
+            Authenticated::Fresh { user, sid },
+        )
+    };
     authorize::set_cookie(&state, &mut response, CSRF_COOKIE, "", "Strict", Some(0));
     response
 }

@@ -24,6 +24,7 @@ pub mod authorize;
 pub mod clients;
 pub mod control;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod introspect;
 pub mod keys;
@@ -99,6 +100,10 @@ pub fn router(state: AppState) -> Router {
                     .route_layer(trusted()),
             )
             .route(
+                &format!("{prefix}/v1/device/authorize"),
+                post(device::device_authorize),
+            )
+            .route(
                 &format!("{prefix}/v1/logout"),
                 get(logout::logout_get).post(logout::logout_post),
             )
@@ -143,6 +148,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login/login.htm", post(login::login_post))
         .route(
+            "/activate",
+            get(device::activate_get).post(device::activate_post),
+        )
+        .route(
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
         )
@@ -176,7 +185,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::faults::record_requests,
         ))
-        .merge(control_routes())
+        .merge(control_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
@@ -186,7 +195,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The control API: outside the fault and rate-limit layers, so a test can
 /// always undo what it set up.
-fn control_routes() -> Router<AppState> {
+fn control_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/__mock", get(control::page))
         .route("/__mock/", get(control::page))
@@ -215,9 +224,14 @@ fn control_routes() -> Router<AppState> {
             axum::routing::delete(control::remove_claims),
         )
         .route("/__mock/tokens", post(control::mint_token))
+        .route("/__mock/device", post(control::decide_device))
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::require_control_token,
+        ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

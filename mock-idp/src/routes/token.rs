@@ -46,6 +46,7 @@ fn dispatch(
         "authorization_code" => grants::authorization_code::grant(state, server, &client, form)?,
         "refresh_token" => grants::refresh_token::grant(state, server, &client, form)?,
         "password" => grants::password::grant(state, server, &client, form)?,
+        crate::device::GRANT_TYPE => grants::device_code::grant(state, server, &client, form)?,
         _ => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,

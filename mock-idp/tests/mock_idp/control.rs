@@ -605,3 +605,179 @@ async fn the_date_header_follows_the_mock_clock_like_expires_and_the_rate_limit_
         assert_eq!(http_date_seconds(&response, "date"), 2_000_007_200, "{url}");
     }
 }
+
+/// A 400 in Okta's validation shape whose cause names `field`.
+async fn expect_invalid_field(response: reqwest::Response, field: &str) {
+    assert_eq!(response.status(), 400, "{field}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000001", "{body}");
+    let cause = body["errorCauses"][0]["errorSummary"].as_str().unwrap();
+    assert!(cause.starts_with(&format!("{field}:")), "{cause}");
+}
+
+#[tokio::test]
+async fn test_token_expires_in_near_i64_max_is_a_400_naming_the_field() {
+    let idp = start().await;
+    for expires_in in [
+        i64::MAX,
+        i64::MAX - 1,
+        10 * 365 * 24 * 3600 + 1,
+        0,
+        -1,
+        i64::MIN,
+    ] {
+        let response = http()
+            .post(control(&idp, "tokens"))
+            .json(&json!({"client_id": SERVICE_CLIENT_ID, "expires_in": expires_in}))
+            .send()
+            .await
+            .unwrap();
+        expect_invalid_field(response, "expires_in").await;
+    }
+    let longest: Value = post_json(
+        &control(&idp, "tokens"),
+        &json!({"client_id": SERVICE_CLIENT_ID, "expires_in": 10 * 365 * 24 * 3600}),
+    )
+    .await;
+    let (_, claims) = decode_parts(longest["token"].as_str().unwrap());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        10 * 365 * 24 * 3600
+    );
+}
+
+#[tokio::test]
+async fn clock_set_or_advanced_past_year_9999_is_a_400_naming_the_field() {
+    let idp = start().await;
+    let before = idp.clock().now();
+    for (request, field) in [
+        (json!({"set": i64::MAX}), "set"),
+        (json!({"set": 253_402_300_800_i64}), "set"),
+        (json!({"set": -1}), "set"),
+        (json!({"advance": u64::MAX}), "advance"),
+        (json!({"advance": i64::MAX}), "advance"),
+        (
+            json!({"set": 253_402_300_000_i64, "advance": 800}),
+            "advance",
+        ),
+    ] {
+        let response = http()
+            .post(control(&idp, "clock"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        expect_invalid_field(response, field).await;
+    }
+    let now = idp.clock().now();
+    assert!(
+        (before..before + 5).contains(&now),
+        "a refused request leaves the clock alone: {now}"
+    );
+    // The latest allowed time still mints tokens whose exp does not wrap.
+    let response = post_json(
+        &control(&idp, "clock"),
+        &json!({"set": 253_402_300_799_i64, "freeze": true}),
+    )
+    .await;
+    assert_eq!(response["now"], 253_402_300_799_i64);
+    let token = access_token(&idp, "beds.read").await;
+    let (_, claims) = decode_parts(&token);
+    assert_eq!(claims["exp"], 253_402_300_799_i64 + 3600);
+}
+
+async fn start_with_control_token() -> mock_idp::MockIdp {
+    crate::support::start_with_server_settings(
+        r#"control_token = "control-token-0123456789abcdef""#,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn control_api_needs_no_credentials_by_default() {
+    let idp = start().await;
+    for path in [
+        "",
+        "clock",
+        "keys",
+        "faults",
+        "requests",
+        "issued",
+        "openapi.json",
+    ] {
+        let response = http().get(control(&idp, path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "/__mock/{path}");
+    }
+}
+
+#[tokio::test]
+async fn control_token_when_configured_is_required_on_every_control_route() {
+    let idp = start_with_control_token().await;
+    for path in [
+        "",
+        "clock",
+        "keys",
+        "faults",
+        "claims",
+        "requests",
+        "issued",
+        "openapi.json",
+    ] {
+        for authorization in [
+            None,
+            Some("Bearer wrong-token-0123456789ab"),
+            Some("SSWS control-token-0123456789abcdef"),
+            Some("Bearer control-token-0123456789abcde"),
+        ] {
+            let mut request = http().get(control(&idp, path));
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                401,
+                "/__mock/{path} with {authorization:?}"
+            );
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer realm=\"mock-idp control API\""
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["errorCode"], "E0000011");
+            assert!(!body.to_string().contains("control-token"), "{body}");
+        }
+        let allowed = http()
+            .get(control(&idp, path))
+            .header("authorization", "Bearer control-token-0123456789abcdef")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200, "/__mock/{path}");
+    }
+    let before = idp.clock().now();
+    let refused = http()
+        .post(control(&idp, "clock"))
+        .json(&json!({"advance": 3600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(
+        idp.clock().now() < before + 60,
+        "an unauthenticated change is not made"
+    );
+    // Okta's own endpoints stay as open as Okta's.
+    assert_eq!(client_credentials(&idp, "beds.read").await.status(), 200);
+}
+
+#[tokio::test]
+async fn control_token_shorter_than_16_characters_is_refused_naming_the_key() {
+    let text = crate::support::default_config_with_server_settings(r#"control_token = "short""#);
+    let error = mock_idp::Config::from_toml(&text).unwrap_err().to_string();
+    assert!(error.contains("server.control_token"), "{error}");
+    assert!(
+        !error.contains("short\""),
+        "the token is not echoed: {error}"
+    );
+}

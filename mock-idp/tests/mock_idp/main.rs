@@ -9,10 +9,12 @@
 mod support;
 mod user_support;
 
+mod cli;
 mod client_auth;
 mod client_credentials;
 mod control;
 mod cors;
+mod device;
 mod discovery;
 mod encrypted_id_token;
 mod fuzz;

@@ -418,3 +418,59 @@ async fn dcr_tokens_of_a_deleted_client_are_no_longer_active() {
         "other clients' tokens are untouched"
     );
 }
+
+#[tokio::test]
+async fn ssws_cannot_replace_or_rotate_the_secret_of_a_configured_client() {
+    use crate::support::{SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET};
+    let idp = start().await;
+    let url = format!("{}/{SERVICE_CLIENT_ID}", clients_url(&idp));
+    let replaced = http()
+        .put(&url)
+        .header("authorization", SSWS)
+        .json(&service_app())
+        .send()
+        .await
+        .unwrap();
+    let rotated = http()
+        .post(format!("{url}/lifecycle/newSecret"))
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap();
+    for response in [replaced, rotated] {
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errorCode"], "E0000006", "{body}");
+        assert!(
+            body["errorCauses"][0]["errorSummary"]
+                .as_str()
+                .unwrap()
+                .contains("configuration"),
+            "{body}"
+        );
+        assert!(!body.to_string().contains(SERVICE_CLIENT_SECRET));
+    }
+    let read: Value = http()
+        .get(&url)
+        .header("authorization", SSWS)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["client_name"], "CheckBedAvailability Service");
+    let cc = [("grant_type", "client_credentials"), ("scope", "beds.read")];
+    assert_eq!(
+        post_basic(
+            &idp.token_endpoint(),
+            SERVICE_CLIENT_ID,
+            SERVICE_CLIENT_SECRET,
+            &cc
+        )
+        .await
+        .status(),
+        200,
+        "the documented secret still works"
+    );
+}

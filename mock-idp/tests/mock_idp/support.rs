@@ -28,6 +28,25 @@ pub async fn start_with(extra: &str) -> MockIdp {
         .expect("mock-idp starts")
 }
 
+/// The default configuration with `settings` (TOML lines) added to its `[server]` table.
+pub fn default_config_with_server_settings(settings: &str) -> String {
+    mock_idp::config::DEFAULT_CONFIG_TOML.replacen(
+        "[server]\n",
+        &format!("[server]\n{settings}\n"),
+        1,
+    )
+}
+
+/// A mock with the default configuration plus `settings` in its `[server]` table.
+pub async fn start_with_server_settings(settings: &str) -> MockIdp {
+    MockIdp::builder()
+        .config_toml(&default_config_with_server_settings(settings))
+        .expect("test config is valid")
+        .start()
+        .await
+        .expect("mock-idp starts")
+}
+
 /// An HTTP client that never follows redirects.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -194,4 +213,53 @@ pub fn decode_parts(token: &str) -> (Value, Value) {
 /// Replaces the mock's base URL in a document so snapshots are stable.
 pub fn redact_base(value: &Value, base: &str) -> Value {
     serde_json::from_str(&value.to_string().replace(base, "http://[mock]")).unwrap()
+}
+
+/// The Python interpreter for independent clients (`TEST_PYTHON`, else `python3`) if it
+/// has `modules`; None (after printing `SKIPPED: …`) when not, unless
+/// `PEER_TESTS=required`, which makes their absence a failure.
+pub fn python_with(test: &str, modules: &[&str]) -> Option<String> {
+    let python = std::env::var("TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let probe = format!("import {}", modules.join(", "));
+    let found = std::process::Command::new(&python)
+        .args(["-c", &probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(python);
+    }
+    let message = format!(
+        "{test}: {python} cannot import {} (set TEST_PYTHON to the venv of .ci/requirements.txt)",
+        modules.join(", ")
+    );
+    assert!(
+        std::env::var("PEER_TESTS").as_deref() != Ok("required"),
+        "{message}"
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("SKIPPED: {message}");
+    }
+    None
+}
+
+/// Runs a Python peer script from `tests/mock_idp/peers/` with `args`; its stdout
+/// on success, a panic with its stderr otherwise.
+pub async fn run_python_peer(python: &str, script: &str, args: &[&str]) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mock_idp/peers")
+        .join(script);
+    let mut command = std::process::Command::new(python);
+    command.arg(&path).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the python peer's thread")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
