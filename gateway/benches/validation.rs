@@ -161,7 +161,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("route", |b| {
         b.iter(|| {
             black_box(
-                gateway::pipeline::route::route(&pipeline.routes, &Method::GET, &local).unwrap(),
+                gateway::pipeline::route::route(pipeline.routes(), &Method::GET, &local).unwrap(),
             )
         })
     });
