@@ -59,6 +59,16 @@ struct RawConfig {
     applications: Vec<RawApplication>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    identity_headers: Option<RawIdentityHeaders>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityHeaders {
+    #[serde(default)]
+    strip: Vec<String>,
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +140,7 @@ struct RawRemote {
     client_id: String,
     client_secret: String,
     cache_ttl_seconds: Option<u64>,
+    client_miss_budget: Option<u64>,
 }
 
 impl fmt::Debug for RawRemote {
@@ -156,6 +167,8 @@ struct RawApi {
     identification: Vec<IdentificationType>,
     #[serde(default)]
     allow_anonymous: bool,
+    #[serde(default)]
+    allow_get_body: bool,
     #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
@@ -306,7 +319,35 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// Client headers that claim an identity or a client address, removed before the upstream
+    /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
+    /// lower case. `x-gateway-*` is always removed, whatever this says.
+    pub stripped_identity_headers: Vec<String>,
 }
+
+/// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
+/// is; upstreams (Grafana's `auth.proxy`, Apache's `REMOTE_USER`, apps trusting a CDN) believe
+/// them, so a client's copy never passes. Names compare ignoring case and `_`/`-`.
+pub const DEFAULT_STRIPPED_IDENTITY_HEADERS: &[&str] = &[
+    "remote-user",
+    "x-remote-user",
+    "x-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-webauth-user",
+    "x-original-host",
+    "x-host",
+    "client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-envoy-external-address",
+    "x-proxyuser-ip",
+];
 
 /// The admin API listener (`[admin]`).
 #[derive(Debug, Clone)]
@@ -424,7 +465,13 @@ pub struct RemoteConfig {
     pub client_secret: Secret,
     /// Upper bound on how long an introspection result is reused, seconds (0 = no cache).
     pub cache_ttl_cap: u64,
+    /// Introspection calls per client address and minute whose token turned out not active
+    /// (or unusable); past it, that client's unknown tokens are refused without a call.
+    pub client_miss_budget: u32,
 }
+
+/// `remote.client_miss_budget` when unset.
+pub const DEFAULT_CLIENT_MISS_BUDGET: u32 = 30;
 
 /// One API.
 #[derive(Debug, Clone)]
@@ -443,6 +490,8 @@ pub struct ApiConfig {
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
+    pub allow_get_body: bool,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -581,6 +630,45 @@ fn check_name(name: &str, key: &str) -> Result<(), ConfigError> {
         return Err(err(key, "must not be empty"));
     }
     Ok(())
+}
+
+/// `[identity_headers]`: the default list plus `strip`, less `keep`; a name that is not a
+/// header name, or a `keep` that is not on the default list (a typo would strip nothing less),
+/// is refused.
+fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = DEFAULT_STRIPPED_IDENTITY_HEADERS
+        .iter()
+        .map(|&n| n.to_owned())
+        .collect();
+    let Some(raw) = raw else {
+        return Ok(names);
+    };
+    let normal = |n: &str| n.to_ascii_lowercase().replace('_', "-");
+    for (i, n) in raw.strip.iter().enumerate() {
+        if http::HeaderName::from_bytes(n.as_bytes()).is_err() {
+            return Err(err(
+                format!("identity_headers.strip[{i}]"),
+                "is not a header name",
+            ));
+        }
+        if !names.contains(&normal(n)) {
+            names.push(normal(n));
+        }
+    }
+    for (i, n) in raw.keep.iter().enumerate() {
+        let before = names.len();
+        names.retain(|d| *d != normal(n));
+        if names.len() == before {
+            return Err(err(
+                format!("identity_headers.keep[{i}]"),
+                format!(
+                    "`{n}` is not on the default list: {}",
+                    DEFAULT_STRIPPED_IDENTITY_HEADERS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
@@ -742,366 +830,15 @@ impl Config {
             }
         };
 
-        // Authorization servers.
-        let mut as_index = HashMap::new();
-        let mut authorization_servers = Vec::new();
-        for (i, a) in raw.authorization_servers.into_iter().enumerate() {
-            let k = format!("authorization_servers[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if as_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let local = match a.local {
-                None => None,
-                Some(l) => {
-                    let lk = format!("{k}.local");
-                    let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
-                        (Some(_), Some(_)) => {
-                            return Err(err(
-                                format!("{lk}.public_key_pem"),
-                                "give either public_key_pem or public_key_pem_file",
-                            ));
-                        }
-                        (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
-                        (None, Some(f)) => {
-                            let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
-                            Some(std::fs::read_to_string(&f).map_err(|e| {
-                                err(
-                                    format!("{lk}.public_key_pem_file"),
-                                    format!("cannot read `{f}`: {e}"),
-                                )
-                            })?)
-                        }
-                        (None, None) => None,
-                    };
-                    if l.audiences.is_empty() {
-                        return Err(err(
-                            format!("{lk}.audiences"),
-                            "at least one accepted audience is required",
-                        ));
-                    }
-                    let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
-                    if clock_skew > 300 {
-                        return Err(err(
-                            format!("{lk}.clock_skew_seconds"),
-                            "must be at most 300",
-                        ));
-                    }
-                    Some(LocalConfig {
-                        audiences: l.audiences,
-                        clock_skew,
-                        public_key_pem,
-                        jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
-                        jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
-                    })
-                }
-            };
-            let remote = match a.remote {
-                None => None,
-                Some(r) => {
-                    let rk = format!("{k}.remote");
-                    check_name(&r.client_id, &format!("{rk}.client_id"))?;
-                    let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
-                    if secret.is_empty() {
-                        return Err(err(format!("{rk}.client_secret"), "must not be empty"));
-                    }
-                    Some(RemoteConfig {
-                        introspection_endpoint: opt_url(
-                            &r.introspection_endpoint,
-                            &format!("{rk}.introspection_endpoint"),
-                            env,
-                        )?,
-                        client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
-                        client_secret: Secret::new(secret),
-                        cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
-                    })
-                }
-            };
-            if local.is_none() && remote.is_none() {
-                return Err(err(
-                    &k,
-                    "needs `local` and/or `remote` introspection settings",
-                ));
-            }
-            let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
-            let issuer = a
-                .issuer
-                .as_deref()
-                .map(|s| expand(s, &format!("{k}.issuer"), env))
-                .transpose()?;
-            if discovery_url.is_none() && issuer.is_none() {
-                return Err(err(
-                    format!("{k}.issuer"),
-                    "give `issuer` or `discovery_url`",
-                ));
-            }
-            authorization_servers.push(AuthServerConfig {
-                name: a.name,
-                discovery_url,
-                issuer,
-                jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
-                introspection_endpoint: opt_url(
-                    &a.introspection_endpoint,
-                    &format!("{k}.introspection_endpoint"),
-                    env,
-                )?,
-                registration_endpoint: opt_url(
-                    &a.registration_endpoint,
-                    &format!("{k}.registration_endpoint"),
-                    env,
-                )?,
-                authorization_endpoint: opt_url(
-                    &a.authorization_endpoint,
-                    &format!("{k}.authorization_endpoint"),
-                    env,
-                )?,
-                token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
-                scopes: a.scopes,
-                local,
-                remote,
-                api_token: a
-                    .api_token
-                    .as_deref()
-                    .map(|v| expand(v, &format!("{k}.api_token"), env))
-                    .transpose()?
-                    .map(Secret::new),
-            });
-        }
-
-        // APIs.
-        let mut api_index = HashMap::new();
-        let mut base_paths = HashSet::new();
-        let mut apis = Vec::new();
-        for (i, a) in raw.apis.into_iter().enumerate() {
-            let k = format!("apis[{i}]");
-            check_name(&a.name, &format!("{k}.name"))?;
-            if api_index.insert(a.name.clone(), i).is_some() {
-                return Err(err(
-                    format!("{k}.name"),
-                    format!("`{}` is defined twice", a.name),
-                ));
-            }
-            let bp = &a.base_path;
-            if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "must start with `/` and not end with `/`",
-                ));
-            }
-            if bp
-                .split('/')
-                .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
-            {
-                return Err(err(format!("{k}.base_path"), "must be a plain path"));
-            }
-            if bp == "/health" || bp == "/metrics" {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    "`/health` and `/metrics` are the gateway's own",
-                ));
-            }
-            // Paths are routed with ASCII case ignored (see `pipeline::route`).
-            if !base_paths.insert(bp.to_ascii_lowercase()) {
-                return Err(err(
-                    format!("{k}.base_path"),
-                    format!("`{bp}` is used by another API"),
-                ));
-            }
-            let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
-            let upstream_client = crate::upstream::validate(
-                &upstream,
-                a.upstream_protocol,
-                a.upstream_tls,
-                &k,
-                &|v, key| expand(v, key, env),
-            )?;
-            if upstream.query().is_some() || upstream.fragment().is_some() {
-                return Err(err(
-                    format!("{k}.upstream"),
-                    "must not have a query or fragment",
-                ));
-            }
-            if a.resources.is_empty() {
-                return Err(err(
-                    format!("{k}.resources"),
-                    "at least one resource is required",
-                ));
-            }
-            let mut resources: Vec<Resource> = Vec::new();
-            for (j, r) in a.resources.iter().enumerate() {
-                let rk = format!("{k}.resources[{j}]");
-                check_resource_path(&r.path, &format!("{rk}.path"))?;
-                if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!("`{}` is the same resource as `{}`", r.path, twin.path),
-                    ));
-                }
-                if let Some(twin) = resources
-                    .iter()
-                    .find(|x| ambiguous_patterns(&x.path, &r.path))
-                {
-                    return Err(err(
-                        format!("{rk}.path"),
-                        format!(
-                            "`{}` and `{}` both match some paths and neither is more specific; \
-                             routers disagree on which wins (add a literal resource for the overlap)",
-                            r.path, twin.path
-                        ),
-                    ));
-                }
-                resources.push(Resource {
-                    path: r.path.clone(),
-                    methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
-                });
-            }
-            if a.identification.is_empty() && !a.allow_anonymous {
-                return Err(err(
-                    format!("{k}.identification"),
-                    "list at least one identification type (or allow_anonymous)",
-                ));
-            }
-            let mut seen = HashSet::new();
-            for (j, t) in a.identification.iter().enumerate() {
-                if !seen.insert(*t) {
-                    return Err(err(
-                        format!("{k}.identification[{j}]"),
-                        format!("`{}` is listed twice", t.as_str()),
-                    ));
-                }
-            }
-            let mut scopes: Vec<ApiScope> = Vec::new();
-            for (j, s) in a.scopes.iter().enumerate() {
-                let sk = format!("{k}.scopes[{j}]");
-                check_name(&s.name, &format!("{sk}.name"))?;
-                let _ = &s.description;
-                if scopes.iter().any(|x| x.name == s.name) {
-                    return Err(err(
-                        format!("{sk}.name"),
-                        format!("`{}` is defined twice", s.name),
-                    ));
-                }
-                let mut grants = Vec::new();
-                for (m, r) in s.resources.iter().enumerate() {
-                    let gk = format!("{sk}.resources[{m}]");
-                    let idx = resources
-                        .iter()
-                        .position(|x| x.path == r.path)
-                        .ok_or_else(|| {
-                            err(
-                                format!("{gk}.path"),
-                                format!("`{}` is not a resource of API `{}`", r.path, a.name),
-                            )
-                        })?;
-                    let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
-                    for (n, me) in methods.iter().enumerate() {
-                        if !resources[idx].methods.contains(me) {
-                            return Err(err(
-                                format!("{gk}.methods[{n}]"),
-                                format!("resource `{}` does not accept {me}", r.path),
-                            ));
-                        }
-                    }
-                    grants.push((idx, methods));
-                }
-                if grants.is_empty() {
-                    return Err(err(
-                        format!("{sk}.resources"),
-                        "an API scope must open at least one resource",
-                    ));
-                }
-                scopes.push(ApiScope {
-                    name: s.name.clone(),
-                    grants,
-                });
-            }
-            apis.push(ApiConfig {
-                name: a.name,
-                base_path: a.base_path,
-                upstream,
-                upstream_client,
-                resources,
-                identification: a.identification,
-                allow_anonymous: a.allow_anonymous,
-                scopes,
-            });
-        }
-        // Identification types need matching AS settings.
-        for (i, a) in apis.iter().enumerate() {
-            for (j, t) in a.identification.iter().enumerate() {
-                let ok = match t {
-                    IdentificationType::Oauth2Remote => {
-                        authorization_servers.iter().any(|s| s.remote.is_some())
-                    }
-                    IdentificationType::Oauth2Local | IdentificationType::Jwt => {
-                        authorization_servers.iter().any(|s| s.local.is_some())
-                    }
-                    IdentificationType::OpenidConnect => true,
-                };
-                if !ok {
-                    return Err(err(
-                        format!("apis[{i}].identification[{j}]"),
-                        format!(
-                            "no authorization server has the {} settings `{}` needs",
-                            if *t == IdentificationType::Oauth2Remote {
-                                "remote"
-                            } else {
-                                "local"
-                            },
-                            t.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
-
-        // Applications and scope mappings: `${ENV}` references resolved here, everything else
-        // checked by the one policy compiler the admin API and reloads use.
-        let mut records = Vec::with_capacity(raw.applications.len());
-        for (i, a) in raw.applications.into_iter().enumerate() {
-            let mut strategies = Vec::with_capacity(a.strategies.len());
-            for (j, s) in a.strategies.into_iter().enumerate() {
-                let sk = format!("applications[{i}].strategies[{j}]");
-                strategies.push(crate::store::StrategyRecord {
-                    client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
-                    client_secret: s
-                        .client_secret
-                        .as_deref()
-                        .map(|v| expand(v, &format!("{sk}.client_secret"), env))
-                        .transpose()?
-                        .map(Secret::new),
-                    name: s.name,
-                    scheme: s.scheme,
-                    authorization_server: s.authorization_server,
-                    hmac: s.hmac,
-                    registration: None,
-                });
-            }
-            records.push(crate::store::AppRecord {
-                name: a.name,
-                apis: a.apis,
-                strategies,
-                deleting: false,
-            });
-        }
-        let mappings: Vec<crate::store::MappingRecord> = raw
-            .scope_mappings
-            .into_iter()
-            .map(|m| crate::store::MappingRecord {
-                authorization_server: m.authorization_server,
-                scope: m.scope,
-                api_scopes: m.api_scopes,
-            })
-            .collect();
-        let (applications, scope_mappings) = crate::policy::compile(
+        let authorization_servers = authorization_servers(raw.authorization_servers, env)?;
+        let apis = apis(raw.apis, env)?;
+        check_identification(&apis, &authorization_servers)?;
+        let (applications, scope_mappings) = policy(
+            raw.applications,
+            raw.scope_mappings,
             &authorization_servers,
             &apis,
-            &records,
-            &mappings,
-            crate::policy::Keys::ByIndex,
+            env,
         )?;
 
         let admin = match raw.admin {
@@ -1137,7 +874,10 @@ impl Config {
             }),
         };
 
+        let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+
         Ok(Self {
+            stripped_identity_headers,
             listen,
             realm,
             upstream_timeout,
@@ -1154,6 +894,402 @@ impl Config {
             store,
         })
     }
+}
+
+/// `[[authorization_servers]]`: names unique, local and remote settings, `${ENV}` resolved.
+fn authorization_servers(
+    raw: Vec<RawAuthServer>,
+    env: &dyn EnvLookup,
+) -> Result<Vec<AuthServerConfig>, ConfigError> {
+    let mut as_index = HashMap::new();
+    let mut authorization_servers = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("authorization_servers[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if as_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let local = match a.local {
+            None => None,
+            Some(l) => {
+                let lk = format!("{k}.local");
+                let public_key_pem = match (l.public_key_pem, l.public_key_pem_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            format!("{lk}.public_key_pem"),
+                            "give either public_key_pem or public_key_pem_file",
+                        ));
+                    }
+                    (Some(p), None) => Some(expand(&p, &format!("{lk}.public_key_pem"), env)?),
+                    (None, Some(f)) => {
+                        let f = expand(&f, &format!("{lk}.public_key_pem_file"), env)?;
+                        Some(std::fs::read_to_string(&f).map_err(|e| {
+                            err(
+                                format!("{lk}.public_key_pem_file"),
+                                format!("cannot read `{f}`: {e}"),
+                            )
+                        })?)
+                    }
+                    (None, None) => None,
+                };
+                if l.audiences.is_empty() {
+                    return Err(err(
+                        format!("{lk}.audiences"),
+                        "at least one accepted audience is required",
+                    ));
+                }
+                let clock_skew = l.clock_skew_seconds.unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+                if clock_skew > 300 {
+                    return Err(err(
+                        format!("{lk}.clock_skew_seconds"),
+                        "must be at most 300",
+                    ));
+                }
+                Some(LocalConfig {
+                    audiences: l.audiences,
+                    clock_skew,
+                    public_key_pem,
+                    jwks_min_refresh: l.jwks_min_refresh_seconds.unwrap_or(10),
+                    jwks_max_stale: l.jwks_max_stale_seconds.unwrap_or(24 * 3600),
+                })
+            }
+        };
+        let remote = match a.remote {
+            None => None,
+            Some(r) => {
+                let rk = format!("{k}.remote");
+                check_name(&r.client_id, &format!("{rk}.client_id"))?;
+                let secret = expand(&r.client_secret, &format!("{rk}.client_secret"), env)?;
+                if secret.is_empty() {
+                    return Err(err(format!("{rk}.client_secret"), "must not be empty"));
+                }
+                Some(RemoteConfig {
+                    introspection_endpoint: opt_url(
+                        &r.introspection_endpoint,
+                        &format!("{rk}.introspection_endpoint"),
+                        env,
+                    )?,
+                    client_id: expand(&r.client_id, &format!("{rk}.client_id"), env)?,
+                    client_secret: Secret::new(secret),
+                    cache_ttl_cap: r.cache_ttl_seconds.unwrap_or(60),
+                    client_miss_budget: match r.client_miss_budget {
+                        None => DEFAULT_CLIENT_MISS_BUDGET,
+                        Some(n @ 1..=1_000_000) => n as u32,
+                        Some(_) => {
+                            return Err(err(
+                                format!("{rk}.client_miss_budget"),
+                                "must be 1 to 1,000,000 misses per minute",
+                            ));
+                        }
+                    },
+                })
+            }
+        };
+        if local.is_none() && remote.is_none() {
+            return Err(err(
+                &k,
+                "needs `local` and/or `remote` introspection settings",
+            ));
+        }
+        let discovery_url = opt_url(&a.discovery_url, &format!("{k}.discovery_url"), env)?;
+        let issuer = a
+            .issuer
+            .as_deref()
+            .map(|s| expand(s, &format!("{k}.issuer"), env))
+            .transpose()?;
+        if discovery_url.is_none() && issuer.is_none() {
+            return Err(err(
+                format!("{k}.issuer"),
+                "give `issuer` or `discovery_url`",
+            ));
+        }
+        authorization_servers.push(AuthServerConfig {
+            name: a.name,
+            discovery_url,
+            issuer,
+            jwks_uri: opt_url(&a.jwks_uri, &format!("{k}.jwks_uri"), env)?,
+            introspection_endpoint: opt_url(
+                &a.introspection_endpoint,
+                &format!("{k}.introspection_endpoint"),
+                env,
+            )?,
+            registration_endpoint: opt_url(
+                &a.registration_endpoint,
+                &format!("{k}.registration_endpoint"),
+                env,
+            )?,
+            authorization_endpoint: opt_url(
+                &a.authorization_endpoint,
+                &format!("{k}.authorization_endpoint"),
+                env,
+            )?,
+            token_endpoint: opt_url(&a.token_endpoint, &format!("{k}.token_endpoint"), env)?,
+            scopes: a.scopes,
+            local,
+            remote,
+            api_token: a
+                .api_token
+                .as_deref()
+                .map(|v| expand(v, &format!("{k}.api_token"), env))
+                .transpose()?
+                .map(Secret::new),
+        });
+    }
+    Ok(authorization_servers)
+}
+
+/// `[[apis]]`: names and base paths unique, upstreams, resources, scopes.
+fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigError> {
+    let mut api_index = HashMap::new();
+    let mut base_paths = HashSet::new();
+    let mut apis = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let k = format!("apis[{i}]");
+        check_name(&a.name, &format!("{k}.name"))?;
+        if api_index.insert(a.name.clone(), i).is_some() {
+            return Err(err(
+                format!("{k}.name"),
+                format!("`{}` is defined twice", a.name),
+            ));
+        }
+        let bp = &a.base_path;
+        if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) || bp.contains("//") {
+            return Err(err(
+                format!("{k}.base_path"),
+                "must start with `/` and not end with `/`",
+            ));
+        }
+        if bp
+            .split('/')
+            .any(|s| s == "." || s == ".." || s.contains(['{', '}', '*', ';', '%']))
+        {
+            return Err(err(format!("{k}.base_path"), "must be a plain path"));
+        }
+        if bp == "/health" || bp == "/metrics" {
+            return Err(err(
+                format!("{k}.base_path"),
+                "`/health` and `/metrics` are the gateway's own",
+            ));
+        }
+        // Paths are routed with ASCII case ignored (see `pipeline::route`).
+        if !base_paths.insert(bp.to_ascii_lowercase()) {
+            return Err(err(
+                format!("{k}.base_path"),
+                format!("`{bp}` is used by another API"),
+            ));
+        }
+        let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
+        let upstream_client = crate::upstream::validate(
+            &upstream,
+            a.upstream_protocol,
+            a.upstream_tls,
+            &k,
+            &|v, key| expand(v, key, env),
+        )?;
+        if upstream.query().is_some() || upstream.fragment().is_some() {
+            return Err(err(
+                format!("{k}.upstream"),
+                "must not have a query or fragment",
+            ));
+        }
+        if a.resources.is_empty() {
+            return Err(err(
+                format!("{k}.resources"),
+                "at least one resource is required",
+            ));
+        }
+        let mut resources: Vec<Resource> = Vec::new();
+        for (j, r) in a.resources.iter().enumerate() {
+            let rk = format!("{k}.resources[{j}]");
+            check_resource_path(&r.path, &format!("{rk}.path"))?;
+            if let Some(twin) = resources.iter().find(|x| same_pattern(&x.path, &r.path)) {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!("`{}` is the same resource as `{}`", r.path, twin.path),
+                ));
+            }
+            if let Some(twin) = resources
+                .iter()
+                .find(|x| ambiguous_patterns(&x.path, &r.path))
+            {
+                return Err(err(
+                    format!("{rk}.path"),
+                    format!(
+                        "`{}` and `{}` both match some paths and neither is more specific; \
+                         routers disagree on which wins (add a literal resource for the overlap)",
+                        r.path, twin.path
+                    ),
+                ));
+            }
+            resources.push(Resource {
+                path: r.path.clone(),
+                methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
+            });
+        }
+        if a.identification.is_empty() && !a.allow_anonymous {
+            return Err(err(
+                format!("{k}.identification"),
+                "list at least one identification type (or allow_anonymous)",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (j, t) in a.identification.iter().enumerate() {
+            if !seen.insert(*t) {
+                return Err(err(
+                    format!("{k}.identification[{j}]"),
+                    format!("`{}` is listed twice", t.as_str()),
+                ));
+            }
+        }
+        let mut scopes: Vec<ApiScope> = Vec::new();
+        for (j, s) in a.scopes.iter().enumerate() {
+            let sk = format!("{k}.scopes[{j}]");
+            check_name(&s.name, &format!("{sk}.name"))?;
+            let _ = &s.description;
+            if scopes.iter().any(|x| x.name == s.name) {
+                return Err(err(
+                    format!("{sk}.name"),
+                    format!("`{}` is defined twice", s.name),
+                ));
+            }
+            let mut grants = Vec::new();
+            for (m, r) in s.resources.iter().enumerate() {
+                let gk = format!("{sk}.resources[{m}]");
+                let idx = resources
+                    .iter()
+                    .position(|x| x.path == r.path)
+                    .ok_or_else(|| {
+                        err(
+                            format!("{gk}.path"),
+                            format!("`{}` is not a resource of API `{}`", r.path, a.name),
+                        )
+                    })?;
+                let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
+                for (n, me) in methods.iter().enumerate() {
+                    if !resources[idx].methods.contains(me) {
+                        return Err(err(
+                            format!("{gk}.methods[{n}]"),
+                            format!("resource `{}` does not accept {me}", r.path),
+                        ));
+                    }
+                }
+                grants.push((idx, methods));
+            }
+            if grants.is_empty() {
+                return Err(err(
+                    format!("{sk}.resources"),
+                    "an API scope must open at least one resource",
+                ));
+            }
+            scopes.push(ApiScope {
+                name: s.name.clone(),
+                grants,
+            });
+        }
+        apis.push(ApiConfig {
+            name: a.name,
+            base_path: a.base_path,
+            upstream,
+            upstream_client,
+            resources,
+            identification: a.identification,
+            allow_anonymous: a.allow_anonymous,
+            allow_get_body: a.allow_get_body,
+            scopes,
+        });
+    }
+    Ok(apis)
+}
+
+/// Each API's identification types need an authorization server with matching settings.
+fn check_identification(
+    apis: &[ApiConfig],
+    authorization_servers: &[AuthServerConfig],
+) -> Result<(), ConfigError> {
+    for (i, a) in apis.iter().enumerate() {
+        for (j, t) in a.identification.iter().enumerate() {
+            let ok = match t {
+                IdentificationType::Oauth2Remote => {
+                    authorization_servers.iter().any(|s| s.remote.is_some())
+                }
+                IdentificationType::Oauth2Local | IdentificationType::Jwt => {
+                    authorization_servers.iter().any(|s| s.local.is_some())
+                }
+                IdentificationType::OpenidConnect => true,
+            };
+            if !ok {
+                return Err(err(
+                    format!("apis[{i}].identification[{j}]"),
+                    format!(
+                        "no authorization server has the {} settings `{}` needs",
+                        if *t == IdentificationType::Oauth2Remote {
+                            "remote"
+                        } else {
+                            "local"
+                        },
+                        t.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[[applications]]` and `[[scope_mappings]]`: `${ENV}` references resolved here, everything
+/// else checked by the one policy compiler the admin API and reloads use.
+fn policy(
+    applications: Vec<RawApplication>,
+    mappings: Vec<RawScopeMapping>,
+    authorization_servers: &[AuthServerConfig],
+    apis: &[ApiConfig],
+    env: &dyn EnvLookup,
+) -> Result<(Vec<ApplicationConfig>, Vec<ScopeMapping>), ConfigError> {
+    let mut records = Vec::with_capacity(applications.len());
+    for (i, a) in applications.into_iter().enumerate() {
+        let mut strategies = Vec::with_capacity(a.strategies.len());
+        for (j, s) in a.strategies.into_iter().enumerate() {
+            let sk = format!("applications[{i}].strategies[{j}]");
+            strategies.push(crate::store::StrategyRecord {
+                client_id: expand(&s.client_id, &format!("{sk}.client_id"), env)?,
+                client_secret: s
+                    .client_secret
+                    .as_deref()
+                    .map(|v| expand(v, &format!("{sk}.client_secret"), env))
+                    .transpose()?
+                    .map(Secret::new),
+                name: s.name,
+                scheme: s.scheme,
+                authorization_server: s.authorization_server,
+                hmac: s.hmac,
+                registration: None,
+            });
+        }
+        records.push(crate::store::AppRecord {
+            name: a.name,
+            apis: a.apis,
+            strategies,
+            deleting: false,
+        });
+    }
+    let mappings: Vec<crate::store::MappingRecord> = mappings
+        .into_iter()
+        .map(|m| crate::store::MappingRecord {
+            authorization_server: m.authorization_server,
+            scope: m.scope,
+            api_scopes: m.api_scopes,
+        })
+        .collect();
+    crate::policy::compile(
+        authorization_servers,
+        apis,
+        &records,
+        &mappings,
+        crate::policy::Keys::ByIndex,
+    )
 }
 
 mod listener;

@@ -64,6 +64,16 @@ impl GatewayError {
         }
     }
 
+    /// Why a token was refused, for `gateway_tokens_refused_total` (a static description, so the
+    /// label set stays small).
+    pub fn refusal_reason(&self) -> &'static str {
+        match self {
+            Self::InvalidToken(d) | Self::InvalidRequest(d) => d,
+            Self::AuthServerUnavailable => "authorization server unavailable",
+            _ => "other",
+        }
+    }
+
     /// The outcome label used in metrics.
     pub fn outcome(&self) -> crate::telemetry::Outcome {
         use crate::telemetry::Outcome;

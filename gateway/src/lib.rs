@@ -248,6 +248,7 @@ pub async fn prepare(mut config: Config, clock: SharedClock) -> Result<Pipeline,
                         client_id: r.client_id.clone(),
                         client_secret: r.client_secret.clone(),
                         cache_ttl_cap: r.cache_ttl_cap,
+                        client_miss_budget: r.client_miss_budget,
                         issuer: issuer.clone(),
                         audiences: s
                             .local

@@ -433,10 +433,17 @@ async fn worker<H: Handler>(
                 return;
             };
             let begun = Arc::new(AtomicU64::new(0));
+            let client = stream
+                .peer_addr()
+                .ok()
+                .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
             let service = hyper::service::service_fn({
                 let begun = begun.clone();
                 let state = state.clone();
-                move |req| {
+                move |mut req: Request<Incoming>| {
+                    if let Some(c) = client {
+                        req.extensions_mut().insert(c);
+                    }
                     begun.fetch_add(1, Ordering::Relaxed);
                     let in_flight = state.begin();
                     let answer = front.clone().call(req);

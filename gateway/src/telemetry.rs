@@ -96,6 +96,36 @@ pub struct Metrics {
     shards: PerWorker<Shard>,
     /// [as][kind][ok=0 / error=1]
     as_calls: Vec<AtomicU64>,
+    refusals: Refusals,
+    /// Introspection calls not made, by [`IntrospectionSkip`].
+    introspection_skips: [AtomicU64; 3],
+}
+
+/// Why an introspection call was not made.
+#[derive(Debug, Clone, Copy)]
+pub enum IntrospectionSkip {
+    /// The token has no shape the authorization server issues.
+    Shape = 0,
+    /// Its client address used up its budget of not-active answers.
+    ClientBudget = 1,
+    /// The authorization server's rate limit is (nearly) used up.
+    Quota = 2,
+}
+
+const INTROSPECTION_SKIP_LABELS: [&str; 3] = ["shape", "client_budget", "rate_limit"];
+
+/// How often refused tokens are summarised at info; each refusal itself is logged at debug
+/// (a log line per forged token would let any client fill the disk).
+pub const REFUSAL_SUMMARY_SECONDS: u64 = 60;
+
+/// Refused tokens by reason (the static descriptions, a small fixed set), and the summary
+/// window.
+#[derive(Debug, Default)]
+struct Refusals {
+    by_reason: std::sync::Mutex<Vec<(&'static str, u64)>>,
+    since_summary: AtomicU64,
+    /// When the last summary was logged (injected clock, seconds); 0: never.
+    last_summary: AtomicU64,
 }
 
 /// One worker's share of the per-request counters.
@@ -161,7 +191,56 @@ impl Metrics {
             table: arc_swap::ArcSwap::from_pointee(table),
             shards,
             as_calls,
+            refusals: Refusals::default(),
+            introspection_skips: Default::default(),
         }
+    }
+
+    /// An introspection call not made.
+    pub fn introspection_skipped(&self, why: IntrospectionSkip) {
+        self.introspection_skips[why as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Introspection calls not made so far for `why`.
+    pub fn introspections_skipped(&self, why: IntrospectionSkip) -> u64 {
+        self.introspection_skips[why as usize].load(Relaxed)
+    }
+
+    /// Counts a refused token by `reason`; at most once per [`REFUSAL_SUMMARY_SECONDS`] of the
+    /// clock (`now`), logs at info how many were refused since the last summary.
+    pub fn token_refused(&self, reason: &'static str, now: u64) {
+        let r = &self.refusals;
+        {
+            let mut by = r.by_reason.lock().unwrap_or_else(|p| p.into_inner());
+            match by.iter_mut().find(|(k, _)| *k == reason) {
+                Some((_, n)) => *n += 1,
+                None => by.push((reason, 1)),
+            }
+        }
+        r.since_summary.fetch_add(1, Relaxed);
+        let last = r.last_summary.load(Relaxed);
+        if (last == 0 || now >= last.saturating_add(REFUSAL_SUMMARY_SECONDS))
+            && r.last_summary
+                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
+                .is_ok()
+        {
+            let refused = r.since_summary.swap(0, Relaxed);
+            tracing::info!(
+                refused,
+                window_seconds = if last == 0 { 0 } else { now - last },
+                "tokens refused (each at debug; by reason in gateway_tokens_refused_total)"
+            );
+        }
+    }
+
+    /// Tokens refused so far for `reason`.
+    pub fn tokens_refused(&self, reason: &str) -> u64 {
+        let by = self
+            .refusals
+            .by_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        by.iter().find(|(k, _)| *k == reason).map_or(0, |(_, n)| *n)
     }
 
     fn shard(&self) -> &Shard {
@@ -351,6 +430,27 @@ impl Metrics {
                     );
                 }
             }
+        }
+        out.push_str("# HELP gateway_introspection_skipped_total Introspection calls not made, by reason.\n# TYPE gateway_introspection_skipped_total counter\n");
+        for (i, reason) in INTROSPECTION_SKIP_LABELS.iter().enumerate() {
+            let v = self.introspection_skips[i].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "gateway_introspection_skipped_total{{reason=\"{reason}\"}} {v}"
+            );
+        }
+        out.push_str("# HELP gateway_tokens_refused_total Bearer tokens refused, by reason.\n# TYPE gateway_tokens_refused_total counter\n");
+        let by = self
+            .refusals
+            .by_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (reason, n) in by.iter() {
+            let reason = reason.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "gateway_tokens_refused_total{{reason=\"{reason}\"}} {n}"
+            );
         }
         out
     }

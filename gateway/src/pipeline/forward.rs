@@ -1,7 +1,8 @@
 //! Step 6, forward: send the request to the API's upstream over a pooled connection, with the
 //! gateway's identity headers. Any header the client sent that looks like one of them (names
 //! compared ignoring case and `_`/`-`) is removed first, as are hop-by-hop headers, the
-//! `Authorization` header and method-override headers.
+//! `Authorization` header, method-override headers, proxy headers and other proxies' identity
+//! claims (`[identity_headers]`), all by [`is_stripped`].
 //!
 //! Upstream connections are HTTP/1.1 keep-alive connections in a pool per upstream, spoken by
 //! `crate::upstream`'s client in the request's own task: a proxied request is one task, with no
@@ -97,6 +98,9 @@ type PoolKey = (String, String, UpstreamProtocol, Option<TlsKey>);
 pub struct Forwarder {
     timeout: Duration,
     upstreams: Vec<Upstream>,
+    /// `Config::stripped_identity_headers`: identity and client-address claims of other
+    /// proxies (`Remote-User`, `CF-Connecting-IP`…), never passed on.
+    stripped_identity: Vec<String>,
 }
 
 /// Client-supplied proxy headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`...): an upstream
@@ -107,10 +111,14 @@ fn is_identity_like(name: &str) -> bool {
     field_name_starts_with(name, IDENTITY_PREFIX)
 }
 
-fn is_stripped(name: &str) -> bool {
+/// Whether a client header is left out: the gateway's own identity headers in any spelling,
+/// proxy and hop-by-hop headers, and `identity` (the configured identity-claim list). The one
+/// rule for what of the client's head does not reach the upstream.
+fn is_stripped(name: &str, identity: &[String]) -> bool {
     is_identity_like(name)
         || field_name_starts_with(name, FORWARDED_PREFIX)
         || STRIPPED.iter().any(|s| field_name_is(name, s))
+        || identity.iter().any(|s| field_name_is(name, s))
 }
 
 /// The header names `Connection` lists (hop-by-hop by that listing, RFC 9110 §7.6.1).
@@ -174,6 +182,7 @@ impl Forwarder {
         Self {
             timeout: config.upstream_timeout,
             upstreams,
+            stripped_identity: config.stripped_identity_headers.clone(),
         }
     }
 
@@ -204,7 +213,9 @@ impl Forwarder {
         // removed from or inserted into it (each would hash a name and allocate).
         let listed = connection_listed(req.headers());
         let leave_out = |n: &HeaderName| {
-            n == header::HOST || is_stripped(n.as_str()) || listed.iter().any(|l| l == n)
+            n == header::HOST
+                || is_stripped(n.as_str(), &self.stripped_identity)
+                || listed.iter().any(|l| l == n)
         };
         // What cannot be passed on faithfully refuses the token rather than being dropped or
         // mangled: a subject with a line break, or a scope with a space (which an upstream
@@ -319,7 +330,7 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "x-gateway_application",
             "x_gateway-anything",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in [
             "authorization",
@@ -327,7 +338,7 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "x_http_method_override",
             "proxy-authorization",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in [
             "x-forwarded-for",
@@ -335,10 +346,10 @@ resources = [{ path = "/x", methods = ["GET"] }]
             "forwarded",
             "x-real-ip",
         ] {
-            assert!(is_stripped(n), "{n}");
+            assert!(is_stripped(n, &[]), "{n}");
         }
         for n in ["accept", "x-gatewayx", "content-type", "x-forwardedx"] {
-            assert!(!is_stripped(n), "{n}");
+            assert!(!is_stripped(n, &[]), "{n}");
         }
     }
 }

@@ -56,7 +56,7 @@ impl Directory {
             .map(|(_, app, _)| *app)
             .ok_or(unknown)?;
         if !self.app_apis[app].contains(&api) {
-            tracing::info!(application = %self.names[app], "application not subscribed to the API");
+            tracing::debug!(application = %self.names[app], "application not subscribed to the API");
             return Err(GatewayError::NotSubscribed);
         }
         Ok(app)

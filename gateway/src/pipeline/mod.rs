@@ -1,5 +1,5 @@
 //! The request pipeline, one file per step, in the order they run:
-//! `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
+//! `head` → `route` → `extract` → `validate` → `identify` → `authorize` → `forward`.
 //!
 //! Each step is a plain function (benchmarked and unit-tested as such); [`Pipeline::handle`],
 //! what the gateway serves (`crate::server`, against the live pipeline of the moment;
@@ -12,6 +12,7 @@
 pub mod authorize;
 pub mod extract;
 pub mod forward;
+pub mod head;
 pub mod identify;
 pub mod route;
 pub mod validate;
@@ -76,6 +77,7 @@ impl Pipeline {
                     name: a.name.clone(),
                     identification: a.identification.clone(),
                     allow_anonymous: a.allow_anonymous,
+                    allow_get_body: a.allow_get_body,
                 })
                 .collect(),
             validators: validate::Validators {
@@ -100,6 +102,8 @@ pub struct ApiPolicy {
     pub identification: Vec<IdentificationType>,
     /// Whether requests without a token pass as anonymous.
     pub allow_anonymous: bool,
+    /// Whether GET requests may carry a body.
+    pub allow_get_body: bool,
 }
 
 impl Pipeline {
@@ -141,8 +145,22 @@ impl Pipeline {
     /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
     pub async fn handle(&self, req: Request<Body>) -> Response {
         let (mut api, mut app) = (None, None);
+        if let Err(e) = head::check_host(req.version(), req.uri(), req.headers()) {
+            return self.refuse_at(None, None, e);
+        }
+        let has_body = !axum::body::HttpBody::is_end_stream(req.body());
         let admitted = match self
-            .admit(req.method(), req.uri(), req.headers(), &mut api, &mut app)
+            .admit_with_body(
+                req.method(),
+                req.uri(),
+                req.headers(),
+                Beyond {
+                    has_body,
+                    client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                },
+                &mut api,
+                &mut app,
+            )
             .await
         {
             Ok(a) => a,
@@ -180,6 +198,18 @@ impl Pipeline {
     }
 }
 
+/// The address a request's connection came from (IPv6 by its /64), set by the server: the key
+/// of per-client budgets such as introspection misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// What the steps read besides the head: whether a body follows, and who sent it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Beyond {
+    has_body: bool,
+    client: Option<std::net::IpAddr>,
+}
+
 /// A request that passed every step before forwarding.
 #[derive(Debug)]
 pub struct Admitted {
@@ -192,8 +222,9 @@ pub struct Admitted {
 }
 
 impl Pipeline {
-    /// Runs route → extract → validate → identify → authorize, without forwarding.
-    /// `api_out`/`app_out` receive what was learnt even when a later step refuses (metrics).
+    /// Runs route → extract → validate → identify → authorize for a request without a body,
+    /// without forwarding. `api_out`/`app_out` receive what was learnt even when a later step
+    /// refuses (metrics).
     pub async fn admit(
         &self,
         method: &http::Method,
@@ -202,9 +233,25 @@ impl Pipeline {
         api_out: &mut Option<usize>,
         app_out: &mut Option<usize>,
     ) -> Result<Admitted, GatewayError> {
+        self.admit_with_body(method, uri, headers, Beyond::default(), api_out, app_out)
+            .await
+    }
+
+    /// [`Pipeline::admit`] for a request that does or does not carry a body (refused on GET,
+    /// HEAD, TRACE before the token is looked at; `head::check_body`).
+    async fn admit_with_body(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        beyond: Beyond,
+        api_out: &mut Option<usize>,
+        app_out: &mut Option<usize>,
+    ) -> Result<Admitted, GatewayError> {
         let matched = route::route(&self.routes, method, uri)?;
         *api_out = Some(matched.api);
         let policy = &self.apis[matched.api];
+        head::check_body(method, beyond.has_body, policy.allow_get_body)?;
 
         let identity: Option<Identity> = match extract::bearer(headers, uri)? {
             None if policy.allow_anonymous => None,
@@ -217,9 +264,18 @@ impl Pipeline {
                 let started = Instant::now();
                 let result = self
                     .validators
-                    .validate(&policy.identification, token, self.clock.now())
+                    .validate(
+                        &policy.identification,
+                        token,
+                        beyond.client,
+                        self.clock.now(),
+                    )
                     .await;
                 self.metrics.validation_latency(started.elapsed());
+                if let Err(e) = &result {
+                    self.metrics
+                        .token_refused(e.refusal_reason(), self.clock.now());
+                }
                 Some(result?)
             }
         };

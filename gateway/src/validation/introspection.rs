@@ -4,8 +4,20 @@
 //! An answer is reused until `min(exp, now + cap)`; an inactive answer for a few seconds at most.
 //! Concurrent misses for one token share one call. When the server cannot be reached the request
 //! fails closed, and the failure is not cached.
+//!
+//! Unique junk tokens would otherwise be a 1:1 amplifier onto the authorization server's rate
+//! limit, so a call is made only for a token that (1) has the shape the server issues (an opaque
+//! token is 8–512 base64url characters, as Okta's are: 43 for its refresh tokens), (2) comes
+//! from a client address that has not used up its `client_miss_budget` of not-active answers
+//! this minute, and (3) fits the server's own quota: `X-Rate-Limit-Limit/Remaining/Reset` are
+//! read from every answer; with a tenth or less remaining (or after a 429) until the reset,
+//! clients that sent unknown tokens this minute get no more calls, so what is left serves valid
+//! tokens (and a warning is logged once per window). Negative answers never evict positive ones
+//! from the bounded cache.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -16,12 +28,25 @@ use super::ValidationError;
 use super::jwt::{Audience, ScopeClaim};
 use crate::clock::SharedClock;
 use crate::secret::Secret;
-use crate::telemetry::{AsCall, Metrics};
+use crate::telemetry::{AsCall, IntrospectionSkip, Metrics};
 
 /// How long an `active: false` answer is reused, at most.
 const NEGATIVE_TTL: u64 = 5;
-/// Entries beyond which expired ones are swept.
+/// Entries beyond which expired ones are swept (then negative ones, then all).
 const MAX_ENTRIES: usize = 100_000;
+/// Client addresses tracked for the miss budget at once.
+const MAX_CLIENTS: usize = 65_536;
+/// The budget window.
+const MISS_WINDOW_SECONDS: u64 = 60;
+
+/// Whether an opaque (non-JWT) token has the shape an authorization server issues: 8 to 512
+/// base64url characters (Okta's opaque tokens are 43).
+pub fn opaque_shape(token: &str) -> bool {
+    (8..=512).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// An RFC 7662 answer, strictly typed: `active` must be a JSON boolean.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +100,21 @@ pub struct Introspector {
     clock: SharedClock,
     metrics: Arc<Metrics>,
     cache: Mutex<HashMap<[u8; 32], Arc<Slot>>>,
+    client_miss_budget: u32,
+    /// Client address → (window start, misses in it).
+    misses: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    quota: Quota,
+}
+
+/// The authorization server's rate limit as its last answer stated it.
+#[derive(Debug, Default)]
+struct Quota {
+    limit: AtomicU64,
+    remaining: AtomicU64,
+    /// Epoch seconds; 0: never told.
+    reset: AtomicU64,
+    /// The reset time of the window last warned about.
+    warned: AtomicU64,
 }
 
 impl std::fmt::Debug for Introspector {
@@ -107,6 +147,9 @@ pub struct IntrospectorConfig {
     pub audiences: Vec<String>,
     /// Clock skew for `iat`/`nbf` in answers.
     pub clock_skew: u64,
+    /// Not-active answers per client address and minute before its unknown tokens are refused
+    /// without a call.
+    pub client_miss_budget: u32,
 }
 
 impl Introspector {
@@ -130,39 +173,175 @@ impl Introspector {
             clock,
             metrics,
             cache: Mutex::new(HashMap::new()),
+            client_miss_budget: config.client_miss_budget,
+            misses: Mutex::new(HashMap::new()),
+            quota: Quota::default(),
         }
     }
 
-    /// Introspects `token` (or reuses a recent answer) and checks it is active and unexpired.
-    pub async fn introspect(&self, token: &str) -> Result<Arc<Introspected>, ValidationError> {
+    /// Misses `client` has had in the current window.
+    fn misses_of(&self, client: IpAddr, now: u64) -> u32 {
+        let misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        match misses.get(&client) {
+            Some((start, n)) if now < start + MISS_WINDOW_SECONDS => *n,
+            _ => 0,
+        }
+    }
+
+    fn record_miss(&self, client: IpAddr, now: u64) {
+        let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+        if misses.len() >= MAX_CLIENTS && !misses.contains_key(&client) {
+            misses.retain(|_, (start, _)| now < *start + MISS_WINDOW_SECONDS);
+            if misses.len() >= MAX_CLIENTS {
+                misses.clear();
+            }
+        }
+        let entry = misses.entry(client).or_insert((now, 0));
+        if now >= entry.0 + MISS_WINDOW_SECONDS {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+
+    /// Whether a call for a token not in the cache may be made for `client` now.
+    fn may_call(&self, client: Option<IpAddr>, now: u64) -> Result<(), ValidationError> {
+        let misses = client.map_or(0, |c| self.misses_of(c, now));
+        if misses >= self.client_miss_budget {
+            self.metrics
+                .introspection_skipped(IntrospectionSkip::ClientBudget);
+            return Err(ValidationError::Invalid(
+                "too many unknown tokens from this client; try again later",
+            ));
+        }
+        let q = &self.quota;
+        let reset = q.reset.load(Relaxed);
+        if reset > now {
+            let (limit, remaining) = (q.limit.load(Relaxed), q.remaining.load(Relaxed));
+            // What is left goes to clients that have sent no unknown token this minute (a
+            // valid token's first call); none is shut out entirely, since the server alone
+            // knows whether its limit applies to the next call.
+            if remaining.saturating_mul(10) <= limit {
+                if q.warned.swap(reset, Relaxed) != reset {
+                    tracing::warn!(
+                        endpoint = %self.endpoint,
+                        remaining,
+                        limit,
+                        reset,
+                        "introspection rate limit nearly used up; clients that sent unknown tokens get no more calls until it resets"
+                    );
+                }
+                if misses > 0 {
+                    self.metrics.introspection_skipped(IntrospectionSkip::Quota);
+                    return Err(ValidationError::Invalid(
+                        "too many unknown tokens from this client; try again later",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `X-Rate-Limit-*` from an answer (a 429 says none remain).
+    fn note_quota(&self, headers: &http::HeaderMap, too_many: bool) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let (limit, remaining, reset) = (
+            number("x-rate-limit-limit"),
+            number("x-rate-limit-remaining"),
+            number("x-rate-limit-reset"),
+        );
+        let q = &self.quota;
+        match (limit, remaining, reset) {
+            (Some(l), Some(r), Some(t)) => {
+                q.limit.store(l, Relaxed);
+                q.remaining.store(if too_many { 0 } else { r }, Relaxed);
+                q.reset.store(t, Relaxed);
+            }
+            // A 429 without the headers: back off for a window.
+            _ if too_many => {
+                q.remaining.store(0, Relaxed);
+                q.reset
+                    .store(self.clock.now() + MISS_WINDOW_SECONDS, Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Introspects `token` for a request from `client` (or reuses a recent answer) and checks
+    /// it is active and unexpired.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Introspected>, ValidationError> {
+        if !super::jwt::looks_like_jwt(token) && !opaque_shape(token) {
+            self.metrics.introspection_skipped(IntrospectionSkip::Shape);
+            return Err(ValidationError::Invalid(
+                "the token has no shape the authorization server issues",
+            ));
+        }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.clock.now();
-        let (slot, hit) = {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            match cache.get(&key) {
-                Some(s) if usable(s, now) => (s.clone(), s.cell.initialized()),
-                _ => {
-                    if cache.len() >= MAX_ENTRIES {
-                        cache.retain(|_, s| usable(s, now));
+        let known = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.get(&key).filter(|s| usable(s, now)).cloned()
+        };
+        let (slot, hit) = match known {
+            Some(s) => {
+                let hit = s.cell.initialized();
+                (s, hit)
+            }
+            None => {
+                self.may_call(client, now)?;
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                match cache.get(&key) {
+                    Some(s) if usable(s, now) => (s.clone(), s.cell.initialized()),
+                    _ => {
+                        if cache.len() >= MAX_ENTRIES {
+                            cache.retain(|_, s| usable(s, now));
+                        }
+                        if cache.len() >= MAX_ENTRIES {
+                            cache.retain(|_, s| matches!(s.cell.get(), Some(Ok(i)) if i.active));
+                        }
                         if cache.len() >= MAX_ENTRIES {
                             cache.clear();
                         }
+                        let s = Arc::new(Slot {
+                            cell: tokio::sync::OnceCell::new(),
+                        });
+                        cache.insert(key, s.clone());
+                        (s, false)
                     }
-                    let s = Arc::new(Slot {
-                        cell: tokio::sync::OnceCell::new(),
-                    });
-                    cache.insert(key, s.clone());
-                    (s, false)
                 }
             }
         };
         self.metrics.introspection_lookup(hit);
-        let result = slot.cell.get_or_init(|| self.call(token)).await.clone();
+        let mut called = false;
+        let result = slot
+            .cell
+            .get_or_init(|| {
+                called = true;
+                self.call(token)
+            })
+            .await
+            .clone();
         if result.is_err() {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                 cache.remove(&key);
             }
+        }
+        // A call whose answer was `active: false` spends the client's budget (an answer the
+        // gateway could not use is the server's doing, not the client's).
+        if called
+            && let Some(c) = client
+            && matches!(&result, Ok(f) if !f.active)
+        {
+            self.record_miss(c, now);
         }
         let found = result?;
         // Re-checked on every use, cached or not.
@@ -184,6 +363,12 @@ impl Introspector {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await;
+        if let Ok(r) = &resp {
+            self.note_quota(
+                r.headers(),
+                r.status() == http::StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
         let resp = match resp {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {

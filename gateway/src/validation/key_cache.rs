@@ -386,10 +386,8 @@ impl KeyCache {
         };
         tracing::info!(kid, "unknown key id; refreshing the key set");
         match self.refresh(snapshot.generation, Reason::UnknownKid).await {
-            Ok(fresh) => {
-                lookup(&fresh, Some(kid), alg).ok_or(ValidationError::Invalid(KEY_UNKNOWN))
-            }
-            Err(RefreshError::RateLimited) => Err(ValidationError::Invalid(KEY_UNKNOWN)),
+            Ok(fresh) => lookup(&fresh, Some(kid), alg).ok_or(ValidationError::KeyUnknown),
+            Err(RefreshError::RateLimited) => Err(ValidationError::KeyUnknown),
             Err(RefreshError::Failed) => Err(ValidationError::Unavailable),
         }
     }
@@ -487,9 +485,6 @@ impl KeyCache {
         result
     }
 }
-
-/// Why a token whose `kid` is not (yet) in the key set is refused.
-pub const KEY_UNKNOWN: &str = "the token's key is unknown";
 
 #[derive(Debug)]
 enum RefreshError {

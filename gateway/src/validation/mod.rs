@@ -66,6 +66,14 @@ pub enum ValidationError {
     /// The token is not acceptable; the text is static and safe to show.
     #[error("{0}")]
     Invalid(&'static str),
+    /// The token is not a JWT: an identification type that needs one did not apply (the least
+    /// telling refusal when another type also refused).
+    #[error("the token is not a JWT")]
+    NotJwt,
+    /// The token names a key its server does not publish (also after a refresh, or while
+    /// refreshes are rate-limited): the authorization server may still vouch for it.
+    #[error("the token's key is unknown")]
+    KeyUnknown,
     /// The authorization server (JWKS or introspection) could not be reached: fail closed.
     #[error("authorization server unavailable")]
     Unavailable,
@@ -75,6 +83,8 @@ impl From<ValidationError> for crate::error::GatewayError {
     fn from(e: ValidationError) -> Self {
         match e {
             ValidationError::Invalid(d) => Self::InvalidToken(d),
+            ValidationError::NotJwt => Self::InvalidToken("the token is not a JWT"),
+            ValidationError::KeyUnknown => Self::InvalidToken("the token's key is unknown"),
             ValidationError::Unavailable => Self::AuthServerUnavailable,
         }
     }

@@ -77,7 +77,8 @@ impl Env {
             Secret::new(ADMIN),
         ));
         opts.poll_interval = Duration::from_secs(3600);
-        opts.as_timeout = Duration::from_millis(500);
+        // Well below the latency fault (3 s), well above a first registration on a loaded machine.
+        opts.as_timeout = Duration::from_millis(2000);
         Gateway::builder(config(&self.idp, &self.beds.url()))
             .clock(move || u64::try_from(clock.now()).unwrap())
             .runtime(opts)
@@ -898,13 +899,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::harness::free_port;
 
 async fn spawn_gateway(e: &Env, store_url: &str, dir: &std::path::Path, name: &str) -> Proc {
     let (port, admin_port) = (free_port(), free_port());
@@ -1147,7 +1142,7 @@ async fn admin_a_registration_that_timed_out_leaves_no_client_at_the_as() {
     {
         let _f = e
             .idp
-            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::Latency { ms: 1200 }).times(1));
+            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::Latency { ms: 3000 }).times(1));
         let (s, body) = e
             .admin(
                 &g,

@@ -1068,3 +1068,257 @@ async fn several_tokens_in_one_request_are_refused() {
     let st = raw_get(&s, "/beds/hospitals", &format!("{bearer}DPoP: eyJ.x.y\r\n")).await;
     assert_eq!(st, 400, "Bearer with a DPoP proof is ambiguous");
 }
+
+/// Sends `request` as written on a new connection and returns the status code of the answer.
+async fn raw_status(s: &Stack, request: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(s.gateway.local_addr())
+        .await
+        .unwrap();
+    c.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request with no `Host`, two, or one that is not `host[:port]` is
+/// 400 and reaches no upstream; HTTP/1.0 may omit it; HTTP/2 carries `:authority` instead.
+#[tokio::test]
+async fn a_request_without_exactly_one_valid_host_is_400() {
+    let s = Stack::start().await;
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let before = s.echo.received.load(std::sync::atomic::Ordering::SeqCst);
+    for hosts in [
+        "",
+        "Host: gw\r\nHost: gw\r\n",
+        "Host: gw\r\nHost: other\r\n",
+        "Host: \r\n",
+        "Host: user@gw\r\n",
+        "Host: gw:port\r\n",
+        "Host: gw/admin\r\n",
+        "Host: gw, other\r\n",
+    ] {
+        let req = format!(
+            "GET /beds/hospitals HTTP/1.1\r\n{hosts}Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(raw_status(&s, req.as_bytes()).await, 400, "{hosts:?}");
+    }
+    assert_eq!(
+        s.echo.received.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "nothing reached the upstream"
+    );
+    let ok = format!(
+        "GET /beds/hospitals HTTP/1.1\r\nHost: gw:8080\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&s, ok.as_bytes()).await, 200);
+    let old = format!("GET /beds/hospitals HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n");
+    assert_eq!(raw_status(&s, old.as_bytes()).await, 200);
+    // HTTP/2 with `:authority` passes: `operations::http2_with_prior_knowledge_is_served_like_http1`.
+}
+
+/// Identity and client-address claims other proxies set (`Remote-User`, `CF-Connecting-IP`…)
+/// never reach the upstream from a client, in any spelling; `[identity_headers]` adds names to
+/// the list (`strip`) and takes them off it (`keep`).
+#[tokio::test]
+async fn other_proxies_identity_headers_never_reach_the_upstream_and_the_list_is_configurable() {
+    const DEFAULT: [&str; 13] = [
+        "Remote-User",
+        "X-Remote-User",
+        "X-User",
+        "X-Auth-Request-User",
+        "X-Authenticated-User",
+        "X-Original-Host",
+        "X-Host",
+        "Client-IP",
+        "X-Cluster-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "X-Envoy-External-Address",
+        "X-ProxyUser-Ip",
+    ];
+    async fn received(s: &Stack, extra: &[(&str, &str)]) -> Vec<String> {
+        let token = s
+            .idp
+            .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+        let mut r = s.http.get(s.url("/beds/hospitals")).bearer_auth(&token);
+        for (n, v) in extra {
+            r = r.header(*n, *v);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let echo: Value = r.json().await.unwrap();
+        echo["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.to_ascii_lowercase().replace('_', "-"))
+            .collect()
+    }
+    let s = Stack::start().await;
+    let mut sent: Vec<(&str, &str)> = DEFAULT.iter().map(|n| (*n, "admin")).collect();
+    sent.push(("remote_user", "admin"));
+    sent.push(("X-Employee-Id", "7"));
+    let got = received(&s, &sent).await;
+    for n in DEFAULT {
+        assert!(
+            !got.contains(&n.to_ascii_lowercase()),
+            "{n} reached the upstream"
+        );
+    }
+    assert!(
+        got.contains(&"x-employee-id".to_owned()),
+        "not on the default list"
+    );
+
+    let s = stack_with(|t| {
+        t + "\n[identity_headers]\nstrip = [\"X-Employee-Id\"]\nkeep = [\"Client-IP\"]\n"
+    })
+    .await;
+    let got = received(&s, &sent).await;
+    assert!(
+        !got.contains(&"x-employee-id".to_owned()),
+        "strip adds a name"
+    );
+    assert!(got.contains(&"client-ip".to_owned()), "keep takes one off");
+    assert!(!got.contains(&"remote-user".to_owned()));
+    // A `keep` that is not on the default list is a typo, named by its key.
+    let e = gateway::config::Config::from_toml(
+        &(config_toml(
+            "https://as.example/.well-known/openid-configuration",
+            "http://127.0.0.1:1",
+        ) + "\n[identity_headers]\nkeep = [\"X-Nope\"]\n"),
+        &test_env,
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "identity_headers.keep[0]");
+}
+
+/// A back end that ignores bodies on GET, reading whatever follows a head as the next request.
+struct LaxBackend {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LaxBackend {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = c.read(&mut chunk).await {
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        // Every head is a request; nothing after it is skipped as a body.
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                            buf.drain(..end + 4);
+                            seen.lock().unwrap().push(head);
+                            let _ = c
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, heads }
+    }
+}
+
+/// A body on GET (or HEAD, TRACE) is 400 by default: a back end that ignores GET bodies would
+/// read it as a second request with `x-gateway-*` headers the gateway never set. An API that
+/// uses GET bodies turns `allow_get_body` on.
+#[tokio::test]
+async fn a_body_on_get_is_refused_so_a_lax_back_end_reads_no_smuggled_request() {
+    let lax = LaxBackend::start().await;
+    let upstream = format!("http://{}", lax.addr);
+    let s = stack_with(|t| {
+        let mut out = String::new();
+        for line in t.lines() {
+            if line.starts_with("upstream = ") {
+                out.push_str(&format!("upstream = \"{upstream}\"\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    })
+    .await;
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let smuggled =
+        "GET /hospitals HTTP/1.1\r\nHost: beds\r\nx-gateway-application: AdminApp\r\n\r\n";
+    for (method, framing) in [
+        ("GET", format!("Content-Length: {}\r\n", smuggled.len())),
+        ("HEAD", format!("Content-Length: {}\r\n", smuggled.len())),
+        ("GET", "Transfer-Encoding: chunked\r\n".to_owned()),
+    ] {
+        let body = if framing.contains("chunked") {
+            format!("{:x}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len())
+        } else {
+            smuggled.to_owned()
+        };
+        let req = format!(
+            "{method} /beds/hospitals HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n{framing}Connection: close\r\n\r\n{body}"
+        );
+        assert_eq!(
+            raw_status(&s, req.as_bytes()).await,
+            400,
+            "{method} {framing}"
+        );
+    }
+    assert!(
+        lax.heads.lock().unwrap().is_empty(),
+        "nothing reached the back end: {:?}",
+        lax.heads.lock().unwrap()
+    );
+    // No body, or an empty one, passes.
+    let req = format!(
+        "GET /beds/hospitals HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(&s, req.as_bytes()).await, 200);
+    assert_eq!(lax.heads.lock().unwrap().len(), 1);
+    assert!(
+        !lax.heads.lock().unwrap()[0].contains("AdminApp"),
+        "the one request is the gateway's"
+    );
+
+    // The per-API switch forwards GET bodies.
+    let s = stack_with(|t| {
+        t.replace(
+            "name = \"CheckBedAvailability\"\n",
+            "name = \"CheckBedAvailability\"\nallow_get_body = true\n",
+        )
+    })
+    .await;
+    let token = s
+        .idp
+        .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));
+    let r = s
+        .http
+        .get(s.url("/beds/hospitals"))
+        .bearer_auth(&token)
+        .body("{\"query\":{}}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

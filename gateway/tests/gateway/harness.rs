@@ -475,3 +475,42 @@ pub async fn metrics(gateway: &GatewayHandle) -> String {
         .await
         .unwrap()
 }
+
+/// A free loopback port (bound, then released) for a `gateway run` process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `gateway run --config FILE --listen 127.0.0.1:PORT` with the test configuration's secrets in
+/// its environment and `RUST_LOG` unset (the default level); stderr as `stderr` says.
+pub fn spawn_gateway_run(
+    file: &std::path::Path,
+    port: u16,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["run", "--config"])
+        .arg(file)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("RUST_LOG")
+        .env("INTROSPECT_SECRET", INTROSPECT_SECRET)
+        .env("OPENID_APP_SECRET", OPENID_APP_SECRET)
+        .env("PLAIN_APP_SECRET", PLAIN_APP_SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// An HTTP client whose connections come from `ip` (another loopback address: another client
+/// as the gateway counts them).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}

@@ -203,3 +203,53 @@ strategies = [
     assert_eq!(tenant1.calls(INTROSPECT).await, 2);
     assert_eq!(tenant2.calls(INTROSPECT).await, 1);
 }
+
+/// Unique opaque tokens from one client are not a 1:1 amplifier onto the authorization server:
+/// tokens of no issued shape cost no call, and after `client_miss_budget` (30) not-active answers
+/// in a minute that client's unknown tokens are refused without one, while a fresh valid token
+/// from another client address is introspected and passes.
+#[tokio::test]
+async fn unique_opaque_tokens_from_one_client_cause_a_bounded_number_of_introspection_calls() {
+    let s = Stack::start().await;
+    for i in 0..200 {
+        let r = s
+            .get("/beds/hospitals", &format!("junk-token-{i:05}"))
+            .await;
+        assert_eq!(r.status(), 401, "{i}");
+    }
+    let calls = s.idp.calls(INTROSPECT).await;
+    assert!(
+        (1..=30).contains(&calls),
+        "{calls} introspection calls for 200 junk tokens"
+    );
+    // No issued shape (too short, too long, not base64url): no call at all.
+    for junk in ["short", &"x".repeat(600), "has~tilde-000", "has+plus-0000"] {
+        assert_eq!(s.get("/beds/hospitals", junk).await.status(), 401);
+    }
+    assert_eq!(s.idp.calls(INTROSPECT).await, calls);
+
+    let fresh = "fresh-valid-opaque-token-0001";
+    s.idp
+        .activate(fresh, active(OPENID_APP, "beds.read", T0 + 3600));
+    let other = crate::harness::client_from("127.0.0.2");
+    let r = other
+        .get(s.url("/beds/hospitals"))
+        .bearer_auth(fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "another client's valid token passes");
+    let m = metrics(&s.gateway).await;
+    assert!(
+        m.contains("gateway_introspection_skipped_total{reason=\"client_budget\"} "),
+        "{m}"
+    );
+    assert!(
+        !m.contains("gateway_introspection_skipped_total{reason=\"client_budget\"} 0\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("gateway_introspection_skipped_total{reason=\"shape\"} 4\n"),
+        "{m}"
+    );
+}

@@ -108,10 +108,15 @@ struct Okta {
 
 impl Okta {
     async fn start(mode: &str) -> Self {
-        let idp = MockIdp::builder().start().await.unwrap();
+        Self::start_on(MockIdp::builder().start().await.unwrap(), mode, |t| t).await
+    }
+
+    /// [`Okta::start`] on `idp`, with the gateway's configuration edited by `edit`.
+    async fn start_on(idp: MockIdp, mode: &str, edit: impl FnOnce(String) -> String) -> Self {
         let beds =
             beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
-        let config = Config::from_toml(&config(&idp, &beds.url(), mode), &|_: &str| None).unwrap();
+        let config =
+            Config::from_toml(&edit(config(&idp, &beds.url(), mode)), &|_: &str| None).unwrap();
         let clock = idp.clock().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway = Gateway::builder(config)
@@ -570,7 +575,10 @@ async fn the_served_pipeline_answers_each_steps_outcome() {
     ];
     for (method, path, token, expected) in cases {
         let request = {
-            let mut builder = http::Request::builder().method(method).uri(path);
+            let mut builder = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "gateway.test");
             if let Some(token) = &token {
                 builder = builder.header("authorization", format!("Bearer {token}"));
             }
@@ -588,4 +596,53 @@ async fn the_served_pipeline_answers_each_steps_outcome() {
             "{method} {path}"
         );
     }
+}
+
+/// The gateway reads Okta's `X-Rate-Limit-Limit/Remaining/Reset` from each introspection answer:
+/// with a tenth of the quota left it stops calling for the client that sends unknown tokens, so
+/// the authorization server never answers 429 and a fresh valid token from another client is
+/// still introspected and passes.
+#[tokio::test]
+async fn okta_introspection_paces_before_the_rate_limit_and_a_fresh_token_still_passes() {
+    let mut c = mock_idp::config::Config::default_config();
+    c.server.rate_limit_per_minute = Some(40);
+    let idp = MockIdp::builder().config(c).start().await.unwrap();
+    let o = Okta::start_on(idp, "remote", |t| {
+        t.replace(
+            "cache_ttl_seconds = 60",
+            "cache_ttl_seconds = 60\nclient_miss_budget = 1000",
+        )
+    })
+    .await;
+    for i in 0..100 {
+        let r = o
+            .get("/beds/hospitals", &format!("junk-opaque-token-{i:04}"))
+            .await;
+        assert_eq!(r.status(), 401, "{i}");
+    }
+    let fresh = o.client_credentials("beds.read").await;
+    let other = crate::harness::client_from("127.0.0.2");
+    let r = other
+        .get(format!("{}/beds/hospitals", o.gateway.url()))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a fresh token from another client");
+    let m = metrics(&o.gateway).await;
+    assert!(
+        m.contains("kind=\"introspection\",result=\"error\"} 0\n"),
+        "the AS never had to refuse a call: {m}"
+    );
+    let ok: u64 = m
+        .lines()
+        .find(|l| l.contains("kind=\"introspection\",result=\"ok\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(ok < 40, "{ok} calls");
+    assert!(
+        !m.contains("gateway_introspection_skipped_total{reason=\"rate_limit\"} 0\n"),
+        "{m}"
+    );
 }

@@ -529,3 +529,87 @@ async fn connections_beyond_max_connections_all_busy_are_closed_at_once() {
         tokio::task::yield_now().await;
     }
 }
+
+/// `gateway run` at the default log level: refused tokens are counted by reason in
+/// `gateway_tokens_refused_total` and logged at debug; info gets one summary line per minute,
+/// so a client sending forged tokens cannot grow the log by a line per request.
+#[cfg(unix)]
+#[tokio::test]
+async fn refused_tokens_are_counted_and_summarised_not_logged_one_by_one() {
+    use std::io::Read as _;
+    let idp = WireIdp::start().await;
+    let echo = Echo::start().await;
+    let dir = std::env::temp_dir().join(format!("gateway-refusals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, config_toml(&idp.discovery_url(), &echo.url())).unwrap();
+    let port = free_port();
+    let mut child = spawn_gateway_run(&file, port, std::process::Stdio::piped());
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..150 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    const FORGED: usize = 200;
+    let mut statuses = Vec::new();
+    if up {
+        for i in 0..FORGED {
+            // A JWT from an issuer nobody configured: refused without any call to the AS.
+            use base64::Engine as _;
+            let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"iss":"https://evil.example/{i}"}}"#));
+            let token = format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2ln");
+            let r = http
+                .get(format!("{base}/beds/hospitals"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+    }
+    let metrics = if up {
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    } else {
+        String::new()
+    };
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(up, "the gateway did not start: {log}");
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(
+        metrics.contains(&format!(
+            "gateway_tokens_refused_total{{reason=\"the token's issuer is not accepted\"}} {FORGED}"
+        )),
+        "{metrics}"
+    );
+    let summaries = log.lines().filter(|l| l.contains("tokens refused")).count();
+    assert_eq!(summaries, 1, "{log}");
+    assert!(!log.contains("token refused"), "a line per refusal: {log}");
+    assert!(
+        log.len() < 4096,
+        "{} bytes of log for {FORGED} refusals",
+        log.len()
+    );
+}

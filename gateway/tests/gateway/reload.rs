@@ -180,22 +180,8 @@ async fn sighup_reloads_the_configuration_file_and_a_broken_file_keeps_the_curre
         base.replace("realm = \"test\"", "realm = \"before\""),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("INTROSPECT_SECRET", INTROSPECT_SECRET)
-        .env("OPENID_APP_SECRET", OPENID_APP_SECRET)
-        .env("PLAIN_APP_SECRET", PLAIN_APP_SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let mut child = spawn_gateway_run(&file, port, std::process::Stdio::null());
     let hup = |pid: u32| {
         std::process::Command::new("kill")
             .args(["-HUP", &pid.to_string()])
