@@ -59,6 +59,7 @@ struct RawConfig {
     applications: Vec<RawApplication>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    tls: Option<listener::RawTls>,
     identity_headers: Option<RawIdentityHeaders>,
 }
 
@@ -77,6 +78,7 @@ struct RawAdmin {
     listen: Option<String>,
     token: String,
     max_connections: Option<u64>,
+    tls: Option<listener::RawTls>,
 }
 
 impl fmt::Debug for RawAdmin {
@@ -167,6 +169,8 @@ struct RawApi {
     identification: Vec<IdentificationType>,
     #[serde(default)]
     allow_anonymous: bool,
+    #[serde(default)]
+    require_client_certificate: bool,
     #[serde(default)]
     allow_get_body: bool,
     #[serde(default)]
@@ -319,6 +323,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// HTTPS on `listen` (`[tls]`); absent: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Client headers that claim an identity or a client address, removed before the upstream
     /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
     /// lower case. `x-gateway-*` is always removed, whatever this says.
@@ -356,6 +362,8 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Its client connections open at once (default 32), apart from the proxy port's.
     pub max_connections: usize,
+    /// HTTPS on the admin port (`[admin.tls]`).
+    pub tls: Option<TlsConfig>,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -490,6 +498,9 @@ pub struct ApiConfig {
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// Requests must come on a connection with a verified TLS client certificate (`[tls]`
+    /// with `client_auth`).
+    pub require_client_certificate: bool,
     /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
     pub allow_get_body: bool,
     /// API scopes.
@@ -814,6 +825,7 @@ impl Config {
                 ));
             }
         };
+        let tls = listener::tls_of(raw.tls, "tls")?;
         let caps = listener::Caps::from_raw(
             raw.max_connections,
             raw.max_connections_per_client,
@@ -833,6 +845,7 @@ impl Config {
         let authorization_servers = authorization_servers(raw.authorization_servers, env)?;
         let apis = apis(raw.apis, env)?;
         check_identification(&apis, &authorization_servers)?;
+        listener::check_client_certificates(&apis, tls.as_ref())?;
         let (applications, scope_mappings) = policy(
             raw.applications,
             raw.scope_mappings,
@@ -862,6 +875,7 @@ impl Config {
                     max_connections: caps
                         .admin_max_connections
                         .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
+                    tls: listener::tls_of(a.tls, "admin.tls")?,
                     token: Secret::new(token),
                 })
             }
@@ -892,6 +906,7 @@ impl Config {
             applications,
             admin,
             store,
+            tls,
         })
     }
 }
@@ -1197,6 +1212,7 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             resources,
             identification: a.identification,
             allow_anonymous: a.allow_anonymous,
+            require_client_certificate: a.require_client_certificate,
             allow_get_body: a.allow_get_body,
             scopes,
         });
@@ -1294,8 +1310,9 @@ fn policy(
 
 mod listener;
 pub use listener::{
-    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS,
-    RESERVED_DESCRIPTORS,
+    CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS, TlsConfig,
 };
 
 #[cfg(test)]

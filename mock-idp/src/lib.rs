@@ -24,8 +24,11 @@ pub(crate) mod clock;
 pub mod config;
 pub mod control;
 pub(crate) mod device;
+pub mod directory;
+pub(crate) mod dpop;
 pub(crate) mod error;
 mod faults;
+pub mod filter_expr;
 pub(crate) mod form;
 #[doc(hidden)]
 pub mod fuzz;

@@ -19,5 +19,6 @@ mod okta;
 mod operations;
 mod reload;
 mod rfc6750;
+mod tls;
 mod upstream;
 mod upstream_tls;
