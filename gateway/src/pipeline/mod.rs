@@ -34,26 +34,31 @@ use crate::validation::Identity;
 #[derive(Debug)]
 pub struct Pipeline {
     /// Realm for challenges.
-    pub realm: String,
+    pub(crate) realm: String,
     /// Routing and authorization table.
-    pub routes: route::RouteTable,
+    pub(crate) routes: route::RouteTable,
     /// Per-API identification settings.
-    pub apis: Vec<ApiPolicy>,
+    pub(crate) apis: Vec<ApiPolicy>,
     /// Token validators.
-    pub validators: validate::Validators,
+    pub(crate) validators: validate::Validators,
     /// Applications.
-    pub directory: identify::Directory,
+    pub(crate) directory: identify::Directory,
     /// Upstream client.
-    pub forwarder: forward::Forwarder,
+    pub(crate) forwarder: forward::Forwarder,
     /// Counters.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Time.
-    pub clock: SharedClock,
+    pub(crate) clock: SharedClock,
     /// The configuration after discovery.
-    pub resolved: crate::config::Config,
+    pub(crate) resolved: crate::config::Config,
 }
 
 impl Pipeline {
+    /// The routing table (the route matcher's input).
+    pub fn routes(&self) -> &route::RouteTable {
+        &self.routes
+    }
+
     /// Assembles the pipeline for `config` (after discovery) with its authorization servers'
     /// validators.
     pub fn new(
@@ -284,6 +289,10 @@ impl Pipeline {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
             Some(token) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "elapsed time for the validation-latency metric, not a token time"
+                )]
                 let started = Instant::now();
                 let result = self
                     .validators

@@ -293,6 +293,10 @@ impl Pool {
         let mut idle = self.slot();
         expire(&mut idle);
         if idle.len() < POOL_MAX_IDLE {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "how long a connection sat idle, not a token time"
+            )]
             idle.push((conn, Instant::now()));
         }
     }

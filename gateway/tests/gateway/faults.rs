@@ -127,7 +127,7 @@ impl Faulty {
     }
 
     pub fn token(&self) -> String {
-        self.idp.mint_access_token(SERVICE, &["beds.read"])
+        self.idp.mint_access_token(SERVICE, &["beds.read"]).unwrap()
     }
 
     pub async fn status(&self, token: &str) -> u16 {
@@ -418,7 +418,7 @@ async fn an_upstream_resetting_connections_is_502_over(transport: crate::harness
     let gateway = build_with(&idp, &upstream, "\"oauth2_local\"", "", &tls)
         .await
         .unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let send = || {
         http.get(format!("{}/beds/hospitals", gateway.url()))
             .bearer_auth(&token)
@@ -463,7 +463,7 @@ async fn a_slow_upstream_is_504_and_its_connections_are_released() {
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let started = Instant::now();
     let calls: Vec<_> = (0..10)
         .map(|_| {

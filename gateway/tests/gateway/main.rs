@@ -1,5 +1,9 @@
 //! The gateway's integration tests: real servers on port 0, a manual clock, no sleeps for time.
 
+// Tests read the wall clock to bound how long they poll real servers and to name scratch files;
+// what the lint guards is the product's time.
+#![allow(clippy::disallowed_methods)]
+
 mod admin;
 mod attacks;
 mod authorization;

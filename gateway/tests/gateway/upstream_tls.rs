@@ -243,7 +243,7 @@ async fn an_https_upstream_with_a_certificate_from_the_configured_ca_is_verified
     let idp = MockIdp::builder().start().await.unwrap();
     let upstream = format!("https://localhost:{}", bed.good);
     let gateway = gateway_for(&idp, &upstream, Some(&format!("{{ ca_file = \"{ca}\" }}"))).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     for _ in 0..3 {
         let (status, body) = get(&gateway, &token).await;
         assert_eq!(status, 200, "{body}");
@@ -263,7 +263,7 @@ async fn an_https_upstream_signed_by_another_ca_is_a_502() {
     let bed = bed();
     let stranger = write(&bed.nginx.dir, "stranger.pem", &Ca::new("another CA").pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.good);
     let gateway = gateway_for(
         &idp,
@@ -289,7 +289,7 @@ async fn an_https_upstream_whose_certificate_names_another_host_is_a_502() {
     let bed = bed();
     let ca = write(&bed.nginx.dir, "ca.pem", &bed.ca.pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.misnamed);
     let tls = format!("{{ ca_file = \"{ca}\" }}");
     let gateway = gateway_for(&idp, &upstream, Some(&tls)).await;
@@ -311,7 +311,7 @@ async fn a_client_certificate_is_presented_to_an_upstream_that_requires_one() {
     let cert = write(dir, "client.pem", &cert);
     let key = write(dir, "client.key", &key);
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.mtls);
     let tls = format!(
         "{{ ca_file = \"{ca}\", client_certificate_file = \"{cert}\", client_key_file = \"{key}\" }}"
@@ -377,7 +377,7 @@ async fn an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_tra
     );
     let ca = write(&nginx.dir, "ca.pem", &ca.pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{port}");
     let gateway = gateway_for(&idp, &upstream, Some(&format!("{{ ca_file = \"{ca}\" }}"))).await;
     for _ in 0..2 {
