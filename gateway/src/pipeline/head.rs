@@ -20,17 +20,18 @@ pub fn check_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<()
         return Err(GatewayError::InvalidRequest("more than one Host header"));
     }
     let host = match host {
-        Some(v) => Some(
-            parse_authority(v.as_bytes()).ok_or(GatewayError::InvalidRequest(
+        Some(v) if is_authority(v.as_bytes()) => Some(v.as_bytes()),
+        Some(_) => {
+            return Err(GatewayError::InvalidRequest(
                 "the Host header is not host[:port]",
-            ))?,
-        ),
+            ));
+        }
         None => None,
     };
     match (version, uri.authority(), host) {
         // HTTP/2 and later: `:authority`, or `Host` alone; both must name the same server.
         (v, Some(authority), Some(host)) if v >= Version::HTTP_2 => {
-            if !authority.as_str().eq_ignore_ascii_case(host.as_str()) {
+            if !authority.as_str().as_bytes().eq_ignore_ascii_case(host) {
                 return Err(GatewayError::InvalidRequest(
                     "the Host header differs from :authority",
                 ));
@@ -38,35 +39,61 @@ pub fn check_host(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<()
             Ok(())
         }
         (v, Some(authority), None) if v >= Version::HTTP_2 => {
-            parse_authority(authority.as_str().as_bytes())
-                .map(|_| ())
-                .ok_or(GatewayError::InvalidRequest(
+            if is_authority(authority.as_str().as_bytes()) {
+                Ok(())
+            } else {
+                Err(GatewayError::InvalidRequest(
                     ":authority is not host[:port]",
                 ))
+            }
         }
         (Version::HTTP_09 | Version::HTTP_10, _, _) | (_, _, Some(_)) => Ok(()),
         _ => Err(GatewayError::InvalidRequest("the Host header is required")),
     }
 }
 
-/// `host[:port]` with no user information, or `None`.
-fn parse_authority(v: &[u8]) -> Option<Authority> {
-    if v.is_empty() || v.contains(&b'@') {
-        return None;
+/// Whether `v` is `host[:port]` with no user information. The common spelling (a name or
+/// IPv4 address of letters, digits, `.` and `-`, and a numeric port) is checked byte by byte;
+/// anything else goes through `http`'s authority parser, which allocates.
+fn is_authority(v: &[u8]) -> bool {
+    let (host, port) = match v.iter().rposition(|&b| b == b':') {
+        Some(i) => (&v[..i], Some(&v[i + 1..])),
+        None => (v, None),
+    };
+    let plain_host = !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let plain_port = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.iter().all(u8::is_ascii_digit)
+            && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= u32::from(u16::MAX)
+    });
+    if plain_host && plain_port {
+        return true;
     }
-    let a = Authority::try_from(v).ok()?;
+    parse_authority(v)
+}
+
+/// `host[:port]` with no user information, by `http`'s parser.
+fn parse_authority(v: &[u8]) -> bool {
+    if v.is_empty() || v.contains(&b'@') {
+        return false;
+    }
+    let Ok(a) = Authority::try_from(v) else {
+        return false;
+    };
     if a.host().is_empty() {
-        return None;
+        return false;
     }
     // `host:` with an empty or non-numeric port.
-    match a
-        .as_str()
-        .strip_prefix(a.host())
-        .and_then(|r| r.strip_prefix(':'))
-    {
-        Some(port) if port.parse::<u16>().is_err() => None,
-        _ => Some(a),
-    }
+    !matches!(
+        a.as_str()
+            .strip_prefix(a.host())
+            .and_then(|r| r.strip_prefix(':')),
+        Some(port) if port.parse::<u16>().is_err()
+    )
 }
 
 /// Refuses a body on a method that gives it no meaning (GET unless `allow_get_body`).
@@ -108,6 +135,7 @@ mod tests {
             b"gw.example:8080",
             b"127.0.0.1:1",
             b"[::1]:80",
+            b"gw-1.example:65535",
         ] {
             check_host(v11, &origin, &with_hosts(&[ok])).unwrap();
         }
@@ -120,6 +148,8 @@ mod tests {
             &[&b"gw.example:"[..]][..],
             &[&b"gw example"[..]][..],
             &[&b"gw.example/path"[..]][..],
+            &[&b"gw.example:65536"[..]][..],
+            &[&b":80"[..]][..],
         ] {
             assert!(
                 check_host(v11, &origin, &with_hosts(bad)).is_err(),
