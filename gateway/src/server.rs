@@ -61,11 +61,10 @@ const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
 /// What a listener answers: the proxy port's [`Front`], or the admin API.
 pub(crate) trait Handler: Send + Sync + 'static {
-    /// The response to `req`, which came from `client` (see [`client_of`]).
+    /// The response to `req`.
     fn call(
         self: Arc<Self>,
         req: Request<Incoming>,
-        client: Option<IpAddr>,
     ) -> impl Future<Output = Response> + Send + 'static;
 }
 
@@ -82,9 +81,8 @@ impl Handler for Front {
     fn call(
         self: Arc<Self>,
         req: Request<Incoming>,
-        client: Option<IpAddr>,
     ) -> impl Future<Output = Response> + Send + 'static {
-        self.answer(req, client)
+        self.answer(req)
     }
 }
 
@@ -93,7 +91,6 @@ impl Handler for axum::Router {
     fn call(
         self: Arc<Self>,
         req: Request<Incoming>,
-        _client: Option<IpAddr>,
     ) -> impl Future<Output = Response> + Send + 'static {
         use tower::ServiceExt as _;
         let router = (*self).clone();
@@ -107,7 +104,7 @@ impl Handler for axum::Router {
 }
 
 impl Front {
-    async fn answer(self: Arc<Self>, req: Request<Incoming>, client: Option<IpAddr>) -> Response {
+    async fn answer(self: Arc<Self>, req: Request<Incoming>) -> Response {
         let mut req = req.map(Body::new);
         let version = req.version();
         // Credentials are redacted wherever a header map is printed.
@@ -131,7 +128,7 @@ impl Front {
                     out
                 })
             }
-            _ => self.live.current().handle(req, client).await,
+            _ => self.live.current().handle(req).await,
         };
         if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
             e.iter_mut().for_each(|v| v.set_sensitive(true));
@@ -450,9 +447,11 @@ async fn worker<H: Handler>(
         .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
     let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
-        // The client's address, for per-client budgets in the pipeline: copied into each
-        // request's call, not put in its extensions (which would allocate per request).
-        let client_addr = stream.peer_addr().ok().map(|a| client_of(a.ip()));
+        // The client's address, for per-client budgets in the pipeline.
+        let client_addr = stream
+            .peer_addr()
+            .ok()
+            .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
         let conn = Conn {
             front: front.clone(),
             builder: builder.clone(),
@@ -562,7 +561,7 @@ async fn worker<H: Handler>(
 struct Conn<H> {
     front: Arc<H>,
     builder: auto::Builder<TokioExecutor>,
-    client_addr: Option<IpAddr>,
+    client_addr: Option<crate::pipeline::ClientAddr>,
     state: Arc<crate::admission::ConnState>,
     closing: watch::Receiver<bool>,
     alive: mpsc::WeakSender<()>,
@@ -595,10 +594,13 @@ impl<H: Handler> Conn<H> {
             move |mut req: Request<Incoming>| {
                 begun.fetch_add(1, Ordering::Relaxed);
                 let in_flight = state.begin();
+                if let Some(a) = client_addr {
+                    req.extensions_mut().insert(a);
+                }
                 if let Some(c) = &client {
                     req.extensions_mut().insert(c.clone());
                 }
-                let answer = front.clone().call(req, client_addr);
+                let answer = front.clone().call(req);
                 async move {
                     let res = answer.await.map(|body| {
                         Body::new(Tracked {

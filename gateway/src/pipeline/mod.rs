@@ -154,15 +154,13 @@ pub fn service(
 + 'static {
     tower::service_fn(move |req: Request<Body>| {
         let p = p.clone();
-        async move { Ok(p.handle(req, None).await) }
+        async move { Ok(p.handle(req).await) }
     })
 }
 
 impl Pipeline {
     /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
-    /// `client` is the address its connection came from (IPv6 by its /64), set by the server
-    /// once per connection: the key of per-client budgets such as introspection misses.
-    pub async fn handle(&self, req: Request<Body>, client: Option<std::net::IpAddr>) -> Response {
+    pub async fn handle(&self, req: Request<Body>) -> Response {
         let (mut api, mut app) = (None, None);
         if let Err(e) = head::check_host(req.version(), req.uri(), req.headers()) {
             return self.refuse_at(None, None, e);
@@ -173,7 +171,10 @@ impl Pipeline {
                 req.method(),
                 req.uri(),
                 req.headers(),
-                Beyond { has_body, client },
+                Beyond {
+                    has_body,
+                    client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                },
                 &mut api,
                 &mut app,
             )
@@ -228,6 +229,11 @@ impl Pipeline {
         }
     }
 }
+
+/// The address a request's connection came from (IPv6 by its /64), set by the server: the key
+/// of per-client budgets such as introspection misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 /// What the steps read besides the head: whether a body follows, and who sent it.
 #[derive(Debug, Default, Clone, Copy)]
