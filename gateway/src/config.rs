@@ -57,6 +57,8 @@ struct RawConfig {
     scope_mappings: Vec<RawScopeMapping>,
     #[serde(default)]
     applications: Vec<RawApplication>,
+    #[serde(default)]
+    claims_rules: Vec<crate::policy::claims::RawClaimsRule>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
     identity_headers: Option<RawIdentityHeaders>,
@@ -315,6 +317,8 @@ pub struct Config {
     pub scope_mappings: Vec<ScopeMapping>,
     /// The applications.
     pub applications: Vec<ApplicationConfig>,
+    /// `[[claims_rules]]`, compiled (`policy::claims`).
+    pub claims_rules: Vec<crate::policy::claims::ClaimsRule>,
     /// The admin API (`[admin]`), when enabled.
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
@@ -671,7 +675,7 @@ fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, Conf
     Ok(names)
 }
 
-fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
+pub(crate) fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
     if methods.is_empty() {
         return Err(err(key, "at least one method is required"));
     }
@@ -840,6 +844,8 @@ impl Config {
             &apis,
             env,
         )?;
+        let claims_rules =
+            crate::policy::claims::compile(&apis, &raw.claims_rules, crate::policy::Keys::ByIndex)?;
 
         let admin = match raw.admin {
             None => None,
@@ -890,6 +896,7 @@ impl Config {
             apis,
             scope_mappings,
             applications,
+            claims_rules,
             admin,
             store,
         })

@@ -25,6 +25,21 @@ pub enum GatewayError {
         /// Space-separated authorization-server scopes any one of which would open the resource.
         scope: String,
     },
+    /// The token's claims do not satisfy a claims rule (`policy::claims`); the rule is named,
+    /// a claim value never.
+    #[error("claims rule not satisfied")]
+    ClaimsRule {
+        /// The rule's name (`[A-Za-z0-9._-]`, so safe in a quoted string).
+        rule: std::sync::Arc<str>,
+    },
+    /// A claims rule would pass with a stronger or more recent login (RFC 9470).
+    #[error("stronger authentication required")]
+    StepUp {
+        /// `acr` values, space-separated (empty: none named).
+        acr_values: String,
+        /// `max_age`, seconds.
+        max_age: Option<u64>,
+    },
     /// The application identified by the token is not allowed to call this API.
     #[error("application not subscribed to this API")]
     NotSubscribed,
@@ -52,10 +67,14 @@ impl GatewayError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::StepUp { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::InsufficientScope { .. } | Self::NotSubscribed => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AuthServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,9 +97,13 @@ impl GatewayError {
     pub fn outcome(&self) -> crate::telemetry::Outcome {
         use crate::telemetry::Outcome;
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => Outcome::Unauthorized,
+            Self::MissingToken | Self::InvalidToken(_) | Self::StepUp { .. } => {
+                Outcome::Unauthorized
+            }
             Self::InvalidRequest(_) | Self::RequestTimeout => Outcome::BadRequest,
-            Self::InsufficientScope { .. } | Self::NotSubscribed => Outcome::Forbidden,
+            Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
+                Outcome::Forbidden
+            }
             Self::NotFound | Self::MethodNotAllowed => Outcome::NotFound,
             Self::AuthServerUnavailable => Outcome::AuthServerUnavailable,
             Self::UpstreamUnavailable | Self::UpstreamTimeout => Outcome::UpstreamError,
@@ -99,6 +122,14 @@ impl GatewayError {
             Self::NotSubscribed => (
                 "insufficient_scope",
                 "the application is not allowed to call this API",
+            ),
+            Self::ClaimsRule { .. } => (
+                "insufficient_scope",
+                "claims_rule_failed: the token's claims do not satisfy a claims rule",
+            ),
+            Self::StepUp { .. } => (
+                "insufficient_user_authentication",
+                "a stronger or more recent authentication is required",
             ),
             Self::NotFound => ("not_found", "no API resource matches this path"),
             Self::MethodNotAllowed => (
@@ -122,7 +153,33 @@ impl GatewayError {
     pub fn into_response_with_realm(self, realm: &str) -> Response {
         let status = self.status();
         let (code, description) = self.code_and_description();
+        // The one description that names something: the rule (never a claim value).
+        let description: std::borrow::Cow<'static, str> = match &self {
+            Self::ClaimsRule { rule } => format!(
+                "claims_rule_failed: the token's claims do not satisfy claims rule `{rule}`"
+            )
+            .into(),
+            _ => description.into(),
+        };
         let challenge = match &self {
+            Self::ClaimsRule { .. } => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\""
+            )),
+            Self::StepUp {
+                acr_values,
+                max_age,
+            } => {
+                let mut c = format!(
+                    "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
+                );
+                if !acr_values.is_empty() {
+                    c.push_str(&format!(", acr_values=\"{acr_values}\""));
+                }
+                if let Some(m) = max_age {
+                    c.push_str(&format!(", max_age={m}"));
+                }
+                Some(c)
+            }
             Self::MissingToken => Some(format!("Bearer realm=\"{realm}\"")),
             Self::InvalidRequest(_) | Self::InvalidToken(_) => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
@@ -136,6 +193,18 @@ impl GatewayError {
             _ => None,
         };
         let mut body = serde_json::json!({ "error": code, "error_description": description });
+        if let Self::StepUp {
+            acr_values,
+            max_age,
+        } = &self
+        {
+            if !acr_values.is_empty() {
+                body["acr_values"] = serde_json::Value::String(acr_values.clone());
+            }
+            if let Some(m) = max_age {
+                body["max_age"] = serde_json::Value::from(*m);
+            }
+        }
         // Like the challenge, the body names the scopes needed only when there are some.
         if let Self::InsufficientScope { scope } = &self
             && !scope.is_empty()

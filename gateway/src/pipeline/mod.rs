@@ -280,6 +280,13 @@ impl Pipeline {
             }
             None => None,
         };
+        authorize::claims_rules(
+            &self.routes,
+            &self.resolved.claims_rules,
+            &matched,
+            identity.as_ref(),
+            self.clock.now(),
+        )?;
         Ok(Admitted {
             matched,
             identity,

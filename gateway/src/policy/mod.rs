@@ -3,6 +3,8 @@
 //! and compiled to the indexed form the pipeline reads. The file load, a reload and every admin
 //! API change go through [`compile`], so they accept and refuse the same things.
 
+pub mod claims;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{

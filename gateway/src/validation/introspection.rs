@@ -77,6 +77,8 @@ pub struct Introspected {
     pub scopes: Vec<String>,
     /// `jti`.
     pub jti: Option<String>,
+    /// The whole answer (Okta answers custom claims too), for claims rules.
+    pub claims: Arc<serde_json::Map<String, serde_json::Value>>,
     exp: u64,
     cache_until: u64,
 }
@@ -387,7 +389,8 @@ impl Introspector {
         let body = resp.bytes().await.map_err(|_| ValidationError::Unavailable);
         self.metrics
             .as_call(self.as_idx, AsCall::Introspection, body.is_ok());
-        let parsed: Response = serde_json::from_slice(&body?).map_err(|_| {
+        let body = body?;
+        let parsed: Response = serde_json::from_slice(&body).map_err(|_| {
             ValidationError::Invalid("the authorization server's answer was not usable")
         })?;
         let now = self.clock.now();
@@ -398,6 +401,7 @@ impl Introspector {
                 subject: None,
                 scopes: Vec::new(),
                 jti: None,
+                claims: Arc::default(),
                 exp: 0,
                 cache_until: now + NEGATIVE_TTL.min(self.cache_ttl_cap),
             }));
@@ -447,6 +451,9 @@ impl Introspector {
             subject: parsed.sub,
             scopes: parsed.scope.map(|s| s.to_vec()).unwrap_or_default(),
             jti: parsed.jti,
+            claims: Arc::new(serde_json::from_slice(&body).map_err(|_| {
+                ValidationError::Invalid("the authorization server's answer was not usable")
+            })?),
             exp,
             cache_until: exp.min(now.saturating_add(self.cache_ttl_cap)),
         }))

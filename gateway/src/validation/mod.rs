@@ -26,6 +26,9 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// `jti`, for logs.
     pub jti: Option<String>,
+    /// Every claim of the validated token, or of the introspection answer (claims rules read
+    /// them; shared with the token memo or the introspection cache, so no copy per request).
+    pub claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Why a token was not accepted.

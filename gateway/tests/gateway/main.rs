@@ -3,6 +3,7 @@
 mod admin;
 mod attacks;
 mod authorization;
+mod claims;
 mod cli;
 mod faults;
 mod fuzz;

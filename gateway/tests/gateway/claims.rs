@@ -1,0 +1,382 @@
+//! Claims rules (`[[claims_rules]]`) against the real mock Okta: groups from a user's Okta
+//! groups (the mock's `value_from = "groups"` claim), custom claims per client, the
+//! introspection answer's claims; rules per resource, method and API scope; the RFC 9470 step-up
+//! answer.
+
+use gateway::GatewayHandle;
+use gateway::config::Config;
+use mock_idp::MockIdp;
+use mock_idp::control::{ClaimRule, ClaimTarget, TokenKind};
+use serde_json::{Map, Value, json};
+
+use crate::harness::{Echo, challenge};
+
+const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
+const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
+const TESTER: &str = "0oa7ms2bedtst000x7d4";
+const TESTER_SECRET: &str = "mock-idp-test-secret-Hq5wZ2nLp8Xc4Tv7Mb3Rk9Gs";
+const NURSE: (&str, &str) = ("alex.nurse@example.com", "CorrectHorse!2026");
+const PORTER: (&str, &str) = ("sam.porter@example.com", "PorterHorse!2026");
+
+/// The mock's default tenant, its `groups` claim filled from the user's Okta groups (as an
+/// Okta groups claim does), and a porter who is not a nurse.
+fn mock_config() -> String {
+    format!(
+        r#"{}
+[[authorization_servers.claims]]
+name = "groups"
+value_from = "groups"
+token = "both"
+
+[[users]]
+id = "00u7ms2porter000x7d2"
+login = "{}"
+password = "{}"
+groups = ["Everyone", "Porters"]
+[users.profile]
+firstName = "Sam"
+lastName = "Porter"
+email = "sam.porter@example.com"
+"#,
+        mock_idp::config::DEFAULT_CONFIG_TOML,
+        PORTER.0,
+        PORTER.1
+    )
+}
+
+fn gateway_config(idp: &MockIdp, upstream: &str) -> String {
+    format!(
+        r#"
+[[authorization_servers]]
+name = "ExternalOktaServer"
+discovery_url = "{discovery}"
+[authorization_servers.local]
+audiences = ["api://default"]
+[authorization_servers.remote]
+client_id = "{SERVICE}"
+client_secret = "{SERVICE_SECRET}"
+
+[[apis]]
+name = "Beds"
+base_path = "/beds"
+upstream = "{upstream}"
+identification = ["oauth2_local"]
+resources = [
+  {{ path = "/hospitals", methods = ["GET"] }},
+  {{ path = "/hospitals/{{h}}/reservations", methods = ["GET", "POST"] }},
+  {{ path = "/records", methods = ["GET"] }},
+]
+scopes = [
+  {{ name = "ReadBeds", resources = [{{ path = "/hospitals", methods = ["GET"] }}, {{ path = "/hospitals/{{h}}/reservations", methods = ["GET", "POST"] }}, {{ path = "/records", methods = ["GET"] }}] }},
+]
+
+[[apis]]
+name = "Remote"
+base_path = "/remote"
+upstream = "{upstream}"
+identification = ["oauth2_remote"]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+
+[[scope_mappings]]
+authorization_server = "ExternalOktaServer"
+scope = "beds.read"
+api_scopes = ["Beds/ReadBeds"]
+
+[[applications]]
+name = "BedBoard"
+apis = ["Beds", "Remote"]
+strategies = [
+  {{ name = "Users", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{TESTER}" }},
+  {{ name = "Service", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }},
+]
+
+[[claims_rules]]
+name = "nurses-reserve"
+api = "Beds"
+resources = [{{ path = "/hospitals/{{h}}/reservations", methods = ["POST"] }}]
+require = {{ claim = "groups", contains_any = ["Nurses"] }}
+
+[[claims_rules]]
+name = "st-marys-only"
+api = "Beds"
+api_scope = "ReadBeds"
+require = {{ any = [{{ claim = "tenant", equals = "st-marys" }}, {{ claim = "groups", contains_all = ["Everyone"] }}] }}
+
+[[claims_rules]]
+name = "records-need-mfa"
+api = "Beds"
+resources = [{{ path = "/records" }}]
+require = {{ all = [{{ claim = "groups", contains_any = ["Nurses"] }}, {{ claim = "acr", one_of = ["urn:okta:loa:2fa:any"] }}, {{ max_age = 300 }}] }}
+
+[[claims_rules]]
+name = "remote-nurses"
+api = "Remote"
+require = {{ claim = "groups", contains_any = ["Nurses"] }}
+"#,
+        discovery = idp.discovery_url(),
+    )
+}
+
+struct Setup {
+    idp: MockIdp,
+    _echo: Echo,
+    gateway: GatewayHandle,
+    http: reqwest::Client,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let idp = MockIdp::builder()
+            .config_toml(&mock_config())
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let echo = Echo::start().await;
+        let config =
+            Config::from_toml(&gateway_config(&idp, &echo.url()), &|_: &str| None).unwrap();
+        let clock = idp.clock().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway = gateway::Gateway::builder(config)
+            .clock(move || u64::try_from(clock.now()).unwrap())
+            .build(listener)
+            .await
+            .unwrap();
+        Self {
+            idp,
+            _echo: echo,
+            gateway,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A user's access token from the mock's token endpoint (password grant).
+    async fn user_token(&self, (user, password): (&str, &str)) -> String {
+        let r = self
+            .http
+            .post(self.idp.token_endpoint())
+            .basic_auth(TESTER, Some(TESTER_SECRET))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+                ("scope", "openid beds.read"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn service_token(&self) -> String {
+        let r = self
+            .http
+            .post(self.idp.token_endpoint())
+            .basic_auth(SERVICE, Some(SERVICE_SECRET))
+            .form(&[("grant_type", "client_credentials"), ("scope", "beds.read")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn call(&self, method: &str, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.gateway.url()),
+            )
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn claims(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+async fn refusal(r: reqwest::Response) -> (u16, String, Value) {
+    let status = r.status().as_u16();
+    let c = challenge(&r);
+    (status, c, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn claims_rule_okta_groups_pass_and_fail_per_resource_and_method() {
+    let s = Setup::start().await;
+    let nurse = s.user_token(NURSE).await;
+    let porter = s.user_token(PORTER).await;
+    let reserve = "/beds/hospitals/h1/reservations";
+    assert_eq!(s.call("POST", reserve, &nurse).await.status(), 200);
+    // The same resource's GET is not guarded by the nurses rule.
+    assert_eq!(s.call("GET", reserve, &porter).await.status(), 200);
+    let (status, c, body) = refusal(s.call("POST", reserve, &porter).await).await;
+    assert_eq!(status, 403);
+    assert!(c.starts_with("Bearer "), "{c}");
+    assert!(c.contains("error=\"insufficient_scope\""), "{c}");
+    assert!(c.contains("claims rule `nurses-reserve`"), "{c}");
+    assert_eq!(body["error"], "insufficient_scope");
+    let d = body["error_description"].as_str().unwrap();
+    assert!(d.starts_with("claims_rule_failed:"), "{d}");
+    // The claim's values are never echoed.
+    for text in [c.as_str(), d] {
+        assert!(
+            !text.contains("Porters") && !text.contains("Everyone"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn claims_rule_custom_claims_per_client_open_an_api_scope() {
+    let s = Setup::start().await;
+    // A service token has no groups: only the client's custom `tenant` claim lets it read.
+    let token = s.service_token().await;
+    let (status, c, _) = refusal(s.call("GET", "/beds/hospitals", &token).await).await;
+    assert_eq!(status, 403);
+    assert!(c.contains("claims rule `st-marys-only`"), "{c}");
+    let _tenant = s.idp.claims(ClaimRule {
+        target: ClaimTarget {
+            client_id: Some(SERVICE.into()),
+            user: None,
+        },
+        token: TokenKind::Access,
+        claims: claims(json!({ "tenant": "st-marys" })),
+        once: false,
+    });
+    let token = s.service_token().await;
+    assert_eq!(s.call("GET", "/beds/hospitals", &token).await.status(), 200);
+    // Ill-typed: a tenant given as a list is not equal to the string.
+    let _typed = s.idp.claims(ClaimRule {
+        target: ClaimTarget {
+            client_id: Some(SERVICE.into()),
+            user: None,
+        },
+        token: TokenKind::Access,
+        claims: claims(json!({ "tenant": ["st-marys"] })),
+        once: false,
+    });
+    let token = s.service_token().await;
+    assert_eq!(s.call("GET", "/beds/hospitals", &token).await.status(), 403);
+}
+
+#[tokio::test]
+async fn claims_rule_reads_the_introspection_answer_for_remote_tokens() {
+    let s = Setup::start().await;
+    let nurse = s.user_token(NURSE).await;
+    let porter = s.user_token(PORTER).await;
+    assert_eq!(
+        s.call("GET", "/remote/hospitals", &nurse).await.status(),
+        200
+    );
+    let (status, c, _) = refusal(s.call("GET", "/remote/hospitals", &porter).await).await;
+    assert_eq!(status, 403);
+    assert!(c.contains("claims rule `remote-nurses`"), "{c}");
+}
+
+#[tokio::test]
+async fn claims_rule_asking_for_a_stronger_login_answers_rfc9470_step_up() {
+    let s = Setup::start().await;
+    let nurse = s.user_token(NURSE).await;
+    let (status, c, body) = refusal(s.call("GET", "/beds/records", &nurse).await).await;
+    assert_eq!(status, 401);
+    assert!(
+        c.contains("error=\"insufficient_user_authentication\""),
+        "{c}"
+    );
+    assert!(c.contains("acr_values=\"urn:okta:loa:2fa:any\""), "{c}");
+    assert!(c.contains("max_age=300"), "{c}");
+    assert_eq!(body["error"], "insufficient_user_authentication");
+    assert_eq!(body["acr_values"], "urn:okta:loa:2fa:any");
+    assert_eq!(body["max_age"], 300);
+    // A porter would not pass with any login: a plain 403, no step-up invitation.
+    let porter = s.user_token(PORTER).await;
+    let (status, c, _) = refusal(s.call("GET", "/beds/records", &porter).await).await;
+    assert_eq!(status, 403);
+    assert!(c.contains("claims rule `records-need-mfa`"), "{c}");
+    // A fresh multi-factor login (acr and auth_time as Okta writes them) passes.
+    let now = s.idp.clock().now();
+    let _mfa = s.idp.claims(ClaimRule {
+        target: ClaimTarget {
+            client_id: None,
+            user: Some(NURSE.0.into()),
+        },
+        token: TokenKind::Access,
+        claims: claims(json!({ "acr": "urn:okta:loa:2fa:any", "auth_time": now })),
+        once: false,
+    });
+    let mfa = s.user_token(NURSE).await;
+    assert_eq!(s.call("GET", "/beds/records", &mfa).await.status(), 200);
+    s.idp.clock().advance(std::time::Duration::from_secs(301));
+    let (status, c, _) = refusal(s.call("GET", "/beds/records", &mfa).await).await;
+    assert_eq!(status, 401, "{c}");
+    assert!(c.contains("max_age=300"), "{c}");
+}
+
+#[test]
+fn claims_rule_config_errors_name_the_key() {
+    let base = gateway_config_for_errors();
+    for (rule, key) in [
+        (
+            r#"name = "x"
+api = "Nope"
+require = { claim = "g", exists = true }"#,
+            "claims_rules[0].api",
+        ),
+        (
+            r#"name = "bad name"
+api = "Beds"
+require = { claim = "g", exists = true }"#,
+            "claims_rules[0].name",
+        ),
+        (
+            r#"name = "x"
+api = "Beds"
+api_scope = "Missing"
+require = { claim = "g", exists = true }"#,
+            "claims_rules[0].api_scope",
+        ),
+        (
+            r#"name = "x"
+api = "Beds"
+resources = [{ path = "/hospitals", methods = ["DELETE"] }]
+require = { claim = "g", exists = true }"#,
+            "claims_rules[0].resources[0].methods[0]",
+        ),
+        (
+            r#"name = "x"
+api = "Beds"
+require = { claim = "g", contains_any = ["a", 1.5] }"#,
+            "claims_rules[0].require.contains_any[1]",
+        ),
+    ] {
+        let text = format!("{base}\n[[claims_rules]]\n{rule}\n");
+        let e = Config::from_toml(&text, &|_: &str| None).unwrap_err();
+        assert_eq!(e.key, key, "{rule}: {}", e.message);
+    }
+}
+
+fn gateway_config_for_errors() -> String {
+    r#"
+[[authorization_servers]]
+name = "AS"
+issuer = "https://example.okta.com/oauth2/default"
+jwks_uri = "https://example.okta.com/oauth2/default/v1/keys"
+[authorization_servers.local]
+audiences = ["api://default"]
+
+[[apis]]
+name = "Beds"
+base_path = "/beds"
+upstream = "http://127.0.0.1:9"
+identification = ["oauth2_local"]
+resources = [{ path = "/hospitals", methods = ["GET"] }]
+"#
+    .to_owned()
+}
