@@ -77,7 +77,8 @@ impl Env {
             Secret::new(ADMIN),
         ));
         opts.poll_interval = Duration::from_secs(3600);
-        opts.as_timeout = Duration::from_millis(500);
+        // Well below the latency fault (3 s), well above a first registration on a loaded machine.
+        opts.as_timeout = Duration::from_millis(2000);
         Gateway::builder(config(&self.idp, &self.beds.url()))
             .clock(move || u64::try_from(clock.now()).unwrap())
             .runtime(opts)
@@ -1141,7 +1142,7 @@ async fn admin_a_registration_that_timed_out_leaves_no_client_at_the_as() {
     {
         let _f = e
             .idp
-            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::Latency { ms: 1200 }).times(1));
+            .fault(FaultSpec::new(Endpoint::Clients, FaultKind::Latency { ms: 3000 }).times(1));
         let (s, body) = e
             .admin(
                 &g,
