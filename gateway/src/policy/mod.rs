@@ -261,6 +261,12 @@ pub fn compile(
     Ok((out_apps, out_maps))
 }
 
+/// A configuration's claims rules as records (what an empty store is seeded with, with
+/// [`records_of`]).
+pub fn rule_records_of(config: &Config) -> Vec<crate::store::ClaimsRuleRecord> {
+    config.claims_rules.iter().map(|r| r.raw.clone()).collect()
+}
+
 /// A configuration's applications and mappings as records (what an empty store is seeded with).
 pub fn records_of(config: &Config) -> (Vec<AppRecord>, Vec<MappingRecord>) {
     let as_name = |i: usize| config.authorization_servers[i].name.clone();

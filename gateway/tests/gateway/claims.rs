@@ -3,8 +3,14 @@
 //! introspection answer's claims; rules per resource, method and API scope; the RFC 9470 step-up
 //! answer.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use gateway::GatewayHandle;
+use gateway::admin::RuntimeOptions;
 use gateway::config::Config;
+use gateway::secret::Secret;
+use gateway::store::{Sealer, Store};
 use mock_idp::MockIdp;
 use mock_idp::control::{ClaimRule, ClaimTarget, TokenKind};
 use serde_json::{Map, Value, json};
@@ -124,8 +130,15 @@ struct Setup {
     http: reqwest::Client,
 }
 
+const ADMIN: &str = "claims-admin-token-0123456789";
+
 impl Setup {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// With `store`: the admin API on port 0, and the store's rules laid over the file's.
+    async fn start_with(store: Option<Arc<Store>>) -> Self {
         let idp = MockIdp::builder()
             .config_toml(&mock_config())
             .unwrap()
@@ -133,21 +146,47 @@ impl Setup {
             .await
             .unwrap();
         let echo = Echo::start().await;
-        let config =
-            Config::from_toml(&gateway_config(&idp, &echo.url()), &|_: &str| None).unwrap();
-        let clock = idp.clock().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = gateway::Gateway::builder(config)
-            .clock(move || u64::try_from(clock.now()).unwrap())
-            .build(listener)
-            .await
-            .unwrap();
+        let gateway = Self::gateway(&idp, &echo, store).await;
         Self {
             idp,
             _echo: echo,
             gateway,
             http: reqwest::Client::new(),
         }
+    }
+
+    async fn gateway(idp: &MockIdp, echo: &Echo, store: Option<Arc<Store>>) -> GatewayHandle {
+        let config = Config::from_toml(&gateway_config(idp, &echo.url()), &|_: &str| None).unwrap();
+        let clock = idp.clock().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut b =
+            gateway::Gateway::builder(config).clock(move || u64::try_from(clock.now()).unwrap());
+        if let Some(store) = store {
+            let mut opts = RuntimeOptions::new(store);
+            opts.admin = Some((
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+                Secret::new(ADMIN),
+            ));
+            opts.poll_interval = Duration::from_secs(3600);
+            b = b.runtime(opts);
+        }
+        b.build(listener).await.unwrap()
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.gateway.admin_url().unwrap()),
+            )
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// A user's access token from the mock's token endpoint (password grant).
@@ -317,6 +356,114 @@ async fn claims_rule_asking_for_a_stronger_login_answers_rfc9470_step_up() {
     let (status, c, _) = refusal(s.call("GET", "/beds/records", &mfa).await).await;
     assert_eq!(status, 401, "{c}");
     assert!(c.contains("max_age=300"), "{c}");
+}
+
+#[tokio::test]
+async fn claims_rule_changed_through_the_admin_api_applies_at_once_and_persists() {
+    let dir = std::env::temp_dir().join(format!("gateway-claims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("rules.db");
+    let _ = std::fs::remove_file(&db);
+    let sqlite = || async {
+        Arc::new(
+            Store::open(&format!("sqlite:{}", db.display()), Sealer::none())
+                .await
+                .unwrap(),
+        )
+    };
+    let s = Setup::start_with(Some(sqlite().await)).await;
+    let nurse = s.user_token(NURSE).await;
+    let porter = s.user_token(PORTER).await;
+    let reserve = "/beds/hospitals/h1/reservations";
+
+    // The file's rules seeded the store and are shown.
+    let (status, list) = s.admin("GET", "/admin/v1/claims-rules", None).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "nurses-reserve",
+            "records-need-mfa",
+            "remote-nurses",
+            "st-marys-only"
+        ]
+    );
+    let (status, shown) = s
+        .admin("GET", "/admin/v1/claims-rules/nurses-reserve", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        shown["require"],
+        json!({ "claim": "groups", "contains_any": ["Nurses"] })
+    );
+
+    // The same validator as the file's: a bad rule is a 400 naming the key, nothing changes.
+    let mut bad = shown.clone();
+    bad["require"] = json!({ "all": [{ "claim": "groups", "contains_any": "Porters" }] });
+    let (status, e) = s
+        .admin("PUT", "/admin/v1/claims-rules/nurses-reserve", Some(bad))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(
+        e["key"],
+        "claims_rules[nurses-reserve].require.all[0].contains_any"
+    );
+    assert_eq!(s.call("POST", reserve, &nurse).await.status(), 200);
+
+    // Porters instead of nurses, from the next request on.
+    let mut porters = shown.clone();
+    porters["require"] = json!({ "claim": "groups", "contains_any": ["Porters"] });
+    let (status, _) = s
+        .admin(
+            "PUT",
+            "/admin/v1/claims-rules/nurses-reserve",
+            Some(porters.clone()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.call("POST", reserve, &porter).await.status(), 200);
+    assert_eq!(s.call("POST", reserve, &nurse).await.status(), 403);
+
+    // A new rule, by POST, then deleted.
+    let (status, _) = s
+        .admin(
+            "POST",
+            "/admin/v1/claims-rules",
+            Some(
+                json!({ "name": "no-reads", "api": "Beds", "resources": [{ "path": "/hospitals" }],
+                         "require": { "claim": "never-issued", "exists": true } }),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(s.call("GET", "/beds/hospitals", &nurse).await.status(), 403);
+    let (status, _) = s
+        .admin("DELETE", "/admin/v1/claims-rules/no-reads", None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(s.call("GET", "/beds/hospitals", &nurse).await.status(), 200);
+    let (status, _) = s
+        .admin("DELETE", "/admin/v1/claims-rules/no-reads", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // A restart on the same store serves the changed rule, not the file's.
+    let again = Setup::gateway(&s.idp, &s._echo, Some(sqlite().await)).await;
+    let r = s
+        .http
+        .post(format!("{}{reserve}", again.url()))
+        .bearer_auth(&nurse)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
