@@ -207,6 +207,8 @@ struct RawApplication {
     apis: Vec<String>,
     #[serde(default)]
     strategies: Vec<RawStrategy>,
+    #[serde(default)]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
 }
 
 #[derive(Deserialize)]
@@ -538,6 +540,8 @@ pub struct ApplicationConfig {
     pub apis: Vec<usize>,
     /// How its requests are authenticated.
     pub strategies: Vec<Strategy>,
+    /// Identified by a claim set too (`identify_by_claims`).
+    pub claim_set: Option<crate::policy::claims::ClaimSet>,
 }
 
 /// A strategy.
@@ -1279,6 +1283,7 @@ fn policy(
             name: a.name,
             apis: a.apis,
             strategies,
+            identify_by_claims: a.identify_by_claims,
             deleting: false,
         });
     }

@@ -323,7 +323,10 @@ struct AppInput {
     name: String,
     #[serde(default)]
     apis: Vec<String>,
+    #[serde(default)]
     strategies: Vec<StrategyInput>,
+    #[serde(default)]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
 }
 
 #[derive(Deserialize)]
@@ -486,12 +489,13 @@ fn record_of(input: AppInput, existing: Option<&AppRecord>) -> Result<AppRecord>
         name: input.name,
         apis: input.apis,
         strategies,
+        identify_by_claims: input.identify_by_claims,
         deleting: false,
     })
 }
 
 fn view(a: &AppRecord) -> Value {
-    json!({
+    let mut v = json!({
         "name": a.name,
         "apis": a.apis,
         "state": if a.deleting { "deleting" } else { "active" },
@@ -504,7 +508,11 @@ fn view(a: &AppRecord) -> Value {
             "hmac": s.hmac,
             "registration": s.registration,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(set) = &a.identify_by_claims {
+        v["identify_by_claims"] = json!(set);
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------------------------

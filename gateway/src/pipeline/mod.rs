@@ -273,7 +273,7 @@ impl Pipeline {
 
         let application = match &identity {
             Some(id) => {
-                let app = self.directory.identify(id, matched.api)?;
+                let app = self.directory.identify(id, matched.api, self.clock.now())?;
                 *app_out = Some(app);
                 authorize::authorize(&self.routes, &matched, id)?;
                 Some(app)

@@ -480,6 +480,89 @@ pub fn compile(
     Ok(out)
 }
 
+/// An application's claim set as written (`applications[].identify_by_claims`): the
+/// application is who calls when a token from `authorization_server` satisfies every condition
+/// (webMethods' "claims" identification).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimSet {
+    /// The authorization server whose tokens it reads.
+    pub authorization_server: String,
+    /// Conditions (leaves only: `claim` with one operator, or `max_age`), all required.
+    pub require: Vec<Value>,
+}
+
+/// A compiled claim set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimSet {
+    /// Index of the authorization server.
+    pub authorization_server: usize,
+    /// The conditions, all required; their count is the set's specificity.
+    pub conditions: Vec<Condition>,
+    /// What it was compiled from.
+    pub raw: RawClaimSet,
+}
+
+impl ClaimSet {
+    /// Whether `claims` satisfy every condition.
+    pub fn matches(&self, claims: &Map<String, Value>, now: u64) -> bool {
+        self.conditions.iter().all(|c| eval(c, claims, now, false))
+    }
+
+    /// Whether two sets ask for the same things (in any order): no token could tell them apart.
+    pub fn same_as(&self, other: &ClaimSet) -> bool {
+        self.authorization_server == other.authorization_server
+            && self.conditions.len() == other.conditions.len()
+            && self.conditions.iter().all(|c| other.conditions.contains(c))
+    }
+}
+
+/// Compiles a claim set at `key` (`applications[i].identify_by_claims`); `as_index` finds an
+/// authorization server by name.
+pub fn compile_claim_set(
+    raw: &RawClaimSet,
+    key: &str,
+    as_index: impl Fn(&str) -> Option<usize>,
+) -> Result<ClaimSet, ConfigError> {
+    let authorization_server = as_index(&raw.authorization_server).ok_or_else(|| {
+        err(
+            format!("{key}.authorization_server"),
+            format!(
+                "no authorization server named `{}`",
+                raw.authorization_server
+            ),
+        )
+    })?;
+    let rk = format!("{key}.require");
+    if raw.require.is_empty() || raw.require.len() > MAX_CONDITIONS {
+        return Err(err(
+            &rk,
+            format!("list 1 to {MAX_CONDITIONS} conditions (all are required)"),
+        ));
+    }
+    let mut conditions: Vec<Condition> = Vec::with_capacity(raw.require.len());
+    let mut leaves = 0;
+    for (i, v) in raw.require.iter().enumerate() {
+        let ck = format!("{rk}[{i}]");
+        let c = condition(v, &ck, 1, &mut leaves)?;
+        if matches!(c, Condition::All(_) | Condition::Any(_)) {
+            return Err(err(
+                ck,
+                "a claim set lists plain conditions, all required (no `all`/`any`), so its specificity is its length",
+            ));
+        }
+        if conditions.contains(&c) {
+            return Err(err(ck, "is listed twice"));
+        }
+        conditions.push(c);
+    }
+    Ok(ClaimSet {
+        authorization_server,
+        conditions,
+        raw: raw.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

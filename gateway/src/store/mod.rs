@@ -95,6 +95,8 @@ pub struct AppRecord {
     pub apis: Vec<String>,
     /// Strategies.
     pub strategies: Vec<StrategyRecord>,
+    /// A claim set that identifies it too.
+    pub identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
     /// Deleted by an operator, but its registered clients could not be deleted at the AS yet:
     /// not served, retried.
     pub deleting: bool,
@@ -154,6 +156,8 @@ struct AppDoc {
     name: String,
     apis: Vec<String>,
     strategies: Vec<StrategyDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
     #[serde(default)]
     deleting: bool,
 }
@@ -528,6 +532,7 @@ impl Store {
         let doc = AppDoc {
             name: a.name.clone(),
             apis: a.apis.clone(),
+            identify_by_claims: a.identify_by_claims.clone(),
             deleting: a.deleting,
             strategies: a
                 .strategies
@@ -558,6 +563,7 @@ impl Store {
         Ok(AppRecord {
             name: doc.name,
             apis: doc.apis,
+            identify_by_claims: doc.identify_by_claims,
             deleting: doc.deleting,
             strategies: doc
                 .strategies

@@ -96,6 +96,22 @@ strategies = [
   {{ name = "Service", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }},
 ]
 
+# Partners' tokens come from clients the gateway does not list: their claims name them.
+[[applications]]
+name = "StMarys"
+apis = ["Beds"]
+identify_by_claims = {{ authorization_server = "ExternalOktaServer", require = [{{ claim = "tenant", equals = "st-marys" }}] }}
+
+[[applications]]
+name = "StMarysBeds"
+apis = ["Beds"]
+identify_by_claims = {{ authorization_server = "ExternalOktaServer", require = [{{ claim = "tenant", equals = "st-marys" }}, {{ claim = "groups", contains_any = ["Beds"] }}] }}
+
+[[applications]]
+name = "Ward7"
+apis = ["Beds"]
+identify_by_claims = {{ authorization_server = "ExternalOktaServer", require = [{{ claim = "ward", one_of = ["7"] }}] }}
+
 [[claims_rules]]
 name = "nurses-reserve"
 api = "Beds"
@@ -359,7 +375,8 @@ async fn claims_rule_asking_for_a_stronger_login_answers_rfc9470_step_up() {
 }
 
 #[tokio::test]
-async fn claims_rule_changed_through_the_admin_api_applies_at_once_and_persists() {
+async fn claims_rule_and_claims_identification_changed_through_the_admin_api_apply_at_once_and_persist()
+ {
     let dir = std::env::temp_dir().join(format!("gateway-claims-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("rules.db");
@@ -453,6 +470,34 @@ async fn claims_rule_changed_through_the_admin_api_applies_at_once_and_persists(
         .await;
     assert_eq!(status, 404);
 
+    // Applications identified by claims are created the same way, with the same checks.
+    let partner = json!({ "name": "Partner", "apis": ["Beds"], "identify_by_claims": {
+        "authorization_server": "ExternalOktaServer",
+        "require": [{ "claim": "tenant", "equals": "partner-trust" }] } });
+    let (status, created) = s
+        .admin("POST", "/admin/v1/applications", Some(partner))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["identify_by_claims"]["require"][0]["equals"],
+        "partner-trust"
+    );
+    let token = partner_token(
+        &s.idp,
+        "0oapartner00000000x9",
+        json!({ "tenant": "partner-trust", "groups": ["Everyone"] }),
+    );
+    assert_eq!(
+        application_seen_upstream(&s, &token).await.unwrap(),
+        "Partner"
+    );
+    let twin = json!({ "name": "Twin", "apis": ["Beds"], "identify_by_claims": {
+        "authorization_server": "ExternalOktaServer",
+        "require": [{ "claim": "tenant", "equals": "partner-trust" }] } });
+    let (status, e) = s.admin("POST", "/admin/v1/applications", Some(twin)).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["key"], "applications[Twin].identify_by_claims");
+
     // A restart on the same store serves the changed rule, not the file's.
     let again = Setup::gateway(&s.idp, &s._echo, Some(sqlite().await)).await;
     let r = s
@@ -464,6 +509,125 @@ async fn claims_rule_changed_through_the_admin_api_applies_at_once_and_persists(
         .unwrap();
     assert_eq!(r.status(), 403);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A token from a client no strategy names, with these claims.
+fn partner_token(idp: &MockIdp, client_id: &str, extra: Value) -> String {
+    let request: mock_idp::test_tokens::TestTokenRequest = serde_json::from_value(json!({
+        "client_id": client_id, "scopes": ["beds.read"], "claims": extra,
+    }))
+    .unwrap();
+    idp.mint_test_token(&request).unwrap()
+}
+
+async fn application_seen_upstream(s: &Setup, token: &str) -> Result<String, (u16, String)> {
+    let r = s.call("GET", "/beds/hospitals", token).await;
+    if r.status() != 200 {
+        return Err((r.status().as_u16(), challenge(&r)));
+    }
+    let echoed: Value = r.json().await.unwrap();
+    Ok(echoed["headers"]["x-gateway-application"][0]
+        .as_str()
+        .unwrap()
+        .to_owned())
+}
+
+#[tokio::test]
+async fn claims_identification_picks_the_most_specific_claim_set() {
+    let s = Setup::start().await;
+    let partner = "0oapartner00000000x9";
+    let both = partner_token(
+        &s.idp,
+        partner,
+        json!({ "tenant": "st-marys", "groups": ["Beds", "Everyone"] }),
+    );
+    assert_eq!(
+        application_seen_upstream(&s, &both).await.unwrap(),
+        "StMarysBeds"
+    );
+    let tenant = partner_token(&s.idp, partner, json!({ "tenant": "st-marys" }));
+    assert_eq!(
+        application_seen_upstream(&s, &tenant).await.unwrap(),
+        "StMarys"
+    );
+    // A registered client id comes first, whatever claims its token carries.
+    let _tenant = s.idp.claims(ClaimRule {
+        target: ClaimTarget {
+            client_id: Some(SERVICE.into()),
+            user: None,
+        },
+        token: TokenKind::Access,
+        claims: claims(json!({ "tenant": "st-marys", "groups": ["Beds"] })),
+        once: false,
+    });
+    let service = s.service_token().await;
+    assert_eq!(
+        application_seen_upstream(&s, &service).await.unwrap(),
+        "BedBoard"
+    );
+    // Ill-typed claims identify no one: an unknown client.
+    let typed = partner_token(
+        &s.idp,
+        partner,
+        json!({ "tenant": ["st-marys"], "ward": 7 }),
+    );
+    let (status, c) = application_seen_upstream(&s, &typed).await.unwrap_err();
+    assert_eq!(status, 401);
+    assert!(c.contains("not a registered application"), "{c}");
+}
+
+#[tokio::test]
+async fn claims_identification_ambiguous_at_run_time_is_401() {
+    let s = Setup::start().await;
+    // Two one-condition sets (StMarys, Ward7) both satisfied, none more specific.
+    let token = partner_token(
+        &s.idp,
+        "0oapartner00000000x9",
+        json!({ "tenant": "st-marys", "ward": "7" }),
+    );
+    let (status, c) = application_seen_upstream(&s, &token).await.unwrap_err();
+    assert_eq!(status, 401);
+    assert!(c.contains("error=\"invalid_token\""), "{c}");
+    assert!(c.contains("more than one application"), "{c}");
+}
+
+#[test]
+fn claims_identification_ambiguous_at_load_is_a_config_error() {
+    let base = gateway_config_for_errors();
+    let app = |name: &str, require: &str| {
+        format!(
+            "[[applications]]\nname = \"{name}\"\napis = [\"Beds\"]\nidentify_by_claims = {{ authorization_server = \"AS\", require = {require} }}\n"
+        )
+    };
+    let text = format!(
+        "{base}\n{}{}",
+        app(
+            "A",
+            r#"[{ claim = "tenant", equals = "x" }, { claim = "groups", contains_any = ["B"] }]"#
+        ),
+        app(
+            "B",
+            r#"[{ claim = "groups", contains_any = ["B"] }, { claim = "tenant", equals = "x" }]"#
+        ),
+    );
+    let e = Config::from_toml(&text, &|_: &str| None).unwrap_err();
+    assert_eq!(e.key, "applications[1].identify_by_claims", "{}", e.message);
+    assert!(e.message.contains("`A`"), "{}", e.message);
+    for (require, key) in [
+        (
+            r#"[{ any = [{ claim = "t", exists = true }] }]"#,
+            "applications[0].identify_by_claims.require[0]",
+        ),
+        ("[]", "applications[0].identify_by_claims.require"),
+        (
+            r#"[{ claim = "t", equals = 1.5 }]"#,
+            "applications[0].identify_by_claims.require[0].equals",
+        ),
+    ] {
+        let text = format!("{base}\n{}", app("A", require));
+        let e = Config::from_toml(&text, &|_: &str| None).unwrap_err();
+        assert_eq!(e.key, key, "{require}: {}", e.message);
+    }
 }
 
 #[test]
