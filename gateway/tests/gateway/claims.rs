@@ -20,6 +20,8 @@ use crate::harness::{Echo, challenge};
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
 const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 const TESTER: &str = "0oa7ms2bedtst000x7d4";
+const WEB: &str = "0oa7ms2bedweb000x7d2";
+const WEB_SECRET: &str = "mock-idp-web-secret-Kp3sT8vXq2Lm6Wn9Rc4Jz7Fd";
 const TESTER_SECRET: &str = "mock-idp-test-secret-Hq5wZ2nLp8Xc4Tv7Mb3Rk9Gs";
 const NURSE: (&str, &str) = ("alex.nurse@example.com", "CorrectHorse!2026");
 const PORTER: (&str, &str) = ("sam.porter@example.com", "PorterHorse!2026");
@@ -87,6 +89,23 @@ resources = [{{ path = "/hospitals", methods = ["GET"] }}]
 authorization_server = "ExternalOktaServer"
 scope = "beds.read"
 api_scopes = ["Beds/ReadBeds"]
+
+[[apis]]
+name = "Profile"
+base_path = "/profile"
+upstream = "{upstream}"
+identification = ["openid_connect"]
+resources = [{{ path = "/me", methods = ["GET"] }}]
+
+[[applications]]
+name = "WebApp"
+apis = ["Profile"]
+strategies = [{{ name = "Web", scheme = "openid", authorization_server = "ExternalOktaServer", client_id = "{WEB}", client_secret = "{WEB_SECRET}", hmac = true }}]
+
+[[claims_rules]]
+name = "profile-nurses"
+api = "Profile"
+require = {{ claim = "groups", contains_any = ["Nurses"] }}
 
 [[applications]]
 name = "BedBoard"
@@ -406,6 +425,7 @@ async fn claims_rule_and_claims_identification_changed_through_the_admin_api_app
         names,
         [
             "nurses-reserve",
+            "profile-nurses",
             "records-need-mfa",
             "remote-nurses",
             "st-marys-only"
@@ -509,6 +529,26 @@ async fn claims_rule_and_claims_identification_changed_through_the_admin_api_app
         .unwrap();
     assert_eq!(r.status(), 403);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn claims_rule_reads_hs256_id_token_claims() {
+    let s = Setup::start().await;
+    let now = u64::try_from(s.idp.clock().now()).unwrap();
+    let id_token = |groups: Value| {
+        crate::harness::sign_hs256(
+            WEB_SECRET.as_bytes(),
+            None,
+            &json!({ "iss": s.idp.issuer(), "aud": WEB, "azp": WEB, "sub": "00u7ms2nurse0000x7d1",
+                     "iat": now, "exp": now + 3600, "groups": groups }),
+        )
+    };
+    let nurse = id_token(json!(["Everyone", "Nurses"]));
+    assert_eq!(s.call("GET", "/profile/me", &nurse).await.status(), 200);
+    let porter = id_token(json!(["Everyone", "Porters"]));
+    let (status, c, _) = refusal(s.call("GET", "/profile/me", &porter).await).await;
+    assert_eq!(status, 403);
+    assert!(c.contains("claims rule `profile-nurses`"), "{c}");
 }
 
 /// A token from a client no strategy names, with these claims.
