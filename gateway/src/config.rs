@@ -679,7 +679,41 @@ fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, Conf
     Ok(names)
 }
 
-pub(crate) fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
+/// A reference to some methods of one of an API's resources (an API scope's grant, a claims
+/// rule's target), by its configured path; `methods: None` is all of the resource's. Keys are
+/// `{key}.path` and `{key}.methods[n]`.
+pub(crate) fn resource_methods(
+    resources: &[Resource],
+    api: &str,
+    path: &str,
+    methods: Option<&[String]>,
+    key: &str,
+) -> Result<(usize, Vec<Method>), ConfigError> {
+    let idx = resources
+        .iter()
+        .position(|x| x.path == path)
+        .ok_or_else(|| {
+            err(
+                format!("{key}.path"),
+                format!("`{path}` is not a resource of API `{api}`"),
+            )
+        })?;
+    let Some(methods) = methods else {
+        return Ok((idx, resources[idx].methods.clone()));
+    };
+    let methods = parse_methods(methods, &format!("{key}.methods"))?;
+    for (n, me) in methods.iter().enumerate() {
+        if !resources[idx].methods.contains(me) {
+            return Err(err(
+                format!("{key}.methods[{n}]"),
+                format!("resource `{path}` does not accept {me}"),
+            ));
+        }
+    }
+    Ok((idx, methods))
+}
+
+fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
     if methods.is_empty() {
         return Err(err(key, "at least one method is required"));
     }
@@ -1169,25 +1203,13 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             let mut grants = Vec::new();
             for (m, r) in s.resources.iter().enumerate() {
                 let gk = format!("{sk}.resources[{m}]");
-                let idx = resources
-                    .iter()
-                    .position(|x| x.path == r.path)
-                    .ok_or_else(|| {
-                        err(
-                            format!("{gk}.path"),
-                            format!("`{}` is not a resource of API `{}`", r.path, a.name),
-                        )
-                    })?;
-                let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
-                for (n, me) in methods.iter().enumerate() {
-                    if !resources[idx].methods.contains(me) {
-                        return Err(err(
-                            format!("{gk}.methods[{n}]"),
-                            format!("resource `{}` does not accept {me}", r.path),
-                        ));
-                    }
-                }
-                grants.push((idx, methods));
+                grants.push(resource_methods(
+                    &resources,
+                    &a.name,
+                    &r.path,
+                    Some(&r.methods),
+                    &gk,
+                )?);
             }
             if grants.is_empty() {
                 return Err(err(

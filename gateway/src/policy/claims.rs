@@ -436,33 +436,13 @@ pub fn compile(
                 }
                 let mut v = Vec::with_capacity(list.len());
                 for (j, res) in list.iter().enumerate() {
-                    let rk = format!("{k}.resources[{j}]");
-                    let idx = api
-                        .resources
-                        .iter()
-                        .position(|x| x.path == res.path)
-                        .ok_or_else(|| {
-                            err(
-                                format!("{rk}.path"),
-                                format!("`{}` is not a resource of API `{}`", res.path, api.name),
-                            )
-                        })?;
-                    let methods = match &res.methods {
-                        None => api.resources[idx].methods.clone(),
-                        Some(m) => {
-                            let parsed = crate::config::parse_methods(m, &format!("{rk}.methods"))?;
-                            for (n, me) in parsed.iter().enumerate() {
-                                if !api.resources[idx].methods.contains(me) {
-                                    return Err(err(
-                                        format!("{rk}.methods[{n}]"),
-                                        format!("resource `{}` does not accept {me}", res.path),
-                                    ));
-                                }
-                            }
-                            parsed
-                        }
-                    };
-                    v.push((idx, methods));
+                    v.push(crate::config::resource_methods(
+                        &api.resources,
+                        &api.name,
+                        &res.path,
+                        res.methods.as_deref(),
+                        &format!("{k}.resources[{j}]"),
+                    )?);
                 }
                 Some(v)
             }
