@@ -6,6 +6,9 @@
 # HAProxy jwt_verify :18082, Apache mod_auth_openidc :18083 (local JWT) / :18084 (introspection,
 # cached), oauth2-mock-server :18090, oidc-provider :18091.
 # Ours: mock-idp :18100, gateway :18101 (fixtures/gateway/bench.toml).
+# TLS: the same gateway configuration with [tls] on :18102, and nginx terminating TLS as a plain
+# proxy (no auth) on :18085, both with one ECDSA P-256 certificate made here; the `tls` rows keep
+# connections alive, the `tls-handshake` rows send `Connection: close` (a new handshake per request).
 # Not a server: raw-rs256-sign-limit, this machine's RS256 signing limit measured in the same run
 # (mock-idp/examples/sign_limit.rs: the mock's own signing path on every core for DUR, no HTTP),
 # the ceiling for ours-mock-idp-cc-token; the table gives the token rows' ratio to it.
@@ -25,7 +28,7 @@ P=/tmp/peers
 nice_prefix=${PEER_NICE:+nice -n $PEER_NICE}
 
 missing=()
-for tool in wrk nginx haproxy apache2 jq node curl python3; do
+for tool in wrk nginx haproxy apache2 jq node curl python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 [ -d "$P/node/node_modules/oidc-provider" ] || missing+=("oidc-provider (npm, /tmp/peers/node)")
@@ -47,6 +50,7 @@ started_peers=()
 ours=()
 cleanup() {
   for pid in "${ours[@]}"; do kill "$pid" 2>/dev/null; done
+  [ -f "$work/nginx-tls/nginx.pid" ] && kill "$(cat "$work/nginx-tls/nginx.pid")" 2>/dev/null
   [ ${#started_peers[@]} -gt 0 ] && "$peers/stop.sh" "${started_peers[@]}" >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -71,6 +75,45 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:18100/oauth2/default/v1/keys >
 RUST_LOG=warn $nice_prefix "$root/target/release/gateway" run --config "$root/fixtures/gateway/bench.toml" > "$work/gateway.log" 2>&1 &
 ours+=($!)
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18101/health >/dev/null && break; sleep 0.1; done
+
+echo "== TLS: ours :18102 and nginx :18085, one ECDSA P-256 certificate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+sed 's/^listen = "127.0.0.1:18101"/listen = "127.0.0.1:18102"/' "$root/fixtures/gateway/bench.toml" > "$work/bench-tls.toml"
+printf '\n[[tls.certificates]]\ncert_file = "%s"\nkey_file = "%s"\n' "$work/tls.pem" "$work/tls.key" >> "$work/bench-tls.toml"
+RUST_LOG=warn $nice_prefix "$root/target/release/gateway" run --config "$work/bench-tls.toml" > "$work/gateway-tls.log" 2>&1 &
+ours+=($!)
+mkdir -p "$work/nginx-tls/tmp"
+cat > "$work/nginx-tls/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx-tls/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 75s;
+  client_body_temp_path $work/nginx-tls/tmp/body; proxy_temp_path $work/nginx-tls/tmp/proxy;
+  fastcgi_temp_path $work/nginx-tls/tmp/fcgi; uwsgi_temp_path $work/nginx-tls/tmp/uwsgi;
+  scgi_temp_path $work/nginx-tls/tmp/scgi;
+  upstream beds { server 127.0.0.1:18080; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:18085 ssl http2;
+    ssl_certificate $work/tls.pem;
+    ssl_certificate_key $work/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
+    location / {
+      proxy_pass http://beds;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }
+  }
+}
+CONF
+$nice_prefix /usr/sbin/nginx -c "$work/nginx-tls/nginx.conf" -e "$work/nginx-tls/error.log" \
+  || echo "   nginx (TLS) failed to start (its rows will show errors)"
+for _ in $(seq 100); do curl -sf --cacert "$work/tls.pem" https://127.0.0.1:18102/health >/dev/null && break; sleep 0.1; done
 
 svc=0oa7ms2bedsvc000x7d1:mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs
 OUR_T=$(curl -s -u "$svc" -d 'grant_type=client_credentials&scope=beds.read' \
@@ -116,6 +159,10 @@ scenarios=(
   "ours-gateway-local-jwt|gateway|200||-H|Authorization: Bearer $OUR_T|http://127.0.0.1:18101/local/beds"
   "ours-gateway-introspect-cached|gateway|200||-H|Authorization: Bearer $OUR_T|http://127.0.0.1:18101/remote/beds"
   "ours-gateway-hmac-idtoken|gateway|200||-H|Authorization: Bearer $OUR_ID|http://127.0.0.1:18101/hmac/beds"
+  "nginx-tls-noauth|tls|200||https://127.0.0.1:18085/beds"
+  "ours-gateway-tls-local-jwt|tls|200||-H|Authorization: Bearer $OUR_T|https://127.0.0.1:18102/local/beds"
+  "nginx-tls-handshakes|tls-handshake|200||-H|Connection: close|https://127.0.0.1:18085/beds"
+  "ours-gateway-tls-handshakes|tls-handshake|200||-H|Connection: close|-H|Authorization: Bearer $OUR_T|https://127.0.0.1:18102/local/beds"
   "haproxy-jwt-badsig|reject|401||-H|Authorization: Bearer $BAD|http://127.0.0.1:18082/beds"
   "apache-jwt-badsig|reject|401||-H|Authorization: Bearer $BAD|http://127.0.0.1:18083/beds"
   "ours-gateway-badsig|reject|401||-H|Authorization: Bearer $OUR_BAD|http://127.0.0.1:18101/local/beds"

@@ -7,8 +7,9 @@
 //! and reconnecting only evicts the attacker's own older connections first.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -19,6 +20,10 @@ pub(crate) struct Admission {
     max: usize,
     per_client: usize,
     table: Mutex<Table>,
+    /// For `/metrics`: closed to make room, refused at the per-client cap, refused when full.
+    evicted: AtomicU64,
+    refused_per_client: AtomicU64,
+    refused_full: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -84,7 +89,29 @@ impl Admission {
             max: max.max(1),
             per_client: per_client.max(1),
             table: Mutex::new(Table::default()),
+            evicted: AtomicU64::new(0),
+            refused_per_client: AtomicU64::new(0),
+            refused_full: AtomicU64::new(0),
         })
+    }
+
+    /// The listener's connection counters, in Prometheus text.
+    pub(crate) fn render(&self, listener: &str, out: &mut String) {
+        let open = self.table.lock().map_or(0, |t| t.open.len());
+        let _ = write!(
+            out,
+            "# HELP gateway_connections_open Client connections open, by listener.\n\
+             # TYPE gateway_connections_open gauge\n\
+             gateway_connections_open{{listener=\"{listener}\"}} {open}\n\
+             # HELP gateway_connections_closed_total Connections closed by the caps: an idle one to make room, or a new one refused.\n\
+             # TYPE gateway_connections_closed_total counter\n\
+             gateway_connections_closed_total{{listener=\"{listener}\",reason=\"made_room\"}} {}\n\
+             gateway_connections_closed_total{{listener=\"{listener}\",reason=\"max_connections_per_client\"}} {}\n\
+             gateway_connections_closed_total{{listener=\"{listener}\",reason=\"max_connections\"}} {}\n",
+            self.evicted.load(Ordering::Relaxed),
+            self.refused_per_client.load(Ordering::Relaxed),
+            self.refused_full.load(Ordering::Relaxed),
+        );
     }
 
     /// Admits a connection from `addr`, closing an idle one first if a cap is reached.
@@ -93,13 +120,19 @@ impl Admission {
             .table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if t.per_client.get(&addr).copied().unwrap_or(0) >= self.per_client
-            && !t.evict_oldest_idle(Some(addr))
-        {
-            return Err(Refused::PerClient);
+        if t.per_client.get(&addr).copied().unwrap_or(0) >= self.per_client {
+            if !t.evict_oldest_idle(Some(addr)) {
+                self.refused_per_client.fetch_add(1, Ordering::Relaxed);
+                return Err(Refused::PerClient);
+            }
+            self.evicted.fetch_add(1, Ordering::Relaxed);
         }
-        if t.open.len() >= self.max && !t.evict_oldest_idle(None) {
-            return Err(Refused::Full);
+        if t.open.len() >= self.max {
+            if !t.evict_oldest_idle(None) {
+                self.refused_full.fetch_add(1, Ordering::Relaxed);
+                return Err(Refused::Full);
+            }
+            self.evicted.fetch_add(1, Ordering::Relaxed);
         }
         let id = t.next_id;
         t.next_id += 1;

@@ -61,6 +61,7 @@ struct RawConfig {
     claims_rules: Vec<crate::policy::claims::RawClaimsRule>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
+    tls: Option<listener::RawTls>,
     identity_headers: Option<RawIdentityHeaders>,
 }
 
@@ -79,6 +80,7 @@ struct RawAdmin {
     listen: Option<String>,
     token: String,
     max_connections: Option<u64>,
+    tls: Option<listener::RawTls>,
 }
 
 impl fmt::Debug for RawAdmin {
@@ -169,6 +171,8 @@ struct RawApi {
     identification: Vec<IdentificationType>,
     #[serde(default)]
     allow_anonymous: bool,
+    #[serde(default)]
+    require_client_certificate: bool,
     #[serde(default)]
     allow_get_body: bool,
     #[serde(default)]
@@ -325,6 +329,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
     pub store: Option<StoreConfig>,
+    /// HTTPS on `listen` (`[tls]`); absent: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Client headers that claim an identity or a client address, removed before the upstream
     /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
     /// lower case. `x-gateway-*` is always removed, whatever this says.
@@ -362,6 +368,8 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Its client connections open at once (default 32), apart from the proxy port's.
     pub max_connections: usize,
+    /// HTTPS on the admin port (`[admin.tls]`).
+    pub tls: Option<TlsConfig>,
     /// The bearer token it requires.
     pub token: Secret,
 }
@@ -496,6 +504,9 @@ pub struct ApiConfig {
     pub identification: Vec<IdentificationType>,
     /// Requests without a token pass as the anonymous application.
     pub allow_anonymous: bool,
+    /// Requests must come on a connection with a verified TLS client certificate (`[tls]`
+    /// with `client_auth`).
+    pub require_client_certificate: bool,
     /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
     pub allow_get_body: bool,
     /// API scopes.
@@ -856,6 +867,7 @@ impl Config {
                 ));
             }
         };
+        let tls = listener::tls_of(raw.tls, "tls")?;
         let caps = listener::Caps::from_raw(
             raw.max_connections,
             raw.max_connections_per_client,
@@ -875,6 +887,7 @@ impl Config {
         let authorization_servers = authorization_servers(raw.authorization_servers, env)?;
         let apis = apis(raw.apis, env)?;
         check_identification(&apis, &authorization_servers)?;
+        listener::check_client_certificates(&apis, tls.as_ref())?;
         let (applications, scope_mappings) = policy(
             raw.applications,
             raw.scope_mappings,
@@ -906,6 +919,7 @@ impl Config {
                     max_connections: caps
                         .admin_max_connections
                         .unwrap_or(listener::DEFAULT_ADMIN_MAX_CONNECTIONS),
+                    tls: listener::tls_of(a.tls, "admin.tls")?,
                     token: Secret::new(token),
                 })
             }
@@ -937,6 +951,7 @@ impl Config {
             claims_rules,
             admin,
             store,
+            tls,
         })
     }
 }
@@ -1230,6 +1245,7 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             resources,
             identification: a.identification,
             allow_anonymous: a.allow_anonymous,
+            require_client_certificate: a.require_client_certificate,
             allow_get_body: a.allow_get_body,
             scopes,
         });
@@ -1328,8 +1344,9 @@ fn policy(
 
 mod listener;
 pub use listener::{
-    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS,
-    RESERVED_DESCRIPTORS,
+    CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS, TlsConfig,
 };
 
 #[cfg(test)]

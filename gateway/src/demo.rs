@@ -42,6 +42,59 @@ pub struct Demo {
     pub web: DemoClient,
     /// The admin API's token (random per run); the admin API listens on the gateway's port + 1.
     pub admin_token: crate::secret::Secret,
+    /// With `--tls`: the local CA's certificate (PEM file) that clients trust.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// With `--tls`: where the CA and the gateway's certificate and key are (removed on drop).
+    _tls_dir: Option<TlsDir>,
+}
+
+/// The demo's certificate files, removed when the demo stops.
+#[derive(Debug)]
+struct TlsDir(std::path::PathBuf);
+
+impl Drop for TlsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A local CA and a certificate for localhost, 127.0.0.1 and ::1 (made by the mock's CA code,
+/// the one place rcgen is linked), written to a fresh owner-only directory.
+fn demo_certificates() -> anyhow::Result<(TlsDir, crate::config::TlsConfig)> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let material = mock_idp::tls::generate(&[]).context("making the demo's certificates")?;
+    let dir = std::env::temp_dir().join(format!("gateway-demo-tls-{}", random_state()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let dir = TlsDir(dir);
+    let write = |name: &str, text: &str| -> anyhow::Result<std::path::PathBuf> {
+        use std::io::Write as _;
+        let path = dir.0.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    };
+    write("ca.pem", material.ca_pem.as_deref().unwrap_or_default())?;
+    let cert_file = write("gateway.pem", &material.cert_chain_pem)?;
+    let key_file = write("gateway.key", material.key_pem.expose())?;
+    let tls = crate::config::TlsConfig {
+        certificates: vec![crate::config::CertificateFiles {
+            cert_file,
+            key_file,
+            server_names: Vec::new(),
+            key: "tls.certificates[0]".into(),
+        }],
+        handshake_timeout: crate::config::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+        client_auth: None,
+    };
+    Ok((dir, tls))
 }
 
 fn client(
@@ -65,8 +118,14 @@ fn client(
     })
 }
 
-/// Starts the mock, the backend and the gateway (on `listen`).
+/// Starts the mock, the backend and the gateway (on `listen`, plain HTTP).
 pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
+    start_with(listen, false).await
+}
+
+/// Starts the mock, the backend and the gateway (on `listen`; HTTPS with a local CA when
+/// `tls`).
+pub async fn start_with(listen: SocketAddr, tls: bool) -> anyhow::Result<Demo> {
     let mock_config = mock_idp::Config::default_config();
     let service = client(
         &mock_config,
@@ -100,6 +159,14 @@ pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
     };
     let mut config = Config::from_toml(DEMO_CONFIG, &env).context("fixtures/gateway/demo.toml")?;
     config.listen = listen;
+    let (tls_dir, ca_file) = if tls {
+        let (dir, tls) = demo_certificates()?;
+        config.tls = Some(tls);
+        let ca = dir.0.join("ca.pem");
+        (Some(dir), Some(ca))
+    } else {
+        (None, None)
+    };
     // Dynamic registration at the mock with its SSWS token; the admin API on port + 1.
     for s in &mut config.authorization_servers {
         s.api_token = ssws.clone();
@@ -131,6 +198,8 @@ pub async fn start(listen: SocketAddr) -> anyhow::Result<Demo> {
         service,
         web,
         admin_token,
+        ca_file,
+        _tls_dir: tls_dir,
     })
 }
 
@@ -148,6 +217,12 @@ impl Demo {
 
     /// The ready-to-paste commands.
     pub fn instructions(&self) -> String {
+        // With --tls, curl trusts the demo's CA (and nothing is sent in clear text).
+        let cacert = self
+            .ca_file
+            .as_ref()
+            .map(|f| format!("--cacert '{}' ", f.display()))
+            .unwrap_or_default();
         let token_endpoint = self.idp.token_endpoint();
         let authorize = format!("{}/v1/authorize", self.idp.issuer());
         let mut url = url::Url::parse(&authorize).expect("the mock's issuer is a URL");
@@ -171,12 +246,12 @@ CheckBedAvailability demo is running
 
 2. Call the API through the gateway:
 
-  curl -s -H "Authorization: Bearer $TOKEN" '{api}/hospitals'
-  curl -s -H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards'
+  curl -s {cacert}-H "Authorization: Bearer $TOKEN" '{api}/hospitals'
+  curl -s {cacert}-H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards'
 
    Reserving needs beds.write, so this one is refused with 403 insufficient_scope:
 
-  curl -si -X POST -H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards/icu/reservations'
+  curl -si {cacert}-X POST -H "Authorization: Bearer $TOKEN" '{api}/hospitals/st-marys/wards/icu/reservations'
 
 3. Authorization code flow: open this URL in a browser, sign in, and copy `code` from the
    address bar of the redirect ({redirect}):
@@ -193,7 +268,7 @@ CheckBedAvailability demo is running
   echo '{{"name":"OpenIDApp","apis":["CheckBedAvailability"],"strategies":[{{"name":"OktaStrategy","scheme":"openid","authorization_server":"ExternalOktaServer","registration":{{"application_type":"service","grant_types":["client_credentials"]}}}}]}}' | gateway apps create -
   # copy registered_credentials[0].client_id / client_secret from the answer, then:
   NEW=$(curl -s -u 'CLIENT_ID:CLIENT_SECRET' -d 'grant_type=client_credentials&scope=beds.read' '{token_endpoint}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  curl -s -H "Authorization: Bearer $NEW" '{api}/hospitals'
+  curl -s {cacert}-H "Authorization: Bearer $NEW" '{api}/hospitals'
   gateway apps rotate-secret OpenIDApp OktaStrategy   # new secret at Okta; the old one stops working
   gateway apps list
 
@@ -226,9 +301,10 @@ Press Ctrl-C to stop.
 #[allow(clippy::print_stdout)]
 pub async fn run(
     listen: SocketAddr,
+    tls: bool,
     signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let demo = start(listen).await?;
+    let demo = start_with(listen, tls).await?;
     println!("{}", demo.instructions());
     signal.await;
     demo.shutdown().await

@@ -20,6 +20,7 @@ pub mod registration;
 pub mod secret;
 mod send_timeout;
 pub mod server;
+pub mod server_tls;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;
@@ -123,6 +124,10 @@ impl GatewayBuilder {
     pub async fn build(self, listener: TcpListener) -> Result<GatewayHandle, BuildError> {
         let pipeline = Arc::new(prepare(self.config, self.clock).await?);
         let addr = listener.local_addr()?;
+        let tls = match &pipeline.resolved.tls {
+            Some(t) => Some(server_tls::ServerTls::new(t, "proxy")?),
+            None => None,
+        };
         let live = admin::Live::new(pipeline.clone());
         let admin = match self.runtime {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
@@ -141,15 +146,22 @@ impl GatewayBuilder {
                 max_connections: pipeline.resolved.max_connections,
                 max_connections_per_client: pipeline.resolved.max_connections_per_client,
             },
+            tls.clone(),
         )?;
+        // Renewed certificate files are picked up within seconds, with no SIGHUP needed.
+        let watch = tls.as_ref().map(server_tls::ServerTls::watch);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             // The handle dropped counts as a shutdown request too.
             let _ = rx.await;
+            if let Some(w) = watch {
+                w.abort();
+            }
             server.shutdown(DRAIN).await;
             Ok(())
         });
-        tracing::info!(%addr, "gateway listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, "gateway listening");
         Ok(GatewayHandle {
             addr,
             shutdown: Some(tx),
@@ -157,6 +169,7 @@ impl GatewayBuilder {
             pipeline,
             live,
             admin,
+            tls,
         })
     }
 }
@@ -276,6 +289,7 @@ pub struct GatewayHandle {
     pipeline: Arc<Pipeline>,
     live: admin::Live,
     admin: Option<admin::AdminHandle>,
+    tls: Option<Arc<server_tls::ServerTls>>,
 }
 
 impl GatewayHandle {
@@ -284,9 +298,10 @@ impl GatewayHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` with `[tls]`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The counters.
@@ -304,12 +319,12 @@ impl GatewayHandle {
         self.live.current()
     }
 
-    /// `http://ADDR` of the admin API, when it is on.
+    /// `http://ADDR` (`https://` with `[admin.tls]`) of the admin API, when it is on.
     pub fn admin_url(&self) -> Option<String> {
-        self.admin
-            .as_ref()
-            .and_then(|a| a.local_addr())
-            .map(|a| format!("http://{a}"))
+        self.admin.as_ref().and_then(|a| {
+            let scheme = if a.tls().is_some() { "https" } else { "http" };
+            Some(format!("{scheme}://{}", a.local_addr()?))
+        })
     }
 
     /// Reloads from the store now instead of at the next poll.
@@ -323,6 +338,12 @@ impl GatewayHandle {
     pub fn reloader(&self) -> Reloader {
         Reloader {
             live: self.live.clone(),
+            tls: self
+                .tls
+                .iter()
+                .cloned()
+                .chain(self.admin.as_ref().and_then(admin::AdminHandle::tls))
+                .collect(),
         }
     }
 
@@ -354,11 +375,15 @@ impl GatewayHandle {
 #[derive(Debug, Clone)]
 pub struct Reloader {
     live: admin::Live,
+    /// The listeners' certificates, re-read on every reload.
+    tls: Vec<Arc<server_tls::ServerTls>>,
 }
 
 impl Reloader {
     /// Resolves `config` and swaps it in; an error leaves the current configuration serving.
     pub async fn reload(&self, config: Config) -> Result<(), BuildError> {
+        // First, so that a renewed certificate is served even if the configuration is refused.
+        self.tls.iter().for_each(|t| t.reload());
         let current = self.live.current();
         let mut next = prepare(config, current.clock.clone()).await?;
         let same_apis = next.apis.len() == current.apis.len()

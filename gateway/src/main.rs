@@ -73,6 +73,10 @@ enum Command {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with a certificate from a local CA made for this run (printed curl
+        /// lines pass `--cacert`).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -325,7 +329,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     gateway::telemetry::init_tracing(cli.json_logs);
     match cli.command {
-        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv) {
+        // The certificate files are loaded too, as `run` would.
+        Command::CheckConfig { file } => match Config::from_file(&file, &ProcessEnv)
+            .and_then(|c| gateway::server_tls::check(&c).map(|()| c))
+        {
             Ok(c) => {
                 println!(
                     "{}: ok ({} authorization servers, {} APIs, {} applications)",
@@ -403,13 +410,15 @@ async fn main() -> ExitCode {
             admin,
         } => apply(file, dry_run, admin).await,
         #[cfg(feature = "demo")]
-        Command::Demo { listen } => match gateway::demo::run(listen, shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo failed: {e:#}");
-                ExitCode::FAILURE
+        Command::Demo { listen, tls } => {
+            match gateway::demo::run(listen, tls, shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

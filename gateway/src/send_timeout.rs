@@ -31,6 +31,11 @@ impl<S> SendTimeout<S> {
             stalled: None,
         }
     }
+
+    /// The stream written to.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncWrite + Unpin> SendTimeout<S> {

@@ -1,5 +1,8 @@
-//! The proxy's listener: accepts connections and serves them with hyper (HTTP/1.1, and HTTP/2
-//! with prior knowledge) on worker threads, one single-threaded runtime each.
+//! The listeners: accept connections and serve them with hyper (HTTP/1.1, and HTTP/2 with prior
+//! knowledge or by ALPN over TLS, upgrades allowed on both) on worker threads, one
+//! single-threaded runtime each. The admin API is served by the same code as one task on the
+//! main runtime ([`Server::start_here`]). Connections are admitted by [`crate::admission`], and
+//! with `[tls]` shaken hands with by [`crate::server_tls`] before any byte reaches hyper.
 //!
 //! Why not one work-stealing runtime: a proxied request is one task (read, check, forward,
 //! answer; see `pipeline::forward`), but on a work-stealing runtime every socket event may wake
@@ -34,6 +37,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::admin::Live;
 use crate::admission::{Admission, Admitted, InFlight};
 use crate::send_timeout::SendTimeout;
+use crate::server_tls::{ClientCertificate, ServerTls};
 
 thread_local! {
     static WORKER_SLOT: Cell<usize> = const { Cell::new(0) };
@@ -69,6 +73,8 @@ pub(crate) trait Handler: Send + Sync + 'static {
 struct Front {
     live: Live,
     draining: Arc<AtomicBool>,
+    tls: Option<Arc<ServerTls>>,
+    admission: Arc<Admission>,
 }
 
 impl Handler for Front {
@@ -112,9 +118,14 @@ impl Front {
                 r#"{"status":"ok"}"#.to_owned()
             }),
             "/metrics" => {
-                let live = &self.live;
+                let (live, tls, admission) = (&self.live, &self.tls, &self.admission);
                 own(req.method(), "text/plain; version=0.0.4", || {
-                    live.current().metrics.render()
+                    let mut out = live.current().metrics.render();
+                    admission.render("proxy", &mut out);
+                    if let Some(tls) = tls {
+                        tls.render(&mut out);
+                    }
+                    out
                 })
             }
             _ => self.live.current().handle(req).await,
@@ -251,12 +262,26 @@ impl Server {
         live: Live,
         workers: usize,
         limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
     ) -> std::io::Result<Self> {
         let draining = Arc::new(AtomicBool::new(false));
-        Self::start_workers(listener, workers, limits, draining.clone(), move || Front {
-            live: live.clone(),
-            draining: draining.clone(),
-        })
+        let front_tls = tls.clone();
+        let admission = Admission::new(limits.max_connections, limits.max_connections_per_client);
+        let counted = admission.clone();
+        Self::start_workers(
+            listener,
+            workers,
+            limits,
+            tls,
+            admission,
+            draining.clone(),
+            move || Front {
+                live: live.clone(),
+                draining: draining.clone(),
+                tls: front_tls.clone(),
+                admission: counted.clone(),
+            },
+        )
     }
 
     /// Serves `listener` with `handler` as a task of the current runtime (the admin API: the
@@ -265,6 +290,7 @@ impl Server {
         listener: TcpListener,
         handler: H,
         limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let (peer, inbox) = mpsc::unbounded_channel();
@@ -276,7 +302,15 @@ impl Server {
             admission: Admission::new(limits.max_connections, limits.max_connections_per_client),
         };
         tokio::spawn(async move {
-            worker(Arc::new(handler), inbox, Some(acceptor), stop_rx, limits).await;
+            worker(
+                Arc::new(handler),
+                inbox,
+                Some(acceptor),
+                stop_rx,
+                limits,
+                tls,
+            )
+            .await;
             let _ = done_tx.send(());
         });
         Self {
@@ -290,6 +324,8 @@ impl Server {
         listener: TcpListener,
         workers: usize,
         limits: ClientLimits,
+        tls: Option<Arc<ServerTls>>,
+        admission: Arc<Admission>,
         draining: Arc<AtomicBool>,
         handler: impl Fn() -> H,
     ) -> std::io::Result<Self> {
@@ -314,6 +350,7 @@ impl Server {
             // One per worker: the `Arc` a request clones is counted on this worker's core only.
             let front = Arc::new(handler());
             let stop = stop_rx.clone();
+            let tls = tls.clone();
             // The first worker also accepts, and deals connections out to all. The listener is
             // registered with that worker's runtime here, so a failure fails the start.
             let accept = match listener.take() {
@@ -323,10 +360,7 @@ impl Server {
                         listener: TcpListener::from_std(l)?,
                         peers: inboxes.clone(),
                         next: 0,
-                        admission: Admission::new(
-                            limits.max_connections,
-                            limits.max_connections_per_client,
-                        ),
+                        admission: admission.clone(),
                     })
                 }
                 None => None,
@@ -335,7 +369,7 @@ impl Server {
                 .name(format!("gateway-worker-{index}"))
                 .spawn(move || {
                     WORKER_SLOT.with(|s| s.set(index + 1));
-                    runtime.block_on(worker(front, inbox, accept, stop, limits));
+                    runtime.block_on(worker(front, inbox, accept, stop, limits, tls));
                     // Tasks still holding connections are dropped with the runtime.
                     drop(runtime);
                     let _ = done_tx.send(());
@@ -374,6 +408,7 @@ async fn worker<H: Handler>(
     mut acceptor: Option<Acceptor>,
     mut stop: watch::Receiver<bool>,
     limits: ClientLimits,
+    tls: Option<Arc<ServerTls>>,
 ) {
     let ClientLimits {
         header_timeout,
@@ -412,95 +447,52 @@ async fn worker<H: Handler>(
         .max_header_list_size(u32::try_from(MAX_REQUEST_HEAD).unwrap_or(u32::MAX));
     let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
-        let front = front.clone();
-        let builder = builder.clone();
-        let mut closing = closing.subscribe();
-        // Counted among the connections shutdown waits for once its protocol is known (a
-        // silent client is not waited for); none is counted after the last one closed.
-        let alive = alive.downgrade();
+        // The client's address, for per-client budgets in the pipeline.
+        let client_addr = stream
+            .peer_addr()
+            .ok()
+            .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
+        let conn = Conn {
+            front: front.clone(),
+            builder: builder.clone(),
+            client_addr,
+            state: admitted.state.clone(),
+            closing: closing.subscribe(),
+            alive: alive.downgrade(),
+            header_timeout,
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let state = admitted.state.clone();
             let _counted = admitted;
-            // A connection chosen to make room is closed here at once: it has sent no request.
-            let protocol = tokio::select! {
-                p = protocol_known_in_time(&stream, header_timeout) => p,
-                () = state.evicted() => None,
-            };
-            let Some(protocol) = protocol else {
-                return;
-            };
-            let Some(_alive) = alive.upgrade() else {
-                return;
-            };
-            let begun = Arc::new(AtomicU64::new(0));
-            let client = stream
-                .peer_addr()
-                .ok()
-                .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
-            let service = hyper::service::service_fn({
-                let begun = begun.clone();
-                let state = state.clone();
-                move |mut req: Request<Incoming>| {
-                    if let Some(c) = client {
-                        req.extensions_mut().insert(c);
-                    }
-                    begun.fetch_add(1, Ordering::Relaxed);
-                    let in_flight = state.begin();
-                    let answer = front.clone().call(req);
-                    async move {
-                        let res = answer.await.map(|body| {
-                            Body::new(Tracked {
-                                body,
-                                _in_flight: in_flight,
-                            })
-                        });
-                        Ok::<_, Infallible>(res)
-                    }
-                }
-            });
             let stream = SendTimeout::new(stream, send_timeout);
-            let mut conn = std::pin::pin!(
-                builder.serve_connection_with_upgrades(TokioIo::new(stream), service)
-            );
-            // The watchdog is a task of its own, so that the connection's many wake-ups poll
-            // one cheap `Notified` beside it rather than timers and watch channels. Idle
-            // HTTP/1 connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
-            let finish = Arc::new(tokio::sync::Notify::new());
-            let evicted = Arc::new(AtomicBool::new(false));
-            let watchdog = tokio::spawn({
-                let finish = finish.clone();
-                let evicted = evicted.clone();
-                let state = state.clone();
-                async move {
-                    let idle = async {
-                        match protocol {
-                            Protocol::Http2 => idle(&begun, header_timeout).await,
-                            Protocol::Http1 => std::future::pending().await,
-                        }
+            // A connection chosen to make room is closed here at once: it has sent no request.
+            match tls {
+                None => {
+                    let protocol = tokio::select! {
+                        p = protocol_known_in_time(stream.get_ref(), header_timeout) => p,
+                        () = conn.state.evicted() => None,
                     };
-                    tokio::select! {
-                        _ = closing.wait_for(|closing| *closing) => {}
-                        () = idle => {}
-                        () = state.evicted() => evicted.store(true, Ordering::Relaxed),
+                    if let Some(protocol) = protocol {
+                        conn.serve(stream, protocol, None).await;
                     }
-                    finish.notify_one();
                 }
-            });
-            let _watchdog = AbortOnDrop(watchdog);
-            // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
-            tokio::select! {
-                biased;
-                // A client that goes away mid-request is not the gateway's error.
-                _ = conn.as_mut() => return,
-                () = finish.notified() => {}
+                // The handshake counts against the caps like a head does, with its own timeout;
+                // a failed one never reaches the pipeline (it is counted in `/metrics`).
+                Some(tls) => {
+                    let established = tokio::select! {
+                        e = tls.accept(stream) => e,
+                        () = conn.state.evicted() => None,
+                    };
+                    if let Some(e) = established {
+                        let protocol = if e.h2 {
+                            Protocol::Http2
+                        } else {
+                            Protocol::Http1
+                        };
+                        conn.serve(e.stream, protocol, e.client).await;
+                    }
+                }
             }
-            // Made room for another: without a request in flight it goes at once (hyper would
-            // otherwise still wait for a head begun, for as long as the head timeout).
-            if evicted.load(Ordering::Relaxed) && state.idle() {
-                return;
-            }
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
         });
     };
     loop {
@@ -563,6 +555,105 @@ async fn worker<H: Handler>(
         tracing::warn!("connections still open after the shutdown grace were closed");
     }
     tick.abort();
+}
+
+/// One connection's serving, once its protocol is known (after the first bytes, or ALPN).
+struct Conn<H> {
+    front: Arc<H>,
+    builder: auto::Builder<TokioExecutor>,
+    client_addr: Option<crate::pipeline::ClientAddr>,
+    state: Arc<crate::admission::ConnState>,
+    closing: watch::Receiver<bool>,
+    alive: mpsc::WeakSender<()>,
+    header_timeout: Duration,
+}
+
+impl<H: Handler> Conn<H> {
+    async fn serve<I>(self, io: I, protocol: Protocol, client: Option<ClientCertificate>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            front,
+            builder,
+            client_addr,
+            state,
+            mut closing,
+            alive,
+            header_timeout,
+        } = self;
+        // Counted among the connections shutdown waits for once its protocol is known (a
+        // silent client is not waited for); none is counted after the last one closed.
+        let Some(_alive) = alive.upgrade() else {
+            return;
+        };
+        let begun = Arc::new(AtomicU64::new(0));
+        let service = hyper::service::service_fn({
+            let begun = begun.clone();
+            let state = state.clone();
+            move |mut req: Request<Incoming>| {
+                begun.fetch_add(1, Ordering::Relaxed);
+                let in_flight = state.begin();
+                if let Some(a) = client_addr {
+                    req.extensions_mut().insert(a);
+                }
+                if let Some(c) = &client {
+                    req.extensions_mut().insert(c.clone());
+                }
+                let answer = front.clone().call(req);
+                async move {
+                    let res = answer.await.map(|body| {
+                        Body::new(Tracked {
+                            body,
+                            _in_flight: in_flight,
+                        })
+                    });
+                    Ok::<_, Infallible>(res)
+                }
+            }
+        });
+        let mut conn =
+            std::pin::pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+        // The watchdog is a task of its own, so that the connection's many wake-ups poll one
+        // cheap `Notified` beside it rather than timers and watch channels. Idle HTTP/1
+        // connections are hyper's head timer's; idle HTTP/2 ones are the watchdog's.
+        let finish = Arc::new(tokio::sync::Notify::new());
+        let evicted = Arc::new(AtomicBool::new(false));
+        let watchdog = tokio::spawn({
+            let finish = finish.clone();
+            let evicted = evicted.clone();
+            let state = state.clone();
+            async move {
+                let idle = async {
+                    match protocol {
+                        Protocol::Http2 => idle(&begun, header_timeout).await,
+                        Protocol::Http1 => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = closing.wait_for(|closing| *closing) => {}
+                    () = idle => {}
+                    () = state.evicted() => evicted.store(true, Ordering::Relaxed),
+                }
+                finish.notify_one();
+            }
+        });
+        let _watchdog = AbortOnDrop(watchdog);
+        // Finishing: the requests begun are answered (HTTP/2: GOAWAY first), then it closes.
+        tokio::select! {
+            biased;
+            // A client that goes away mid-request is not the gateway's error.
+            _ = conn.as_mut() => return,
+            () = finish.notified() => {}
+        }
+        // Made room for another: without a request in flight it goes at once (hyper would
+        // otherwise still wait for a head begun, for as long as the head timeout).
+        if evicted.load(Ordering::Relaxed) && state.idle() {
+            return;
+        }
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
+    }
 }
 
 /// Stops a task when dropped.

@@ -38,6 +38,8 @@ pub enum AuthMethod {
 pub struct AuthenticatedClient {
     pub client: Arc<Client>,
     pub method: AuthMethod,
+    /// The DPoP key (its thumbprint) the tokens of this request are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Credentials from an `Authorization: Basic` header: `client_id[:secret]`,
@@ -171,6 +173,7 @@ pub fn authenticate(
             return Ok(AuthenticatedClient {
                 client,
                 method: AuthMethod::None,
+                dpop_jkt: None,
             });
         }
         return Err(OAuthError::invalid_client("No client credentials found."));
@@ -185,7 +188,11 @@ pub fn authenticate(
                 .iter()
                 .fold(false, |found, s| expected.matches(s) | found);
             if matched {
-                Ok(AuthenticatedClient { client, method })
+                Ok(AuthenticatedClient {
+                    client,
+                    method,
+                    dpop_jkt: None,
+                })
             } else {
                 Err(OAuthError::invalid_client(BAD_SECRET))
             }
@@ -193,6 +200,51 @@ pub fn authenticate(
         // Registered for an assertion or as public: a secret is the wrong method.
         _ => Err(OAuthError::invalid_client(AUTH_FAILED)),
     }
+}
+
+/// What Okta takes from a client's registered keys (no RSA-PSS).
+fn is_registered_key_alg(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+    )
+}
+
+/// The client's registered public keys that may have signed a JWT with this header.
+fn registered_keys(client: &Client, header: &jsonwebtoken::Header) -> Vec<DecodingKey> {
+    client
+        .jwks
+        .iter()
+        .filter(|jwk| header.kid.is_none() || jwk.common.key_id == header.kid)
+        .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
+        .collect()
+}
+
+/// The claims of `jwt` if one of `keys` signed it with `alg`; time and audience are
+/// the caller's to check (against the mock clock and the endpoint).
+fn signed_claims(jwt: &str, alg: Algorithm, keys: &[DecodingKey]) -> Option<Value> {
+    let mut validation = Validation::new(alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    keys.iter()
+        .find_map(|key| jsonwebtoken::decode::<Value>(jwt, key, &validation).ok())
+        .map(|data| data.claims)
+}
+
+/// The claims of a JWT the client signed with one of its registered keys: the JWT
+/// bearer grant's assertion.
+pub fn client_signed_claims(client: &Client, jwt: &str) -> Option<Value> {
+    let header = jsonwebtoken::decode_header(jwt).ok()?;
+    if !is_registered_key_alg(header.alg) {
+        return None;
+    }
+    signed_claims(jwt, header.alg, &registered_keys(client, &header))
 }
 
 fn authenticate_assertion(
@@ -227,25 +279,12 @@ fn authenticate_assertion(
         .ok_or_else(|| no_challenge(OAuthError::invalid_client(AUTH_FAILED)))?;
     let (keys, method) = match client.token_endpoint_auth_method.as_str() {
         "private_key_jwt" => {
-            if !matches!(
-                header.alg,
-                Algorithm::RS256
-                    | Algorithm::RS384
-                    | Algorithm::RS512
-                    | Algorithm::ES256
-                    | Algorithm::ES384
-            ) {
+            if !is_registered_key_alg(header.alg) {
                 return Err(no_challenge(OAuthError::invalid_client(
                     BAD_ASSERTION_SIGNATURE,
                 )));
             }
-            let keys: Vec<DecodingKey> = client
-                .jwks
-                .iter()
-                .filter(|jwk| header.kid.is_none() || jwk.common.key_id == header.kid)
-                .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
-                .collect();
-            (keys, AuthMethod::PrivateKeyJwt)
+            (registered_keys(&client, &header), AuthMethod::PrivateKeyJwt)
         }
         "client_secret_jwt" => {
             if !matches!(
@@ -273,16 +312,7 @@ fn authenticate_assertion(
         }
         _ => return Err(no_challenge(OAuthError::invalid_client(AUTH_FAILED))),
     };
-    let mut validation = Validation::new(header.alg);
-    // Time and audience are checked below against the server's clock and URL.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = keys
-        .iter()
-        .find_map(|key| jsonwebtoken::decode::<Value>(assertion, key, &validation).ok())
-        .map(|data| data.claims)
+    let claims = signed_claims(assertion, header.alg, &keys)
         .ok_or_else(|| no_challenge(OAuthError::invalid_client(BAD_ASSERTION_SIGNATURE)))?;
 
     let claim_str = |name: &str| claims.get(name).and_then(Value::as_str);
@@ -341,5 +371,9 @@ fn authenticate_assertion(
             )));
         }
     }
-    Ok(AuthenticatedClient { client, method })
+    Ok(AuthenticatedClient {
+        client,
+        method,
+        dpop_jkt: None,
+    })
 }

@@ -32,6 +32,10 @@ pub enum OAuthErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    InvalidTarget,
+    UnmetAuthenticationRequirements,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -57,6 +61,10 @@ impl OAuthErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -182,6 +190,35 @@ impl OktaApiError {
             StatusCode::NOT_FOUND,
             "E0000007",
             format!("Not found: Resource not found: {resource} ({kind})"),
+        )
+    }
+
+    /// E0000001: a validation error; `cause` names the field (`"field: what is wrong"`).
+    pub fn validation(what: &str, cause: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            format!("Api validation failed: {what}"),
+        );
+        error.causes.push(cause.into());
+        error
+    }
+
+    /// E0000006: the caller may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        )
+    }
+
+    /// E0000031: a `filter` or `search` expression that does not parse.
+    pub fn invalid_search() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            "Invalid search criteria.",
         )
     }
 

@@ -40,6 +40,11 @@ impl OAuthForm {
         })
     }
 
+    /// Every parameter (names unique: duplicates were refused when parsing).
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.params.contains_key(name)
     }
@@ -64,7 +69,8 @@ impl OAuthForm {
     }
 }
 
-const CREDENTIAL_PARAMS: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
+pub const CREDENTIAL_PARAMS: &[&str] =
+    &["client_secret", "client_assertion", "client_assertion_type"];
 
 impl FromRequest<AppState> for OAuthForm {
     type Rejection = OAuthError;

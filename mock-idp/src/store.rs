@@ -23,6 +23,22 @@ pub struct Store {
     deleted_clients: Mutex<std::collections::HashSet<String>>,
     /// Device authorizations (RFC 8628) waiting for a user or a poll.
     pub devices: crate::device::DeviceGrants,
+    /// Pushed authorization requests (RFC 9126) by `request_uri`, each used once.
+    pushed: Mutex<HashMap<String, PushedRequest>>,
+    /// DPoP nonces handed out, with their expiry.
+    dpop_nonces: Mutex<HashMap<String, i64>>,
+}
+
+/// How long a DPoP nonce is accepted.
+const DPOP_NONCE_LIFETIME: i64 = 300;
+
+/// An authorize request pushed to `/v1/par`, waiting for the browser.
+#[derive(Debug, Clone)]
+pub struct PushedRequest {
+    pub issuer: String,
+    pub client_id: String,
+    pub params: Vec<(String, String)>,
+    pub expires_at: i64,
 }
 
 /// What an authorization code stands for (bound to client, redirect URI, PKCE).
@@ -37,6 +53,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     /// The S256 `code_challenge`, when PKCE was used.
     pub code_challenge: Option<String>,
+    /// The `acr` the login satisfied, for the ID token.
+    pub acr: Option<String>,
     pub expires_at: i64,
 }
 
@@ -76,6 +94,8 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     pub scopes: Vec<String>,
     pub family: String,
+    /// The `acr` of the login, repeated in refreshed ID tokens.
+    pub acr: Option<String>,
 }
 
 #[derive(Debug)]
@@ -140,6 +160,8 @@ pub struct PendingLogin {
     /// A device's user code to confirm after login (the verification page), instead
     /// of an authorize request.
     pub activate: Option<String>,
+    /// `params` came from a pushed authorization request (RFC 9126).
+    pub pushed: bool,
     pub expires_at: i64,
 }
 
@@ -421,6 +443,27 @@ impl Store {
         lock(&self.sessions).remove(sid)
     }
 
+    /// Ends every browser session of a user (an admin's `DELETE
+    /// /api/v1/users/{id}/sessions`, or a user who may no longer sign in).
+    pub fn end_sessions_of(&self, user_id: &str) {
+        lock(&self.sessions).retain(|_, s| s.user_id != user_id);
+    }
+
+    /// Universal Logout: ends every session of the user and revokes every refresh-token
+    /// family issued to them (with the access and ID tokens minted in it).
+    pub fn log_user_out_everywhere(&self, user_id: &str, now: i64) {
+        self.end_sessions_of(user_id);
+        let families: std::collections::HashSet<String> = lock(&self.refresh)
+            .tokens
+            .values()
+            .filter(|e| e.grant.user_id == user_id)
+            .map(|e| e.grant.family.clone())
+            .collect();
+        for family in families {
+            self.revoke_family(&family, now);
+        }
+    }
+
     // ---- authn sessionTokens ----
 
     pub fn issue_session_token(&self, user_id: &str, expires_at: i64, now: i64) -> String {
@@ -435,6 +478,56 @@ impl Store {
     pub fn take_session_token(&self, token: &str, now: i64) -> Option<String> {
         let (user_id, exp) = lock(&self.session_tokens).remove(token)?;
         (exp > now).then_some(user_id)
+    }
+
+    // ---- pushed authorization requests ----
+
+    /// Stores a pushed request; returns its `request_uri` (`urn:okta:…`).
+    pub fn push_request(&self, request: PushedRequest, now: i64) -> String {
+        let uri = format!("urn:okta:{}", ids::random_token());
+        let mut pushed = lock(&self.pushed);
+        pushed.retain(|_, r| r.expires_at > now);
+        pushed.insert(uri.clone(), request);
+        uri
+    }
+
+    /// Takes (once) the live pushed request `uri` names for this server and client.
+    pub fn take_pushed_request(
+        &self,
+        uri: &str,
+        issuer: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Option<PushedRequest> {
+        let mut pushed = lock(&self.pushed);
+        let found = pushed.get(uri)?;
+        if found.issuer != issuer || found.client_id != client_id {
+            return None;
+        }
+        pushed.remove(uri).filter(|r| r.expires_at > now)
+    }
+
+    // ---- DPoP nonces ----
+
+    /// A new DPoP nonce, accepted for five minutes.
+    pub fn issue_dpop_nonce(&self, now: i64) -> String {
+        let nonce = ids::random_token();
+        let mut nonces = lock(&self.dpop_nonces);
+        nonces.retain(|_, exp| *exp > now);
+        nonces.insert(nonce.clone(), now + DPOP_NONCE_LIFETIME);
+        nonce
+    }
+
+    /// Spends a DPoP proof's `jti` (per key); false when it was used before.
+    pub fn use_dpop_proof(&self, proof: &crate::dpop::Proof, now: i64) -> bool {
+        let key = format!("dpop\u{0}{}\u{0}{}", proof.jkt, proof.jti);
+        self.use_assertion(&key, proof.iat + crate::dpop::IAT_WINDOW, now)
+    }
+
+    pub fn is_dpop_nonce(&self, nonce: &str, now: i64) -> bool {
+        lock(&self.dpop_nonces)
+            .get(nonce)
+            .is_some_and(|exp| *exp > now)
     }
 
     // ---- pending logins ----
@@ -479,6 +572,7 @@ mod tests {
             scopes: vec!["openid".into()],
             nonce: None,
             code_challenge: None,
+            acr: None,
             expires_at,
         }
     }
@@ -537,6 +631,7 @@ mod tests {
             auth_time: 0,
             scopes: vec!["openid".into(), "offline_access".into()],
             family: String::new(),
+            acr: None,
         };
         let policy = RefreshPolicy {
             rotate: true,

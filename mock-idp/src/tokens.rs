@@ -181,6 +181,8 @@ pub struct IdTokenRequest<'a> {
     pub code: Option<&'a str>,
     /// The `idp` claim: the org id for a native Okta login.
     pub idp: &'a str,
+    /// The `acr` claim: the `acr_values` entry the login satisfied, when one was asked for.
+    pub acr: Option<&'a str>,
     /// Claims to add or override (custom claims from the control API).
     pub extra: Map<String, Value>,
 }
@@ -219,6 +221,9 @@ pub fn mint_id_token(
         claims.insert("nonce".into(), Value::from(nonce));
     }
     claims.insert("auth_time".into(), Value::from(request.auth_time));
+    if let Some(acr) = request.acr {
+        claims.insert("acr".into(), Value::from(acr));
+    }
     if let Some(access_token) = request.access_token {
         claims.insert("at_hash".into(), Value::from(half_hash(access_token)));
     }

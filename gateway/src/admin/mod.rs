@@ -86,12 +86,18 @@ pub struct AdminHandle {
     shutdown: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     runtime: Arc<Runtime>,
+    tls: Option<Arc<crate::server_tls::ServerTls>>,
 }
 
 impl AdminHandle {
     /// The admin listener's address.
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         self.addr
+    }
+
+    /// The admin listener's TLS (`[admin.tls]`), for reloads.
+    pub fn tls(&self) -> Option<Arc<crate::server_tls::ServerTls>> {
+        self.tls.clone()
     }
 
     /// Reloads from the store now (what the poller does).
@@ -174,7 +180,7 @@ pub async fn start(
             poller.poll().await;
         }
     }));
-    let (mut addr, mut shutdown) = (None, None);
+    let (mut addr, mut shutdown, mut tls) = (None, None, None);
     if let Some((listener, _)) = opts.admin {
         addr = listener.local_addr().ok();
         let (tx, rx) = oneshot::channel::<()>();
@@ -194,7 +200,13 @@ pub async fn start(
             max_connections,
             max_connections_per_client: base.max_connections_per_client.min(max_connections),
         };
-        let server = crate::server::Server::start_here(listener, router(rt.clone()), limits);
+        if let Some(t) = base.admin.as_ref().and_then(|a| a.tls.as_ref()) {
+            let t = crate::server_tls::ServerTls::new(t, "admin")?;
+            tasks.push(t.watch());
+            tls = Some(t);
+        }
+        let server =
+            crate::server::Server::start_here(listener, router(rt.clone()), limits, tls.clone());
         tasks.push(tokio::spawn(async move {
             let _ = rx.await;
             server.shutdown(Duration::ZERO).await;
@@ -206,6 +218,7 @@ pub async fn start(
         shutdown,
         tasks,
         runtime: rt,
+        tls,
     })
 }
 

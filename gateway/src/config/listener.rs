@@ -1,5 +1,9 @@
 //! The listeners' connection limits: `max_connections`, `max_connections_per_client`,
-//! `[admin] max_connections`, and the descriptor budget they must fit in.
+//! `[admin] max_connections`, and the descriptor budget they must fit in; `[tls]` and
+//! `[admin.tls]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{ConfigError, err};
 
@@ -132,4 +136,158 @@ mod tests {
         let c = Caps::within(None, None, None, 200).unwrap();
         assert_eq!((c.max_connections, c.max_connections_per_client), (68, 68));
     }
+}
+
+/// `[tls]` (the proxy port) or `[admin.tls]`, as written.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    certificates: Vec<RawCertificate>,
+    handshake_timeout_seconds: Option<u64>,
+    client_auth: Option<String>,
+    client_ca_file: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificate {
+    cert_file: String,
+    key_file: String,
+    #[serde(default)]
+    server_names: Vec<String>,
+}
+
+/// A listener's TLS: it serves HTTPS only (never plain HTTP on the same port).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Chosen by SNI; the first one for clients that send no name or an unknown one.
+    pub certificates: Vec<CertificateFiles>,
+    /// How long a client may take to finish its handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Client certificates (mTLS), when asked for.
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// One certificate: PEM files (re-read on SIGHUP and when they change).
+#[derive(Debug, Clone)]
+pub struct CertificateFiles {
+    /// The chain, leaf first.
+    pub cert_file: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1; RSA, ECDSA or Ed25519).
+    pub key_file: PathBuf,
+    /// The SNI names it answers; empty: the DNS names in the certificate.
+    pub server_names: Vec<String>,
+    /// Its key in the configuration, for errors and logs (`tls.certificates[0]`).
+    pub key: String,
+}
+
+/// Client certificates verified against a CA bundle.
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    /// `required`: a client without a valid certificate fails the handshake; `optional`: it
+    /// may connect without one (an API can still demand one).
+    pub required: bool,
+    /// The CAs client certificates must chain to (PEM).
+    pub ca_file: PathBuf,
+}
+
+/// An API that requires client certificates needs a listener that asks for them.
+pub(super) fn check_client_certificates(
+    apis: &[super::ApiConfig],
+    tls: Option<&TlsConfig>,
+) -> Result<(), ConfigError> {
+    for (i, a) in apis.iter().enumerate() {
+        if a.require_client_certificate && tls.and_then(|t| t.client_auth.as_ref()).is_none() {
+            return Err(err(
+                format!("apis[{i}].require_client_certificate"),
+                "needs client certificates on the listener: [tls] with client_auth",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `tls.handshake_timeout_seconds` when unset.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Validates `[tls]` (or `[admin.tls]`, `key` naming which).
+pub(super) fn tls_of(raw: Option<RawTls>, key: &str) -> Result<Option<TlsConfig>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.certificates.is_empty() {
+        return Err(err(
+            format!("{key}.certificates"),
+            "needs at least one certificate",
+        ));
+    }
+    let mut certificates = Vec::with_capacity(raw.certificates.len());
+    for (i, c) in raw.certificates.into_iter().enumerate() {
+        let k = format!("{key}.certificates[{i}]");
+        for (field, v) in [("cert_file", &c.cert_file), ("key_file", &c.key_file)] {
+            if v.is_empty() {
+                return Err(err(format!("{k}.{field}"), "must name a PEM file"));
+            }
+        }
+        let mut server_names = Vec::with_capacity(c.server_names.len());
+        for (j, n) in c.server_names.into_iter().enumerate() {
+            let name = n.to_ascii_lowercase();
+            let bare = name.strip_prefix("*.").unwrap_or(&name);
+            if bare.is_empty()
+                || !bare.split('.').all(|l| {
+                    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+            {
+                return Err(err(
+                    format!("{k}.server_names[{j}]"),
+                    "must be a DNS name (`*.` allowed as its first label)",
+                ));
+            }
+            server_names.push(name);
+        }
+        certificates.push(CertificateFiles {
+            cert_file: c.cert_file.into(),
+            key_file: c.key_file.into(),
+            server_names,
+            key: k,
+        });
+    }
+    let handshake_timeout = match raw.handshake_timeout_seconds {
+        None => DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+        Some(n @ 1..=300) => Duration::from_secs(n),
+        Some(_) => {
+            return Err(err(
+                format!("{key}.handshake_timeout_seconds"),
+                "must be between 1 and 300",
+            ));
+        }
+    };
+    let client_auth = match (raw.client_auth.as_deref(), raw.client_ca_file) {
+        (None, None) => None,
+        (Some(mode @ ("required" | "optional")), Some(ca)) => Some(ClientAuth {
+            required: mode == "required",
+            ca_file: ca.into(),
+        }),
+        (Some("required" | "optional"), None) => {
+            return Err(err(
+                format!("{key}.client_ca_file"),
+                "client certificates need a CA bundle to verify them against",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                format!("{key}.client_auth"),
+                "`required` or `optional` must be given with client_ca_file",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(err(
+                format!("{key}.client_auth"),
+                "must be `required` or `optional`",
+            ));
+        }
+    };
+    Ok(Some(TlsConfig {
+        certificates,
+        handshake_timeout,
+        client_auth,
+    }))
 }

@@ -72,6 +72,7 @@ impl Pipeline {
                     name: a.name.clone(),
                     identification: a.identification.clone(),
                     allow_anonymous: a.allow_anonymous,
+                    require_client_certificate: a.require_client_certificate,
                     allow_get_body: a.allow_get_body,
                 })
                 .collect(),
@@ -97,6 +98,8 @@ pub struct ApiPolicy {
     pub identification: Vec<IdentificationType>,
     /// Whether requests without a token pass as anonymous.
     pub allow_anonymous: bool,
+    /// Whether requests need a verified TLS client certificate.
+    pub require_client_certificate: bool,
     /// Whether GET requests may carry a body.
     pub allow_get_body: bool,
 }
@@ -179,6 +182,19 @@ impl Pipeline {
             },
         };
         let m = admitted.matched;
+        // RFC 8705's answer when a certificate is missing: 401 invalid_token.
+        if self.apis[m.api].require_client_certificate
+            && req
+                .extensions()
+                .get::<crate::server_tls::ClientCertificate>()
+                .is_none()
+        {
+            return self.refuse_at(
+                Some(m.api),
+                admitted.application,
+                GatewayError::InvalidToken("this API requires a TLS client certificate"),
+            );
+        }
         match self.forwarder.forward(req, &m, &headers).await {
             Ok(r) => {
                 self.metrics.request(

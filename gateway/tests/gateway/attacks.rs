@@ -34,7 +34,16 @@ async fn rs_to_hs_confusion_with_the_public_key_as_secret_never_passes() {
 
 #[tokio::test]
 async fn alg_none_and_unsigned_tokens_are_refused() {
-    let s = Stack::start().await;
+    alg_none_and_unsigned_tokens_are_refused_over(Transport::Http).await;
+}
+
+#[tokio::test]
+async fn alg_none_and_unsigned_tokens_are_refused_over_tls() {
+    alg_none_and_unsigned_tokens_are_refused_over(Transport::Tls).await;
+}
+
+async fn alg_none_and_unsigned_tokens_are_refused_over(transport: Transport) {
+    let s = Stack::start_over(transport).await;
     let claims = s.idp.access_claims(OPENID_APP, &["beds.read"], T0);
     for alg in ["none", "None", "NONE", "nOnE"] {
         for sig in [&b""[..], b"sig"] {
@@ -118,6 +127,7 @@ pub async fn stack_with(edit: impl FnOnce(String) -> String) -> Stack {
         gateway,
         clock,
         http: reqwest::Client::new(),
+        pki: None,
     }
 }
 
@@ -928,7 +938,16 @@ async fn a_cached_introspection_answer_is_never_reused_for_other_scopes_or_apis(
 
 #[tokio::test]
 async fn client_supplied_forwarding_headers_never_reach_the_upstream() {
-    let s = Stack::start().await;
+    client_supplied_forwarding_headers_never_reach_the_upstream_over(Transport::Http).await;
+}
+
+#[tokio::test]
+async fn client_supplied_forwarding_headers_never_reach_the_upstream_over_tls() {
+    client_supplied_forwarding_headers_never_reach_the_upstream_over(Transport::Tls).await;
+}
+
+async fn client_supplied_forwarding_headers_never_reach_the_upstream_over(transport: Transport) {
+    let s = Stack::start_over(transport).await;
     let token = s
         .idp
         .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));

@@ -68,8 +68,23 @@ pub async fn build(
     upstream: &str,
     identification: &str,
 ) -> anyhow::Result<GatewayHandle> {
+    build_with(idp, upstream, identification, "", "").await
+}
+
+/// [`build`] with top-level `settings` before the configuration and `tables` (e.g. `[tls]`)
+/// after it.
+pub async fn build_with(
+    idp: &MockIdp,
+    upstream: &str,
+    identification: &str,
+    settings: &str,
+    tables: &str,
+) -> anyhow::Result<GatewayHandle> {
     let config = Config::from_toml(
-        &config(&idp.discovery_url(), upstream, identification),
+        &format!(
+            "{settings}\n{}\n{tables}",
+            config(&idp.discovery_url(), upstream, identification)
+        ),
         &|_: &str| None,
     )?;
     let clock = idp.clock().clone();
@@ -374,10 +389,21 @@ fn open_fds() -> usize {
 
 #[tokio::test]
 async fn an_upstream_resetting_connections_is_502_with_a_clear_body_and_no_leak() {
+    an_upstream_resetting_connections_is_502_over(crate::harness::Transport::Http).await;
+}
+
+#[tokio::test]
+async fn an_upstream_resetting_connections_is_502_with_a_clear_body_and_no_leak_over_tls() {
+    an_upstream_resetting_connections_is_502_over(crate::harness::Transport::Tls).await;
+}
+
+async fn an_upstream_resetting_connections_is_502_over(transport: crate::harness::Transport) {
     let idp = MockIdp::builder().start().await.unwrap();
     let upstream = resetting_upstream().await;
-    let gateway = build(&idp, &upstream, "\"oauth2_local\"").await.unwrap();
-    let http = reqwest::Client::new();
+    let (tls, http, _pki) = crate::harness::over(transport);
+    let gateway = build_with(&idp, &upstream, "\"oauth2_local\"", "", &tls)
+        .await
+        .unwrap();
     let token = idp.mint_access_token(SERVICE, &["beds.read"]);
     let send = || {
         http.get(format!("{}/beds/hospitals", gateway.url()))

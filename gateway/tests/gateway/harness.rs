@@ -407,6 +407,32 @@ pub fn test_env(name: &str) -> Option<String> {
     }
 }
 
+/// How clients reach the gateway under test: plain HTTP, or its TLS listener (`[tls]` with a
+/// certificate for 127.0.0.1 from a test CA). Tests that must hold over both take one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    Tls,
+}
+
+/// What `transport` adds to a configuration (appended at its end), a client that reaches the
+/// gateway over it, and the certificates to keep while the gateway runs.
+pub fn over(transport: Transport) -> (String, reqwest::Client, Option<crate::tls::Pki>) {
+    match transport {
+        Transport::Http => (String::new(), reqwest::Client::new(), None),
+        Transport::Tls => {
+            let pki = crate::tls::Pki::new();
+            pki.server("gateway", &["127.0.0.1"], &rcgen::PKCS_ECDSA_P256_SHA256);
+            let ca = std::fs::read(&pki.ca_file).unwrap();
+            let http = reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+                .build()
+                .unwrap();
+            (format!("\n{}", pki.entry("gateway")), http, Some(pki))
+        }
+    }
+}
+
 pub async fn start_gateway(toml: &str, clock: ManualClock) -> GatewayHandle {
     let config = Config::from_toml(toml, &test_env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -423,16 +449,25 @@ pub struct Stack {
     pub echo: Echo,
     pub gateway: GatewayHandle,
     pub clock: ManualClock,
+    /// A client of the gateway over the stack's transport.
     pub http: reqwest::Client,
+    /// The certificates of a TLS stack (kept while it runs).
+    #[allow(dead_code)]
+    pub pki: Option<crate::tls::Pki>,
 }
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_over(Transport::Http).await
+    }
+
+    pub async fn start_over(transport: Transport) -> Self {
         let idp = WireIdp::start().await;
         let echo = Echo::start().await;
         let clock = ManualClock::new(T0);
+        let (tls, http, pki) = over(transport);
         let gateway = start_gateway(
-            &config_toml(&idp.discovery_url(), &echo.url()),
+            &(config_toml(&idp.discovery_url(), &echo.url()) + &tls),
             clock.clone(),
         )
         .await;
@@ -441,7 +476,8 @@ impl Stack {
             echo,
             gateway,
             clock,
-            http: reqwest::Client::new(),
+            http,
+            pki,
         }
     }
 

@@ -122,7 +122,7 @@ async fn closed_silently(mut stream: TcpStream, within: Duration) -> bool {
     )
 }
 
-async fn beds_server() -> BedsHandle {
+pub async fn beds_server() -> BedsHandle {
     beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap()
 }
 
@@ -215,16 +215,7 @@ fn a_max_connections_beyond_the_open_file_limit_is_refused_at_load() {
 
 /// An in-process gateway with `settings` over the faults tests' configuration.
 async fn gateway_with(idp: &MockIdp, beds: &BedsHandle, settings: &str) -> gateway::GatewayHandle {
-    let toml = format!(
-        "{settings}\n{}",
-        crate::faults::config(&idp.discovery_url(), &beds.url(), "\"oauth2_local\"")
-    );
-    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let clock = idp.clock().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
+    crate::faults::build_with(idp, &beds.url(), "\"oauth2_local\"", settings, "")
         .await
         .unwrap()
 }
@@ -274,6 +265,14 @@ async fn silent_connections_do_not_lock_out_a_legitimate_client() {
     let first_closed = futures_closed(silent.drain(..132).collect(), Duration::from_secs(10)).await;
     assert_eq!(first_closed, 132);
     drop(silent);
+    let m = reqwest::get(format!("{}/metrics", gw.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let made_room = "gateway_connections_closed_total{listener=\"proxy\",reason=\"made_room\"}";
+    assert!(crate::tls::counter(&m, made_room) >= 132, "{m}");
     // Several addresses, 260 in all.
     let mut silent = Vec::new();
     for i in 0..260u16 {

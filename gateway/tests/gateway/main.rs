@@ -16,5 +16,6 @@ mod okta;
 mod operations;
 mod reload;
 mod rfc6750;
+mod tls;
 mod upstream;
 mod upstream_tls;

@@ -74,7 +74,16 @@ async fn the_gateways_own_paths_answer_get_only() {
 
 #[tokio::test]
 async fn shutdown_drains_in_flight_requests() {
-    let s = Stack::start().await;
+    shutdown_drains_in_flight_requests_over(Transport::Http).await;
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests_over_tls() {
+    shutdown_drains_in_flight_requests_over(Transport::Tls).await;
+}
+
+async fn shutdown_drains_in_flight_requests_over(transport: Transport) {
+    let s = Stack::start_over(transport).await;
     let token = s
         .idp
         .token(&s.idp.access_claims(OPENID_APP, &["beds.read"], T0));

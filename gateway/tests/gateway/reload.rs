@@ -19,6 +19,7 @@ struct Counts {
 }
 
 fn load(
+    http: &reqwest::Client,
     url: String,
     token: String,
     workers: usize,
@@ -28,7 +29,8 @@ fn load(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..workers)
         .map(|_| {
-            let (url, token, stop, shutting_down, counts) = (
+            let (http, url, token, stop, shutting_down, counts) = (
+                http.clone(),
                 url.clone(),
                 token.clone(),
                 stop.clone(),
@@ -36,7 +38,6 @@ fn load(
                 counts.clone(),
             );
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
                 while !stop.load(Ordering::SeqCst) {
                     let before_shutdown = !shutting_down.load(Ordering::SeqCst);
                     match http.get(&url).bearer_auth(&token).send().await {
@@ -72,10 +73,21 @@ async fn until(counts: &Counts, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_and_graceful_shutdown_under_load_lose_no_request() {
+    reloads_and_graceful_shutdown_under_load_lose_no_request_over(Transport::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_and_graceful_shutdown_under_load_lose_no_request_over_tls() {
+    reloads_and_graceful_shutdown_under_load_lose_no_request_over(Transport::Tls).await;
+}
+
+#[allow(clippy::print_stderr)]
+async fn reloads_and_graceful_shutdown_under_load_lose_no_request_over(transport: Transport) {
     let idp = WireIdp::start().await;
     let echo = Echo::start().await;
     let clock = gateway::clock::ManualClock::new(T0);
-    let base = config_toml(&idp.discovery_url(), &echo.url());
+    let (tls, http, _pki) = over(transport);
+    let base = config_toml(&idp.discovery_url(), &echo.url()) + &tls;
     let gateway = start_gateway(&base, clock).await;
     let token = idp.token(&idp.access_claims(OPENID_APP, &["beds.read"], T0));
     let url = format!("{}/beds/hospitals", gateway.url());
@@ -85,6 +97,7 @@ async fn reloads_and_graceful_shutdown_under_load_lose_no_request() {
         Arc::new(Counts::default()),
     );
     let workers = load(
+        &http,
         url.clone(),
         token,
         8,
@@ -103,7 +116,7 @@ async fn reloads_and_graceful_shutdown_under_load_lose_no_request() {
             .reload(Config::from_toml(&toml, &test_env).unwrap())
             .await
             .unwrap();
-        let r = reqwest::get(&url).await.unwrap();
+        let r = http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 401);
         assert!(challenge(&r).contains(&realm), "{}", challenge(&r));
     }

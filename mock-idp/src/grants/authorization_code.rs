@@ -27,6 +27,7 @@ pub fn grant(
     client: &AuthenticatedClient,
     form: &OAuthForm,
 ) -> Result<Value, OAuthError> {
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     check_client_grant(client, GRANT)?;
     let code_value = form.require("code")?;
@@ -89,6 +90,8 @@ pub fn grant(
         scopes: &code.scopes,
         nonce: code.nonce.as_deref(),
         lifetime,
+        acr: code.acr.as_deref(),
+        dpop_jkt,
     };
     let (body, issued) = token_endpoint_response(state, &grant, refresh, now)?;
     state.store.record_code_issue(code_value, issued);

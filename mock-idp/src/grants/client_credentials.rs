@@ -20,6 +20,7 @@ pub fn grant(
     client: &AuthenticatedClient,
     form: &OAuthForm,
 ) -> Result<Value, OAuthError> {
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     if server.is_org() {
         return Err(OAuthError::new(
@@ -83,7 +84,10 @@ pub fn grant(
             scopes: &scopes,
             user: None,
             lifetime,
-            extra: super::extra_claims(state, server, TokenKind::Access, &client.client_id, None),
+            extra: super::with_binding(
+                super::extra_claims(state, server, TokenKind::Access, &client.client_id, None),
+                dpop_jkt,
+            ),
         },
         now,
     )
@@ -98,7 +102,7 @@ pub fn grant(
         &scopes,
     );
     Ok(json!({
-        "token_type": "Bearer",
+        "token_type": super::token_type(dpop_jkt),
         "expires_in": lifetime,
         "access_token": minted.token,
         "scope": scopes.join(" "),

@@ -3,8 +3,10 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
+pub mod jwt_bearer;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 pub mod user_tokens;
 
 /// Grant types this server implements, in the order discovery lists them
@@ -16,6 +18,8 @@ pub const SUPPORTED: &[&str] = &[
     "password",
     "client_credentials",
     crate::device::GRANT_TYPE,
+    token_exchange::GRANT_TYPE,
+    jwt_bearer::GRANT_TYPE,
 ];
 
 use serde_json::{Map, Value};
@@ -40,6 +44,19 @@ pub fn extra_claims(
             .claims_for(kind, client_id, user.map(|u| u.login.as_str())),
     );
     claims
+}
+
+/// An access token's claims with its DPoP binding (`cnf.jkt`, RFC 9449 §6), if any.
+pub fn with_binding(mut claims: Map<String, Value>, dpop_jkt: Option<&str>) -> Map<String, Value> {
+    if let Some(jkt) = dpop_jkt {
+        claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+    }
+    claims
+}
+
+/// `token_type` of a token response: `DPoP` for a bound token, else `Bearer`.
+pub fn token_type(dpop_jkt: Option<&str>) -> &'static str {
+    if dpop_jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 /// Notes a minted token for `/__mock/` inspection.

@@ -22,6 +22,7 @@ pub fn grant(
     client: &AuthenticatedClient,
     form: &OAuthForm,
 ) -> Result<Value, OAuthError> {
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     check_client_grant(client, GRANT)?;
     let username = form.require("username")?;
@@ -45,6 +46,8 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: None,
+        dpop_jkt,
     };
     let (body, _) = token_endpoint_response(state, &grant, refresh, now)?;
     Ok(body)

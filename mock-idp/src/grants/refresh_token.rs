@@ -24,6 +24,7 @@ pub fn grant(
     client: &AuthenticatedClient,
     form: &OAuthForm,
 ) -> Result<Value, OAuthError> {
+    let dpop_jkt = client.dpop_jkt.as_deref();
     let client = &client.client;
     check_client_grant(client, GRANT)?;
     let presented = form.require("refresh_token")?;
@@ -71,6 +72,8 @@ pub fn grant(
         scopes: &scopes,
         nonce: None,
         lifetime,
+        acr: used.grant.acr.as_deref(),
+        dpop_jkt,
     };
     let refresh = RefreshChoice::Existing {
         token: used.refresh_token,

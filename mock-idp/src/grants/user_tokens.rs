@@ -78,6 +78,10 @@ pub struct UserGrant<'a> {
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
     pub lifetime: u64,
+    /// The authentication context the login satisfied (`acr_values`), for ID tokens.
+    pub acr: Option<&'a str>,
+    /// The DPoP key thumbprint the access token is bound to (`cnf.jkt`).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Tokens minted for a user grant.
@@ -116,12 +120,15 @@ pub fn mint_user_tokens(
                     scopes: grant.scopes,
                     user: Some((&grant.user.id, &grant.user.login, grant.auth_time)),
                     lifetime: grant.lifetime,
-                    extra: super::extra_claims(
-                        state,
-                        grant.server,
-                        TokenKind::Access,
-                        &grant.client.client_id,
-                        Some(grant.user),
+                    extra: super::with_binding(
+                        super::extra_claims(
+                            state,
+                            grant.server,
+                            TokenKind::Access,
+                            &grant.client.client_id,
+                            Some(grant.user),
+                        ),
+                        grant.dpop_jkt,
                     ),
                 },
                 now,
@@ -144,6 +151,7 @@ pub fn mint_user_tokens(
                     access_token: access.as_ref().map(|t| t.token.as_str()),
                     code,
                     idp: state.org_id(),
+                    acr: grant.acr,
                     extra: super::extra_claims(
                         state,
                         grant.server,
@@ -216,6 +224,7 @@ pub fn token_endpoint_response(
                     auth_time: grant.auth_time,
                     scopes: grant.scopes.to_vec(),
                     family: String::new(),
+                    acr: grant.acr.map(str::to_owned),
                 },
                 now,
             );
@@ -233,7 +242,7 @@ pub fn token_endpoint_response(
         }
     }
     let mut body = json!({
-        "token_type": "Bearer",
+        "token_type": super::token_type(grant.dpop_jkt),
         "expires_in": grant.lifetime,
         "access_token": tokens.access.token,
         "scope": grant.scopes.join(" "),

@@ -41,7 +41,7 @@ pub async fn authorize_get(
         return failed;
     }
     let params = parse_params(query.as_deref().unwrap_or_default().as_bytes());
-    run(&state, &server, &headers, params, Authenticated::No)
+    run(&state, &server, &headers, params, false, Authenticated::No)
 }
 
 /// Waits for the keys of the access tokens this flow may issue (implicit, or after the login
@@ -94,6 +94,7 @@ pub async fn authorize_post(
         &server,
         &headers,
         parse_params(&body),
+        false,
         Authenticated::No,
     )
 }
@@ -202,7 +203,7 @@ fn web_origin(uri: &str) -> String {
 
 /// A validated authorize request.
 #[derive(Debug)]
-struct Request {
+pub(crate) struct Request {
     client: Arc<Client>,
     reply: Reply,
     code: bool,
@@ -218,21 +219,66 @@ struct Request {
     id_token_hint: Option<String>,
     login_hint: Option<String>,
     lifetime: u64,
+    /// The `acr_values` entry this login satisfies.
+    acr: Option<String>,
 }
 
-/// Validates, authenticates and answers an authorize request.
+/// How long a pushed request's `request_uri` stays usable.
+pub const PUSHED_REQUEST_TTL: i64 = 60;
+
+/// The parameters a `request_uri` stands for (RFC 9126 §4: only those, plus the
+/// `client_id`, which must match). Unknown, used, expired, or another client's:
+/// an error page, since its redirect URI cannot be trusted.
+fn resolve_pushed(
+    state: &AppState,
+    server: &AuthServer,
+    params: &[(String, String)],
+) -> Result<Vec<(String, String)>, &'static str> {
+    let get = |name: &str| {
+        let mut values = params.iter().filter(|(n, _)| n == name);
+        match (values.next(), values.next()) {
+            (Some((_, value)), None) => Some(value.as_str()),
+            _ => None,
+        }
+    };
+    let (Some(uri), Some(client_id)) = (get("request_uri"), get("client_id")) else {
+        return Err(
+            "A 'request_uri' needs exactly one 'request_uri' and one 'client_id' parameter.",
+        );
+    };
+    let now = state.clock.now();
+    state
+        .store
+        .take_pushed_request(uri, &server.issuer, client_id, now)
+        .map(|pushed| pushed.params)
+        .ok_or("The 'request_uri' is invalid, has expired or was already used.")
+}
+
+/// Validates, authenticates and answers an authorize request. `pushed`: the
+/// parameters already came from a pushed request (a replay after the login page).
 pub fn run(
     state: &AppState,
     server: &Arc<AuthServer>,
     headers: &HeaderMap,
     params: Vec<(String, String)>,
+    pushed: bool,
     authenticated: Authenticated,
 ) -> Response {
     let status = match authenticated {
         Authenticated::No => StatusCode::FOUND,
         _ => StatusCode::SEE_OTHER,
     };
-    let request = match validate(server, state, &params, status) {
+    let (params, pushed) = if !pushed && params.iter().any(|(n, _)| n == "request_uri") {
+        match resolve_pushed(state, server, &params) {
+            Ok(params) => (params, true),
+            Err(description) => {
+                return html::error_page(StatusCode::BAD_REQUEST, "invalid_request", description);
+            }
+        }
+    } else {
+        (params, pushed)
+    };
+    let request = match validate(server, state, &params, pushed, status) {
         Ok(request) => request,
         Err(Rejected::Page(error)) => {
             return html::error_page(error.status, error.code.as_str(), &error.description);
@@ -256,26 +302,35 @@ pub fn run(
                     "The client specified not to prompt, but the user is not logged in.",
                 ));
             }
-            None => return login_page(state, server, &request, params, now),
+            None => return login_page(state, server, &request, params, pushed, now),
         },
     };
+    // Okta's "assigned users only": a user the application is not assigned to is refused.
+    if !state.is_assigned(&request.client.client_id, &user) {
+        return request.reply.error(&OAuthError::new(
+            OAuthErrorCode::AccessDenied,
+            "User is not assigned to the client application.",
+        ));
+    }
     let mut response = issue(state, server, &request, &user, auth_time, now);
     if let Some(sid) = new_cookie {
-        set_cookie(state, &mut response, SESSION_COOKIE, &sid, "Lax", None);
+        set_session_cookie(state, &mut response, &sid);
     }
     response
 }
 
-enum Rejected {
+pub(crate) enum Rejected {
     /// Untrusted client or redirect URI: an error page, never a redirect.
     Page(OAuthError),
     Redirect(Reply, OAuthError),
 }
 
-fn validate(
+/// Checks an authorize request's parameters (`pushed`: they came through `/v1/par`).
+pub(crate) fn validate(
     server: &AuthServer,
     state: &AppState,
     params: &[(String, String)],
+    pushed: bool,
     status: StatusCode,
 ) -> Result<Request, Rejected> {
     let mut map: HashMap<&str, &str> = HashMap::new();
@@ -344,6 +399,14 @@ fn validate(
         status,
     };
     let fail = |reply: &Reply, error: OAuthError| Err(Rejected::Redirect(reply.clone(), error));
+    if client.require_pushed_authorization_requests && !pushed {
+        return fail(
+            &reply,
+            OAuthError::invalid_request(
+                "The client requires pushed authorization requests: send the request to the 'pushed_authorization_request_endpoint' and pass its 'request_uri'.",
+            ),
+        );
+    }
     if duplicated {
         return fail(
             &reply,
@@ -504,6 +567,11 @@ fn validate(
             );
         }
     };
+    let acr = match get("acr_values").map(satisfied_acr) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(acr)) => acr,
+        Some(Err(error)) => return fail(&reply, error),
+    };
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) => None,
         (None, Some(_)) => {
@@ -557,7 +625,40 @@ fn validate(
         id_token_hint: get("id_token_hint").map(str::to_owned),
         login_hint: get("login_hint").map(str::to_owned),
         lifetime,
+        acr,
     })
+}
+
+/// Okta's authentication context classes: what a password login satisfies, and
+/// what would need a second factor (the mock's users have none, so those cannot be met).
+const ONE_FACTOR_ACRS: &[&str] = &[
+    "urn:okta:loa:1fa:any",
+    "urn:okta:loa:1fa:pwd",
+    "urn:okta:loa:2fa:any:ifpossible",
+];
+const TWO_FACTOR_ACRS: &[&str] = &["urn:okta:loa:2fa:any", "phr", "phrh"];
+
+/// The first `acr_values` entry a password login satisfies. Values that are not
+/// Okta's are ignored (OIDC Core §3.1.2.1: acr_values are voluntary); a request
+/// naming only Okta classes a password cannot meet is an error.
+fn satisfied_acr(acr_values: &str) -> Result<Option<String>, OAuthError> {
+    let known: Vec<&str> = acr_values
+        .split(' ')
+        .filter(|v| ONE_FACTOR_ACRS.contains(v) || TWO_FACTOR_ACRS.contains(v))
+        .collect();
+    if known.is_empty() {
+        return Ok(None);
+    }
+    known
+        .iter()
+        .find(|v| ONE_FACTOR_ACRS.contains(v))
+        .map(|v| Some((*v).to_owned()))
+        .ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::UnmetAuthenticationRequirements,
+                "The requested authentication context needs a second factor, and this user has none enrolled.",
+            )
+        })
 }
 
 /// Finds who the user is without a login page: a sessionToken, the session
@@ -647,6 +748,7 @@ fn issue(
                 scopes: request.scopes.clone(),
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
+                acr: request.acr.clone(),
                 expires_at: now + lifetime,
             },
             now,
@@ -660,6 +762,8 @@ fn issue(
         scopes: &request.scopes,
         nonce: request.nonce.as_deref(),
         lifetime: request.lifetime,
+        acr: request.acr.as_deref(),
+        dpop_jkt: None,
     };
     let minted = mint_user_tokens(
         state,
@@ -695,11 +799,13 @@ fn login_page(
     server: &AuthServer,
     request: &Request,
     params: Vec<(String, String)>,
+    pushed: bool,
     now: i64,
 ) -> Response {
     let waiting = Waiting {
         server: server.id.clone(),
         params,
+        pushed,
         activate: None,
     };
     show_login(
@@ -716,6 +822,8 @@ fn login_page(
 pub struct Waiting {
     pub server: Option<String>,
     pub params: Vec<(String, String)>,
+    /// `params` came from a pushed request.
+    pub pushed: bool,
     pub activate: Option<String>,
 }
 
@@ -734,6 +842,7 @@ pub fn show_login(
             params: waiting.params,
             csrf: csrf.clone(),
             activate: waiting.activate,
+            pushed: waiting.pushed,
             expires_at: now + LOGIN_TTL,
         },
         now,
@@ -759,6 +868,20 @@ pub fn show_login(
         Some(LOGIN_TTL),
     );
     response
+}
+
+/// Sets (or, with `sid` empty, clears) the browser-session cookie. Over https it is
+/// `SameSite=None; Secure`, as Okta's, so okta-auth-js's `getWithoutPrompt` and
+/// `session.exists()` work from an app on another site; over http browsers refuse
+/// `SameSite=None` without `Secure`, so it stays `Lax`.
+pub fn set_session_cookie(state: &AppState, response: &mut Response, sid: &str) {
+    let same_site = if state.base_url().starts_with("https:") {
+        "None"
+    } else {
+        "Lax"
+    };
+    let max_age = sid.is_empty().then_some(0);
+    set_cookie(state, response, SESSION_COOKIE, sid, same_site, max_age);
 }
 
 /// Adds a `Set-Cookie` (HttpOnly, Path=/, Secure on https).

@@ -119,6 +119,7 @@ pub async fn activate_get(
         let waiting = Waiting {
             server: None,
             params: vec![("client_id".to_owned(), grant.client_id.clone())],
+            pushed: false,
             activate: Some(grant.user_code.clone()),
         };
         return authorize::show_login(&state, waiting, &client_name, "", now);

@@ -94,6 +94,22 @@ impl Metadata {
     }
 }
 
+/// `GET /.well-known/okta-organization`: what tools such as gimme-aws-creds read to
+/// pick a sign-in pipeline. The mock serves the Classic one (`/api/v1/authn`): `v1`.
+pub async fn okta_organization(State(state): State<AppState>) -> Response {
+    let body = json!({
+        "id": state.org_id(),
+        "pipeline": "v1",
+        "_links": { "organization": { "href": state.base_url() } },
+    });
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
 /// The metadata document of `server`.
 pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     let mut doc = json!({
@@ -119,6 +135,7 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
             }
         })
         .filter(|g| !(server.is_org() && *g == "client_credentials"))
+        .filter(|g| !(server.is_org() && *g == grants::token_exchange::GRANT_TYPE))
         .collect();
     if !grant_types.is_empty() {
         doc["grant_types_supported"] = json!(grant_types);
@@ -135,6 +152,10 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
         json!(["query", "fragment", "form_post", "okta_post_message"]);
     doc["code_challenge_methods_supported"] = json!(["S256"]);
     doc["device_authorization_endpoint"] = json!(server.endpoint("device/authorize"));
+    doc["pushed_authorization_request_endpoint"] = json!(server.endpoint("par"));
+    doc["require_pushed_authorization_requests"] = json!(false);
+    doc["dpop_signing_alg_values_supported"] =
+        json!(crate::dpop::algorithm_names().collect::<Vec<_>>());
     match kind {
         DocumentKind::OpenIdConfiguration => {
             doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));

@@ -103,7 +103,13 @@ fn id_token_response(state: &AppState, claims: Map<String, Value>) -> Map<String
 fn access_token_response(claims: Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("active".into(), Value::Bool(true));
-    out.insert("token_type".into(), Value::from("Bearer"));
+    let bound = claims
+        .get("cnf")
+        .is_some_and(|cnf| cnf.get("jkt").is_some());
+    out.insert(
+        "token_type".into(),
+        Value::from(if bound { "DPoP" } else { "Bearer" }),
+    );
     if let Some(scp) = claims.get("scp").and_then(Value::as_array) {
         let scope: Vec<&str> = scp.iter().filter_map(Value::as_str).collect();
         out.insert("scope".into(), Value::from(scope.join(" ")));

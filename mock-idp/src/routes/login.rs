@@ -68,6 +68,7 @@ pub async fn login_post(
             &server,
             &headers,
             pending.params,
+            pending.pushed,
             Authenticated::Cancelled,
         );
     }
@@ -100,14 +101,7 @@ pub async fn login_post(
     let mut response = if let Some(user_code) = &pending.activate {
         // The verification page asked for the login: back to it, signed in.
         let mut response = super::device::to_verification_page(&state, Some(user_code));
-        authorize::set_cookie(
-            &state,
-            &mut response,
-            authorize::SESSION_COOKIE,
-            &sid,
-            "Lax",
-            None,
-        );
+        authorize::set_session_cookie(&state, &mut response, &sid);
         response
     } else {
         authorize::run(
@@ -115,6 +109,7 @@ pub async fn login_post(
             &server,
             &headers,
             pending.params,
+            pending.pushed,
             Authenticated::Fresh { user, sid },
         )
     };

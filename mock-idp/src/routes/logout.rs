@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::Server;
-use super::authorize::{SESSION_COOKIE, cookie, is_form, parse_params, set_cookie};
+use super::authorize::{SESSION_COOKIE, cookie, is_form, parse_params, set_session_cookie};
 use crate::html;
 use crate::state::{AppState, AuthServer};
 use crate::tokens::verify_own_jwt;
@@ -124,7 +124,7 @@ fn logout(
         ),
     };
     if ended {
-        set_cookie(state, &mut response, SESSION_COOKIE, "", "Lax", Some(0));
+        set_session_cookie(state, &mut response, "");
     }
     response
 }

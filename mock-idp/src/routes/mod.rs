@@ -26,10 +26,13 @@ pub mod control;
 pub mod cors;
 pub mod device;
 pub mod discovery;
+pub mod global_revocation;
 pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod management;
+pub mod par;
 pub mod revoke;
 pub mod sessions;
 pub mod token;
@@ -100,6 +103,12 @@ pub fn router(state: AppState) -> Router {
                     .route_layer(trusted()),
             )
             .route(
+                &format!("{prefix}/v1/par"),
+                post(par::par)
+                    .options(cors::post_preflight)
+                    .route_layer(trusted()),
+            )
+            .route(
                 &format!("{prefix}/v1/device/authorize"),
                 post(device::device_authorize),
             )
@@ -112,6 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration).options(cors::document_preflight),
+        )
+        .route(
+            "/.well-known/okta-organization",
+            get(discovery::okta_organization).options(cors::document_preflight),
         )
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
@@ -155,8 +168,13 @@ pub fn router(state: AppState) -> Router {
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
         )
+        .merge(management::router())
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
+        .route(
+            "/oauth2/v1/global-token-revocation",
+            post(global_revocation::global_token_revocation),
+        )
         .route(
             "/oauth2/v1/clients",
             post(clients::create).get(clients::list),
@@ -188,6 +206,10 @@ pub fn router(state: AppState) -> Router {
         .merge(control_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::management::ssws_first,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
         .layer(middleware::from_fn_with_state(state.clone(), okta_headers))
         .with_state(state)
@@ -232,6 +254,7 @@ fn control_routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             control::require_control_token,
         ))
+        .route("/__mock/health", get(control::health))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {
@@ -252,9 +275,10 @@ async fn await_keys(
     request: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
-    const KEYLESS: [&str; 2] = [
+    const KEYLESS: [&str; 3] = [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
+        "/.well-known/okta-organization",
     ];
     let path = request.uri().path();
     let all_ready = state

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::authn::iso_millis;
-use super::authorize::{SESSION_COOKIE, cookie, new_session, set_cookie};
+use super::authorize::{SESSION_COOKIE, cookie, new_session, set_session_cookie};
 use super::cors::is_trusted_origin;
 use crate::error::OktaApiError;
 use crate::html;
@@ -60,7 +60,7 @@ pub async fn close_me(State(state): State<AppState>, headers: HeaderMap) -> Resp
     };
     state.store.end_session(sid);
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(&state, &mut response, SESSION_COOKIE, "", "Lax", Some(0));
+    set_session_cookie(&state, &mut response, "");
     response
 }
 
@@ -97,7 +97,7 @@ pub async fn cookie_redirect(
     let sid = new_session(&state, &user, now);
     let mut response = StatusCode::FOUND.into_response();
     response.headers_mut().insert(header::LOCATION, location);
-    set_cookie(&state, &mut response, SESSION_COOKIE, &sid, "Lax", None);
+    set_session_cookie(&state, &mut response, &sid);
     response
 }
 

@@ -15,19 +15,27 @@ use crate::tokens::{user_claims, verify_own_jwt};
 pub async fn userinfo(
     State(state): State<AppState>,
     Server(server): Server,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> Response {
-    answer(&state, &server, &headers)
+    answer(&state, &server, &method, &headers)
 }
 
-fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderMap) -> Response {
-    let bearer = headers
+fn answer(
+    state: &AppState,
+    server: &crate::state::AuthServer,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+) -> Response {
+    let credentials = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    let Some(token) = bearer else {
+        .filter(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+        })
+        .map(|(scheme, token)| (scheme.eq_ignore_ascii_case("dpop"), token.trim()));
+    let Some((dpop, token)) = credentials else {
         // RFC 6750 §3.1: no credentials, no error attribute.
         return challenge(StatusCode::UNAUTHORIZED, "Bearer realm=\"Okta\"");
     };
@@ -48,6 +56,21 @@ fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderM
         .is_some_and(|j| j.starts_with("AT."))
     {
         return invalid();
+    }
+    // A DPoP-bound token needs the DPoP scheme and a proof by its key (RFC 9449 §7).
+    let bound_to = claims
+        .get("cnf")
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(Value::as_str);
+    match (bound_to, dpop) {
+        (None, false) => {}
+        (Some(jkt), true) if proves(state, server, method, headers, token, jkt, now) => {}
+        (None, true) | (Some(_), _) => {
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                "DPoP error=\"invalid_token\", error_description=\"The access token is DPoP-bound (or not): present it with its scheme and a valid DPoP proof.\", algs=\"RS256 ES256\"",
+            );
+        }
     }
     let scopes: Vec<String> = claims
         .get("scp")
@@ -80,6 +103,35 @@ fn answer(state: &AppState, server: &crate::state::AuthServer, headers: &HeaderM
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The request's DPoP proof is fresh, for this request and token, by key `jkt`.
+fn proves(
+    state: &AppState,
+    server: &crate::state::AuthServer,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    token: &str,
+    jkt: &str,
+    now: i64,
+) -> bool {
+    let mut proofs = headers.get_all("dpop").iter();
+    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+        return false;
+    };
+    let url = server.endpoint("userinfo");
+    let expected = crate::dpop::Expected {
+        method: method.as_str(),
+        url: &url,
+        now,
+        nonce_required: false,
+        access_token: Some(token),
+    };
+    let Ok(proof) = crate::dpop::verify(proof.to_str().unwrap_or_default(), &expected, |_| true)
+    else {
+        return false;
+    };
+    proof.jkt == jkt && state.store.use_dpop_proof(&proof, now)
 }
 
 fn insufficient_scope() -> Response {

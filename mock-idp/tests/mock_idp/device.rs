@@ -6,8 +6,8 @@ use fantoccini::Locator;
 use serde_json::{Value, json};
 
 use crate::support::{
-    expect_oauth_error, get_json, http, post_json, python_with, run_python_peer, start, start_with,
-    verify_independently,
+    expect_oauth_error, get_json, http, post_json, python_peer_summary, python_with, start,
+    start_with, verify_independently,
 };
 use crate::user_support::{USER_ID, USER_LOGIN, USER_PASSWORD};
 
@@ -48,13 +48,12 @@ async fn device_flow_with_python_requests_polls_slows_down_and_ends_approved_den
     let idp = start().await;
     idp.clock().freeze_at(idp.clock().now());
     let issuer = idp.issuer();
-    let out = run_python_peer(
+    let seen = python_peer_summary(
         &python,
         "device_flow.py",
         &[&issuer, TV_CLIENT_ID, USER_LOGIN],
     )
     .await;
-    let seen: Value = serde_json::from_str(out.trim()).expect("the script's summary");
     assert_eq!(
         seen["approved"],
         json!([

@@ -8,68 +8,10 @@ use serde_json::Value;
 use crate::support::{WEB_CLIENT_ID, start, start_with};
 use crate::user_support::*;
 
-/// The value of a hidden input in a page.
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
-struct LoginForm {
-    action: String,
-    transaction: String,
-    csrf: String,
-}
-
-async fn open_login(client: &reqwest::Client, url: &str) -> LoginForm {
-    let response = client.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let body = response.text().await.unwrap();
-    let action = body
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    LoginForm {
-        action,
-        transaction: hidden(&body, "transaction"),
-        csrf: hidden(&body, "csrf"),
-    }
-}
-
-async fn submit(
-    client: &reqwest::Client,
-    form: &LoginForm,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    client
-        .post(&form.action)
-        .form(&[
-            ("transaction", form.transaction.as_str()),
-            ("csrf", form.csrf.as_str()),
-            ("username", username),
-            ("password", password),
-            ("action", "login"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn id_token_claims(idp: &mock_idp::MockIdp, response: &reqwest::Response) -> Value {
+pub(crate) async fn id_token_claims(
+    idp: &mock_idp::MockIdp,
+    response: &reqwest::Response,
+) -> Value {
     let code = query(&location(response))["code"].clone();
     let tokens: Value = redeem_web(idp, &code, &[]).await.json().await.unwrap();
     verify_id_token(idp, tokens["id_token"].as_str().unwrap(), WEB_CLIENT_ID).await

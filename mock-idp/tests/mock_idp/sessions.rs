@@ -13,18 +13,6 @@ async fn logged_in(idp: &mock_idp::MockIdp) -> String {
     session_cookie(&response)
 }
 
-/// The `sid=…` pair a response sets.
-fn session_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.split(';').next().filter(|pair| pair.starts_with("sid=")))
-        .expect("a session cookie")
-        .to_owned()
-}
-
 /// `GET /api/v1/sessions/me` with the cookie, expecting a session.
 async fn session_of(idp: &mock_idp::MockIdp, sid: &str) -> Value {
     let response = me(idp, reqwest::Method::GET, "")

@@ -243,9 +243,9 @@ pub fn python_with(test: &str, modules: &[&str]) -> Option<String> {
     None
 }
 
-/// Runs a Python peer script from `tests/mock_idp/peers/` with `args`; its stdout
-/// on success, a panic with its stderr otherwise.
-pub async fn run_python_peer(python: &str, script: &str, args: &[&str]) -> String {
+/// Runs a Python peer script from `tests/mock_idp/peers/` with `args`; the JSON
+/// summary it prints on success, a panic with its stderr otherwise.
+pub async fn python_peer_summary(python: &str, script: &str, args: &[&str]) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/mock_idp/peers")
         .join(script);
@@ -261,5 +261,6 @@ pub async fn run_python_peer(python: &str, script: &str, args: &[&str]) -> Strin
         "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    stdout
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script} printed no JSON summary ({e}):\n{stdout}"))
 }

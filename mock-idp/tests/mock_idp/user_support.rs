@@ -192,3 +192,79 @@ pub fn browser_like() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The value of a hidden input in a page.
+pub fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The login page's form, as a browser would fill it.
+pub struct LoginForm {
+    pub action: String,
+    pub transaction: String,
+    pub csrf: String,
+}
+
+/// Opens the login page at `url` (a 200 HTML page).
+pub async fn open_login(client: &reqwest::Client, url: &str) -> LoginForm {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = response.text().await.unwrap();
+    let action = body
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    LoginForm {
+        action,
+        transaction: hidden(&body, "transaction"),
+        csrf: hidden(&body, "csrf"),
+    }
+}
+
+/// Submits the login form.
+pub async fn submit(
+    client: &reqwest::Client,
+    form: &LoginForm,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(&form.action)
+        .form(&[
+            ("transaction", form.transaction.as_str()),
+            ("csrf", form.csrf.as_str()),
+            ("username", username),
+            ("password", password),
+            ("action", "login"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `sid=…` pair a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().filter(|pair| pair.starts_with("sid=")))
+        .expect("a session cookie")
+        .to_owned()
+}
