@@ -97,6 +97,18 @@ upstream = "{upstream}"
 identification = ["openid_connect"]
 resources = [{{ path = "/me", methods = ["GET"] }}]
 
+[[apis]]
+name = "Chart"
+base_path = "/chart"
+upstream = "{upstream}"
+identification = ["openid_connect"]
+resources = [{{ path = "/notes", methods = ["GET"] }}]
+
+[[claims_rules]]
+name = "chart-recent-password"
+api = "Chart"
+require = {{ all = [{{ claim = "acr", one_of = ["urn:okta:loa:1fa:pwd"] }}, {{ max_age = 60 }}] }}
+
 [[applications]]
 name = "WebApp"
 apis = ["Profile"]
@@ -109,9 +121,9 @@ require = {{ claim = "groups", contains_any = ["Nurses"] }}
 
 [[applications]]
 name = "BedBoard"
-apis = ["Beds", "Remote"]
+apis = ["Beds", "Remote", "Chart"]
 strategies = [
-  {{ name = "Users", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{TESTER}" }},
+  {{ name = "Users", scheme = "openid", authorization_server = "ExternalOktaServer", client_id = "{TESTER}" }},
   {{ name = "Service", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }},
 ]
 
@@ -424,6 +436,7 @@ async fn claims_rule_and_claims_identification_changed_through_the_admin_api_app
     assert_eq!(
         names,
         [
+            "chart-recent-password",
             "nurses-reserve",
             "profile-nurses",
             "records-need-mfa",
@@ -549,6 +562,85 @@ async fn claims_rule_reads_hs256_id_token_claims() {
     let (status, c, _) = refusal(s.call("GET", "/profile/me", &porter).await).await;
     assert_eq!(status, 403);
     assert!(c.contains("claims rule `profile-nurses`"), "{c}");
+}
+
+/// The ID token of a browser login at the mock (the headless client signs its user in by
+/// itself), with `extra` authorize parameters.
+async fn browser_id_token(s: &Setup, extra: &[(&str, &str)]) -> String {
+    let redirect = "http://localhost:8080/authorization-code/callback";
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut query = vec![
+        ("client_id", TESTER),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", redirect),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+    ];
+    query.extend_from_slice(extra);
+    let r = browser
+        .get(format!("{}/v1/authorize", s.idp.issuer()))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let tokens: Value = s
+        .http
+        .post(s.idp.token_endpoint())
+        .basic_auth(TESTER, Some(TESTER_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+/// `name="value"` or `name=value` from a challenge.
+fn challenge_param(c: &str, name: &str) -> String {
+    let rest = &c[c.find(&format!("{name}=")).expect(name) + name.len() + 1..];
+    match rest.strip_prefix('"') {
+        Some(q) => q[..q.find('"').unwrap()].to_owned(),
+        None => rest.split([',', ' ']).next().unwrap().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn claims_rule_step_up_loop_with_the_mock_honouring_acr_values_and_max_age() {
+    let s = Setup::start().await;
+    s.idp.clock().freeze_at(1_900_000_000);
+    let plain = browser_id_token(&s, &[]).await;
+    let (status, c, _) = refusal(s.call("GET", "/chart/notes", &plain).await).await;
+    assert_eq!(status, 401, "{c}");
+    let acr = challenge_param(&c, "acr_values");
+    let max_age = challenge_param(&c, "max_age");
+    assert_eq!(
+        (acr.as_str(), max_age.as_str()),
+        ("urn:okta:loa:1fa:pwd", "60")
+    );
+    // The client asks Okta for what the challenge named, and passes.
+    let stepped = browser_id_token(&s, &[("acr_values", &acr), ("max_age", &max_age)]).await;
+    assert_eq!(s.call("GET", "/chart/notes", &stepped).await.status(), 200);
+    // A minute later the login is too old again.
+    s.idp.clock().advance(std::time::Duration::from_secs(61));
+    let (status, c, _) = refusal(s.call("GET", "/chart/notes", &stepped).await).await;
+    assert_eq!(status, 401);
+    assert!(c.contains("max_age=60"), "{c}");
 }
 
 /// A token from a client no strategy names, with these claims.
