@@ -437,6 +437,7 @@ mod tests {
         compile(&Resource {
             path: path.into(),
             methods: vec![Method::GET],
+            websocket: false,
         })
     }
 
