@@ -57,6 +57,8 @@ pub struct User {
     pub last_login: Option<i64>,
     pub last_updated: i64,
     pub password_changed: Option<i64>,
+    /// Wrong passwords since the last good one (the lockout counter).
+    pub failed_logins: u32,
 }
 
 impl User {
@@ -83,7 +85,16 @@ impl User {
             last_login: None,
             last_updated: now,
             password_changed: Some(now),
+            failed_logins: 0,
         }
+    }
+
+    /// `LOCKED_OUT` → `ACTIVE` with the failure count cleared (admin, control
+    /// API or auto-unlock alike).
+    pub fn unlock(&mut self, now: i64) {
+        self.status = UserStatus::Active;
+        self.status_changed = Some(now);
+        self.failed_logins = 0;
     }
 
     pub fn profile_str(&self, name: &str) -> Option<&str> {

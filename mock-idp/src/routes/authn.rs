@@ -1,6 +1,7 @@
 //! `POST /api/v1/authn` (Okta Classic's Authentication API, at the root as
 //! okta-auth-js expects): username + password in, a `SUCCESS` transaction
-//! with a single-use, five-minute `sessionToken` out (okta-fidelity.md §11).
+//! with a single-use, five-minute `sessionToken` out (okta-fidelity.md §11);
+//! a locked-out user is `E0000004`, or `LOCKED_OUT` when the policy says so.
 //! Callers may be anonymous; one sending `SSWS` must send a valid token.
 
 use axum::Json;
@@ -13,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::OktaApiError;
 use crate::management::ApiToken;
-use crate::state::AppState;
+use crate::state::{AppState, SignInRefused};
 
 /// sessionTokens live five minutes.
 const SESSION_TOKEN_LIFETIME: i64 = 300;
@@ -29,13 +30,19 @@ pub async fn authn(State(state): State<AppState>, headers: HeaderMap, body: Body
             .and_then(Value::as_str)
             .unwrap_or_default()
     };
-    let Some(user) = state.verify_password(text("username").trim(), text("password")) else {
-        return OktaApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "E0000004",
-            "Authentication failed",
-        )
-        .into_response();
+    let user = match state.sign_in(text("username").trim(), text("password")) {
+        Ok(user) => user,
+        Err(SignInRefused::LockedOut) if state.settings().show_lockout_failures => {
+            return locked_out(&state);
+        }
+        Err(_) => {
+            return OktaApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "E0000004",
+                "Authentication failed",
+            )
+            .into_response();
+        }
     };
     let now = state.clock.now();
     let expires_at = now + SESSION_TOKEN_LIFETIME;
@@ -56,6 +63,26 @@ pub async fn authn(State(state): State<AppState>, headers: HeaderMap, body: Body
                 "id": user.id,
                 "passwordChanged": iso_millis(now - 86_400),
                 "profile": profile,
+            }
+        },
+    });
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Okta's answer for a locked-out user when the policy shows lockout failures:
+/// a `LOCKED_OUT` transaction (200) whose `next` is self-service unlock.
+fn locked_out(state: &AppState) -> Response {
+    let body = json!({
+        "status": "LOCKED_OUT",
+        "_links": {
+            "next": {
+                "name": "unlock",
+                "href": format!("{}/api/v1/authn/recovery/unlock", state.base_url()),
+                "hints": {"allow": ["POST"]},
             }
         },
     });

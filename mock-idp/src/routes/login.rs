@@ -11,9 +11,11 @@ use subtle::ConstantTimeEq;
 
 use super::authorize::{self, Authenticated, CSRF_COOKIE, cookie, parse_params};
 use crate::html;
-use crate::state::AppState;
+use crate::state::{AppState, SignInRefused};
 
 const BAD_CREDENTIALS: &str = "Unable to sign in: the username or password is incorrect.";
+const LOCKED_OUT: &str =
+    "Your account is locked. Contact your administrator to unlock it, or try again later.";
 const EXPIRED: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
 
 pub async fn login_post(
@@ -74,27 +76,35 @@ pub async fn login_post(
     }
     let username = field("username").unwrap_or_default().trim();
     let password = field("password").unwrap_or_default();
-    let Some(user) = state.verify_password(username, password) else {
-        tracing::info!("login failed: bad credentials");
-        let client_name = pending
-            .params
-            .iter()
-            .find(|(n, _)| n == "client_id")
-            .and_then(|(_, id)| state.client(id))
-            .map(|c| c.client_name.clone())
-            .unwrap_or_default();
-        let action = format!("{}/login/login.htm", state.base_url());
-        return html::login_page(
-            &html::LoginPage {
-                client_name: &client_name,
-                action: &action,
-                transaction,
-                csrf: &pending.csrf,
-                username,
-                error: Some(BAD_CREDENTIALS),
-            },
-            StatusCode::UNAUTHORIZED,
-        );
+    let refused = match state.sign_in(username, password) {
+        Ok(user) => Ok(user),
+        Err(SignInRefused::LockedOut) if state.settings().show_lockout_failures => Err(LOCKED_OUT),
+        Err(_) => Err(BAD_CREDENTIALS),
+    };
+    let user = match refused {
+        Ok(user) => user,
+        Err(message) => {
+            tracing::info!("login failed: bad credentials or locked out");
+            let client_name = pending
+                .params
+                .iter()
+                .find(|(n, _)| n == "client_id")
+                .and_then(|(_, id)| state.client(id))
+                .map(|c| c.client_name.clone())
+                .unwrap_or_default();
+            let action = format!("{}/login/login.htm", state.base_url());
+            return html::login_page(
+                &html::LoginPage {
+                    client_name: &client_name,
+                    action: &action,
+                    transaction,
+                    csrf: &pending.csrf,
+                    username,
+                    error: Some(message),
+                },
+                StatusCode::UNAUTHORIZED,
+            );
+        }
     };
     state.store.remove_login(transaction);
     let sid = authorize::new_session(&state, &user, now);

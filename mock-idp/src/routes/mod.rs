@@ -247,6 +247,7 @@ fn control_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/__mock/tokens", post(control::mint_token))
         .route("/__mock/device", post(control::decide_device))
+        .route("/__mock/users/{id}/unlock", post(control::unlock_user))
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))

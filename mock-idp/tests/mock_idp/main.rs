@@ -34,6 +34,7 @@ mod authorize_proptest;
 mod browser;
 mod code_flow;
 mod id_token;
+mod lockout;
 mod login_page;
 mod logout;
 mod management_apps;

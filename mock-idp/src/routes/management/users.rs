@@ -294,6 +294,7 @@ pub async fn create(
         status_changed: (status != UserStatus::Staged).then_some(now),
         last_login: None,
         last_updated: now,
+        failed_logins: 0,
     };
     let user = directory
         .put_user(user)
@@ -482,7 +483,7 @@ pub async fn lifecycle(
                     "E0000032",
                     "Unlock is not allowed for this user.",
                 )?;
-                set_status(user, UserStatus::Active, now);
+                user.unlock(now);
             }
             "expire_password" => {
                 require(
