@@ -380,6 +380,13 @@ pub struct UserConfig {
     /// Okta profile attributes: firstName, lastName, email, locale, timeZone, …
     #[serde(default)]
     pub profile: BTreeMap<String, toml::Value>,
+    /// Start `PASSWORD_EXPIRED`: authn asks for a new password first.
+    #[serde(default)]
+    pub password_expired: bool,
+    /// The password expires this many days after start (on the mock clock);
+    /// until then authn answers `PASSWORD_WARN` when asked to warn.
+    #[serde(default)]
+    pub password_expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,13 +18,15 @@ use crate::secret::Secret;
 use crate::store::Store;
 
 /// Why a sign-in with a password was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SignInRefused {
     /// Unknown login, wrong password, or a user who may not sign in (Okta's
     /// `E0000004`); the attempt that locks a user out is one of these.
     BadCredentials,
     /// The user was already `LOCKED_OUT`, whatever the password.
     LockedOut,
+    /// The password was right but has expired: the user must change it first.
+    PasswordExpired(Arc<User>),
 }
 
 /// Shared, cheaply cloneable handle to the state.
@@ -221,7 +223,8 @@ impl Inner {
         if locked && !unlocks {
             return Err(SignInRefused::LockedOut);
         }
-        if !(user.can_sign_in() || unlocks) {
+        let expired = user.status == UserStatus::PasswordExpired;
+        if !(user.can_sign_in() || expired || unlocks) {
             return Err(SignInRefused::BadCredentials);
         }
         let max = settings.lockout_max_attempts;
@@ -244,7 +247,7 @@ impl Inner {
                 changed.last_updated = now;
             }
         }
-        let signs_in = matches && changed.can_sign_in();
+        let signs_in = matches && (changed.can_sign_in() || expired);
         let user =
             if changed.status == current.status && changed.failed_logins == current.failed_logins {
                 current
@@ -254,7 +257,9 @@ impl Inner {
                     .map_err(|_| SignInRefused::BadCredentials)?
             };
         drop(directory);
-        if signs_in {
+        if signs_in && user.password_expired(now) {
+            Err(SignInRefused::PasswordExpired(user))
+        } else if signs_in {
             Ok(user)
         } else {
             if user.status == UserStatus::LockedOut {
@@ -262,6 +267,47 @@ impl Inner {
             }
             Err(SignInRefused::BadCredentials)
         }
+    }
+
+    /// A user's own password change (authn's `change_password`, the login
+    /// page's step), with Okta's errors: `E0000014` for a wrong old password,
+    /// `E0000080` for a new one the policy refuses.
+    pub fn change_own_password(
+        &self,
+        user_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<Arc<User>, crate::error::OktaApiError> {
+        use crate::directory::{PASSWORD_REQUIREMENTS, PasswordChangeError};
+        use crate::error::OktaApiError;
+        use axum::http::StatusCode;
+        let now = self.clock.now();
+        let mut directory = self.directory_mut();
+        let mut user = directory
+            .user(user_id)
+            .map(|u| User::clone(u))
+            .ok_or_else(|| OktaApiError::not_found(user_id, "User"))?;
+        user.change_password(old, new, now).map_err(|e| {
+            let (code, summary, cause) = match e {
+                PasswordChangeError::OldPasswordIncorrect => (
+                    "E0000014",
+                    "Update of credentials failed",
+                    "oldPassword: The credentials provided were incorrect.".to_owned(),
+                ),
+                PasswordChangeError::Policy => (
+                    "E0000080",
+                    "The password does not meet the complexity requirements of the current password policy.",
+                    format!("password: {PASSWORD_REQUIREMENTS}"),
+                ),
+            };
+            let mut error = OktaApiError::new(StatusCode::FORBIDDEN, code, summary);
+            error.causes.push(cause);
+            error
+        })?;
+        user.last_updated = now;
+        directory
+            .put_user(user)
+            .map_err(|_| OktaApiError::not_found(user_id, "User"))
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {

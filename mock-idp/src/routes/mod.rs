@@ -147,6 +147,18 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(trusted()),
         )
         .route(
+            "/api/v1/authn/credentials/change_password",
+            post(authn::change_password)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
+            "/api/v1/authn/skip",
+            post(authn::skip)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
             "/api/v1/sessions/me",
             get(sessions::get_me)
                 .delete(sessions::close_me)

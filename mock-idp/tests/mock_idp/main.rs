@@ -41,6 +41,7 @@ mod management_apps;
 mod management_groups;
 mod management_support;
 mod management_users;
+mod password_expiry;
 mod refresh;
 mod sessions;
 mod step_up;
