@@ -31,7 +31,7 @@ pub struct Store {
     dpop_nonces: Mutex<HashMap<String, i64>>,
 }
 
-/// An authn transaction between steps (okta-fidelity.md §11).
+/// An authn transaction between steps (docs/okta-behaviour.md §11).
 #[derive(Debug, Clone)]
 pub struct AuthnTransaction {
     pub user_id: String,
