@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::management_support::{authn, get, post};
-use crate::support::{http, post_basic, start, start_with_server_settings};
+use crate::support::{http, start, start_with_server_settings};
 use crate::user_support::*;
 
 /// `count` wrong passwords through authn, each answered `E0000004`.
@@ -73,38 +73,34 @@ async fn a_locked_out_user_gets_oktas_locked_out_transaction_when_the_policy_sho
     );
 }
 
+/// `POST /__mock/users/{who}/unlock`: the status and body.
+async fn control_unlock(idp: &mock_idp::MockIdp, who: &str) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/__mock/users/{who}/unlock", idp.base_url()))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn the_control_api_unlocks_a_locked_out_user() {
     let idp = start_with_server_settings("lockout_max_attempts = 2").await;
     fail(&idp, 2).await;
     assert_eq!(user_status(&idp).await, "LOCKED_OUT");
-    let response = http()
-        .post(format!(
-            "{}/__mock/users/{USER_LOGIN}/unlock",
-            idp.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = control_unlock(&idp, USER_LOGIN).await;
+    assert_eq!(status, 200);
     assert_eq!(body["status"], "ACTIVE");
     assert_eq!(body["id"], USER_ID);
     assert_eq!(authn(&idp, USER_LOGIN, USER_PASSWORD).await.0, 200);
     // Two more failures lock again: the count started over.
     fail(&idp, 1).await;
     assert_eq!(user_status(&idp).await, "ACTIVE");
-    let response = http()
-        .post(format!(
-            "{}/__mock/users/nobody@example.com/unlock",
-            idp.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["errorCode"], "E0000007");
+    let (status, body) = control_unlock(&idp, "nobody@example.com").await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (404, Some("E0000007"))
+    );
 }
 
 #[tokio::test]
@@ -122,33 +118,16 @@ async fn a_locked_out_user_is_unlocked_by_the_mock_clock_after_auto_unlock_minut
     assert_eq!(user_status(&idp).await, "ACTIVE");
 }
 
-/// A password grant at the org server's token endpoint; the HTTP status.
-async fn password_grant(idp: &mock_idp::MockIdp, password: &str) -> u16 {
-    let response = post_basic(
-        &idp.token_endpoint(),
-        TEST_CLIENT_ID,
-        TEST_CLIENT_SECRET,
-        &[
-            ("grant_type", "password"),
-            ("username", USER_LOGIN),
-            ("password", password),
-            ("scope", "openid"),
-        ],
-    )
-    .await;
-    response.status().as_u16()
-}
-
 #[tokio::test]
 async fn the_password_grant_counts_towards_lockout_and_refuses_a_locked_user() {
     let idp = start_with_server_settings("lockout_max_attempts = 2").await;
-    assert_eq!(password_grant(&idp, "wrong").await, 400);
-    assert_eq!(password_grant(&idp, "wrong").await, 400);
+    assert_eq!(password_grant(&idp, USER_LOGIN, "wrong").await, 400);
+    assert_eq!(password_grant(&idp, USER_LOGIN, "wrong").await, 400);
     assert_eq!(user_status(&idp).await, "LOCKED_OUT");
-    assert_eq!(password_grant(&idp, USER_PASSWORD).await, 400);
+    assert_eq!(password_grant(&idp, USER_LOGIN, USER_PASSWORD).await, 400);
     let unlock = format!("/api/v1/users/{USER_ID}/lifecycle/unlock");
     assert_eq!(post(&idp, &unlock, json!({})).await.0, 200);
-    assert_eq!(password_grant(&idp, USER_PASSWORD).await, 200);
+    assert_eq!(password_grant(&idp, USER_LOGIN, USER_PASSWORD).await, 200);
     // Unlocking a user who is not locked out is Okta's E0000032.
     let (status, body) = post(&idp, &unlock, json!({})).await;
     assert_eq!(

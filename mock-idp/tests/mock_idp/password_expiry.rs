@@ -130,8 +130,7 @@ async fn expire_password_by_the_management_api_makes_authn_ask_for_a_new_one() {
     let (_, body) = authn(&idp, USER_LOGIN, USER_PASSWORD).await;
     assert_eq!(body["status"], "PASSWORD_EXPIRED");
     // The password grant cannot change a password: refused.
-    let response = post_basic_password(&idp).await;
-    assert_eq!(response, 400);
+    assert_eq!(password_grant(&idp, USER_LOGIN, USER_PASSWORD).await, 400);
     let (status, body) = authn_call(
         &idp,
         "/credentials/change_password",
@@ -141,23 +140,6 @@ async fn expire_password_by_the_management_api_makes_authn_ask_for_a_new_one() {
     assert_eq!((status, body["status"].as_str()), (200, Some("SUCCESS")));
     let (_, user) = get(&idp, &format!("/api/v1/users/{USER_ID}")).await;
     assert_eq!(user["status"], "ACTIVE");
-}
-
-async fn post_basic_password(idp: &mock_idp::MockIdp) -> u16 {
-    crate::support::post_basic(
-        &idp.token_endpoint(),
-        TEST_CLIENT_ID,
-        TEST_CLIENT_SECRET,
-        &[
-            ("grant_type", "password"),
-            ("username", USER_LOGIN),
-            ("password", USER_PASSWORD),
-            ("scope", "openid"),
-        ],
-    )
-    .await
-    .status()
-    .as_u16()
 }
 
 #[tokio::test]
