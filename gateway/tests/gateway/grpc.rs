@@ -45,7 +45,7 @@ async fn grpc_calls_with_a_valid_token_pass_unary_and_server_streaming() {
     let server = PyServer::start("grpc_echo_server.py", &[]);
     let idp = MockIdp::builder().start().await.unwrap();
     let gateway = gateway_for(&idp, &format!("http://127.0.0.1:{}", server.port)).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let unary = call(&gateway, "unary", &token).await;
     assert_eq!(unary["code"], "OK", "{unary}");
     assert_eq!(unary["replies"][0], "echo:hi app=ServiceApp", "{unary}");
@@ -82,7 +82,7 @@ async fn grpc_calls_with_too_few_scopes_are_permission_denied() {
     let server = PyServer::start("grpc_echo_server.py", &[]);
     let idp = MockIdp::builder().start().await.unwrap();
     let gateway = gateway_for(&idp, &format!("http://127.0.0.1:{}", server.port)).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.write"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.write"]).unwrap();
     for kind in ["unary", "stream"] {
         let r = call(&gateway, kind, &token).await;
         assert_eq!(r["code"], "PERMISSION_DENIED", "{kind}: {r}");
@@ -104,7 +104,7 @@ async fn a_grpc_upstream_that_is_down_is_unavailable_and_http_clients_still_get_
         .port();
     let idp = MockIdp::builder().start().await.unwrap();
     let gateway = gateway_for(&idp, &format!("http://127.0.0.1:{port}")).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let r = call(&gateway, "unary", &token).await;
     assert_eq!(r["code"], "UNAVAILABLE", "{r}");
     assert_eq!(r["details"], "the upstream service is unavailable", "{r}");

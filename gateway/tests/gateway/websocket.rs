@@ -51,7 +51,7 @@ macro_rules! need_websockets {
 async fn a_websocket_with_a_valid_token_echoes_and_either_side_closes_cleanly() {
     need_websockets!("a_websocket_with_a_valid_token_echoes_and_either_side_closes_cleanly");
     let (_server, idp, gateway) = stack().await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let r = client(&gateway, "/beds/live", &token, "client").await;
     assert_eq!(r["answer"], "echo:hi app=ServiceApp", "{r}");
     assert_eq!(
@@ -76,7 +76,7 @@ async fn a_websocket_handshake_without_a_token_is_refused_with_401() {
         client(&gateway, "/beds/live", "-", "client").await["status"],
         401
     );
-    let other = idp.mint_access_token(SERVICE, &["beds.write"]);
+    let other = idp.mint_access_token(SERVICE, &["beds.write"]).unwrap();
     assert_eq!(
         client(&gateway, "/beds/live", &other, "client").await["status"],
         403
@@ -87,7 +87,7 @@ async fn a_websocket_handshake_without_a_token_is_refused_with_401() {
 async fn a_resource_without_websocket_never_upgrades() {
     need_websockets!("a_resource_without_websocket_never_upgrades");
     let (_server, idp, gateway) = stack().await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     // The upstream is asked a plain GET (Upgrade stripped), which the websockets server
     // refuses: its refusal comes back, not a switch.
     let r = client(&gateway, "/beds/plain", &token, "client").await;
