@@ -61,6 +61,7 @@ struct RawConfig {
     store: Option<RawStore>,
     tls: Option<listener::RawTls>,
     identity_headers: Option<RawIdentityHeaders>,
+    forward_auth: Option<forward_auth::RawForwardAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,6 +330,8 @@ pub struct Config {
     /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
     /// lower case. `x-gateway-*` is always removed, whatever this says.
     pub stripped_identity_headers: Vec<String>,
+    /// The forward-auth decision endpoint (`[forward_auth]`), when enabled.
+    pub forward_auth: Option<ForwardAuthConfig>,
 }
 
 /// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
@@ -889,9 +892,11 @@ impl Config {
         };
 
         let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+        let forward_auth = forward_auth::forward_auth(raw.forward_auth, &apis)?;
 
         Ok(Self {
             stripped_identity_headers,
+            forward_auth,
             listen,
             realm,
             upstream_timeout,
@@ -1308,6 +1313,8 @@ fn policy(
     )
 }
 
+mod forward_auth;
+pub use forward_auth::{DEFAULT_FORWARD_AUTH_PATH, ForwardAuthConfig, IpNet};
 mod listener;
 pub use listener::{
     CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod forward_auth;
 mod per_worker;
 pub mod pipeline;
 pub mod policy;

@@ -38,10 +38,12 @@ pub enum Outcome {
     AuthServerUnavailable,
     /// 502/504.
     UpstreamError,
+    /// Allowed by the forward-auth decision endpoint (the calling proxy forwards it).
+    Allowed,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 7] = [
+    const ALL: [Outcome; 8] = [
         Self::Forwarded,
         Self::BadRequest,
         Self::Unauthorized,
@@ -49,6 +51,7 @@ impl Outcome {
         Self::NotFound,
         Self::AuthServerUnavailable,
         Self::UpstreamError,
+        Self::Allowed,
     ];
 
     fn index(self) -> usize {
@@ -64,6 +67,7 @@ impl Outcome {
             Self::NotFound => "not_found",
             Self::AuthServerUnavailable => "auth_server_unavailable",
             Self::UpstreamError => "upstream_error",
+            Self::Allowed => "allowed",
         }
     }
 }
@@ -131,7 +135,7 @@ struct Refusals {
 /// One worker's share of the per-request counters.
 #[derive(Debug, Default)]
 struct Shard {
-    unrouted: [AtomicU64; 7],
+    unrouted: [AtomicU64; Outcome::ALL.len()],
     /// Validations that took at most bucket `i`'s bound and more than the bound before
     /// (made cumulative when rendered).
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],

@@ -140,31 +140,85 @@ pub fn service(
 }
 
 impl Pipeline {
-    /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
+    /// Runs every step on `req`: admits it ([`Pipeline::decide`]) and forwards it, or refuses it.
     pub async fn handle(&self, req: Request<Body>) -> Response {
-        let (mut api, mut app) = (None, None);
         if let Err(e) = head::check_host(req.version(), req.uri(), req.headers()) {
             return self.refuse_at(None, None, e);
         }
         let has_body = !axum::body::HttpBody::is_end_stream(req.body());
         let admitted = match self
-            .admit_with_body(
+            .decide(
                 req.method(),
                 req.uri(),
                 req.headers(),
+                req.extensions(),
+                has_body,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+        let headers = self.identity_headers(&admitted);
+        let m = &admitted.matched;
+        match self.forwarder.forward(req, m, &headers).await {
+            Ok(r) => {
+                self.metrics.request(
+                    Some(m.api),
+                    admitted.application,
+                    telemetry::Outcome::Forwarded,
+                );
+                r
+            }
+            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
+        }
+    }
+
+    /// The decision proxy mode and forward-auth (`crate::forward_auth`) share: every step
+    /// before forwarding, for a request described by its method, target, headers and
+    /// extensions (client address, TLS client certificate). A refusal is the response to send.
+    pub async fn decide(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+        has_body: bool,
+    ) -> Result<Admitted, Response> {
+        let (mut api, mut app) = (None, None);
+        let admitted = self
+            .admit_with_body(
+                method,
+                uri,
+                headers,
                 Beyond {
                     has_body,
-                    client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                    client: extensions.get::<ClientAddr>().map(|c| c.0),
                 },
                 &mut api,
                 &mut app,
             )
             .await
+            .map_err(|e| self.refuse_at(api, app, e))?;
+        // RFC 8705's answer when a certificate is missing: 401 invalid_token.
+        if self.apis[admitted.matched.api].require_client_certificate
+            && extensions
+                .get::<crate::server_tls::ClientCertificate>()
+                .is_none()
         {
-            Ok(a) => a,
-            Err(e) => return self.refuse_at(api, app, e),
-        };
-        let headers = match (&admitted.identity, admitted.application) {
+            return Err(self.refuse_at(
+                Some(admitted.matched.api),
+                admitted.application,
+                GatewayError::InvalidToken("this API requires a TLS client certificate"),
+            ));
+        }
+        Ok(admitted)
+    }
+
+    /// What the upstream (or, in forward-auth, the calling proxy) is told about an admitted
+    /// request's caller.
+    pub fn identity_headers<'a>(&'a self, admitted: &'a Admitted) -> forward::IdentityHeaders<'a> {
+        match (&admitted.identity, admitted.application) {
             (Some(id), Some(app)) => forward::IdentityHeaders {
                 application: self.directory.name(app),
                 subject: id.subject.as_deref(),
@@ -180,31 +234,6 @@ impl Pipeline {
                 application: crate::policy::ANONYMOUS,
                 ..Default::default()
             },
-        };
-        let m = admitted.matched;
-        // RFC 8705's answer when a certificate is missing: 401 invalid_token.
-        if self.apis[m.api].require_client_certificate
-            && req
-                .extensions()
-                .get::<crate::server_tls::ClientCertificate>()
-                .is_none()
-        {
-            return self.refuse_at(
-                Some(m.api),
-                admitted.application,
-                GatewayError::InvalidToken("this API requires a TLS client certificate"),
-            );
-        }
-        match self.forwarder.forward(req, &m, &headers).await {
-            Ok(r) => {
-                self.metrics.request(
-                    Some(m.api),
-                    admitted.application,
-                    telemetry::Outcome::Forwarded,
-                );
-                r
-            }
-            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
         }
     }
 }

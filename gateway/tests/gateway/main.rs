@@ -5,6 +5,7 @@ mod attacks;
 mod authorization;
 mod cli;
 mod faults;
+mod forward_auth;
 mod fuzz;
 mod harness;
 mod introspection;
