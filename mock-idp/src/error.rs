@@ -204,6 +204,24 @@ impl OktaApiError {
         error
     }
 
+    /// E0000006: the caller may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        )
+    }
+
+    /// E0000031: a `filter` or `search` expression that does not parse.
+    pub fn invalid_search() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            "Invalid search criteria.",
+        )
+    }
+
     /// E0000022: method not allowed.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -33,6 +33,14 @@ impl Secret {
     }
 }
 
+/// Serialized as `[redacted]`: a printed configuration never carries the
+/// value unless the printer puts it back on purpose ([`crate::Config::to_toml`]).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")

@@ -305,6 +305,13 @@ pub fn run(
             None => return login_page(state, server, &request, params, pushed, now),
         },
     };
+    // Okta's "assigned users only": a user the application is not assigned to is refused.
+    if !state.is_assigned(&request.client.client_id, &user) {
+        return request.reply.error(&OAuthError::new(
+            OAuthErrorCode::AccessDenied,
+            "User is not assigned to the client application.",
+        ));
+    }
     let mut response = issue(state, server, &request, &user, auth_time, now);
     if let Some(sid) = new_cookie {
         set_session_cookie(state, &mut response, &sid);

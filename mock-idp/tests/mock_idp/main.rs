@@ -24,6 +24,7 @@ mod par;
 mod registration;
 mod revoke;
 mod robustness;
+mod service;
 mod tls;
 
 // User flows (issue 3): authorize, login page, code + PKCE, ID tokens, refresh.
@@ -35,6 +36,10 @@ mod code_flow;
 mod id_token;
 mod login_page;
 mod logout;
+mod management_apps;
+mod management_groups;
+mod management_support;
+mod management_users;
 mod refresh;
 mod sessions;
 mod step_up;
