@@ -133,6 +133,7 @@ pub async fn answer(p: &Pipeline, config: &ForwardAuthConfig, req: Request<Body>
         admitted.application,
         Outcome::Allowed,
     );
+    crate::access_log::Note::admitted(p, &admitted, Outcome::Allowed, None, &mut res);
     res
 }
 

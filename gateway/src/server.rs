@@ -72,6 +72,7 @@ pub(crate) trait Handler: Send + Sync + 'static {
 /// path through the live pipeline.
 struct Front {
     live: Live,
+    access_log: Option<Arc<crate::access_log::AccessLog>>,
     draining: Arc<AtomicBool>,
     tls: Option<Arc<ServerTls>>,
     admission: Arc<Admission>,
@@ -113,6 +114,12 @@ impl Front {
                 e.iter_mut().for_each(|v| v.set_sensitive(true));
             }
         }
+        // One pipeline for the request and its log line (a reload may swap it meanwhile).
+        let live = self.live.current();
+        let logged = self
+            .access_log
+            .as_ref()
+            .map(|log| (log, log.begin(&req, live.clone())));
         let mut res = match req.uri().path() {
             "/health" => own(req.method(), "application/json", || {
                 r#"{"status":"ok"}"#.to_owned()
@@ -128,15 +135,12 @@ impl Front {
                     out
                 })
             }
-            _ => {
-                let live = self.live.current();
-                match &live.resolved.forward_auth {
-                    Some(fa) if crate::forward_auth::is_decision_request(fa, &req) => {
-                        crate::forward_auth::answer(&live, fa, req).await
-                    }
-                    _ => live.handle(req).await,
+            _ => match &live.resolved.forward_auth {
+                Some(fa) if crate::forward_auth::is_decision_request(fa, &req) => {
+                    crate::forward_auth::answer(&live, fa, req).await
                 }
-            }
+                _ => live.handle(req).await,
+            },
         };
         if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
             e.iter_mut().for_each(|v| v.set_sensitive(true));
@@ -149,7 +153,10 @@ impl Front {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        res
+        match logged {
+            Some((log, pending)) => log.complete(pending, res),
+            None => res,
+        }
     }
 }
 
@@ -268,6 +275,7 @@ impl Server {
     pub(crate) fn start(
         listener: TcpListener,
         live: Live,
+        access_log: Option<Arc<crate::access_log::AccessLog>>,
         workers: usize,
         limits: ClientLimits,
         tls: Option<Arc<ServerTls>>,
@@ -285,6 +293,7 @@ impl Server {
             draining.clone(),
             move || Front {
                 live: live.clone(),
+                access_log: access_log.clone(),
                 draining: draining.clone(),
                 tls: front_tls.clone(),
                 admission: counted.clone(),

@@ -58,7 +58,8 @@ impl Outcome {
         self as usize
     }
 
-    fn label(self) -> &'static str {
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
         match self {
             Self::Forwarded => "forwarded",
             Self::BadRequest => "bad_request",

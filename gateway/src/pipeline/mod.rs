@@ -116,7 +116,18 @@ impl Pipeline {
             reason = %e,
             "request refused"
         );
-        e.into_response_with_realm(&self.realm)
+        let outcome = e.outcome();
+        let mut res = e.into_response_with_realm(&self.realm);
+        crate::access_log::Note {
+            api,
+            application: app,
+            outcome,
+            client_id: None,
+            subject: None,
+            upstream: None,
+        }
+        .attach(self, &mut res);
+        res
     }
 }
 
@@ -161,12 +172,21 @@ impl Pipeline {
         };
         let headers = self.identity_headers(&admitted);
         let m = &admitted.matched;
+        let started = Instant::now();
         match self.forwarder.forward(req, m, &headers).await {
-            Ok(r) => {
+            Ok(mut r) => {
                 self.metrics.request(
                     Some(m.api),
                     admitted.application,
                     telemetry::Outcome::Forwarded,
+                );
+                let upstream = Some((r.status().as_u16(), started.elapsed()));
+                crate::access_log::Note::admitted(
+                    self,
+                    &admitted,
+                    telemetry::Outcome::Forwarded,
+                    upstream,
+                    &mut r,
                 );
                 r
             }

@@ -1,5 +1,6 @@
 //! The gateway's integration tests: real servers on port 0, a manual clock, no sleeps for time.
 
+mod access_log;
 mod admin;
 mod attacks;
 mod authorization;
