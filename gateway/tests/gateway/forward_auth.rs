@@ -14,19 +14,7 @@ fn forward_auth_toml(trusted: &str) -> String {
 
 /// The wiremock IdP, the echo backend and a gateway with `[forward_auth]` for 127.0.0.1.
 async fn stack() -> Stack {
-    let idp = WireIdp::start().await;
-    let echo = Echo::start().await;
-    let clock = gateway::clock::ManualClock::new(T0);
-    let toml = config_toml(&idp.discovery_url(), &echo.url()) + &forward_auth_toml("\"127.0.0.1\"");
-    let gateway = start_gateway(&toml, clock.clone()).await;
-    Stack {
-        idp,
-        echo,
-        gateway,
-        clock,
-        http: reqwest::Client::new(),
-        pki: None,
-    }
+    super::attacks::stack_with(|toml| toml + &forward_auth_toml("\"127.0.0.1\"")).await
 }
 
 /// nginx on a free port: `location /` asks the gateway by `auth_request`, copies the identity
