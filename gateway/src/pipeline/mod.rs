@@ -172,7 +172,8 @@ impl Pipeline {
         };
         let headers = self.identity_headers(&admitted);
         let m = &admitted.matched;
-        let started = Instant::now();
+        // Timed only for the access log.
+        let started = self.resolved.access_log.is_some().then(Instant::now);
         match self.forwarder.forward(req, m, &headers).await {
             Ok(mut r) => {
                 self.metrics.request(
@@ -180,7 +181,7 @@ impl Pipeline {
                     admitted.application,
                     telemetry::Outcome::Forwarded,
                 );
-                let upstream = Some((r.status().as_u16(), started.elapsed()));
+                let upstream = started.map(|t| (r.status().as_u16(), t.elapsed()));
                 crate::access_log::Note::admitted(
                     self,
                     &admitted,
