@@ -128,6 +128,10 @@ impl Output {
 impl AccessLog {
     /// Opens the output (a file is created if need be, and must be writable now) and starts
     /// the writer thread.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a request-id tag from the wall clock, not a token time"
+    )]
     pub fn start(config: &AccessLogConfig) -> std::io::Result<Arc<Self>> {
         let mut output = Output::open(config)?;
         let tag = SystemTime::now()
@@ -206,6 +210,10 @@ impl AccessLog {
     }
 
     /// What a line needs of the request, taken before the pipeline consumes it.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a log line's wall time and duration, not a token time"
+    )]
     pub fn begin(&self, req: &Request<Body>, pipeline: Arc<Pipeline>) -> Pending {
         Pending {
             started: Instant::now(),

@@ -15,6 +15,8 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod forward_auth;
+#[doc(hidden)]
+pub mod fuzz;
 mod per_worker;
 pub mod pipeline;
 pub mod policy;

@@ -50,6 +50,7 @@ pub const MAX_REFRESH_TOKEN_WINDOW: u64 = 5 * 365 * 24 * 3600;
 
 /// A configuration error; the message names the key.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read {

@@ -70,7 +70,7 @@ impl OAuthErrorCode {
 }
 
 /// An OAuth error response. The description uses Okta's wording
-/// (okta-fidelity.md §5) and never contains secrets or tokens.
+/// (docs/okta-behaviour.md §5) and never contains secrets or tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: OAuthErrorCode,

@@ -44,7 +44,7 @@ impl ApiToken {
     }
 
     /// For APIs open to anonymous callers (`/api/v1/authn`): no SSWS header is
-    /// fine, a wrong one is not (okta-fidelity.md §10, §11).
+    /// fine, a wrong one is not (docs/okta-behaviour.md §10, §11).
     pub fn check_if_sent(state: &AppState, headers: &HeaderMap) -> Result<(), OktaApiError> {
         ssws_token(headers).map_or(Ok(()), |token| Self::check(state, token).map(drop))
     }

@@ -34,26 +34,31 @@ use crate::validation::Identity;
 #[derive(Debug)]
 pub struct Pipeline {
     /// Realm for challenges.
-    pub realm: String,
+    pub(crate) realm: String,
     /// Routing and authorization table.
-    pub routes: route::RouteTable,
+    pub(crate) routes: route::RouteTable,
     /// Per-API identification settings.
-    pub apis: Vec<ApiPolicy>,
+    pub(crate) apis: Vec<ApiPolicy>,
     /// Token validators.
-    pub validators: validate::Validators,
+    pub(crate) validators: validate::Validators,
     /// Applications.
-    pub directory: identify::Directory,
+    pub(crate) directory: identify::Directory,
     /// Upstream client.
-    pub forwarder: forward::Forwarder,
+    pub(crate) forwarder: forward::Forwarder,
     /// Counters.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Time.
-    pub clock: SharedClock,
+    pub(crate) clock: SharedClock,
     /// The configuration after discovery.
-    pub resolved: crate::config::Config,
+    pub(crate) resolved: crate::config::Config,
 }
 
 impl Pipeline {
+    /// The routing table (the route matcher's input).
+    pub fn routes(&self) -> &route::RouteTable {
+        &self.routes
+    }
+
     /// Assembles the pipeline for `config` (after discovery) with its authorization servers'
     /// validators.
     pub fn new(
@@ -108,6 +113,17 @@ impl Pipeline {
     /// Turns a step's error into the response, counting it with the API and application known
     /// so far.
     pub fn refuse_at(&self, api: Option<usize>, app: Option<usize>, e: GatewayError) -> Response {
+        self.refuse_as(false, api, app, e)
+    }
+
+    /// [`Pipeline::refuse_at`], answering as gRPC does when `grpc` (a gRPC request).
+    pub fn refuse_as(
+        &self,
+        grpc: bool,
+        api: Option<usize>,
+        app: Option<usize>,
+        e: GatewayError,
+    ) -> Response {
         self.metrics.request(api, app, e.outcome());
         tracing::debug!(
             api = api.map(|a| self.apis[a].name.as_str()),
@@ -117,7 +133,11 @@ impl Pipeline {
             "request refused"
         );
         let outcome = e.outcome();
-        let mut res = e.into_response_with_realm(&self.realm);
+        let mut res = if grpc {
+            e.into_grpc_response()
+        } else {
+            e.into_response_with_realm(&self.realm)
+        };
         crate::access_log::Note {
             api,
             application: app,
@@ -172,7 +192,12 @@ impl Pipeline {
         };
         let headers = self.identity_headers(&admitted);
         let m = &admitted.matched;
+        let grpc = crate::error::is_grpc(req.headers());
         // Timed only for the access log.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the upstream's time for the access log, not a token time"
+        )]
         let started = self.resolved.access_log.is_some().then(Instant::now);
         match self.forwarder.forward(req, m, &headers).await {
             Ok(mut r) => {
@@ -191,7 +216,7 @@ impl Pipeline {
                 );
                 r
             }
-            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
+            Err(e) => self.refuse_as(grpc, Some(m.api), admitted.application, e),
         }
     }
 
@@ -207,6 +232,7 @@ impl Pipeline {
         has_body: bool,
     ) -> Result<Admitted, Response> {
         let (mut api, mut app) = (None, None);
+        let grpc = crate::error::is_grpc(headers);
         let admitted = self
             .admit_with_body(
                 method,
@@ -220,14 +246,15 @@ impl Pipeline {
                 &mut app,
             )
             .await
-            .map_err(|e| self.refuse_at(api, app, e))?;
+            .map_err(|e| self.refuse_as(grpc, api, app, e))?;
         // RFC 8705's answer when a certificate is missing: 401 invalid_token.
         if self.apis[admitted.matched.api].require_client_certificate
             && extensions
                 .get::<crate::server_tls::ClientCertificate>()
                 .is_none()
         {
-            return Err(self.refuse_at(
+            return Err(self.refuse_as(
+                grpc,
                 Some(admitted.matched.api),
                 admitted.application,
                 GatewayError::InvalidToken("this API requires a TLS client certificate"),
@@ -318,6 +345,10 @@ impl Pipeline {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
             Some(token) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "elapsed time for the validation-latency metric, not a token time"
+                )]
                 let started = Instant::now();
                 let result = self
                     .validators

@@ -1,7 +1,6 @@
 //! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
-pub mod fuzz;
 pub mod hmac;
 pub mod introspection;
 pub mod jwt;
@@ -15,17 +14,49 @@ use crate::config::IdentificationType;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// Index of the authorization server that vouched for the token.
-    pub authorization_server: usize,
+    pub(crate) authorization_server: usize,
     /// Which identification type accepted it.
-    pub kind: IdentificationType,
+    pub(crate) kind: IdentificationType,
     /// The client the token was issued to (`cid`/`client_id`, or the ID token's `azp`/`aud`).
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     /// `sub`.
-    pub subject: Option<String>,
+    pub(crate) subject: Option<String>,
     /// The AS scopes the token carries.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// `jti`, for logs.
-    pub jti: Option<String>,
+    pub(crate) jti: Option<String>,
+}
+
+impl Identity {
+    /// Index of the authorization server that vouched for the token.
+    pub fn authorization_server(&self) -> usize {
+        self.authorization_server
+    }
+
+    /// Which identification type accepted it.
+    pub fn kind(&self) -> IdentificationType {
+        self.kind
+    }
+
+    /// The client the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// `sub`.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The AS scopes the token carries.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// `jti`, for logs.
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
 }
 
 /// Why a token was not accepted.

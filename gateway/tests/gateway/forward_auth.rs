@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use super::harness::*;
-use super::upstream_tls::{Nginx, nginx_binary, peer_present};
+use super::peers::peer_present;
+use super::upstream_tls::{Nginx, nginx_binary};
 
 const ENDPOINT: &str = "/_gateway/auth";
 

@@ -1,5 +1,5 @@
 //! `GET|POST {base}/v1/authorize`: the browser entry point of every user
-//! flow (okta-fidelity.md §6).
+//! flow (docs/okta-behaviour.md §6).
 //!
 //! An unknown client or a redirect URI that is not registered byte for byte
 //! never redirects: an HTML error page (400) says why. Every other error is
