@@ -4,8 +4,8 @@
 # Needs the mock-idp on :18100 and the peers' backend on :18080 (as bench/peers.sh starts them) and
 # a token in $T. Valgrind has no SHA-NI: SHA-256 shows up as software rounds (~45k per request).
 # Usage: T=<access token> N=2000 bench/callgrind-gateway.sh   → Ir/request and /tmp/gateway.callgrind
-# CONFIG=<file> measures another configuration (e.g. one with [[claims_rules]]); PORT=<port> is
-# its `listen` port when that is not 18101.
+# CONFIG=FILE measures another configuration (e.g. bench.toml plus [access_log] or
+# [[claims_rules]]); PORT=PORT is its `listen` port when that is not 18101.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-2000}

@@ -4,12 +4,14 @@
 // what the lint guards is the product's time.
 #![allow(clippy::disallowed_methods)]
 
+mod access_log;
 mod admin;
 mod attacks;
 mod authorization;
 mod claims;
 mod cli;
 mod faults;
+mod forward_auth;
 mod fuzz;
 mod grpc;
 mod harness;
