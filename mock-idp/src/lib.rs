@@ -24,7 +24,6 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod device;
-pub mod dpop;
 pub mod error;
 mod faults;
 pub mod form;

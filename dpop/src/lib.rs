@@ -1,9 +1,9 @@
 //! DPoP proofs (RFC 9449) as Okta's DPoP guide checks them: a JWT with
 //! `typ: dpop+jwt`, an asymmetric `alg` and the public `jwk` that signed it,
 //! `htm`/`htu` naming this request, a fresh `iat`, a `jti`, the server's
-//! `nonce`, and `ath` when it accompanies an access token. Self-contained (no
-//! mock state: the caller keeps nonces and used `jti`s), so the gateway can
-//! share the rules.
+//! `nonce`, and `ath` when it accompanies an access token. No state: the
+//! caller keeps nonces and used `jti`s, so the mock's token endpoint and the
+//! gateway share these rules.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
