@@ -228,6 +228,7 @@ impl Validators {
             // whoever holds the client secret could write any).
             scopes: Vec::new(),
             jti: c.jti.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -255,6 +256,7 @@ impl Validators {
             subject: c.sub.clone(),
             scopes: c.scopes(),
             jti: c.jti.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -311,6 +313,7 @@ impl Validators {
                         subject: found.subject.clone(),
                         scopes: found.scopes.clone(),
                         jti: found.jti.clone(),
+                        cnf: found.cnf.clone(),
                     });
                 }
                 Err(ValidationError::Unavailable) => worst = ValidationError::Unavailable,

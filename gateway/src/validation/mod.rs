@@ -1,6 +1,7 @@
 //! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
+pub mod dpop;
 pub mod fuzz;
 pub mod hmac;
 pub mod introspection;
@@ -26,6 +27,8 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// `jti`, for logs.
     pub jti: Option<String>,
+    /// `cnf`: the key or certificate the token is bound to (DPoP, RFC 8705).
+    pub cnf: Option<dpop::Confirmation>,
 }
 
 /// Why a token was not accepted.

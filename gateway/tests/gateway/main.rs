@@ -4,6 +4,7 @@ mod admin;
 mod attacks;
 mod authorization;
 mod cli;
+mod dpop;
 mod faults;
 mod fuzz;
 mod harness;
