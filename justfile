@@ -63,11 +63,17 @@ conformance-reports:
     cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report junit --out target/conformance/mock.junit.xml
     cargo run -q -p conformance -- run --target fixtures/targets/mock.toml --report markdown --out target/conformance/mock.md
 
-# Fuzz the gateway's token parser, header extraction and admission path. Stable toolchain: a long
-# proptest campaign (CASES per property, release build). With nightly and cargo-fuzz installed,
-# TARGET=token|authorization_header runs libFuzzer for SECONDS instead.
-fuzz CASES="200000" SECONDS="300" TARGET="":
-    if [ -n "{{TARGET}}" ]; then cd gateway/fuzz && cargo +nightly fuzz run {{TARGET}} -- -max_total_time={{SECONDS}}; else GATEWAY_FUZZ_CASES={{CASES}} cargo test --release -p gateway --test gateway fuzz:: -- --test-threads=2; fi
+# Property tests over the gateway's token parser, header extraction and admission path: a long
+# proptest campaign (CASES per property, release build).
+fuzz CASES="200000":
+    GATEWAY_FUZZ_CASES={{CASES}} cargo test --release -p gateway --test gateway fuzz:: -- --test-threads=2
+
+# Coverage-guided fuzzing with libFuzzer on the stable toolchain (`cargo install cargo-fuzz`):
+# TARGET is one of `cargo fuzz list` (token, authorization_header, route, upstream_response,
+# gateway_config, mock_form, mock_config), for SECONDS. New inputs go to fuzz/corpus/TARGET;
+# see fuzz/README.md for minimising them and keeping a crash as a regression.
+fuzz-cov TARGET SECONDS="60":
+    RUSTC_BOOTSTRAP=1 cargo fuzz run -s none {{TARGET}} -- -max_total_time={{SECONDS}}
 
 # Our gateway and mock against nginx, HAProxy, Apache mod_auth_openidc, oauth2-mock-server and
 # oidc-provider on loopback (after ../shared/peers/install.sh); writes bench/results/peers-*.md.

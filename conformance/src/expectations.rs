@@ -5,7 +5,7 @@
 //! id = "JWTAT-01"
 //! expect = "fail"          # fail | warn | skip
 //! reason = "Okta omits typ"
-//! source = "okta-fidelity.md §4"
+//! source = "docs/okta-behaviour.md §4"
 //! ```
 
 use std::path::Path;

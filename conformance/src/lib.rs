@@ -7,6 +7,7 @@
 //! mock's own types, so a shared mistake cannot pass unnoticed.
 
 pub mod checks;
+pub mod clock;
 pub mod expectations;
 pub mod http;
 pub(crate) mod in_process;

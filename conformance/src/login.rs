@@ -1,6 +1,6 @@
 //! Getting an authorization code without a person: the server's HTML login
 //! and consent forms (the mock, oidc-provider's dev interactions), or Okta's
-//! `/api/v1/authn` + `sessionToken` (okta-fidelity §11). Redirects are
+//! `/api/v1/authn` + `sessionToken` (docs/okta-behaviour.md §11). Redirects are
 //! followed by hand, only on the authorization server's origin, and never to
 //! the client's `redirect_uri`: the flow stops at the first redirect aimed at it.
 

@@ -1,8 +1,6 @@
 //! Selection (by area or id), ordering, running, and turning recorded
 //! observations into verdicts with the target's expectations applied.
 
-use std::time::Instant;
-
 use serde::Serialize;
 
 use crate::checks::{self, CheckDef, Ctx, Raw, Status, catalogue::CATALOGUE};
@@ -24,7 +22,7 @@ impl Selection {
     pub fn areas(&self) -> Vec<&'static str> {
         checks::AREAS
             .iter()
-            .copied()
+            .map(|a| a.name)
             .filter(|a| {
                 self.only.is_empty()
                     || self.only.iter().any(|o| {
@@ -49,7 +47,7 @@ impl Selection {
         self.only
             .iter()
             .filter(|o| {
-                !checks::AREAS.iter().any(|a| o.eq_ignore_ascii_case(a))
+                !checks::AREAS.iter().any(|a| o.eq_ignore_ascii_case(a.name))
                     && checks::def(&o.to_ascii_uppercase()).is_none()
             })
             .cloned()
@@ -181,11 +179,8 @@ pub async fn prepare(target: Target) -> anyhow::Result<(Ctx, Environment)> {
 
 /// Runs the selected areas in `cx` and produces the report.
 pub async fn run_in(mut cx: Ctx, expectations: &Expectations, sel: &Selection) -> Report {
-    let started = Instant::now();
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started = crate::clock::stopwatch();
+    let started_unix = u64::try_from(crate::clock::unix_now()).unwrap_or(0);
     for area in sel.areas() {
         run_area(&mut cx, area).await;
     }
@@ -211,28 +206,8 @@ pub async fn run(target: Target, sel: &Selection) -> anyhow::Result<Report> {
 }
 
 async fn run_area(cx: &mut Ctx, area: &str) {
-    use checks::*;
-    match area {
-        "DISC" => disc::run(cx).await,
-        "JWKS" => jwks::run(cx).await,
-        "TOK-GEN" => tok_gen::run(cx).await,
-        "TOK-CC" => tok_cc::run(cx).await,
-        "CAUTH" => cauth::run(cx).await,
-        "INTRO" => intro::run(cx).await,
-        "REV" => rev::run(cx).await,
-        "JOSE" => jose::run(cx).await,
-        "JWTAT" => jwtat::run(cx).await,
-        "AUTHZ" => Box::pin(authz::run(cx)).await,
-        "PKCE" => Box::pin(pkce::run(cx)).await,
-        "TOK-AC" => Box::pin(tok_ac::run(cx)).await,
-        "IDT" => Box::pin(idt::run(cx)).await,
-        "OIDC" => Box::pin(oidc::run(cx)).await,
-        "RT" => Box::pin(rt::run(cx)).await,
-        "UI" => Box::pin(ui::run(cx)).await,
-        "DCR" => Box::pin(dcr::run(cx)).await,
-        "RS" => Box::pin(rs::run(cx)).await,
-        "BCP" => Box::pin(bcp::run(cx)).await,
-        _ => {}
+    if let Some(area) = checks::area(area) {
+        (area.run)(cx).await;
     }
 }
 

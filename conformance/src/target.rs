@@ -17,7 +17,7 @@ pub enum LoginMethod {
     /// login page, oidc-provider's dev interactions.
     Form,
     /// Okta Classic: `POST {origin}/api/v1/authn` → `sessionToken` →
-    /// `/authorize?sessionToken=…` (okta-fidelity §11).
+    /// `/authorize?sessionToken=…` (docs/okta-behaviour.md §11).
     OktaAuthn,
     /// No user step: the user-flow areas are skipped.
     #[default]

@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
         let pipeline = gateway::prepare(config, clock).await.unwrap();
         (idp, pipeline, beds)
     });
-    let access = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let access = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let now = u64::try_from(idp.clock().now()).unwrap();
     let id_token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -161,7 +161,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("route", |b| {
         b.iter(|| {
             black_box(
-                gateway::pipeline::route::route(&pipeline.routes, &Method::GET, &local).unwrap(),
+                gateway::pipeline::route::route(pipeline.routes(), &Method::GET, &local).unwrap(),
             )
         })
     });

@@ -164,6 +164,8 @@ struct RawApi {
     #[serde(default)]
     upstream_tls: Option<crate::upstream::RawUpstreamTls>,
     #[serde(default)]
+    websocket_idle_timeout_seconds: Option<u64>,
+    #[serde(default)]
     resources: Vec<RawResource>,
     #[serde(default)]
     identification: Vec<IdentificationType>,
@@ -186,6 +188,9 @@ struct RawApi {
 struct RawResource {
     path: String,
     methods: Vec<String>,
+    /// WebSocket handshakes may upgrade (see `crate::upstream::websocket`).
+    #[serde(default)]
+    websocket: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,6 +528,8 @@ pub struct Resource {
     pub path: String,
     /// Accepted methods.
     pub methods: Vec<Method>,
+    /// A WebSocket handshake (GET) may upgrade the connection; elsewhere `Upgrade` is stripped.
+    pub websocket: bool,
 }
 
 /// An API scope: the resource methods it opens.
@@ -1108,8 +1115,8 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
         let upstream = parse_url(&a.upstream, &format!("{k}.upstream"), env)?;
         let upstream_client = crate::upstream::validate(
             &upstream,
-            a.upstream_protocol,
-            a.upstream_tls,
+            (a.upstream_protocol, a.upstream_tls),
+            a.websocket_idle_timeout_seconds,
             &k,
             &|v, key| expand(v, key, env),
         )?;
@@ -1148,9 +1155,17 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
                     ),
                 ));
             }
+            let methods = parse_methods(&r.methods, &format!("{rk}.methods"))?;
+            if r.websocket && !methods.contains(&Method::GET) {
+                return Err(err(
+                    format!("{rk}.websocket"),
+                    "a WebSocket handshake is a GET: list GET in methods",
+                ));
+            }
             resources.push(Resource {
                 path: r.path.clone(),
-                methods: parse_methods(&r.methods, &format!("{rk}.methods"))?,
+                methods,
+                websocket: r.websocket,
             });
         }
         if a.identification.is_empty() && !a.allow_anonymous {
@@ -1182,6 +1197,12 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             let mut grants = Vec::new();
             for (m, r) in s.resources.iter().enumerate() {
                 let gk = format!("{sk}.resources[{m}]");
+                if r.websocket {
+                    return Err(err(
+                        format!("{gk}.websocket"),
+                        "set on the API's resource, not in a scope",
+                    ));
+                }
                 let idx = resources
                     .iter()
                     .position(|x| x.path == r.path)

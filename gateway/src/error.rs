@@ -1,10 +1,11 @@
-//! The gateway's one error type and its one mapping to HTTP (RFC 6750 for token problems).
+//! The gateway's one error type and its one mapping to HTTP (RFC 6750 for token problems; for
+//! gRPC requests, a gRPC status, as gRPC clients expect one instead of an HTTP error).
 //!
 //! Descriptions are static strings chosen here: nothing from the token, the key material or a
 //! remote error ever reaches a response body.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 /// Why a request did not reach (or come back from) the upstream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,6 +179,67 @@ impl GatewayError {
     }
 }
 
+/// Whether a request is gRPC (`content-type: application/grpc`, `application/grpc+proto`, …),
+/// whose refusals are answered as gRPC does ([`GatewayError::into_grpc_response`]).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.len() >= GRPC.len()
+            && v[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+            && matches!(v.get(GRPC.len()), None | Some(b'+' | b';'))
+    })
+}
+
+impl GatewayError {
+    /// The gRPC status code (gRPC's `statuscodes.md`) a gRPC client is given for this error.
+    pub fn grpc_status(&self) -> u8 {
+        match self {
+            Self::InvalidRequest(_) => 3,                      // INVALID_ARGUMENT
+            Self::UpstreamTimeout | Self::RequestTimeout => 4, // DEADLINE_EXCEEDED
+            Self::InsufficientScope { .. } | Self::NotSubscribed => 7, // PERMISSION_DENIED
+            Self::NotFound | Self::MethodNotAllowed => 12,     // UNIMPLEMENTED
+            Self::AuthServerUnavailable | Self::UpstreamUnavailable => 14, // UNAVAILABLE
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => 16, // UNAUTHENTICATED
+        }
+    }
+
+    /// Renders the refusal as a gRPC server does: HTTP 200 with no body ("trailers-only"),
+    /// `grpc-status` and `grpc-message` (the same static description as the JSON error).
+    pub fn into_grpc_response(self) -> Response {
+        let (_, description) = self.code_and_description();
+        let mut response = Response::new(axum::body::Body::empty());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.grpc_status())),
+        );
+        // gRPC's percent-encoding: printable ASCII except `%` goes as is.
+        let mut message = String::with_capacity(description.len());
+        for b in description.bytes() {
+            if (0x20..=0x7e).contains(&b) && b != b'%' {
+                message.push(char::from(b));
+            } else {
+                message.push_str(&format!("%{b:02X}"));
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", v);
+        }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         self.into_response_with_realm("gateway")
@@ -247,6 +309,39 @@ mod tests {
             c.starts_with("DPoP realm=\"gateway\", error=\"invalid_token\""),
             "{c}"
         );
+    }
+
+    #[test]
+    fn grpc_requests_are_refused_with_a_grpc_status_and_others_are_not() {
+        let mut headers = HeaderMap::new();
+        for (ct, grpc) in [
+            ("application/grpc", true),
+            ("application/grpc+proto", true),
+            ("Application/GRPC; charset=x", true),
+            ("application/grpc-web", false),
+            ("application/json", false),
+        ] {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            assert_eq!(is_grpc(&headers), grpc, "{ct}");
+        }
+        let r = GatewayError::InsufficientScope {
+            scope: "beds.read".into(),
+        }
+        .into_grpc_response();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["grpc-status"], "7");
+        assert_eq!(
+            r.headers()["grpc-message"],
+            "the token's scopes do not open this resource and method"
+        );
+        for (e, code) in [
+            (GatewayError::MissingToken, "16"),
+            (GatewayError::InvalidToken("expired"), "16"),
+            (GatewayError::UpstreamUnavailable, "14"),
+            (GatewayError::UpstreamTimeout, "4"),
+        ] {
+            assert_eq!(e.into_grpc_response().headers()["grpc-status"], code);
+        }
     }
 
     #[test]

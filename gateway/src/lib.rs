@@ -13,6 +13,8 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod per_worker;
 pub mod pipeline;
 pub mod policy;

@@ -1,4 +1,6 @@
 //! Secrets (client secrets, tokens) as a newtype that never prints and compares in constant time.
+//! The mock's `mock_idp::Secret` has the same API (`new`, `expose`, `matches`, `is_empty`), and
+//! neither implements `PartialEq`: the only comparison is [`Secret::matches`].
 
 use std::fmt;
 use subtle::ConstantTimeEq;
@@ -18,9 +20,15 @@ impl Secret {
         &self.0
     }
 
-    /// Constant-time comparison with another value.
-    pub fn ct_eq(&self, other: &[u8]) -> bool {
-        self.0.as_bytes().ct_eq(other).into()
+    /// Constant-time comparison with a presented value (the length is not hidden: secrets have
+    /// public lengths).
+    pub fn matches(&self, presented: impl AsRef<[u8]>) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_ref()).into()
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -45,8 +53,9 @@ mod tests {
     #[test]
     fn comparison_is_exact() {
         let s = Secret::new("abc");
-        assert!(s.ct_eq(b"abc"));
-        assert!(!s.ct_eq(b"abd"));
-        assert!(!s.ct_eq(b"ab"));
+        assert!(s.matches(b"abc"));
+        assert!(s.matches("abc"));
+        assert!(!s.matches(b"abd"));
+        assert!(!s.matches(b"ab"));
     }
 }

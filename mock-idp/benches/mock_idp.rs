@@ -2,6 +2,9 @@
 //! token with the pre-parsed key, and client_credentials over loopback HTTP.
 //! `cargo bench -p mock-idp` (or `just bench`).
 
+// Custom timing loops: elapsed wall time is what they measure.
+#![allow(clippy::disallowed_methods)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use mock_idp::MockIdp;
 

@@ -98,9 +98,18 @@ impl Clock {
     }
 }
 
-#[allow(clippy::disallowed_methods)] // the one place that reads the system clock
-fn system_now_ms() -> i64 {
+/// The system's wall clock: the one place it is read. Token times go through [`Clock`]; this is
+/// for what is measured against the file system's times (spare key files' ages).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the clock module: the one read of the system clock"
+)]
+pub(crate) fn wall_clock() -> SystemTime {
     SystemTime::now()
+}
+
+fn system_now_ms() -> i64 {
+    wall_clock()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
@@ -50,6 +50,7 @@ pub const MAX_REFRESH_TOKEN_WINDOW: u64 = 5 * 365 * 24 * 3600;
 
 /// A configuration error; the message names the key.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read {
@@ -69,7 +70,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -86,7 +87,7 @@ pub struct Config {
     pub api_tokens: Vec<ApiTokenConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     /// Seconds clients may cache the key set.
@@ -159,21 +160,21 @@ fn default_max_body_bytes() -> usize {
     64 * 1024
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgServerConfig {
     /// PKCS#8 PEM file with the RSA signing key; generated at start when absent.
     pub signing_key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationServerConfig {
     pub id: String,
@@ -198,7 +199,7 @@ pub struct AuthorizationServerConfig {
 }
 
 /// A custom claim: a fixed value, or a value taken from the user.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimConfig {
     pub name: String,
@@ -224,7 +225,7 @@ fn default_token_lifetime() -> u64 {
     3600
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeConfig {
     pub name: String,
@@ -238,7 +239,7 @@ pub struct ScopeConfig {
     pub metadata_publish: MetadataPublish,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MetadataPublish {
     AllClients,
@@ -248,7 +249,7 @@ pub enum MetadataPublish {
 
 /// An access policy with one rule: which clients may use which grants for
 /// which scopes. The first matching policy decides.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     pub name: String,
@@ -277,7 +278,7 @@ fn all_scopes() -> Vec<String> {
     vec!["*".to_owned()]
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub client_id: String,
@@ -348,7 +349,7 @@ fn default_auth_method() -> String {
     "client_secret_basic".to_owned()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Okta user id (`00u…`); derived from the login when absent.
@@ -363,7 +364,7 @@ pub struct UserConfig {
     pub profile: BTreeMap<String, toml::Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTokenConfig {
     #[serde(default)]
@@ -386,6 +387,64 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Parses and validates a JSON document with the same schema (for
+    /// `MOCK_IDP_CONFIG_JSON`, where a container's environment holds the config).
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let config: Config =
+            serde_json::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML that loads back to the same configuration.
+    /// Client secrets, passwords, API tokens and the control token print as
+    /// `[redacted]` unless `show_secrets`.
+    pub fn to_toml(&self, show_secrets: bool) -> Result<String, ConfigError> {
+        let mut value =
+            toml::Value::try_from(self).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if show_secrets {
+            let secrets: [(&str, &str, Vec<Option<&Secret>>); 3] = [
+                (
+                    "clients",
+                    "client_secret",
+                    self.clients
+                        .iter()
+                        .map(|c| c.client_secret.as_ref())
+                        .collect(),
+                ),
+                (
+                    "users",
+                    "password",
+                    self.users.iter().map(|u| Some(&u.password)).collect(),
+                ),
+                (
+                    "api_tokens",
+                    "token",
+                    self.api_tokens.iter().map(|t| Some(&t.token)).collect(),
+                ),
+            ];
+            if let (Some(token), Some(server)) = (
+                &self.server.control_token,
+                value.get_mut("server").and_then(toml::Value::as_table_mut),
+            ) {
+                let exposed = toml::Value::String(token.expose().to_owned());
+                server.insert("control_token".to_owned(), exposed);
+            }
+            for (table, field, values) in secrets {
+                let Some(toml::Value::Array(items)) = value.get_mut(table) else {
+                    continue;
+                };
+                for (item, secret) in items.iter_mut().zip(values) {
+                    if let (Some(item), Some(secret)) = (item.as_table_mut(), secret) {
+                        let exposed = toml::Value::String(secret.expose().to_owned());
+                        item.insert(field.to_owned(), exposed);
+                    }
+                }
+            }
+        }
+        toml::to_string_pretty(&value).map_err(|e| ConfigError::Parse(e.to_string()))
     }
 
     /// Reads, parses and validates a TOML file; relative key paths in it are
@@ -898,6 +957,28 @@ token_endpoint_auth_method = "client_secret_basic"
 "#;
         let error = Config::from_toml(text).unwrap_err().to_string();
         assert!(error.contains("clients[0].client_secret"), "{error}");
+    }
+
+    #[test]
+    fn the_printed_config_loads_back_and_hides_secrets_unless_asked() {
+        let config = Config::default_config();
+        let redacted = config.to_toml(false).unwrap();
+        assert!(!redacted.contains(config.users[0].password.expose()));
+        assert!(!redacted.contains(config.api_tokens[0].token.expose()));
+        assert!(redacted.contains("[redacted]"));
+        let shown = config.to_toml(true).unwrap();
+        assert!(shown.contains(config.api_tokens[0].token.expose()));
+        let again = Config::from_toml(&shown).unwrap();
+        assert_eq!(
+            again.to_toml(true).unwrap(),
+            shown,
+            "a round trip changes nothing"
+        );
+        let json = serde_json::to_string(&toml::from_str::<toml::Value>(&shown).unwrap()).unwrap();
+        assert_eq!(
+            Config::from_json(&json).unwrap().to_toml(true).unwrap(),
+            shown
+        );
     }
 
     #[test]

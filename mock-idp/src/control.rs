@@ -8,9 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The control API's OpenAPI document, as `/__mock/openapi.json` serves it.
+pub use crate::routes::control::OPENAPI;
+
 /// The endpoints a fault can target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Endpoint {
     Any,
     Discovery,
@@ -48,6 +52,7 @@ impl Endpoint {
 /// What a fault does to the request it matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FaultKind {
     /// Answer with this status and body instead of the real response.
     Status {
@@ -166,6 +171,7 @@ pub struct ClaimRule {
 
 /// One request the server received, with nothing secret in it.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RequestRecord {
     pub at: i64,
     pub method: String,
@@ -178,6 +184,7 @@ pub struct RequestRecord {
 
 /// A token the server minted (for inspection; never the token itself).
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct IssuedToken {
     pub jti: String,
     pub kind: TokenKind,

@@ -70,7 +70,7 @@ impl OAuthErrorCode {
 }
 
 /// An OAuth error response. The description uses Okta's wording
-/// (okta-fidelity.md §5) and never contains secrets or tokens.
+/// (docs/okta-behaviour.md §5) and never contains secrets or tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: OAuthErrorCode,
@@ -202,6 +202,24 @@ impl OktaApiError {
         );
         error.causes.push(cause.into());
         error
+    }
+
+    /// E0000006: the caller may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        )
+    }
+
+    /// E0000031: a `filter` or `search` expression that does not parse.
+    pub fn invalid_search() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            "Invalid search criteria.",
+        )
     }
 
     /// E0000022: method not allowed.

@@ -69,6 +69,20 @@ impl OAuthForm {
     }
 }
 
+impl OAuthForm {
+    /// Refuses client credentials in the query string (they would end up in access logs).
+    pub fn check_query(query: &str) -> Result<(), OAuthError> {
+        if url::form_urlencoded::parse(query.as_bytes())
+            .any(|(name, _)| CREDENTIAL_PARAMS.contains(&name.as_ref()))
+        {
+            return Err(OAuthError::invalid_request(
+                "Client credentials cannot be supplied via query parameters.",
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub const CREDENTIAL_PARAMS: &[&str] =
     &["client_secret", "client_assertion", "client_assertion_type"];
 
@@ -76,13 +90,8 @@ impl FromRequest<AppState> for OAuthForm {
     type Rejection = OAuthError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(query) = request.uri().query()
-            && url::form_urlencoded::parse(query.as_bytes())
-                .any(|(name, _)| CREDENTIAL_PARAMS.contains(&name.as_ref()))
-        {
-            return Err(OAuthError::invalid_request(
-                "Client credentials cannot be supplied via query parameters.",
-            ));
+        if let Some(query) = request.uri().query() {
+            Self::check_query(query)?;
         }
         let is_form = request
             .headers()

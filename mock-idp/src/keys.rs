@@ -1,7 +1,7 @@
 //! Signing keys, the published key set and rotation.
 //!
 //! Keys are parsed once: signing uses the pre-parsed aws-lc key pair (about
-//! three times faster than re-parsing per token, see deps-check.md), and the
+//! three times faster than re-parsing per token, see docs/dependencies.md), and the
 //! published JWKS is rendered to bytes whenever the set changes.
 
 use std::fmt;

@@ -20,29 +20,33 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod client_auth;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod control;
-pub mod device;
-pub mod error;
+pub(crate) mod device;
+pub mod directory;
+pub(crate) mod error;
 mod faults;
-pub mod form;
-pub mod grants;
-pub mod html;
+pub mod filter_expr;
+pub(crate) mod form;
+#[doc(hidden)]
+pub mod fuzz;
+pub(crate) mod grants;
+pub(crate) mod html;
 mod http_date;
 pub mod ids;
-pub mod jwe;
-pub mod keys;
-pub mod management;
-pub mod registration;
-pub mod routes;
-pub mod secret;
+pub(crate) mod jwe;
+pub(crate) mod keys;
+pub(crate) mod management;
+pub(crate) mod registration;
+pub(crate) mod routes;
+pub(crate) mod secret;
 mod spare_keys;
-pub mod state;
-pub mod store;
+pub(crate) mod state;
+pub(crate) mod store;
 pub mod test_tokens;
 pub mod tls;
-pub mod tokens;
+pub(crate) mod tokens;
 
 pub use clock::Clock;
 pub use config::{Config, ConfigError};
@@ -382,8 +386,13 @@ impl MockIdp {
     }
 
     /// Mints an access token for a client without a flow (a test helper):
-    /// the same claims the token endpoint would issue for client_credentials.
-    pub fn mint_access_token(&self, client_id: &str, scopes: &[&str]) -> String {
+    /// the same claims the token endpoint would issue for client_credentials. Fails only if the
+    /// claims cannot be serialised.
+    pub fn mint_access_token(
+        &self,
+        client_id: &str,
+        scopes: &[&str],
+    ) -> Result<String, serde_json::Error> {
         let server = self.default_server();
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let request = tokens::AccessTokenRequest {
@@ -393,9 +402,7 @@ impl MockIdp {
             lifetime: server.access_token_lifetime,
             extra: serde_json::Map::new(),
         };
-        tokens::mint_access_token(server, request, self.state.clock.now())
-            .map(|t| t.token)
-            .unwrap_or_default()
+        tokens::mint_access_token(server, request, self.state.clock.now()).map(|t| t.token)
     }
 
     /// Injects a fault; it is removed when the guard drops (or after `times`).

@@ -19,24 +19,75 @@ struct Args {
     /// Configuration file (TOML); the embedded default otherwise.
     #[arg(long, env = "MOCK_IDP_CONFIG")]
     config: Option<PathBuf>,
+    /// The configuration itself, as TOML text (for containers).
+    #[arg(long, env = "MOCK_IDP_CONFIG_TOML", hide_env_values = true)]
+    config_toml: Option<String>,
+    /// The configuration itself, as JSON text (for containers).
+    #[arg(long, env = "MOCK_IDP_CONFIG_JSON", hide_env_values = true)]
+    config_json: Option<String>,
     /// Externally visible base URL (behind a proxy or in a container); issuers derive from it.
     #[arg(long, env = "MOCK_IDP_PUBLIC_URL")]
     public_url: Option<String>,
     /// Serve HTTPS: with `server.tls` from the configuration, or a certificate
     /// from a CA the mock makes at start (see --ca-out).
-    #[arg(long)]
+    #[arg(long, env = "MOCK_IDP_TLS")]
     tls: bool,
+    /// TLS certificate chain (PEM); replaces `server.tls.cert_file`, needs --tls-key.
+    #[arg(long, env = "MOCK_IDP_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); replaces `server.tls.key_file`, needs --tls-cert.
+    #[arg(long, env = "MOCK_IDP_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Write the generated CA certificate (PEM) here, for clients to trust
     /// (e.g. NODE_EXTRA_CA_CERTS for Okta's Node SDKs).
-    #[arg(long, requires = "tls")]
+    #[arg(long, env = "MOCK_IDP_CA_OUT", requires = "tls")]
     ca_out: Option<PathBuf>,
     /// Require `Authorization: Bearer <token>` on the control API (`/__mock/`);
     /// overrides `server.control_token`.
     #[arg(long, env = "MOCK_IDP_CONTROL_TOKEN", hide_env_values = true, value_parser = parse_secret)]
     control_token: Option<mock_idp::Secret>,
-    /// Print the embedded default configuration and exit.
+    /// Print the effective configuration (flags and environment applied) as
+    /// TOML and exit; secrets are redacted unless --show-secrets.
     #[arg(long)]
     print_config: bool,
+    /// With --print-config: print client secrets, passwords and API tokens too.
+    #[arg(long, requires = "print_config")]
+    show_secrets: bool,
+}
+
+/// The configuration from the one source given: a file, inline TOML, inline
+/// JSON, or the embedded default; then the TLS files from flags or environment.
+fn load_config(args: &Args) -> Result<Config, String> {
+    let mut config = match (&args.config, &args.config_toml, &args.config_json) {
+        (None, None, None) => Config::default_config(),
+        (Some(path), None, None) => Config::from_file(path).map_err(|e| e.to_string())?,
+        (None, Some(text), None) => {
+            Config::from_toml(text).map_err(|e| format!("MOCK_IDP_CONFIG_TOML: {e}"))?
+        }
+        (None, None, Some(text)) => {
+            Config::from_json(text).map_err(|e| format!("MOCK_IDP_CONFIG_JSON: {e}"))?
+        }
+        _ => {
+            return Err(
+                "give one configuration source: --config (MOCK_IDP_CONFIG), \
+                 MOCK_IDP_CONFIG_TOML or MOCK_IDP_CONFIG_JSON"
+                    .to_owned(),
+            );
+        }
+    };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.server.tls = Some(mock_idp::config::TlsFiles {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        });
+    }
+    if let Some(token) = args.control_token.clone() {
+        config.server.control_token = Some(token);
+        config
+            .validate()
+            .map_err(|error| format!("{error} (from --control-token / MOCK_IDP_CONTROL_TOKEN)"))?;
+    }
+    Ok(config)
 }
 
 fn parse_secret(value: &str) -> Result<mock_idp::Secret, std::convert::Infallible> {
@@ -46,9 +97,30 @@ fn parse_secret(value: &str) -> Result<mock_idp::Secret, std::convert::Infallibl
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("mock-idp: {error}");
+            return ExitCode::from(2);
+        }
+    };
     if args.print_config {
-        print!("{}", mock_idp::config::DEFAULT_CONFIG_TOML);
-        return ExitCode::SUCCESS;
+        return match config.to_toml(args.show_secrets) {
+            Ok(text) => {
+                println!("# mock-idp effective configuration");
+                println!("# listen = {}", args.listen);
+                if let Some(url) = &args.public_url {
+                    println!("# public_url = {url}");
+                }
+                println!("# tls = {}", args.tls || config.server.tls.is_some());
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mock-idp: {error}");
+                ExitCode::from(1)
+            }
+        };
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -58,27 +130,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let mut config = match &args.config {
-        Some(path) => match Config::from_file(path) {
-            Ok(config) => config,
-            Err(error) => {
-                eprintln!("mock-idp: {error}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Config::default_config(),
-    };
-    if let Some(token) = args.control_token.clone() {
-        config.server.control_token = Some(token);
-        if let Err(error) = config.validate() {
-            eprintln!("mock-idp: {error} (from --control-token / MOCK_IDP_CONTROL_TOKEN)");
-            return ExitCode::from(2);
-        }
-    }
     let mut builder = MockIdp::builder()
         .config(config.clone())
         .listen(args.listen);
-    if let Some(url) = args.public_url {
+    if let Some(url) = args.public_url.clone() {
         builder = builder.public_url(url);
     }
     match &config.server.tls {

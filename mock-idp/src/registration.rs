@@ -22,10 +22,35 @@ const DESCRIPTIVE_FIELDS: &[&str] = &[
     "initiate_login_uri",
 ];
 
-/// Per-client registration details (`client_id_issued_at`, the URIs).
+/// Per-client registration details (`client_id_issued_at`, the URIs), and the
+/// application view's status and assignments (`/api/v1/apps`).
 #[derive(Debug, Default)]
 pub struct Registry {
     details: RwLock<HashMap<String, Map<String, Value>>>,
+    access: RwLock<HashMap<String, AppAccess>>,
+}
+
+/// Who may sign in to an application, and whether it is active. A client
+/// without an entry (from the configuration or `/oauth2/v1/clients`) is active
+/// and open to everyone; one created at `/api/v1/apps` starts with nobody
+/// assigned, as Okta's apps do.
+#[derive(Debug, Clone, Default)]
+pub struct AppAccess {
+    pub inactive: bool,
+    /// Assigned to every user (Okta's `Everyone` group).
+    pub everyone: bool,
+    pub users: std::collections::BTreeSet<String>,
+    /// Group ids.
+    pub groups: std::collections::BTreeSet<String>,
+}
+
+impl AppAccess {
+    pub fn open() -> Self {
+        Self {
+            everyone: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl Registry {
@@ -58,10 +83,72 @@ impl Registry {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(client_id);
+        self.access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(client_id);
+    }
+
+    /// The application's status and assignments.
+    pub fn access(&self, client_id: &str) -> AppAccess {
+        self.access
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .cloned()
+            .unwrap_or_else(AppAccess::open)
+    }
+
+    /// Changes the application's status or assignments.
+    pub fn change_access(&self, client_id: &str, change: impl FnOnce(&mut AppAccess)) {
+        let mut access = self
+            .access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(
+            access
+                .entry(client_id.to_owned())
+                .or_insert_with(AppAccess::open),
+        );
+    }
+
+    fn is_inactive(&self, client_id: &str) -> bool {
+        self.access
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .is_some_and(|a| a.inactive)
     }
 }
 
 impl Inner {
+    /// A client the flows may use: registered and not deactivated.
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.registered_client(client_id)
+            .filter(|_| !self.registry.is_inactive(client_id))
+    }
+
+    /// A registered client, active or not (for the management views).
+    pub fn registered_client(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .cloned()
+    }
+
+    /// Whether the user is assigned to the application (directly, through a
+    /// group, or because it is open to everyone).
+    pub fn is_assigned(&self, client_id: &str, user: &crate::state::User) -> bool {
+        let access = self.registry.access(client_id);
+        access.everyone
+            || access.users.contains(&user.id)
+            || self
+                .directory()
+                .groups_of(user)
+                .any(|g| access.groups.contains(&g.id))
+    }
+
     /// Every client, ordered by client id (a stable order for pagination).
     pub fn all_clients(&self) -> Vec<Arc<Client>> {
         let mut clients: Vec<_> = self
@@ -104,7 +191,7 @@ impl Inner {
         client_id: &str,
         metadata: &Value,
     ) -> Result<Option<Value>, OAuthError> {
-        let Some(existing) = self.client(client_id) else {
+        let Some(existing) = self.registered_client(client_id) else {
             return Ok(None);
         };
         for read_only in ["client_id_issued_at", "client_secret_expires_at"] {
@@ -148,7 +235,7 @@ impl Inner {
 
     /// Issues a new secret (`lifecycle/newSecret`); the old one stops working at once.
     pub fn rotate_client_secret(&self, client_id: &str) -> Result<Option<Value>, OAuthError> {
-        let Some(existing) = self.client(client_id) else {
+        let Some(existing) = self.registered_client(client_id) else {
             return Ok(None);
         };
         if !matches!(

@@ -8,7 +8,8 @@ use subtle::ConstantTimeEq;
 ///
 /// `Debug` prints `Secret([redacted])`; the value is read only through
 /// [`Secret::expose`], and compared only in constant time.
-#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
+/// No `PartialEq`: compare with [`Secret::matches`]. The gateway's `Secret` has the same API.
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -24,12 +25,21 @@ impl Secret {
 
     /// Constant-time comparison with a presented value (length is not hidden,
     /// which is standard: secrets have public lengths).
-    pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    pub fn matches(&self, presented: impl AsRef<[u8]>) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_ref()).into()
     }
 
+    /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Serialized as `[redacted]`: a printed configuration never carries the
+/// value unless the printer puts it back on purpose ([`crate::Config::to_toml`]).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
     }
 }
 

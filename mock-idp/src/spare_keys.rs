@@ -14,7 +14,7 @@
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::keys::SigningKey;
 
@@ -151,7 +151,7 @@ impl SpareKeys {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
-        let now = SystemTime::now();
+        let now = crate::clock::wall_clock();
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };

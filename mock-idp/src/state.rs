@@ -8,8 +8,10 @@ use bytes::Bytes;
 
 use crate::clock::Clock;
 use crate::config::{
-    ClientConfig, Config, MetadataPublish, PolicyConfig, ScopeConfig, ServerSettings, UserConfig,
+    ClientConfig, Config, MetadataPublish, PolicyConfig, ScopeConfig, ServerSettings,
 };
+use crate::directory::Directory;
+pub use crate::directory::User;
 use crate::keys::{KeyRing, SigningKey};
 use crate::secret::Secret;
 use crate::store::Store;
@@ -29,7 +31,8 @@ pub struct Inner {
     pub(crate) registry: crate::registration::Registry,
     pub(crate) limits: crate::management::RateLimits,
     pub control: crate::control::Control,
-    users: Vec<Arc<User>>,
+    /// Users and groups: the configuration's, then whatever the management API changes.
+    pub(crate) directory: RwLock<Directory>,
     api_tokens: Vec<Secret>,
     /// The org's id (`00o…`), the `idp` claim of ID tokens for Okta logins.
     org_id: String,
@@ -92,11 +95,7 @@ impl AppState {
                 (c.client_id.clone(), Arc::new(client))
             })
             .collect();
-        let users = config
-            .users
-            .iter()
-            .map(|u| Arc::new(User::from_config(u)))
-            .collect();
+        let directory = Directory::seeded(&config.users, clock.now());
         let api_tokens = config.api_tokens.iter().map(|t| t.token.clone()).collect();
         let org_id = derived_id("00o", &base_url);
         let seeded_at = clock.now();
@@ -111,7 +110,7 @@ impl AppState {
             registry: crate::registration::Registry::default(),
             limits: crate::management::RateLimits::default(),
             control: crate::control::Control::default(),
-            users,
+            directory: RwLock::new(directory),
             api_tokens,
             store: Store::default(),
         }));
@@ -160,40 +159,46 @@ impl Inner {
         std::iter::once(&self.org).chain(self.custom.values())
     }
 
-    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
-        self.clients
+    /// The directory, for reading (a poisoned lock still holds consistent data:
+    /// every change replaces whole entries).
+    pub fn directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(client_id)
-            .cloned()
     }
 
-    pub fn users(&self) -> &[Arc<User>] {
-        &self.users
+    pub(crate) fn directory_mut(&self) -> std::sync::RwLockWriteGuard<'_, Directory> {
+        self.directory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every user, in id order.
+    pub fn users(&self) -> Vec<Arc<User>> {
+        self.directory().users_after(None).cloned().collect()
     }
 
     pub fn user_by_login(&self, login: &str) -> Option<Arc<User>> {
-        self.users
-            .iter()
-            .find(|u| u.login.eq_ignore_ascii_case(login))
-            .cloned()
+        self.directory().user_by_login(login).cloned()
     }
 
-    /// The user with this login and password. Every configured password is
-    /// compared (in constant time) so that timing does not reveal logins.
+    /// The user with this login and password who may sign in (status `ACTIVE`).
+    /// A password is compared, in constant time, whether or not the login exists,
+    /// so that timing does not reveal logins.
     pub fn verify_password(&self, login: &str, password: &str) -> Option<Arc<User>> {
-        let mut found = None;
-        for user in &self.users {
-            let matches = user.password.matches(password);
-            if matches && user.login.eq_ignore_ascii_case(login) {
-                found = Some(user.clone());
-            }
-        }
-        found
+        static NOBODY: std::sync::LazyLock<Secret> =
+            std::sync::LazyLock::new(|| Secret::new(crate::ids::random_token()));
+        let user = self.user_by_login(login);
+        let secret = user
+            .as_ref()
+            .and_then(|u| u.password.as_ref())
+            .unwrap_or(&NOBODY);
+        let matches = secret.matches(password);
+        user.filter(|u| matches && u.password.is_some() && u.can_sign_in())
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {
-        self.users.iter().find(|u| u.id == id).cloned()
+        self.directory().user(id).cloned()
     }
 
     /// Whether `presented` is a configured SSWS API token (constant time per token).
@@ -438,48 +443,8 @@ impl Client {
     }
 }
 
-/// A user who can log in.
-#[derive(Debug)]
-pub struct User {
-    pub id: String,
-    pub login: String,
-    pub password: Secret,
-    pub groups: Vec<String>,
-    pub profile: serde_json::Map<String, serde_json::Value>,
-}
-
-impl User {
-    fn from_config(config: &UserConfig) -> Self {
-        let id = config
-            .id
-            .clone()
-            .unwrap_or_else(|| derived_user_id(&config.login));
-        let profile = config
-            .profile
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
-            .collect();
-        Self {
-            id,
-            login: config.login.clone(),
-            password: config.password.clone(),
-            groups: config.groups.clone(),
-            profile,
-        }
-    }
-
-    pub fn profile_str(&self, name: &str) -> Option<&str> {
-        self.profile.get(name).and_then(serde_json::Value::as_str)
-    }
-}
-
-/// A stable Okta-shaped user id (`00u` + 17 alphanumerics) from the login.
-fn derived_user_id(login: &str) -> String {
-    derived_id("00u", &login.to_lowercase())
-}
-
 /// A stable Okta-shaped id: `prefix` + 17 alphanumerics derived from `seed`.
-fn derived_id(prefix: &str, seed: &str) -> String {
+pub(crate) fn derived_id(prefix: &str, seed: &str) -> String {
     use sha2::{Digest, Sha256};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let digest = Sha256::digest(seed.as_bytes());

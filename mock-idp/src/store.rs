@@ -443,10 +443,16 @@ impl Store {
         lock(&self.sessions).remove(sid)
     }
 
+    /// Ends every browser session of a user (an admin's `DELETE
+    /// /api/v1/users/{id}/sessions`, or a user who may no longer sign in).
+    pub fn end_sessions_of(&self, user_id: &str) {
+        lock(&self.sessions).retain(|_, s| s.user_id != user_id);
+    }
+
     /// Universal Logout: ends every session of the user and revokes every refresh-token
     /// family issued to them (with the access and ID tokens minted in it).
     pub fn log_user_out_everywhere(&self, user_id: &str, now: i64) {
-        lock(&self.sessions).retain(|_, s| s.user_id != user_id);
+        self.end_sessions_of(user_id);
         let families: std::collections::HashSet<String> = lock(&self.refresh)
             .tokens
             .values()

@@ -11,6 +11,7 @@ use rcgen::{
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     #[error("cannot create a TLS certificate: {0}")]
     Generate(String),

@@ -190,7 +190,7 @@ pub struct IdTokenRequest<'a> {
 /// ID tokens live an hour on Okta (not configurable).
 pub const ID_TOKEN_LIFETIME: i64 = 3600;
 
-/// Signs an ID token with Okta's claims (okta-fidelity.md §4).
+/// Signs an ID token with Okta's claims (docs/okta-behaviour.md §4).
 pub fn mint_id_token(
     server: &AuthServer,
     request: IdTokenRequest<'_>,

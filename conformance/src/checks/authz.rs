@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use super::Ctx;
 use crate::http::{Exchange, Req};
 use crate::login::{self, FlowOpts};
+use crate::target::Client;
 
 pub const IDS: &[&str] = &[
     "AUTHZ-01", "AUTHZ-02", "AUTHZ-13", "AUTHZ-17", "AUTHZ-19", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05",
@@ -85,7 +86,42 @@ pub async fn run(cx: &mut Ctx) {
         ..FlowOpts::default()
     };
 
-    // ---- N checks (no login) ----------------------------------------
+    if redirect_uri_checks(cx, &web, &registered, &no_login)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    login_page_checks(cx, &web, &registered, &no_login).await;
+
+    if !can_login {
+        for id in [
+            "AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-11", "AUTHZ-12",
+            "AUTHZ-14", "AUTHZ-15", "AUTHZ-16", "AUTHZ-18", "AUTHZ-20", "AUTHZ-24", "AUTHZ-26",
+        ] {
+            cx.skip(id, "needs a user login (target has none)");
+        }
+        return;
+    }
+    let base = FlowOpts::default();
+    if code_response_checks(cx, &base).await.is_none() {
+        return;
+    }
+    request_parameter_checks(cx, &web, &base).await;
+    cancel_and_response_mode_checks(cx, &base).await;
+    // 26: CSRF — resubmit the login form without its anti-CSRF field
+    authz_26(cx).await;
+}
+
+/// The N checks (no login): an unregistered, altered, omitted or non-loopback http `redirect_uri`,
+/// and an unknown or missing `client_id`, never redirect (AUTHZ-06, 07, 09, 10, 23). `None`: the
+/// run stops.
+async fn redirect_uri_checks(
+    cx: &mut Ctx,
+    web: &Client,
+    registered: &str,
+    no_login: &FlowOpts,
+) -> Option<()> {
     let evil = "https://evil.example/cb".to_owned();
     negative(
         cx,
@@ -107,7 +143,7 @@ pub async fn run(cx: &mut Ctx) {
             registered.replacen("callback", "CallBack", 1),
         ),
     ];
-    if let Ok(mut u) = url::Url::parse(&registered)
+    if let Ok(mut u) = url::Url::parse(registered)
         && !matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
     {
         let _ = u.set_port(Some(u.port_or_known_default().unwrap_or(80) + 1));
@@ -133,9 +169,7 @@ pub async fn run(cx: &mut Ctx) {
             omit: vec!["redirect_uri"],
             ..no_login.clone()
         };
-        let Some(flow) = login::run_flow(cx, &opts).await else {
-            return;
-        };
+        let flow = login::run_flow(cx, &opts).await?;
         if let Some(ex) = flow.result.first_authorize().cloned() {
             let base = registered.split('?').next().unwrap_or("").to_owned();
             let ok = no_redirect_to(&ex, &base).is_ok();
@@ -157,7 +191,7 @@ pub async fn run(cx: &mut Ctx) {
             client_id: Some("conformance-unknown-client".into()),
             ..no_login.clone()
         },
-        &registered,
+        registered,
     )
     .await;
     negative(
@@ -168,7 +202,7 @@ pub async fn run(cx: &mut Ctx) {
             omit: vec!["client_id"],
             ..no_login.clone()
         },
-        &registered,
+        registered,
     )
     .await;
     let http_evil = "http://evil.example/cb".to_owned();
@@ -184,6 +218,12 @@ pub async fn run(cx: &mut Ctx) {
     )
     .await;
 
+    Some(())
+}
+
+/// The login page's framing and CORS headers (AUTHZ-21, 22) and the password grant (AUTHZ-25),
+/// without a login.
+async fn login_page_checks(cx: &mut Ctx, web: &Client, registered: &str, no_login: &FlowOpts) {
     // AUTHZ-21 / 22: the login page (fresh session, no login).
     let flow = login::run_flow(cx, &FlowOpts { ..no_login.clone() }).await;
     if let Some(ex) = flow.as_ref().and_then(|f| f.result.last().cloned()) {
@@ -223,7 +263,7 @@ pub async fn run(cx: &mut Ctx) {
                         ("client_id", &web.client_id),
                         ("response_type", "code"),
                         ("scope", "openid"),
-                        ("redirect_uri", &registered),
+                        ("redirect_uri", registered),
                         ("state", "s"),
                     ])
                     .header("Origin", "https://evil.example"),
@@ -240,7 +280,7 @@ pub async fn run(cx: &mut Ctx) {
     // AUTHZ-25: password grant refused under the BCP profile.
     let ex = cx
         .token_request(
-            &web,
+            web,
             &[
                 ("grant_type", "password"),
                 ("username", "nobody@example.com"),
@@ -255,28 +295,17 @@ pub async fn run(cx: &mut Ctx) {
             Some("unsupported_grant_type" | "unauthorized_client")
         );
     cx.check("AUTHZ-25", ok25, format!("grant_type=password answered {} {:?} (want unsupported_grant_type or unauthorized_client)", ex.status, ex.error_code()), &ex);
+}
 
-    if !can_login {
-        for id in [
-            "AUTHZ-01", "AUTHZ-02", "AUTHZ-03", "AUTHZ-04", "AUTHZ-05", "AUTHZ-11", "AUTHZ-12",
-            "AUTHZ-14", "AUTHZ-15", "AUTHZ-16", "AUTHZ-18", "AUTHZ-20", "AUTHZ-24", "AUTHZ-26",
-        ] {
-            cx.skip(id, "needs a user login (target has none)");
-        }
-        return;
-    }
-    // ---- U checks (logged in) ---------------------------------------
-    let base = FlowOpts::default();
+/// The code response, logged in: `state` echoed (or absent when none was sent), codes distinct and
+/// long enough, `iss`, no 307 to a credential POST (AUTHZ-11, 16, 18, 20). `None`: the run stops.
+async fn code_response_checks(cx: &mut Ctx, base: &FlowOpts) -> Option<()> {
     // 11: state echoed; 16: code length; 18: iss; 20: no 307
     let mut codes = HashSet::new();
     let mut short_code = false;
     for i in 0..3 {
-        let Some(f) = login::run_flow(cx, &base).await else {
-            return;
-        };
-        let Some(last) = f.result.last().cloned() else {
-            return;
-        };
+        let f = login::run_flow(cx, base).await?;
+        let last = f.result.last().cloned()?;
         if i == 0 {
             let ok = f.code().is_some() && f.result.param("state") == f.state.as_deref();
             cx.check(
@@ -367,6 +396,13 @@ pub async fn run(cx: &mut Ctx) {
             &last,
         );
     }
+    Some(())
+}
+
+/// How the request's own parameters are read, logged in: POST, unknown, reordered, missing,
+/// unsupported and repeated parameters, unknown scope, `response_type=token` (AUTHZ-01 to 05, 12,
+/// 14, 15, 24).
+async fn request_parameter_checks(cx: &mut Ctx, web: &Client, base: &FlowOpts) {
     // 01: POST
     if let Some(f) = login::run_flow(
         cx,
@@ -580,6 +616,10 @@ pub async fn run(cx: &mut Ctx) {
             &last,
         );
     }
+}
+
+/// A cancelled login (AUTHZ-13) and `response_mode=form_post` (AUTHZ-19).
+async fn cancel_and_response_mode_checks(cx: &mut Ctx, base: &FlowOpts) {
     // 13: the user cancels the login → access_denied (fresh session, so the login page shows)
     if cx.target.user.as_ref().map(|u| u.login) == Some(crate::target::LoginMethod::Form) {
         if let Some(f) = login::run_flow(
@@ -652,8 +692,6 @@ pub async fn run(cx: &mut Ctx) {
     } else {
         cx.skip("AUTHZ-19", "form_post is not advertised");
     }
-    // 26: CSRF — resubmit the login form without its anti-CSRF field
-    authz_26(cx).await;
 }
 
 async fn reach_page(cx: &mut Ctx, ex: &Exchange) -> Exchange {

@@ -1,5 +1,5 @@
-//! The check catalogue (generated from conformance-catalogue.md Part B: id, area, level, mode, one-line assertion).
-//! Regenerate with `conformance/catalogue-gen.py`; do not edit by hand.
+//! The check catalogue (generated from docs/conformance-catalogue.md Part B: id, area, level, mode, one-line assertion).
+//! Regenerate with `cargo run -p conformance --bin catalogue-gen`; do not edit by hand.
 
 use super::{CheckDef, Level};
 

@@ -296,7 +296,7 @@ async fn private_key_jwt(cx: &mut Ctx) {
     let token_url = cx.token_endpoint().await.unwrap_or_default();
     let issuer = cx.issuer.clone();
     let scope = cx.service().and_then(|s| s.scope).unwrap_or_default();
-    let now = super::intro::now();
+    let now = crate::clock::unix_now();
     let claims = |aud: &str, iss: &str, exp: i64, jti: &str| serde_json::json!({"iss": iss, "sub": client_id, "aud": aud, "iat": now, "exp": exp, "jti": jti});
     let header = serde_json::json!({"alg": "RS256", "kid": key.kid});
     let send = async |cx: &mut Ctx, assertion: String| {

@@ -200,7 +200,7 @@ async fn run_code(cx: &mut Ctx) {
         None if extra_aud => cx.fail("IDT-04", "several audiences and no azp", Some(&ex)),
         None => cx.pass("IDT-04", "no azp, single audience"),
     }
-    let now = super::intro::now();
+    let now = crate::clock::unix_now();
     let skew = 300;
     match idt.n("exp") {
         Some(exp) => {

@@ -84,14 +84,6 @@ pub fn local_validate(token: &str, jwks: &Value, p: &LocalPolicy, now: i64) -> R
     Ok(j)
 }
 
-/// Unix time now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 pub async fn run(cx: &mut Ctx) {
     let Some(url) = cx.introspection_endpoint().await else {
         cx.skip_all(IDS, "the target offers no introspection endpoint");
@@ -392,7 +384,7 @@ async fn local_l03(cx: &mut Ctx, token: &str, remote_inactive: bool) {
     }
     let jwks = cx.jwks().await;
     let p = policy(cx).await;
-    let local_ok = local_validate(token, &jwks, &p, now()).is_ok();
+    let local_ok = local_validate(token, &jwks, &p, crate::clock::unix_now()).is_ok();
     cx.info(
         "INTRO-L03",
         format!("revoked JWT access token: remote inactive = {remote_inactive}, local still accepts = {local_ok} (the documented window until exp)"),
@@ -428,7 +420,7 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
         return;
     };
     // L01
-    match local_validate(token, &jwks, &p, now()) {
+    match local_validate(token, &jwks, &p, crate::clock::unix_now()) {
         Ok(j) if jwt_refused => cx.pass(
             "INTRO-L01",
             format!(
@@ -484,7 +476,7 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
     }
     // L02: hostile variants must all be rejected locally.
     let j = Jwt::decode(token).unwrap_or_else(|| unreachable!());
-    let n = now();
+    let n = crate::clock::unix_now();
     let mut hdr_none = j.header.clone();
     hdr_none["alg"] = Value::from("none");
     let mut hdr_kid = j.header.clone();
@@ -579,9 +571,9 @@ async fn local_mode(cx: &mut Ctx, token: &str, remote: &Value, jwt_refused: bool
         Some(rotate) => {
             rotate().await;
             let fresh = cx.introspectable_token().await.unwrap_or_default();
-            let stale = local_validate(&fresh, &jwks, &p, now());
+            let stale = local_validate(&fresh, &jwks, &p, crate::clock::unix_now());
             let refreshed = cx.jwks_exchange(true).await.json().unwrap_or_default();
-            let after = local_validate(&fresh, &refreshed, &p, now());
+            let after = local_validate(&fresh, &refreshed, &p, crate::clock::unix_now());
             let ok = stale.is_err() && after.is_ok();
             cx.check(
                 "INTRO-L04",

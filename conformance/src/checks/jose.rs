@@ -109,7 +109,7 @@ pub async fn run(cx: &mut Ctx) {
         "local validation"
     };
     let p = intro::policy(cx).await;
-    let now = intro::now();
+    let now = crate::clock::unix_now();
     // Sanity: the genuine token is accepted, else every rejection below means nothing.
     let genuine = present(cx, &token, &p, now).await;
     if !genuine.accepted {

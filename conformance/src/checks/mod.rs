@@ -2,11 +2,14 @@
 //!
 //! The catalogue (`catalogue.rs`) names every check: id, area, level, mode and
 //! its one-line assertion. Each area module exports `IDS` (what it implements)
-//! and `run`, which replays a flow and records an outcome per check id. The
+//! and `run`, which replays a flow and records an outcome per check id; `AREAS`
+//! lists every area once (name, ids, run), in the order they run. The
 //! level turns a failed assertion into a verdict: MUST → fail, SHOULD and
 //! DERIVED → warn, MAY → info.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,36 +85,127 @@ pub fn def(id: &str) -> Option<&'static CheckDef> {
     catalogue::CATALOGUE.iter().find(|d| d.id == id)
 }
 
-/// The areas, in the order they run.
-pub const AREAS: &[&str] = &[
-    "DISC", "JWKS", "TOK-GEN", "TOK-CC", "CAUTH", "INTRO", "REV", "JOSE", "JWTAT", "AUTHZ", "PKCE",
-    "TOK-AC", "IDT", "OIDC", "RT", "UI", "DCR", "RS", "BCP",
+/// An area's run: replays its flows and records an outcome per check id.
+pub type Run = for<'a> fn(&'a mut Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// A catalogue area: its name, the check ids it implements and how to run it.
+#[derive(Debug)]
+pub struct Area {
+    /// The catalogue's area name (`DISC`, `TOK-GEN`, …).
+    pub name: &'static str,
+    /// The check ids its module implements (`IDS`).
+    pub ids: &'static [&'static str],
+    /// Its module's `run`.
+    pub run: Run,
+}
+
+/// Every area, in the order they run: the one list of areas (a new area is one row here).
+pub static AREAS: &[Area] = &[
+    Area {
+        name: "DISC",
+        ids: disc::IDS,
+        run: |cx| Box::pin(disc::run(cx)),
+    },
+    Area {
+        name: "JWKS",
+        ids: jwks::IDS,
+        run: |cx| Box::pin(jwks::run(cx)),
+    },
+    Area {
+        name: "TOK-GEN",
+        ids: tok_gen::IDS,
+        run: |cx| Box::pin(tok_gen::run(cx)),
+    },
+    Area {
+        name: "TOK-CC",
+        ids: tok_cc::IDS,
+        run: |cx| Box::pin(tok_cc::run(cx)),
+    },
+    Area {
+        name: "CAUTH",
+        ids: cauth::IDS,
+        run: |cx| Box::pin(cauth::run(cx)),
+    },
+    Area {
+        name: "INTRO",
+        ids: intro::IDS,
+        run: |cx| Box::pin(intro::run(cx)),
+    },
+    Area {
+        name: "REV",
+        ids: rev::IDS,
+        run: |cx| Box::pin(rev::run(cx)),
+    },
+    Area {
+        name: "JOSE",
+        ids: jose::IDS,
+        run: |cx| Box::pin(jose::run(cx)),
+    },
+    Area {
+        name: "JWTAT",
+        ids: jwtat::IDS,
+        run: |cx| Box::pin(jwtat::run(cx)),
+    },
+    Area {
+        name: "AUTHZ",
+        ids: authz::IDS,
+        run: |cx| Box::pin(authz::run(cx)),
+    },
+    Area {
+        name: "PKCE",
+        ids: pkce::IDS,
+        run: |cx| Box::pin(pkce::run(cx)),
+    },
+    Area {
+        name: "TOK-AC",
+        ids: tok_ac::IDS,
+        run: |cx| Box::pin(tok_ac::run(cx)),
+    },
+    Area {
+        name: "IDT",
+        ids: idt::IDS,
+        run: |cx| Box::pin(idt::run(cx)),
+    },
+    Area {
+        name: "OIDC",
+        ids: oidc::IDS,
+        run: |cx| Box::pin(oidc::run(cx)),
+    },
+    Area {
+        name: "RT",
+        ids: rt::IDS,
+        run: |cx| Box::pin(rt::run(cx)),
+    },
+    Area {
+        name: "UI",
+        ids: ui::IDS,
+        run: |cx| Box::pin(ui::run(cx)),
+    },
+    Area {
+        name: "DCR",
+        ids: dcr::IDS,
+        run: |cx| Box::pin(dcr::run(cx)),
+    },
+    Area {
+        name: "RS",
+        ids: rs::IDS,
+        run: |cx| Box::pin(rs::run(cx)),
+    },
+    Area {
+        name: "BCP",
+        ids: bcp::IDS,
+        run: |cx| Box::pin(bcp::run(cx)),
+    },
 ];
 
+/// The area named `name` (exactly as the catalogue spells it).
+pub fn area(name: &str) -> Option<&'static Area> {
+    AREAS.iter().find(|a| a.name == name)
+}
+
 /// The check ids an area implements.
-pub fn implemented(area: &str) -> &'static [&'static str] {
-    match area {
-        "DISC" => disc::IDS,
-        "JWKS" => jwks::IDS,
-        "TOK-GEN" => tok_gen::IDS,
-        "TOK-CC" => tok_cc::IDS,
-        "CAUTH" => cauth::IDS,
-        "INTRO" => intro::IDS,
-        "REV" => rev::IDS,
-        "JOSE" => jose::IDS,
-        "JWTAT" => jwtat::IDS,
-        "AUTHZ" => authz::IDS,
-        "PKCE" => pkce::IDS,
-        "TOK-AC" => tok_ac::IDS,
-        "IDT" => idt::IDS,
-        "OIDC" => oidc::IDS,
-        "RT" => rt::IDS,
-        "UI" => ui::IDS,
-        "DCR" => dcr::IDS,
-        "RS" => rs::IDS,
-        "BCP" => bcp::IDS,
-        _ => &[],
-    }
+pub fn implemented(name: &str) -> &'static [&'static str] {
+    area(name).map_or(&[], |a| a.ids)
 }
 
 /// True when `id` is implemented by some area.

@@ -90,8 +90,20 @@ async fn run_code(cx: &mut Ctx) {
     }
     let method = cx.target.user.as_ref().map(|u| u.login).unwrap_or_default();
     let base = FlowOpts::default();
+    if no_session_checks(cx, &base).await.is_none() {
+        return;
+    }
+    if session_checks(cx, &base, method).await.is_none() {
+        return;
+    }
+    request_parameter_checks(cx, &base).await;
+}
+
+/// Without a session: `prompt=none` (OIDC-04), no nonce (OIDC-02), no `openid` (OIDC-01). `None`:
+/// the run stops.
+async fn no_session_checks(cx: &mut Ctx, base: &FlowOpts) -> Option<()> {
     // 04: prompt=none with no session (no login, fresh jar)
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             login: false,
@@ -100,10 +112,7 @@ async fn run_code(cx: &mut Ctx) {
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         let e = f.result.param("error");
         cx.check(
@@ -125,17 +134,14 @@ async fn run_code(cx: &mut Ctx) {
         );
     }
     // 02: no nonce
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             nonce: false,
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         cx.check(
             "OIDC-02",
@@ -182,8 +188,15 @@ async fn run_code(cx: &mut Ctx) {
             ),
         }
     }
+    Some(())
+}
+
+/// On one session after a first login: `prompt=none` (OIDC-05), `max_age` (OIDC-07, 08),
+/// `id_token_hint` (OIDC-09), `prompt=login` (OIDC-06), `prompt="none login"` (OIDC-10). `None`:
+/// the run stops.
+async fn session_checks(cx: &mut Ctx, base: &FlowOpts, method: LoginMethod) -> Option<()> {
     // First login of a session, then prompt=none / max_age / prompt=login on the same jar.
-    let Some(f1) = login::run_flow(
+    let f1 = login::run_flow(
         cx,
         &FlowOpts {
             fresh_session: true,
@@ -191,22 +204,19 @@ async fn run_code(cx: &mut Ctx) {
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     let Some(t1) = id_token(cx, &f1).await else {
         cx.skip_all(
             &["OIDC-05", "OIDC-06", "OIDC-07", "OIDC-08", "OIDC-09"],
             "no ID token from the first login",
         );
-        return;
+        return None;
     };
     let sub1 = t1.c("sub").map(str::to_owned);
     let at1 = t1.n("auth_time");
     let okta = method == LoginMethod::OktaAuthn;
     // 05: prompt=none with a session (form logins keep the session cookie; Okta authn brings a sessionToken)
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             login: okta,
@@ -214,10 +224,7 @@ async fn run_code(cx: &mut Ctx) {
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         if f.code().is_none() {
             cx.fail(
@@ -244,17 +251,14 @@ async fn run_code(cx: &mut Ctx) {
         }
     }
     // 08: a large max_age → no re-authentication, auth_time unchanged
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             extra: vec![("max_age".into(), "10000".into())],
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         if okta {
             cx.skip("OIDC-08", "every Okta authn login is a new authentication");
@@ -273,14 +277,14 @@ async fn run_code(cx: &mut Ctx) {
         }
     }
     // 09: prompt=none + id_token_hint
-    let hint_flow = login::run_flow(cx, &base)
+    let hint_flow = login::run_flow(cx, base)
         .await
         .unwrap_or_else(|| f1.clone());
     if let Some(hint) = login::redeem(cx, &hint_flow, None, |_| {})
         .await
         .and_then(|e| e.str_field("id_token"))
     {
-        let Some(f) = login::run_flow(
+        let f = login::run_flow(
             cx,
             &FlowOpts {
                 login: okta,
@@ -291,10 +295,7 @@ async fn run_code(cx: &mut Ctx) {
                 ..base.clone()
             },
         )
-        .await
-        else {
-            return;
-        };
+        .await?;
         if let Some(last) = f.result.last().cloned() {
             match id_token(cx, &f).await {
                 Some(t) => {
@@ -318,17 +319,14 @@ async fn run_code(cx: &mut Ctx) {
     }
     // 06: prompt=login → re-authentication, later auth_time
     cx.elapse(Duration::from_secs(2)).await;
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             extra: vec![("prompt".into(), "login".into())],
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         let t = id_token(cx, &f).await;
         let later = match (t.as_ref().and_then(|t| t.n("auth_time")), at1) {
@@ -347,17 +345,14 @@ async fn run_code(cx: &mut Ctx) {
     }
     // 07: max_age=1 after more than a second
     cx.elapse(Duration::from_secs(2)).await;
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             extra: vec![("max_age".into(), "1".into())],
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         let t = id_token(cx, &f).await;
         let has_at = t.as_ref().and_then(|t| t.n("auth_time")).is_some();
@@ -373,17 +368,14 @@ async fn run_code(cx: &mut Ctx) {
     }
     cx.restore_time();
     // 10: prompt="none login"
-    let Some(f) = login::run_flow(
+    let f = login::run_flow(
         cx,
         &FlowOpts {
             extra: vec![("prompt".into(), "none login".into())],
             ..base.clone()
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await?;
     if let Some(last) = f.result.last().cloned() {
         cx.check(
             "OIDC-10",
@@ -392,6 +384,12 @@ async fn run_code(cx: &mut Ctx) {
             &last,
         );
     }
+    Some(())
+}
+
+/// Request parameters: display and locale hints (OIDC-11), an unsigned request object (OIDC-12),
+/// the `claims` parameter (OIDC-14), profile/email claims at userinfo (OIDC-15).
+async fn request_parameter_checks(cx: &mut Ctx, base: &FlowOpts) {
     // 11: display, ui_locales, claims_locales, login_hint, acr_values
     let username = cx
         .target

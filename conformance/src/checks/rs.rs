@@ -8,6 +8,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::http::{Exchange, Req, challenge_param, parse_challenge};
 use crate::jwt::{self, Jwt};
+use crate::target::Gateway;
 
 pub const IDS: &[&str] = &[
     "RS-01", "RS-02", "RS-03", "RS-04", "RS-05", "RS-06", "RS-07", "RS-08", "RS-09", "RS-10",
@@ -27,14 +28,13 @@ pub async fn run(cx: &mut Ctx) {
         return;
     };
     let url = format!("{}{}", base.trim_end_matches('/'), g.path);
-    let req = |cx_method: &str| Req::new(cx_method, &url);
     let mut all: Vec<Exchange> = Vec::new();
     // 06 a valid token
     let Some(token) = cx.cc_token().await else {
         cx.skip_all(IDS, "no access token for the gateway");
         return;
     };
-    let ok = cx.http.send(req(&g.method).bearer(&token)).await;
+    let ok = cx.http.send(Req::new(&g.method, &url).bearer(&token)).await;
     if !cx.check(
         "RS-06",
         (200..300).contains(&ok.status),
@@ -49,8 +49,25 @@ pub async fn run(cx: &mut Ctx) {
         }
         return;
     }
+    invalid_credential_checks(cx, &url, &g, &token, &mut all).await;
+    // A fresh token: the checks above may have moved the clock past the first one.
+    let token = cx.cc_token().await.unwrap_or(token);
+    scope_and_request_shape_checks(cx, &base, &url, &g, &token, &mut all).await;
+    foreign_token_checks(cx, &url, &g, &mut all).await;
+    header_and_syntax_checks(cx, &url, &g, &all).await;
+}
+
+/// No credentials (RS-01), invalid, tampered and expired tokens (RS-02, RS-14's no-echo), a token
+/// from the future (RS-13, with the in-process clock).
+async fn invalid_credential_checks(
+    cx: &mut Ctx,
+    url: &str,
+    g: &Gateway,
+    token: &str,
+    all: &mut Vec<Exchange>,
+) {
     // 01 no credentials
-    let ex = cx.http.send(req(&g.method)).await;
+    let ex = cx.http.send(Req::new(&g.method, url)).await;
     match challenge(&ex) {
         Ok((s, e)) => {
             cx.check(
@@ -71,9 +88,9 @@ pub async fn run(cx: &mut Ctx) {
     }
     all.push(ex);
     // 02 invalid tokens
-    let j = Jwt::decode(&token);
+    let j = Jwt::decode(token);
     let mut bad: Vec<(&str, String)> = vec![
-        ("a bad signature", jwt::tamper_signature(&token)),
+        ("a bad signature", jwt::tamper_signature(token)),
         ("garbage", "not-a-jwt".into()),
         (
             "an unknown opaque token",
@@ -93,7 +110,7 @@ pub async fn run(cx: &mut Ctx) {
         ));
     }
     for (what, t) in &bad {
-        let ex = cx.http.send(req(&g.method).bearer(t)).await;
+        let ex = cx.http.send(Req::new(&g.method, url).bearer(t)).await;
         match challenge(&ex) {
             Ok((_, e)) => {
                 cx.check(
@@ -135,7 +152,7 @@ pub async fn run(cx: &mut Ctx) {
             .and_then(|v| v.as_u64())
             .unwrap_or(3600);
         cx.elapse(Duration::from_secs(ttl + 600)).await;
-        let ex = cx.http.send(req(&g.method).bearer(&token)).await;
+        let ex = cx.http.send(Req::new(&g.method, url).bearer(token)).await;
         cx.check(
             "RS-02",
             challenge(&ex).ok().and_then(|c| c.1).as_deref() == Some("invalid_token"),
@@ -149,7 +166,7 @@ pub async fn run(cx: &mut Ctx) {
             .and_then(|e| e.str_field("access_token"));
         cx.restore_time();
         if let Some(f) = future {
-            let ex = cx.http.send(req(&g.method).bearer(&f)).await;
+            let ex = cx.http.send(Req::new(&g.method, url).bearer(&f)).await;
             cx.check(
                 "RS-13",
                 challenge(&ex).ok().and_then(|c| c.1).as_deref() == Some("invalid_token"),
@@ -165,14 +182,25 @@ pub async fn run(cx: &mut Ctx) {
             "needs a token from the future (in-process mock clock)",
         );
     }
-    let token = cx.cc_token().await.unwrap_or(token);
+}
+
+/// A route needing a scope the token lacks (RS-03); malformed `Authorization` values (RS-04),
+/// scheme case (RS-05), a token in a GET body (RS-07) or the query (RS-08), a Basic scheme (RS-10).
+async fn scope_and_request_shape_checks(
+    cx: &mut Ctx,
+    base: &str,
+    url: &str,
+    g: &Gateway,
+    token: &str,
+    all: &mut Vec<Exchange>,
+) {
     // 03 insufficient scope
     match &g.insufficient_scope_path {
         Some(p) => {
             let u = format!("{}{p}", base.trim_end_matches('/'));
             let ex = cx
                 .http
-                .send(Req::new(&g.insufficient_scope_method, u).bearer(&token))
+                .send(Req::new(&g.insufficient_scope_method, u).bearer(token))
                 .await;
             match challenge(&ex) {
                 Ok((_, e)) => {
@@ -203,21 +231,21 @@ pub async fn run(cx: &mut Ctx) {
     let probes: Vec<(&str, Req)> = vec![
         (
             "the token in the header and the query",
-            req(&g.method)
-                .bearer(&token)
-                .query(&[("access_token", &token)]),
+            Req::new(&g.method, url)
+                .bearer(token)
+                .query(&[("access_token", token)]),
         ),
         (
             "Bearer with no token",
-            req(&g.method).header("Authorization", "Bearer "),
+            Req::new(&g.method, url).header("Authorization", "Bearer "),
         ),
         (
             "a token outside b64token",
-            req(&g.method).header("Authorization", "Bearer abc def\"ghi"),
+            Req::new(&g.method, url).header("Authorization", "Bearer abc def\"ghi"),
         ),
         (
             "two Authorization headers",
-            req(&g.method).bearer(&token).bearer(&token),
+            Req::new(&g.method, url).bearer(token).bearer(token),
         ),
     ];
     for (what, r) in probes {
@@ -235,7 +263,7 @@ pub async fn run(cx: &mut Ctx) {
     for scheme in ["bearer", "BEARER"] {
         let ex = cx
             .http
-            .send(req(&g.method).header("Authorization", format!("{scheme} {token}")))
+            .send(Req::new(&g.method, url).header("Authorization", format!("{scheme} {token}")))
             .await;
         cx.check(
             "RS-05",
@@ -247,7 +275,7 @@ pub async fn run(cx: &mut Ctx) {
     // 07 token in a GET body
     let ex = cx
         .http
-        .send(Req::new("GET", &url).form(&[("access_token", &token)]))
+        .send(Req::new("GET", url).form(&[("access_token", token)]))
         .await;
     cx.check(
         "RS-07",
@@ -258,7 +286,7 @@ pub async fn run(cx: &mut Ctx) {
     // 08 query token
     let ex = cx
         .http
-        .send(req(&g.method).query(&[("access_token", &token)]))
+        .send(Req::new(&g.method, url).query(&[("access_token", token)]))
         .await;
     if (200..300).contains(&ex.status) {
         let private = ex
@@ -276,7 +304,7 @@ pub async fn run(cx: &mut Ctx) {
     // 10 a Basic scheme
     let ex = cx
         .http
-        .send(req(&g.method).header("Authorization", "Basic dXNlcjpwYXNz"))
+        .send(Req::new(&g.method, url).header("Authorization", "Basic dXNlcjpwYXNz"))
         .await;
     match challenge(&ex) {
         Ok((s, e)) => cx.check(
@@ -288,6 +316,11 @@ pub async fn run(cx: &mut Ctx) {
         Err(e) => cx.check("RS-10", false, e, &ex),
     };
     all.push(ex);
+}
+
+/// Tokens that are genuine but not for this resource server (RS-11, RS-13's `nbf`), an ID token
+/// (RS-12), a revoked token (RS-15).
+async fn foreign_token_checks(cx: &mut Ctx, url: &str, g: &Gateway, all: &mut Vec<Exchange>) {
     // 11 (and BCP-02): a genuinely signed token for another resource server; 13: a future nbf.
     match cx.mint.clone() {
         Some(mint) => {
@@ -298,7 +331,7 @@ pub async fn run(cx: &mut Ctx) {
             );
             match foreign {
                 Some(t) => {
-                    let ex = cx.http.send(req(&g.method).bearer(&t)).await;
+                    let ex = cx.http.send(Req::new(&g.method, url).bearer(&t)).await;
                     let ok = ex.status == 401
                         && challenge(&ex).ok().and_then(|c| c.1).as_deref()
                             == Some("invalid_token");
@@ -325,11 +358,11 @@ pub async fn run(cx: &mut Ctx) {
                     "the target could not mint a token for another audience",
                 ),
             }
-            let now = super::intro::now();
+            let now = crate::clock::unix_now();
             if let Some(t) =
                 mint(json!({"client_id": svc, "scopes": [scope], "claims": {"nbf": now + 3600}}))
             {
-                let ex = cx.http.send(req(&g.method).bearer(&t)).await;
+                let ex = cx.http.send(Req::new(&g.method, url).bearer(&t)).await;
                 let ok = ex.status == 401
                     && challenge(&ex).ok().and_then(|c| c.1).as_deref() == Some("invalid_token");
                 cx.check(
@@ -359,7 +392,7 @@ pub async fn run(cx: &mut Ctx) {
     // 12 an ID token as a bearer token
     match cx.user_tokens().await.and_then(|u| u.id_token) {
         Some(id) => {
-            let ex = cx.http.send(req(&g.method).bearer(&id)).await;
+            let ex = cx.http.send(Req::new(&g.method, url).bearer(&id)).await;
             cx.check(
                 "RS-12",
                 ex.status == 401
@@ -382,7 +415,7 @@ pub async fn run(cx: &mut Ctx) {
                 .http
                 .send(Ctx::authenticated(&rev, &c, &[("token", &t)]))
                 .await;
-            let ex = cx.http.send(req(&g.method).bearer(&t)).await;
+            let ex = cx.http.send(Req::new(&g.method, url).bearer(&t)).await;
             if (200..300).contains(&ex.status) {
                 cx.pass("RS-15", "local-JWT mode: a revoked token is admitted until its exp (the documented window)");
             } else {
@@ -392,6 +425,11 @@ pub async fn run(cx: &mut Ctx) {
     } else {
         cx.skip("RS-15", "no revocation endpoint");
     }
+}
+
+/// Oversize or garbage headers (RS-16), then the syntax and charset of every challenge seen
+/// (RS-09, RS-14).
+async fn header_and_syntax_checks(cx: &mut Ctx, url: &str, g: &Gateway, all: &[Exchange]) {
     // 16 oversize / garbage header
     let big = format!("Bearer {}", "A".repeat(16 * 1024));
     for (what, v) in [
@@ -403,7 +441,7 @@ pub async fn run(cx: &mut Ctx) {
     ] {
         let ex = cx
             .http
-            .send(req(&g.method).header("Authorization", v))
+            .send(Req::new(&g.method, url).header("Authorization", v))
             .await;
         cx.check(
             "RS-16",
@@ -413,7 +451,7 @@ pub async fn run(cx: &mut Ctx) {
         );
     }
     // 09 + 14: strict syntax and charset on every challenge seen
-    for ex in &all {
+    for ex in all.iter() {
         if let Some(h) = ex.header("www-authenticate") {
             if let Err(e) = parse_challenge(h) {
                 cx.fail("RS-09", e, Some(ex));

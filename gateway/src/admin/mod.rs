@@ -280,9 +280,8 @@ impl AdminError {
                     "status": 429, "errorCode": "E0000047",
                     "rate_limit": { "limit": limit, "remaining": remaining, "reset": reset }
                 });
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                // Okta's reset is a time on its wall clock, so it is compared with ours.
+                let now = crate::clock::Clock::now(&crate::clock::SystemClock);
                 s.retry_after = Some(reset.map_or(60, |r| r.saturating_sub(now).max(1)));
                 s
             }

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::GatewayError;
 use crate::upstream::{
     HeadRewrite, Pool, TlsKey, UpstreamProtocol, exchange, field_name_is, field_name_starts_with,
-    is_field_value,
+    is_field_value, is_upgrade, upgrade,
 };
 
 /// The identity headers the gateway sets.
@@ -88,6 +88,9 @@ struct Upstream {
     prefix: String,
     host: HeaderValue,
     pool: Arc<Pool>,
+    /// Per resource: whether a WebSocket handshake may upgrade.
+    websocket: Vec<bool>,
+    websocket_idle: Duration,
 }
 
 /// What a pool is for: scheme, `host:port`, protocol, TLS settings.
@@ -176,6 +179,8 @@ impl Forwarder {
                         .unwrap_or(HeaderValue::from_static("localhost")),
                     prefix: u.path().trim_end_matches('/').to_owned(),
                     pool,
+                    websocket: a.resources.iter().map(|r| r.websocket).collect(),
+                    websocket_idle: client.websocket_idle_timeout,
                 }
             })
             .collect();
@@ -259,25 +264,41 @@ impl Forwarder {
         // One deadline for the whole exchange. Running out while the client's body is still
         // awaited is the client's delay (408), not the upstream's (504).
         let deadline = tokio::time::Instant::now() + self.timeout;
+        if upstream.websocket[m.resource] && is_upgrade(req.headers()) {
+            let upgrade = upgrade(&upstream.pool, req, &rewrite, upstream.websocket_idle);
+            let response = match tokio::time::timeout_at(deadline, upgrade).await {
+                Err(_) => return Err(GatewayError::UpstreamTimeout),
+                Ok(r) => r?,
+            };
+            if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                return Ok(response);
+            }
+            return Ok(without_hop_by_hop(response));
+        }
         let exchange = exchange(&upstream.pool, req, &rewrite, deadline);
         let response = match tokio::time::timeout_at(deadline, exchange).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(r) => r?,
         };
-        let (mut parts, body) = response.into_parts();
-        // Most responses carry none of these: look before removing (a removal hashes the name).
-        if parts
-            .headers
-            .keys()
-            .any(|n| RESPONSE_HOP_BY_HOP.contains(n))
-        {
-            strip_hop_by_hop(&mut parts.headers);
-            for n in &RESPONSE_HOP_BY_HOP {
-                parts.headers.remove(n);
-            }
-        }
-        Ok(Response::from_parts(parts, Body::new(body)))
+        Ok(without_hop_by_hop(response))
     }
+}
+
+/// The response less its hop-by-hop fields.
+fn without_hop_by_hop(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    // Most responses carry none of these: look before removing (a removal hashes the name).
+    if parts
+        .headers
+        .keys()
+        .any(|n| RESPONSE_HOP_BY_HOP.contains(n))
+    {
+        strip_hop_by_hop(&mut parts.headers);
+        for n in &RESPONSE_HOP_BY_HOP {
+            parts.headers.remove(n);
+        }
+    }
+    Response::from_parts(parts, Body::new(body))
 }
 
 /// RFC 6749 §3.3 `scope-token`: visible ASCII less `"` and the backslash.

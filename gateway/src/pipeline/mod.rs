@@ -34,26 +34,31 @@ use crate::validation::Identity;
 #[derive(Debug)]
 pub struct Pipeline {
     /// Realm for challenges.
-    pub realm: String,
+    pub(crate) realm: String,
     /// Routing and authorization table.
-    pub routes: route::RouteTable,
+    pub(crate) routes: route::RouteTable,
     /// Per-API identification settings.
-    pub apis: Vec<ApiPolicy>,
+    pub(crate) apis: Vec<ApiPolicy>,
     /// Token validators.
-    pub validators: validate::Validators,
+    pub(crate) validators: validate::Validators,
     /// Applications.
-    pub directory: identify::Directory,
+    pub(crate) directory: identify::Directory,
     /// Upstream client.
-    pub forwarder: forward::Forwarder,
+    pub(crate) forwarder: forward::Forwarder,
     /// Counters.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Time.
-    pub clock: SharedClock,
+    pub(crate) clock: SharedClock,
     /// The configuration after discovery.
-    pub resolved: crate::config::Config,
+    pub(crate) resolved: crate::config::Config,
 }
 
 impl Pipeline {
+    /// The routing table (the route matcher's input).
+    pub fn routes(&self) -> &route::RouteTable {
+        &self.routes
+    }
+
     /// Assembles the pipeline for `config` (after discovery) with its authorization servers'
     /// validators.
     pub fn new(
@@ -114,6 +119,17 @@ impl Pipeline {
     /// Turns a step's error into the response, counting it with the API and application known
     /// so far.
     pub fn refuse_at(&self, api: Option<usize>, app: Option<usize>, e: GatewayError) -> Response {
+        self.refuse_as(false, api, app, e)
+    }
+
+    /// [`Pipeline::refuse_at`], answering as gRPC does when `grpc` (a gRPC request).
+    pub fn refuse_as(
+        &self,
+        grpc: bool,
+        api: Option<usize>,
+        app: Option<usize>,
+        e: GatewayError,
+    ) -> Response {
         self.metrics.request(api, app, e.outcome());
         tracing::debug!(
             api = api.map(|a| self.apis[a].name.as_str()),
@@ -122,6 +138,9 @@ impl Pipeline {
             reason = %e,
             "request refused"
         );
+        if grpc {
+            return e.into_grpc_response();
+        }
         e.into_response_with_realm(&self.realm)
     }
 }
@@ -172,7 +191,7 @@ impl Pipeline {
             .await
         {
             Ok(a) => a,
-            Err(e) => return self.refuse_at(api, app, e),
+            Err(e) => return self.refuse_as(crate::error::is_grpc(req.headers()), api, app, e),
         };
         let headers = match (&admitted.identity, admitted.application) {
             (Some(id), Some(app)) => forward::IdentityHeaders {
@@ -192,6 +211,7 @@ impl Pipeline {
             },
         };
         let m = admitted.matched;
+        let grpc = crate::error::is_grpc(req.headers());
         // RFC 8705's answer when a certificate is missing: 401 invalid_token.
         if self.apis[m.api].require_client_certificate
             && req
@@ -199,7 +219,8 @@ impl Pipeline {
                 .get::<crate::server_tls::ClientCertificate>()
                 .is_none()
         {
-            return self.refuse_at(
+            return self.refuse_as(
+                grpc,
                 Some(m.api),
                 admitted.application,
                 GatewayError::InvalidToken("this API requires a TLS client certificate"),
@@ -214,7 +235,7 @@ impl Pipeline {
                 );
                 r
             }
-            Err(e) => self.refuse_at(Some(m.api), admitted.application, e),
+            Err(e) => self.refuse_as(grpc, Some(m.api), admitted.application, e),
         }
     }
 }
@@ -280,6 +301,10 @@ impl Pipeline {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
             Some((token, presented)) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "elapsed time for the validation-latency metric, not a token time"
+                )]
                 let started = Instant::now();
                 let result = self
                     .validators

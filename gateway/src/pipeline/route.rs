@@ -425,6 +425,7 @@ mod tests {
         compile(&Resource {
             path: path.into(),
             methods: vec![Method::GET],
+            websocket: false,
         })
     }
 

@@ -18,7 +18,7 @@ use crate::error::GatewayError;
 
 /// How the request body is sent.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Outgoing {
+pub(super) enum Outgoing {
     /// No body.
     Empty,
     /// `Content-Length`.
@@ -72,7 +72,8 @@ pub(crate) async fn exchange(
             None => match from_pool.then(|| pool.checkout()).flatten() {
                 Some(conn) => (conn, true),
                 None => (
-                    Conn::new(open_stream(&pool.address, pool.tls.as_ref()).await?),
+                    // Once HTTP/1.1 is known, new connections offer nothing else by ALPN.
+                    Conn::new(open_stream(&pool.address, pool.tls.as_ref(), true).await?),
                     false,
                 ),
             },
@@ -114,7 +115,7 @@ pub(super) fn is_hop_framing(name: &HeaderName) -> bool {
 }
 
 /// The request line and header section, with this body's framing header.
-fn request_head(
+pub(super) fn request_head(
     parts: &http::request::Parts,
     rewrite: &HeadRewrite<'_>,
     outgoing: Outgoing,
@@ -244,7 +245,10 @@ async fn send_body(
 }
 
 /// Writes `bytes` and, over TLS, what rustls still holds of them.
-async fn write_all<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> io::Result<()> {
+pub(super) async fn write_all<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+) -> io::Result<()> {
     writer.write_all(bytes).await?;
     writer.flush().await
 }

@@ -3,7 +3,8 @@
 //! exchange spoken over them (`http1`: the request head and body out, `response`: the response
 //! head parsed with httparse and the body framed by RFC 9112 §6.3). `settings` is the
 //! configuration's part (`apis[].upstream_protocol`, `apis[].upstream_tls`). HTTP/2 (`http2`)
-//! is spoken when the upstream picks it by ALPN, or with `h2c`. Everything runs in the request's own task: no connection task, no channel
+//! is spoken when the upstream picks it by ALPN, or with `h2c`; `websocket` relays upgraded
+//! connections. Everything runs in the request's own task: no connection task, no channel
 //! between the request and its connection.
 //!
 //! A connection goes back to the pool only when its response was framed by `Content-Length` or
@@ -18,11 +19,13 @@ mod pool;
 mod response;
 mod settings;
 mod tls;
+mod websocket;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use http::{HeaderName, HeaderValue, Request, Response};
+use tokio_util::either::Either;
 
 use crate::error::GatewayError;
 
@@ -30,6 +33,7 @@ pub(crate) use pool::Pool;
 pub(crate) use response::parse_response_head;
 pub use settings::{RawUpstreamTls, UpstreamClient, UpstreamProtocol, UpstreamTls};
 pub(crate) use settings::{TlsKey, validate};
+pub(crate) use websocket::{is_upgrade, upgrade};
 
 /// How the request head sent upstream differs from the client's.
 pub(crate) struct HeadRewrite<'a> {
@@ -47,16 +51,28 @@ pub(crate) struct HeadRewrite<'a> {
 /// Sends `req` (with `rewrite` applied) to the pool's upstream and returns the response once
 /// its head has arrived; the body streams as the client reads it. `body_deadline` bounds the
 /// wait for the client's body over HTTP/1.1 (the exchange as a whole is bounded by the caller).
-pub(crate) async fn exchange(
+pub(crate) fn exchange<'a>(
+    pool: &'a Arc<Pool>,
+    req: Request<Body>,
+    rewrite: &'a HeadRewrite<'a>,
+    body_deadline: tokio::time::Instant,
+) -> impl Future<Output = Result<Response<Body>, GatewayError>> + 'a {
+    // Plain HTTP/1.1, the usual case, asks nothing more, and its future carries nothing of
+    // the others' (a larger future is a larger copy per request).
+    if pool.tls.is_none() && pool.protocol != UpstreamProtocol::H2c {
+        Either::Left(http1::exchange(pool, req, rewrite, body_deadline, None))
+    } else {
+        Either::Right(Box::pin(negotiated(pool, req, rewrite, body_deadline)))
+    }
+}
+
+/// An exchange whose protocol is HTTP/2 or may turn out to be (TLS with ALPN, h2c).
+async fn negotiated(
     pool: &Arc<Pool>,
     req: Request<Body>,
     rewrite: &HeadRewrite<'_>,
     body_deadline: tokio::time::Instant,
 ) -> Result<Response<Body>, GatewayError> {
-    // Plain HTTP/1.1, the usual case, asks nothing more.
-    if pool.tls.is_none() && pool.protocol != UpstreamProtocol::H2c {
-        return http1::exchange(pool, req, rewrite, body_deadline, None).await;
-    }
     if let Some(sender) = pool.h2_sender() {
         return http2::send(sender, pool, req, rewrite).await;
     }
@@ -64,7 +80,7 @@ pub(crate) async fn exchange(
         return http1::exchange(pool, req, rewrite, body_deadline, None).await;
     }
     // Not known yet: a new connection tells (h2c, or the upstream's choice by ALPN).
-    let stream = pool::open_stream(&pool.address, pool.tls.as_ref()).await?;
+    let stream = pool::open_stream(&pool.address, pool.tls.as_ref(), false).await?;
     if pool.protocol == UpstreamProtocol::H2c || stream.is_h2() {
         let sender = http2::handshake(stream).await?;
         pool.set_h2_sender(sender.clone());

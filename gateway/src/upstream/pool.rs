@@ -87,10 +87,12 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
 }
 
-/// Opens a connection to `address` (TLS when `tls` is given), within [`CONNECT_TIMEOUT`].
+/// Opens a connection to `address` (TLS when `tls` is given, offering HTTP/1.1 only when
+/// `http1_only`), within [`CONNECT_TIMEOUT`].
 pub(super) async fn open_stream(
     address: &str,
     tls: Option<&UpstreamTls>,
+    http1_only: bool,
 ) -> Result<Stream, GatewayError> {
     let opening = async {
         let tcp = TcpStream::connect(address).await.map_err(|e| {
@@ -101,14 +103,19 @@ pub(super) async fn open_stream(
         let Some(tls) = tls else {
             return Ok(Stream::Plain(tcp));
         };
-        match super::tls::connect(&tls.config, &tls.server_name, tcp).await {
+        let config = if http1_only {
+            &tls.config_http1
+        } else {
+            &tls.config
+        };
+        match super::tls::connect(config, &tls.server_name, tcp).await {
             Ok(s) => Ok(Stream::Tls(Box::new(s))),
             Err(e) => {
                 // A wrong certificate (unknown issuer, another name, expired) lands here.
                 tracing::warn!(
                     error = %e,
                     address,
-                    server_name = ?tls.server_name,
+                    server_name = %tls.key.server_name,
                     "upstream TLS handshake failed"
                 );
                 Err(GatewayError::UpstreamUnavailable)
@@ -286,6 +293,10 @@ impl Pool {
         let mut idle = self.slot();
         expire(&mut idle);
         if idle.len() < POOL_MAX_IDLE {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "how long a connection sat idle, not a token time"
+            )]
             idle.push((conn, Instant::now()));
         }
     }

@@ -97,7 +97,7 @@ pub(super) async fn read_head(
 
 /// Parses a final response head at the start of `buf`, consuming it (and any interim 1xx
 /// heads before it). `None`: more bytes are needed.
-fn parse_head(
+pub(super) fn parse_head(
     buf: &mut BytesMut,
     expects_body: bool,
 ) -> Result<Option<(http::response::Parts, Framing, bool)>, HeadError> {

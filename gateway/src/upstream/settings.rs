@@ -3,6 +3,7 @@
 //! configuration is built here, so a missing or broken certificate file fails `check-config`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls_pki_types::ServerName;
 use serde::Deserialize;
@@ -36,20 +37,25 @@ pub struct RawUpstreamTls {
 }
 
 /// How the gateway calls one API's upstream.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UpstreamClient {
     /// The protocol.
     pub protocol: UpstreamProtocol,
     /// For `https://` upstreams.
     pub tls: Option<UpstreamTls>,
+    /// A relayed WebSocket connection with no data either way for this long is closed.
+    pub websocket_idle_timeout: Duration,
 }
+
+/// `apis[].websocket_idle_timeout_seconds` unless given.
+const WEBSOCKET_IDLE_TIMEOUT_SECONDS: u64 = 300;
 
 /// What identifies a TLS client configuration: upstreams whose settings are equal share a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TlsKey {
     ca_file: Option<String>,
     client_certificate_file: Option<String>,
-    server_name: String,
+    pub(super) server_name: String,
     insecure_skip_verify: bool,
 }
 
@@ -59,6 +65,8 @@ pub struct UpstreamTls {
     pub(crate) key: TlsKey,
     pub(crate) server_name: ServerName<'static>,
     pub(crate) config: Arc<rustls::ClientConfig>,
+    /// The same offering HTTP/1.1 only (WebSocket handshakes).
+    pub(crate) config_http1: Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for UpstreamTls {
@@ -80,12 +88,20 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 /// Validates API `k`'s upstream settings for `url`. `expand` resolves `${ENV}` in file names.
 pub(crate) fn validate(
     url: &Url,
-    protocol: Option<UpstreamProtocol>,
-    tls: Option<RawUpstreamTls>,
+    (protocol, tls): (Option<UpstreamProtocol>, Option<RawUpstreamTls>),
+    websocket_idle_timeout_seconds: Option<u64>,
     k: &str,
     expand: &dyn Fn(&str, &str) -> Result<String, ConfigError>,
 ) -> Result<UpstreamClient, ConfigError> {
     let protocol = protocol.unwrap_or_default();
+    let idle = websocket_idle_timeout_seconds.unwrap_or(WEBSOCKET_IDLE_TIMEOUT_SECONDS);
+    if !(1..=86_400).contains(&idle) {
+        return Err(err(
+            format!("{k}.websocket_idle_timeout_seconds"),
+            "must be 1–86400",
+        ));
+    }
+    let websocket_idle_timeout = Duration::from_secs(idle);
     match url.scheme() {
         "http" => {
             if tls.is_some() {
@@ -97,6 +113,7 @@ pub(crate) fn validate(
             Ok(UpstreamClient {
                 protocol,
                 tls: None,
+                websocket_idle_timeout,
             })
         }
         "https" => {
@@ -110,6 +127,7 @@ pub(crate) fn validate(
             Ok(UpstreamClient {
                 protocol,
                 tls: Some(tls),
+                websocket_idle_timeout,
             })
         }
         _ => Err(err(
@@ -205,6 +223,8 @@ fn build_tls(
             ));
         }
     };
+    let mut config_http1 = config.clone();
+    config_http1.alpn_protocols = super::tls::alpn(UpstreamProtocol::Http1);
     config.alpn_protocols = super::tls::alpn(protocol);
     Ok(UpstreamTls {
         key: TlsKey {
@@ -215,6 +235,7 @@ fn build_tls(
         },
         server_name,
         config: Arc::new(config),
+        config_http1: Arc::new(config_http1),
     })
 }
 
@@ -229,7 +250,9 @@ mod tests {
     ) -> Result<UpstreamClient, ConfigError> {
         let url = Url::parse(upstream).unwrap();
         let tls = (!tls.is_empty()).then(|| toml::from_str::<RawUpstreamTls>(tls).unwrap());
-        validate(&url, protocol, tls, "apis[0]", &|v, _| Ok(v.to_owned()))
+        validate(&url, (protocol, tls), None, "apis[0]", &|v, _| {
+            Ok(v.to_owned())
+        })
     }
 
     fn key_of(r: Result<UpstreamClient, ConfigError>) -> String {

@@ -2,7 +2,6 @@
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
 pub mod dpop;
-pub mod fuzz;
 pub mod hmac;
 pub mod introspection;
 pub mod jwt;
@@ -16,19 +15,51 @@ use crate::config::IdentificationType;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// Index of the authorization server that vouched for the token.
-    pub authorization_server: usize,
+    pub(crate) authorization_server: usize,
     /// Which identification type accepted it.
-    pub kind: IdentificationType,
+    pub(crate) kind: IdentificationType,
     /// The client the token was issued to (`cid`/`client_id`, or the ID token's `azp`/`aud`).
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     /// `sub`.
-    pub subject: Option<String>,
+    pub(crate) subject: Option<String>,
     /// The AS scopes the token carries.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// `jti`, for logs.
-    pub jti: Option<String>,
+    pub(crate) jti: Option<String>,
     /// `cnf`: the key or certificate the token is bound to (DPoP, RFC 8705).
-    pub cnf: Option<dpop::Confirmation>,
+    pub(crate) cnf: Option<dpop::Confirmation>,
+}
+
+impl Identity {
+    /// Index of the authorization server that vouched for the token.
+    pub fn authorization_server(&self) -> usize {
+        self.authorization_server
+    }
+
+    /// Which identification type accepted it.
+    pub fn kind(&self) -> IdentificationType {
+        self.kind
+    }
+
+    /// The client the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// `sub`.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The AS scopes the token carries.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// `jti`, for logs.
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
 }
 
 /// Why a token was not accepted.

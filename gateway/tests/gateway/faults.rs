@@ -19,6 +19,21 @@ const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 const AS_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn config(discovery: &str, upstream: &str, identification: &str) -> String {
+    config_with_api(
+        discovery,
+        &format!(
+            r#"base_path = "/beds"
+upstream = "{upstream}"
+identification = [{identification}]
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "Read", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]"#
+        ),
+    )
+}
+
+/// The suite's configuration with `api` as the body of its one API's table (base path,
+/// upstream, resources, and the scope `Read` that `beds.read` maps to).
+pub fn config_with_api(discovery: &str, api: &str) -> String {
     format!(
         r#"
 upstream_timeout_seconds = 1
@@ -37,11 +52,7 @@ cache_ttl_seconds = 60
 
 [[apis]]
 name = "CheckBedAvailability"
-base_path = "/beds"
-upstream = "{upstream}"
-identification = [{identification}]
-resources = [{{ path = "/hospitals", methods = ["GET"] }}]
-scopes = [{{ name = "Read", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
+{api}
 
 [[scope_mappings]]
 authorization_server = "ExternalOktaServer"
@@ -80,13 +91,16 @@ pub async fn build_with(
     settings: &str,
     tables: &str,
 ) -> anyhow::Result<GatewayHandle> {
-    let config = Config::from_toml(
-        &format!(
-            "{settings}\n{}\n{tables}",
-            config(&idp.discovery_url(), upstream, identification)
-        ),
-        &|_: &str| None,
-    )?;
+    let toml = format!(
+        "{settings}\n{}\n{tables}",
+        config(&idp.discovery_url(), upstream, identification)
+    );
+    build_from(idp, &toml).await
+}
+
+/// A gateway for `toml` on port 0, on the mock's clock.
+pub async fn build_from(idp: &MockIdp, toml: &str) -> anyhow::Result<GatewayHandle> {
+    let config = Config::from_toml(toml, &|_: &str| None)?;
     let clock = idp.clock().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(Gateway::builder(config)
@@ -113,7 +127,7 @@ impl Faulty {
     }
 
     pub fn token(&self) -> String {
-        self.idp.mint_access_token(SERVICE, &["beds.read"])
+        self.idp.mint_access_token(SERVICE, &["beds.read"]).unwrap()
     }
 
     pub async fn status(&self, token: &str) -> u16 {
@@ -404,7 +418,7 @@ async fn an_upstream_resetting_connections_is_502_over(transport: crate::harness
     let gateway = build_with(&idp, &upstream, "\"oauth2_local\"", "", &tls)
         .await
         .unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let send = || {
         http.get(format!("{}/beds/hospitals", gateway.url()))
             .bearer_auth(&token)
@@ -449,7 +463,7 @@ async fn a_slow_upstream_is_504_and_its_connections_are_released() {
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let started = Instant::now();
     let calls: Vec<_> = (0..10)
         .map(|_| {

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use gateway::clock::{ManualClock, SharedClock};
 use gateway::config::Config;
+use gateway::fuzz;
 use gateway::pipeline::Pipeline;
-use gateway::validation::fuzz;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -349,5 +349,41 @@ proptest! {
     fn only_signed_in_date_matching_tokens_pass(d in drawn()) {
         let t = d.token(&fixture().key);
         prop_assert_eq!(admitted(&bearer(&t)), d.should_pass(), "{:?}", d);
+    }
+}
+
+/// The cargo-fuzz targets' kept corpora and crash reproducers (`fuzz/corpus/`,
+/// `fuzz/regressions/`), replayed on every `cargo test`.
+mod corpus {
+    use gateway::fuzz;
+    use mock_idp::fuzz::replay;
+
+    fn root() -> &'static std::path::Path {
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    #[test]
+    fn the_token_parser_survives_its_fuzz_corpus() {
+        assert!(replay(root(), "token", fuzz::token) > 0);
+    }
+
+    #[test]
+    fn header_extraction_survives_its_fuzz_corpus() {
+        assert!(replay(root(), "authorization_header", fuzz::authorization_header) > 0);
+    }
+
+    #[test]
+    fn the_route_matcher_survives_its_fuzz_corpus() {
+        assert!(replay(root(), "route", fuzz::route) > 0);
+    }
+
+    #[test]
+    fn the_upstream_response_parser_survives_its_fuzz_corpus() {
+        assert!(replay(root(), "upstream_response", fuzz::upstream_response) > 0);
+    }
+
+    #[test]
+    fn the_config_loader_survives_its_fuzz_corpus() {
+        assert!(replay(root(), "gateway_config", fuzz::config) > 0);
     }
 }

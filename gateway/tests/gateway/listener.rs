@@ -143,7 +143,7 @@ async fn idle_admin_connections_do_not_stop_proxy_requests_and_are_closed_after_
         }
     }
     let http = reqwest::Client::new();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     for _ in 0..5 {
         let r = http
             .get(format!("http://{}/beds/hospitals", gw.proxy))
@@ -251,7 +251,7 @@ async fn silent_connections_do_not_lock_out_a_legitimate_client() {
     let idp = MockIdp::builder().start().await.unwrap();
     let beds = beds_server().await;
     let gw = gateway_with(&idp, &beds, "max_connections = 256").await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     // One address.
     let mut silent = Vec::new();
     for _ in 0..260 {
@@ -294,7 +294,7 @@ async fn an_attacker_who_reconnects_does_not_keep_the_listener_full() {
     let beds = beds_server().await;
     let gw = gateway_with(&idp, &beds, "max_connections = 256").await;
     let to = gw.local_addr();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     // 260 connections over four addresses, each replaced as soon as the gateway closes it.
     let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -1,5 +1,9 @@
 //! The gateway's integration tests: real servers on port 0, a manual clock, no sleeps for time.
 
+// Tests read the wall clock to bound how long they poll real servers and to name scratch files;
+// what the lint guards is the product's time.
+#![allow(clippy::disallowed_methods)]
+
 mod admin;
 mod attacks;
 mod authorization;
@@ -7,6 +11,7 @@ mod cli;
 mod dpop;
 mod faults;
 mod fuzz;
+mod grpc;
 mod harness;
 mod introspection;
 mod keys;
@@ -14,8 +19,10 @@ mod listener;
 mod local;
 mod okta;
 mod operations;
+mod peers;
 mod reload;
 mod rfc6750;
 mod tls;
 mod upstream;
 mod upstream_tls;
+mod websocket;

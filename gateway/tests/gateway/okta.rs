@@ -233,7 +233,7 @@ async fn okta_expired_token_is_refused_after_the_mock_clock_moves() {
 #[tokio::test]
 async fn okta_key_rotation_is_picked_up_on_the_first_unknown_kid() {
     let o = Okta::start("local").await;
-    let before = o.idp.mint_access_token(SERVICE, &["beds.read"]);
+    let before = o.idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     assert_eq!(o.get("/beds/hospitals", &before).await.status(), 200);
     o.idp.rotate_keys().await.unwrap();
     let after = o.client_credentials("beds.read").await;
@@ -357,12 +357,15 @@ async fn okta_down_fails_closed_with_503() {
 #[tokio::test]
 async fn okta_application_not_subscribed_is_refused_and_unknown_client_is_invalid() {
     let o = Okta::start("local").await;
-    let tester = o.idp.mint_access_token(TESTER, &["beds.read"]);
+    let tester = o.idp.mint_access_token(TESTER, &["beds.read"]).unwrap();
     assert_eq!(o.get("/beds/hospitals", &tester).await.status(), 403);
     assert_eq!(o.get("/reports/hospitals", &tester).await.status(), 200);
     let service = o.client_credentials("beds.read").await;
     assert_eq!(o.get("/reports/hospitals", &service).await.status(), 403);
-    let stranger = o.idp.mint_access_token("0oaUnknownClient", &["beds.read"]);
+    let stranger = o
+        .idp
+        .mint_access_token("0oaUnknownClient", &["beds.read"])
+        .unwrap();
     let r = o.get("/beds/hospitals", &stranger).await;
     assert_eq!(r.status(), 401);
 }

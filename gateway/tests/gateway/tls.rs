@@ -258,7 +258,7 @@ async fn curl_is_served_over_tls13_and_tls12_with_alpn_h2_and_http11() {
         return;
     }
     let (idp, _beds, pki, gw) = localhost_stack("").await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let auth = format!("Authorization: Bearer {token}");
     for (version, max, alpn, want) in [
         ("--tlsv1.3", "1.3", "--http2", "2"),
@@ -351,7 +351,7 @@ async fn sni_picks_the_certificate_sessions_resume_and_httpx_speaks_http2() {
     )
     .await;
     assert_eq!(r["version"], "TLSv1.2", "{r}");
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let url = format!("https://localhost:{port}/beds/hospitals");
     let r = py(&python, &["get", &url, ca, &token]).await;
     assert_eq!(r["status"], 200, "{r}");
@@ -478,7 +478,7 @@ async fn mtls_required_refuses_clients_without_a_certificate_and_serves_those_wi
         pki.entry("main")
     );
     let gw = tls_gateway(&idp, &echo.url(), "", &tls).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let auth = format!("Authorization: Bearer {token}");
     // None, another CA's, then the CA's own.
     for (identity, served) in [
@@ -607,7 +607,10 @@ async fn demo_tls_serves_https_and_prints_curl_lines_with_cacert() {
         line.contains(&format!("--cacert '{}'", ca.display())),
         "{line}"
     );
-    let token = demo.idp.mint_access_token(&demo.service.id, &["beds.read"]);
+    let token = demo
+        .idp
+        .mint_access_token(&demo.service.id, &["beds.read"])
+        .unwrap();
     let mut cmd = Command::new("sh");
     cmd.args(["-c", line]).env("TOKEN", &token);
     let out = output(cmd).await;
@@ -658,7 +661,7 @@ async fn mtls_optional_lets_an_api_require_a_client_certificate() {
         "https://localhost:{}/beds/hospitals",
         gw.local_addr().port()
     );
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let anonymous = reqwest::Client::builder()
         .add_root_certificate(ca.clone())
         .resolve("localhost", gw.local_addr())

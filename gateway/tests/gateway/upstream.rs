@@ -212,7 +212,7 @@ impl Proxy {
             .build(listener)
             .await
             .unwrap();
-        let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+        let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
         Self {
             _idp: idp,
             gateway,

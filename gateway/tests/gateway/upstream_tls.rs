@@ -7,30 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use gateway::GatewayHandle;
-use gateway::config::Config;
 use mock_idp::MockIdp;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 
-use super::faults::config;
+use super::faults::{build_from, config};
+use super::peers::peer_present;
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
-
-/// Whether a test's peer is here; without it the test says `SKIPPED`, or fails under
-/// `PEER_TESTS=required`.
-#[allow(clippy::print_stderr)] // the SKIPPED line is for the person running the tests
-pub fn peer_present(test: &str, what: &str, present: bool) -> bool {
-    if present {
-        return true;
-    }
-    assert!(
-        std::env::var("PEER_TESTS").as_deref() != Ok("required"),
-        "{test}: {what} is missing and PEER_TESTS=required"
-    );
-    eprintln!("SKIPPED {test}: {what} is missing");
-    false
-}
 
 fn nginx_binary() -> Option<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -163,14 +148,7 @@ async fn gateway_for(idp: &MockIdp, upstream: &str, tls: Option<&str>) -> Gatewa
             &format!("upstream = \"{upstream}\"\nupstream_tls = {tls}"),
         );
     }
-    let config = Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let clock = idp.clock().clone();
-    gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(listener)
-        .await
-        .unwrap()
+    build_from(idp, &toml).await.unwrap()
 }
 
 async fn get(gateway: &GatewayHandle, token: &str) -> (u16, String) {
@@ -265,7 +243,7 @@ async fn an_https_upstream_with_a_certificate_from_the_configured_ca_is_verified
     let idp = MockIdp::builder().start().await.unwrap();
     let upstream = format!("https://localhost:{}", bed.good);
     let gateway = gateway_for(&idp, &upstream, Some(&format!("{{ ca_file = \"{ca}\" }}"))).await;
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     for _ in 0..3 {
         let (status, body) = get(&gateway, &token).await;
         assert_eq!(status, 200, "{body}");
@@ -285,7 +263,7 @@ async fn an_https_upstream_signed_by_another_ca_is_a_502() {
     let bed = bed();
     let stranger = write(&bed.nginx.dir, "stranger.pem", &Ca::new("another CA").pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.good);
     let gateway = gateway_for(
         &idp,
@@ -299,6 +277,10 @@ async fn an_https_upstream_signed_by_another_ca_is_a_502() {
     // Nor do the system roots trust a private CA: verification is the default.
     let gateway = gateway_for(&idp, &upstream, None).await;
     assert_eq!(get(&gateway, &token).await.0, 502);
+    // Only `insecure_skip_verify`, spelled out, takes any certificate.
+    let insecure = Some("{ insecure_skip_verify = true }");
+    let gateway = gateway_for(&idp, &upstream, insecure).await;
+    assert_eq!(get(&gateway, &token).await.0, 200);
 }
 
 #[tokio::test]
@@ -307,7 +289,7 @@ async fn an_https_upstream_whose_certificate_names_another_host_is_a_502() {
     let bed = bed();
     let ca = write(&bed.nginx.dir, "ca.pem", &bed.ca.pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.misnamed);
     let tls = format!("{{ ca_file = \"{ca}\" }}");
     let gateway = gateway_for(&idp, &upstream, Some(&tls)).await;
@@ -329,7 +311,7 @@ async fn a_client_certificate_is_presented_to_an_upstream_that_requires_one() {
     let cert = write(dir, "client.pem", &cert);
     let key = write(dir, "client.key", &key);
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{}", bed.mtls);
     let tls = format!(
         "{{ ca_file = \"{ca}\", client_certificate_file = \"{cert}\", client_key_file = \"{key}\" }}"
@@ -395,7 +377,7 @@ async fn an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_tra
     );
     let ca = write(&nginx.dir, "ca.pem", &ca.pem());
     let idp = MockIdp::builder().start().await.unwrap();
-    let token = idp.mint_access_token(SERVICE, &["beds.read"]);
+    let token = idp.mint_access_token(SERVICE, &["beds.read"]).unwrap();
     let upstream = format!("https://localhost:{port}");
     let gateway = gateway_for(&idp, &upstream, Some(&format!("{{ ca_file = \"{ca}\" }}"))).await;
     for _ in 0..2 {
@@ -414,11 +396,7 @@ async fn an_https_upstream_offering_http2_by_alpn_is_spoken_to_in_http2_with_tra
         &format!("upstream = \"{upstream}\""),
         &format!("upstream = \"{upstream}\"\nupstream_protocol = \"http1\"\nupstream_tls = {{ ca_file = \"{ca}\" }}"),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http1 =
-        gateway::Gateway::build(Config::from_toml(&toml, &|_: &str| None).unwrap(), listener)
-            .await
-            .unwrap();
+    let http1 = build_from(&idp, &toml).await.unwrap();
     let (status, body) = get(&http1, &token).await;
     assert_eq!((status, body), (200, format!("HTTP/1.1 for {SERVICE}")));
 }

@@ -1,6 +1,6 @@
 //! `POST /api/v1/authn` (Okta Classic's Authentication API, at the root as
 //! okta-auth-js expects): username + password in, a `SUCCESS` transaction
-//! with a single-use, five-minute `sessionToken` out (okta-fidelity.md §11).
+//! with a single-use, five-minute `sessionToken` out (docs/okta-behaviour.md §11).
 //! Callers may be anonymous; one sending `SSWS` must send a valid token.
 
 use axum::Json;

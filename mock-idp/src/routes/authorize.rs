@@ -1,5 +1,5 @@
 //! `GET|POST {base}/v1/authorize`: the browser entry point of every user
-//! flow (okta-fidelity.md §6).
+//! flow (docs/okta-behaviour.md §6).
 //!
 //! An unknown client or a redirect URI that is not registered byte for byte
 //! never redirects: an HTML error page (400) says why. Every other error is
@@ -305,6 +305,13 @@ pub fn run(
             None => return login_page(state, server, &request, params, pushed, now),
         },
     };
+    // Okta's "assigned users only": a user the application is not assigned to is refused.
+    if !state.is_assigned(&request.client.client_id, &user) {
+        return request.reply.error(&OAuthError::new(
+            OAuthErrorCode::AccessDenied,
+            "User is not assigned to the client application.",
+        ));
+    }
     let mut response = issue(state, server, &request, &user, auth_time, now);
     if let Some(sid) = new_cookie {
         set_session_cookie(state, &mut response, &sid);

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::{OAuthError, OktaApiError};
-use crate::management::ApiToken;
+use crate::management::{ApiToken, Paging};
 use crate::state::AppState;
 
 /// A management error or an RFC 7591 metadata error.
@@ -49,39 +49,21 @@ fn not_found(client_id: &str) -> ClientsError {
 /// A client from the configuration file keeps its documented secret and
 /// settings: a test suite (or a colleague) relies on them, and a `PUT` or
 /// `newSecret` through the SSWS token would break every other user of the mock.
-/// Okta answers a change an admin may not make with 403 `E0000006`.
-fn refuse_seeded(state: &AppState, client_id: &str) -> Result<(), ClientsError> {
-    if state.client(client_id).is_some_and(|c| c.seeded) {
-        let mut error = OktaApiError::new(
-            StatusCode::FORBIDDEN,
-            "E0000006",
-            "You do not have permission to perform the requested action",
-        );
+/// Okta answers a change an admin may not make with 403 `E0000006`. (The
+/// application view, `/api/v1/apps`, keeps the same rule.)
+pub(crate) fn refuse_seeded(state: &AppState, client_id: &str) -> Result<(), OktaApiError> {
+    if state.registered_client(client_id).is_some_and(|c| c.seeded) {
+        let mut error = OktaApiError::forbidden();
         error.causes.push(format!(
             "client_id: {client_id} comes from the mock's configuration file; change it there"
         ));
-        return Err(error.into());
+        return Err(error);
     }
     Ok(())
 }
 
-/// Reads a JSON body, with Okta's errors for a bad one.
 fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ClientsError> {
-    match body {
-        Ok(Json(value)) => Ok(value),
-        Err(JsonRejection::MissingJsonContentType(_)) => Err(OktaApiError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000021",
-            "Bad request.  Accept and/or Content-Type headers likely do not match supported values.",
-        )
-        .into()),
-        Err(_) => Err(OktaApiError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000003",
-            "The request body was not well-formed.",
-        )
-        .into()),
-    }
+    Ok(crate::management::json_body(body)?)
 }
 
 /// `POST /oauth2/v1/clients`: 201 with the client and its secret.
@@ -113,21 +95,8 @@ pub async fn list(
     _token: ApiToken,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ClientsError> {
-    let limit = match query.get("limit") {
-        None => 20,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=200).contains(&limit) => limit,
-            _ => {
-                return Err(OktaApiError::validation(
-                    "limit",
-                    "limit: The value must be between 1 and 200.",
-                )
-                .into());
-            }
-        },
-    };
+    let paging = Paging::from_query(&query, 20)?;
     let prefix = query.get("q").map(|q| q.to_lowercase());
-    let after = query.get("after");
     let matching: Vec<_> = state
         .all_clients()
         .into_iter()
@@ -136,28 +105,24 @@ pub async fn list(
                 .as_ref()
                 .is_none_or(|p| c.client_name.to_lowercase().starts_with(p))
         })
-        .filter(|c| after.is_none_or(|a| c.client_id.as_str() > a.as_str()))
+        .filter(|c| {
+            paging
+                .after
+                .as_ref()
+                .is_none_or(|a| c.client_id.as_str() > a.as_str())
+        })
         .collect();
     let page: Vec<Value> = matching
         .iter()
-        .take(limit)
+        .take(paging.limit)
         .map(|c| state.client_representation(c, false))
         .collect();
+    let next = (matching.len() > paging.limit)
+        .then(|| matching.get(paging.limit - 1))
+        .flatten()
+        .map(|c| c.client_id.as_str());
     let base = format!("{}/oauth2/v1/clients", state.base_url());
-    let mut links = vec![format!("<{base}?limit={limit}>; rel=\"self\"")];
-    if matching.len() > limit
-        && let Some(last) = matching.get(limit - 1)
-    {
-        links.push(format!(
-            "<{base}?limit={limit}&after={}>; rel=\"next\"",
-            last.client_id
-        ));
-    }
-    let mut response = Json(page).into_response();
-    if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    Ok(paging.respond(&base, &query, page, next))
 }
 
 /// `GET /oauth2/v1/clients/{clientId}` (no secret).
@@ -167,7 +132,7 @@ pub async fn get_one(
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ClientsError> {
     let client = state
-        .client(&client_id)
+        .registered_client(&client_id)
         .ok_or_else(|| not_found(&client_id))?;
     Ok(Json(state.client_representation(&client, false)))
 }

@@ -488,3 +488,21 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+
+/// `GET /__mock/health`: 200 once the server answers with its keys (requests
+/// wait for the keys made at start, so this does too), for container
+/// healthchecks and load balancers.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let mut response = Json(json!({
+        "status": "pass",
+        "issuer": state.org().issuer,
+        "users": state.directory().user_count(),
+        "clients": state.all_clients().len(),
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}

@@ -1,5 +1,5 @@
 //! CORS, one rule for every endpoint a browser application calls
-//! (okta-fidelity.md §2, §5, §11).
+//! (docs/okta-behaviour.md §2, §5, §11).
 //!
 //! Discovery and the key set are public documents: `Access-Control-Allow-Origin: *`.
 //! Everything else (token, introspect, revoke, userinfo, `/api/v1/authn`) lets a

@@ -1,6 +1,6 @@
 //! `GET|POST {base}/v1/logout`: ends the browser session named by the
 //! `id_token_hint`, then redirects to a registered `post_logout_redirect_uri`
-//! with `state` (okta-fidelity.md §8).
+//! with `state` (docs/okta-behaviour.md §8).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};

@@ -31,6 +31,7 @@ pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod management;
 pub mod par;
 pub mod revoke;
 pub mod sessions;
@@ -167,6 +168,7 @@ pub fn router(state: AppState) -> Router {
             "/login/sessionCookieRedirect",
             get(sessions::cookie_redirect),
         )
+        .merge(management::router())
         .merge(endpoints("/oauth2"))
         .merge(endpoints("/oauth2/{server}"))
         .route(
@@ -204,6 +206,10 @@ pub fn router(state: AppState) -> Router {
         .merge(control_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::management::ssws_first,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), await_keys))
         .layer(middleware::from_fn_with_state(state.clone(), okta_headers))
         .with_state(state)
@@ -248,6 +254,7 @@ fn control_routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             control::require_control_token,
         ))
+        .route("/__mock/health", get(control::health))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OktaApiError {

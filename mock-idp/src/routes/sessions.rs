@@ -2,7 +2,7 @@
 //! `session.exists()`, `session.get()`, `session.refresh()` and `closeSession()`
 //! call it, with the `sid` cookie a login (or a `sessionToken` at /authorize)
 //! set. Without a live session every call is 404 E0000007, which okta-auth-js
-//! reads as "no session" (okta-fidelity.md §4; Identity Engine shape: no `idp`).
+//! reads as "no session" (docs/okta-behaviour.md §4; Identity Engine shape: no `idp`).
 //!
 //! The session's `id` is a digest of the cookie, never the cookie itself: a
 //! page that reads the answer learns nothing it could present as the session.

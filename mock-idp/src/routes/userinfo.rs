@@ -1,6 +1,6 @@
 //! `GET|POST {base}/v1/userinfo` with `Authorization: Bearer`: the user's
 //! claims for the granted OpenID Connect scopes; `sub` is the user id, as in
-//! the ID token (okta-fidelity.md §8).
+//! the ID token (docs/okta-behaviour.md §8).
 
 use axum::Json;
 use axum::extract::State;

@@ -112,7 +112,7 @@ async fn session_token_expires_after_five_minutes() {
     assert_eq!(get(&authorize_url(&idp, &params)).await.status(), 200);
 }
 
-/// Okta's error shape (okta-fidelity.md §10): what okta-sdk-python and
+/// Okta's error shape (docs/okta-behaviour.md §10): what okta-sdk-python and
 /// okta-auth-js read.
 async fn expect_okta_error(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status);

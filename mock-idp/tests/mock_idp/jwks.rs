@@ -103,7 +103,9 @@ async fn requests_sent_as_start_returns_wait_for_a_key_that_verifies_their_token
 async fn the_signing_key_and_rotation_are_usable_right_after_start() {
     let idp = start().await;
     let first = idp.signing_key();
-    let minted = idp.mint_access_token(crate::support::SERVICE_CLIENT_ID, &["beds.read"]);
+    let minted = idp
+        .mint_access_token(crate::support::SERVICE_CLIENT_ID, &["beds.read"])
+        .unwrap();
     assert_eq!(crate::support::decode_parts(&minted).0["kid"], first.kid());
     let next = idp.rotate_keys().await.unwrap();
     assert_ne!(next.kid(), first.kid());

@@ -8,7 +8,10 @@ use serde_json::Value;
 use crate::support::{WEB_CLIENT_ID, start, start_with};
 use crate::user_support::*;
 
-async fn id_token_claims(idp: &mock_idp::MockIdp, response: &reqwest::Response) -> Value {
+pub(crate) async fn id_token_claims(
+    idp: &mock_idp::MockIdp,
+    response: &reqwest::Response,
+) -> Value {
     let code = query(&location(response))["code"].clone();
     let tokens: Value = redeem_web(idp, &code, &[]).await.json().await.unwrap();
     verify_id_token(idp, tokens["id_token"].as_str().unwrap(), WEB_CLIENT_ID).await

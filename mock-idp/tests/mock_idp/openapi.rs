@@ -82,7 +82,7 @@ fn the_served_document_is_the_fixture() {
         "/../fixtures/mock-idp/openapi.json"
     ))
     .unwrap();
-    assert_eq!(fixture, mock_idp::routes::control::OPENAPI);
+    assert_eq!(fixture, mock_idp::control::OPENAPI);
     let doc: Value = serde_json::from_str(&fixture).unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
 }

@@ -1,0 +1,3 @@
+#![no_main]
+// `mock_idp::fuzz::config` (its corpus is replayed by `mock-idp/tests/mock_idp/fuzz.rs`).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mock_idp::fuzz::config(data));

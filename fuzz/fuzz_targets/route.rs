@@ -1,0 +1,3 @@
+#![no_main]
+// `gateway::fuzz::route` (its corpus is replayed by `gateway/tests/gateway/fuzz.rs`).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gateway::fuzz::route(data));
