@@ -7,6 +7,7 @@
 mod admin;
 mod attacks;
 mod authorization;
+mod cert_bound;
 mod cli;
 mod dpop;
 mod faults;
