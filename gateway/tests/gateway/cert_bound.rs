@@ -46,13 +46,7 @@ async fn certificate_bound_token_passes_only_with_its_client_certificate() {
         pki.ca_file.display(),
         pki.entry("main")
     );
-    let config = gateway::config::Config::from_toml(&toml, &|_: &str| None).unwrap();
-    let clock = idp.clock().clone();
-    let gw = gateway::Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap();
+    let gw = crate::faults::build_from(&idp, &toml).await.unwrap();
     let request: mock_idp::test_tokens::TestTokenRequest = serde_json::from_value(json!({
         "client_id": SERVICE,
         "scopes": ["beds.read"],

@@ -4,62 +4,28 @@
 
 use std::time::Duration;
 
+use gateway::GatewayHandle;
 use gateway::beds::{self, BedsHandle};
-use gateway::config::Config;
-use gateway::{Gateway, GatewayHandle};
 use mock_idp::MockIdp;
 use serde_json::{Value, json};
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
 const SERVICE_SECRET: &str = "mock-idp-service-secret-Bx7dY2qLw9ZtR4vNc8Hs";
 
-fn config(idp: &MockIdp, upstream: &str, identification: &str) -> String {
-    format!(
-        r#"
-[[authorization_servers]]
-name = "ExternalOktaServer"
-discovery_url = "{discovery}"
-[authorization_servers.local]
-audiences = ["api://default"]
-[authorization_servers.remote]
-client_id = "{SERVICE}"
-client_secret = "{SERVICE_SECRET}"
-cache_ttl_seconds = 60
-
-[[apis]]
-name = "CheckBedAvailability"
-base_path = "/beds"
-upstream = "{upstream}"
-identification = ["{identification}"]
-dpop = "required"
-resources = [{{ path = "/hospitals", methods = ["GET"] }}]
-scopes = [{{ name = "CheckBedAvailibiltyScopeV3", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]
-
-[[scope_mappings]]
-authorization_server = "ExternalOktaServer"
-scope = "beds.read"
-api_scopes = ["CheckBedAvailibiltyScopeV3"]
-
-[[applications]]
-name = "OpenIDApp"
-apis = ["CheckBedAvailability"]
-strategies = [{{ name = "OktaStrategy", scheme = "oauth2", authorization_server = "ExternalOktaServer", client_id = "{SERVICE}" }}]
-"#,
-        discovery = idp.discovery_url(),
-    )
-}
-
 async fn start(identification: &str) -> (MockIdp, BedsHandle, GatewayHandle) {
     let idp = MockIdp::builder().start().await.unwrap();
     let beds = beds::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
-    let config =
-        Config::from_toml(&config(&idp, &beds.url(), identification), &|_: &str| None).unwrap();
-    let clock = idp.clock().clone();
-    let gateway = Gateway::builder(config)
-        .clock(move || u64::try_from(clock.now()).unwrap())
-        .build(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap();
+    let api = format!(
+        r#"base_path = "/beds"
+upstream = "{}"
+identification = ["{identification}"]
+dpop = "required"
+resources = [{{ path = "/hospitals", methods = ["GET"] }}]
+scopes = [{{ name = "Read", resources = [{{ path = "/hospitals", methods = ["GET"] }}] }}]"#,
+        beds.url()
+    );
+    let toml = crate::faults::config_with_api(&idp.discovery_url(), &api);
+    let gateway = crate::faults::build_from(&idp, &toml).await.unwrap();
     (idp, beds, gateway)
 }
 
