@@ -4,13 +4,14 @@
 # Needs the mock-idp on :18100 and the peers' backend on :18080 (as bench/peers.sh starts them) and
 # a token in $T. Valgrind has no SHA-NI: SHA-256 shows up as software rounds (~45k per request).
 # Usage: T=<access token> N=2000 bench/callgrind-gateway.sh   → Ir/request and /tmp/gateway.callgrind
+# CONFIG=FILE measures another configuration on the same port (e.g. bench.toml plus [access_log]).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-2000}
 out=/tmp/gateway.callgrind
 rm -f "$out"*
 RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" --compress-strings=no --compress-pos=no \
-  "$root/target/release/gateway" run --config "$root/fixtures/gateway/bench.toml" > /tmp/gateway.callgrind.log 2>&1 &
+  "$root/target/release/gateway" run --config "${CONFIG:-$root/fixtures/gateway/bench.toml}" > /tmp/gateway.callgrind.log 2>&1 &
 vp=$!
 trap 'kill $vp 2>/dev/null' EXIT
 for _ in $(seq 300); do curl -sf http://127.0.0.1:18101/health >/dev/null && break; sleep 0.2; done

@@ -61,6 +61,8 @@ struct RawConfig {
     store: Option<RawStore>,
     tls: Option<listener::RawTls>,
     identity_headers: Option<RawIdentityHeaders>,
+    forward_auth: Option<forward_auth::RawForwardAuth>,
+    access_log: Option<access_log::RawAccessLog>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,6 +340,10 @@ pub struct Config {
     /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
     /// lower case. `x-gateway-*` is always removed, whatever this says.
     pub stripped_identity_headers: Vec<String>,
+    /// The forward-auth decision endpoint (`[forward_auth]`), when enabled.
+    pub forward_auth: Option<ForwardAuthConfig>,
+    /// The access log (`[access_log]`), when enabled.
+    pub access_log: Option<AccessLogConfig>,
 }
 
 /// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
@@ -905,9 +911,13 @@ impl Config {
         };
 
         let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+        let forward_auth = forward_auth::forward_auth(raw.forward_auth, &apis)?;
+        let access_log = access_log::access_log(raw.access_log)?;
 
         Ok(Self {
             stripped_identity_headers,
+            forward_auth,
+            access_log,
             listen,
             realm,
             upstream_timeout,
@@ -1362,6 +1372,10 @@ fn policy(
     )
 }
 
+mod access_log;
+pub use access_log::{AccessLogConfig, AccessLogFormat};
+mod forward_auth;
+pub use forward_auth::{DEFAULT_FORWARD_AUTH_PATH, ForwardAuthConfig, IpNet};
 mod listener;
 pub use listener::{
     CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,

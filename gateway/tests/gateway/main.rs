@@ -4,6 +4,7 @@
 // what the lint guards is the product's time.
 #![allow(clippy::disallowed_methods)]
 
+mod access_log;
 mod admin;
 mod attacks;
 mod authorization;
@@ -11,6 +12,7 @@ mod cert_bound;
 mod cli;
 mod dpop;
 mod faults;
+mod forward_auth;
 mod fuzz;
 mod grpc;
 mod harness;
