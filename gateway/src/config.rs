@@ -180,6 +180,10 @@ struct RawApi {
     #[serde(default)]
     allow_get_body: bool,
     #[serde(default)]
+    dpop: crate::validation::dpop::DpopMode,
+    #[serde(default)]
+    dpop_origin: Option<String>,
+    #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
 
@@ -520,6 +524,11 @@ pub struct ApiConfig {
     pub require_client_certificate: bool,
     /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
     pub allow_get_body: bool,
+    /// DPoP (RFC 9449): `disabled` (a DPoP scheme or header is refused), `allowed`, `required`.
+    pub dpop: crate::validation::dpop::DpopMode,
+    /// The external origin clients put in a proof's `htu` (`https://api.example.com`); unset:
+    /// the listener's scheme and the request's Host.
+    pub dpop_origin: Option<String>,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -1278,10 +1287,34 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             allow_anonymous: a.allow_anonymous,
             require_client_certificate: a.require_client_certificate,
             allow_get_body: a.allow_get_body,
+            dpop_origin: check_dpop_origin(&format!("apis[{i}].dpop_origin"), a.dpop_origin)?,
+            dpop: a.dpop,
             scopes,
         });
     }
     Ok(apis)
+}
+
+/// `dpop_origin`: an origin only (`https://host[:port]`), what clients put before the path.
+fn check_dpop_origin(key: &str, origin: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(origin) = origin else {
+        return Ok(None);
+    };
+    let url =
+        Url::parse(&origin).map_err(|_| err(key, "must be a URL like https://api.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(err(
+            key,
+            "must be an origin (scheme, host, optional port) without a path, like https://api.example.com",
+        ));
+    }
+    Ok(Some(origin.trim_end_matches('/').to_owned()))
 }
 
 /// Each API's identification types need an authorization server with matching settings.

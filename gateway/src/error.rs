@@ -20,6 +20,13 @@ pub enum GatewayError {
     /// The token is not acceptable (signature, claims, expiry, unknown client...).
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// RFC 9449 §7.1: the DPoP proof is missing, malformed or does not match the request.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// RFC 9449 §7.1: `invalid_token` with a DPoP challenge (an API that takes DPoP: no bound
+    /// token, or a proof by another key).
+    #[error("invalid DPoP token: {0}")]
+    DpopInvalidToken(&'static str),
     /// The token lacks a scope that opens this resource and method.
     #[error("insufficient scope")]
     InsufficientScope {
@@ -68,9 +75,11 @@ impl GatewayError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::StepUp { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
@@ -88,7 +97,10 @@ impl GatewayError {
     /// label set stays small).
     pub fn refusal_reason(&self) -> &'static str {
         match self {
-            Self::InvalidToken(d) | Self::InvalidRequest(d) => d,
+            Self::InvalidToken(d)
+            | Self::InvalidRequest(d)
+            | Self::InvalidDpopProof(d)
+            | Self::DpopInvalidToken(d) => d,
             Self::AuthServerUnavailable => "authorization server unavailable",
             _ => "other",
         }
@@ -98,9 +110,11 @@ impl GatewayError {
     pub fn outcome(&self) -> crate::telemetry::Outcome {
         use crate::telemetry::Outcome;
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::StepUp { .. } => {
-                Outcome::Unauthorized
-            }
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => Outcome::Unauthorized,
             Self::InvalidRequest(_) | Self::RequestTimeout => Outcome::BadRequest,
             Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
                 Outcome::Forbidden
@@ -115,7 +129,8 @@ impl GatewayError {
         match self {
             Self::MissingToken => ("invalid_token", "a bearer token is required"),
             Self::InvalidRequest(d) => ("invalid_request", d),
-            Self::InvalidToken(d) => ("invalid_token", d),
+            Self::InvalidToken(d) | Self::DpopInvalidToken(d) => ("invalid_token", d),
+            Self::InvalidDpopProof(d) => ("invalid_dpop_proof", d),
             Self::InsufficientScope { .. } => (
                 "insufficient_scope",
                 "the token's scopes do not open this resource and method",
@@ -185,6 +200,10 @@ impl GatewayError {
             Self::InvalidRequest(_) | Self::InvalidToken(_) => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
             )),
+            Self::InvalidDpopProof(_) | Self::DpopInvalidToken(_) => Some(format!(
+                "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\", algs=\"{}\"",
+                *crate::validation::dpop::ALGS
+            )),
             Self::InsufficientScope { scope } if !scope.is_empty() => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"{scope}\""
             )),
@@ -248,7 +267,11 @@ impl GatewayError {
             Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => 7, // PERMISSION_DENIED
             Self::NotFound | Self::MethodNotAllowed => 12, // UNIMPLEMENTED
             Self::AuthServerUnavailable | Self::UpstreamUnavailable => 14, // UNAVAILABLE
-            Self::MissingToken | Self::InvalidToken(_) | Self::StepUp { .. } => 16, // UNAUTHENTICATED
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => 16, // UNAUTHENTICATED
         }
     }
 
@@ -278,7 +301,7 @@ impl GatewayError {
         if let Ok(v) = HeaderValue::from_str(&message) {
             headers.insert("grpc-message", v);
         }
-        if matches!(self, Self::MissingToken | Self::InvalidToken(_)) {
+        if self.status() == StatusCode::UNAUTHORIZED {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         response
@@ -338,6 +361,22 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"], "insufficient_scope");
         assert!(body.get("scope").is_none(), "{body}");
+    }
+
+    #[test]
+    fn dpop_errors_answer_with_a_dpop_challenge_naming_the_algorithms() {
+        let (s, c) = challenge(GatewayError::InvalidDpopProof("bad proof"));
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(
+            c.starts_with("DPoP realm=\"gateway\", error=\"invalid_dpop_proof\""),
+            "{c}"
+        );
+        assert!(c.contains("algs=\"ES256 ES384 RS256 PS256 EdDSA\""), "{c}");
+        let (_, c) = challenge(GatewayError::DpopInvalidToken("unbound"));
+        assert!(
+            c.starts_with("DPoP realm=\"gateway\", error=\"invalid_token\""),
+            "{c}"
+        );
     }
 
     #[test]

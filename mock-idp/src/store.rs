@@ -571,9 +571,9 @@ impl Store {
     }
 
     /// Spends a DPoP proof's `jti` (per key); false when it was used before.
-    pub fn use_dpop_proof(&self, proof: &crate::dpop::Proof, now: i64) -> bool {
+    pub fn use_dpop_proof(&self, proof: &dpop::Proof, now: i64) -> bool {
         let key = format!("dpop\u{0}{}\u{0}{}", proof.jkt, proof.jti);
-        self.use_assertion(&key, proof.iat + crate::dpop::IAT_WINDOW, now)
+        self.use_assertion(&key, proof.iat + dpop::IAT_WINDOW, now)
     }
 
     pub fn is_dpop_nonce(&self, nonce: &str, now: i64) -> bool {

@@ -79,6 +79,8 @@ impl Pipeline {
                     allow_anonymous: a.allow_anonymous,
                     require_client_certificate: a.require_client_certificate,
                     allow_get_body: a.allow_get_body,
+                    dpop: a.dpop,
+                    dpop_origin: a.dpop_origin.clone(),
                 })
                 .collect(),
             validators: validate::Validators {
@@ -107,6 +109,10 @@ pub struct ApiPolicy {
     pub require_client_certificate: bool,
     /// Whether GET requests may carry a body.
     pub allow_get_body: bool,
+    /// DPoP (RFC 9449) for this API.
+    pub dpop: crate::validation::dpop::DpopMode,
+    /// The external origin in proofs' `htu`.
+    pub dpop_origin: Option<String>,
 }
 
 impl Pipeline {
@@ -241,6 +247,9 @@ impl Pipeline {
                 Beyond {
                     has_body,
                     client: extensions.get::<ClientAddr>().map(|c| c.0),
+                    client_certificate: extensions
+                        .get::<crate::server_tls::ClientCertificate>()
+                        .map(|c| c.sha256),
                 },
                 &mut api,
                 &mut app,
@@ -296,6 +305,8 @@ pub struct ClientAddr(pub std::net::IpAddr);
 struct Beyond {
     has_body: bool,
     client: Option<std::net::IpAddr>,
+    /// The verified client certificate's SHA-256 (RFC 8705 `x5t#S256`).
+    client_certificate: Option<[u8; 32]>,
 }
 
 /// A request that passed every step before forwarding.
@@ -341,10 +352,10 @@ impl Pipeline {
         let policy = &self.apis[matched.api];
         head::check_body(method, beyond.has_body, policy.allow_get_body)?;
 
-        let identity: Option<Identity> = match extract::bearer(headers, uri)? {
+        let identity: Option<Identity> = match extract::credentials(headers, uri, policy.dpop)? {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
-            Some(token) => {
+            Some((token, presented)) => {
                 #[allow(
                     clippy::disallowed_methods,
                     reason = "elapsed time for the validation-latency metric, not a token time"
@@ -364,7 +375,11 @@ impl Pipeline {
                     self.metrics
                         .token_refused(e.refusal_reason(), self.clock.now());
                 }
-                Some(result?)
+                let identity = result?;
+                self.check_binding(
+                    policy, token, presented, &identity, method, uri, headers, beyond,
+                )?;
+                Some(identity)
             }
         };
 
@@ -389,5 +404,40 @@ impl Pipeline {
             identity,
             application,
         })
+    }
+}
+
+impl Pipeline {
+    /// The token's sender constraint (`validation::dpop`): its DPoP proof, its certificate.
+    #[allow(clippy::too_many_arguments)]
+    fn check_binding(
+        &self,
+        policy: &ApiPolicy,
+        token: &str,
+        presented: crate::validation::dpop::Presented<'_>,
+        identity: &Identity,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        beyond: Beyond,
+    ) -> Result<(), GatewayError> {
+        use crate::validation::dpop;
+        dpop::check_binding(
+            policy.dpop,
+            presented,
+            token,
+            identity.cnf.as_ref(),
+            method.as_str(),
+            || {
+                dpop::request_url(
+                    policy.dpop_origin.as_deref(),
+                    self.resolved.tls.is_some(),
+                    uri,
+                    headers,
+                )
+            },
+            beyond.client_certificate.as_ref(),
+            self.clock.now(),
+        )
     }
 }

@@ -229,6 +229,7 @@ impl Validators {
             scopes: Vec::new(),
             jti: c.jti.clone(),
             claims: jwt.all_claims.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -257,6 +258,7 @@ impl Validators {
             scopes: c.scopes(),
             jti: c.jti.clone(),
             claims: jwt.all_claims.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -314,6 +316,7 @@ impl Validators {
                         scopes: found.scopes.clone(),
                         jti: found.jti.clone(),
                         claims: found.claims.clone(),
+                        cnf: found.cnf.clone(),
                     });
                 }
                 Err(ValidationError::Unavailable) => worst = ValidationError::Unavailable,

@@ -62,6 +62,7 @@ struct Response {
     nbf: Option<u64>,
     token_type: Option<String>,
     jti: Option<String>,
+    cnf: Option<super::dpop::Confirmation>,
 }
 
 /// The cached, checked result of introspecting a token.
@@ -79,6 +80,8 @@ pub struct Introspected {
     pub jti: Option<String>,
     /// The whole answer (Okta answers custom claims too), for claims rules.
     pub claims: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `cnf`: the token's binding (DPoP, RFC 8705).
+    pub cnf: Option<super::dpop::Confirmation>,
     exp: u64,
     cache_until: u64,
 }
@@ -402,6 +405,7 @@ impl Introspector {
                 scopes: Vec::new(),
                 jti: None,
                 claims: Arc::default(),
+                cnf: None,
                 exp: 0,
                 cache_until: now + NEGATIVE_TTL.min(self.cache_ttl_cap),
             }));
@@ -414,6 +418,8 @@ impl Introspector {
         // Only an access token is a bearer token: not an ID token, not a refresh token.
         if !parsed.token_type.as_deref().is_none_or(|t| {
             t.eq_ignore_ascii_case("bearer")
+                // Okta's DPoP-bound access tokens; their binding is checked with the proof.
+                || t.eq_ignore_ascii_case("dpop")
                 || t == "access_token"
                 || t == "urn:ietf:params:oauth:token-type:access_token"
         }) {
@@ -454,6 +460,7 @@ impl Introspector {
             claims: Arc::new(serde_json::from_slice(&body).map_err(|_| {
                 ValidationError::Invalid("the authorization server's answer was not usable")
             })?),
+            cnf: parsed.cnf,
             exp,
             cache_until: exp.min(now.saturating_add(self.cache_ttl_cap)),
         }))

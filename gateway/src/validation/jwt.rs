@@ -109,6 +109,8 @@ pub struct Claims {
     pub scope: Option<ScopeClaim>,
     /// `jti`.
     pub jti: Option<String>,
+    /// `cnf` (RFC 7800): a DPoP key or client-certificate binding.
+    pub cnf: Option<super::dpop::Confirmation>,
 }
 
 impl Claims {

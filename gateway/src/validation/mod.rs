@@ -1,6 +1,7 @@
 //! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
+pub mod dpop;
 pub mod hmac;
 pub mod introspection;
 pub mod jwt;
@@ -28,6 +29,8 @@ pub struct Identity {
     /// Every claim of the validated token, or of the introspection answer (claims rules read
     /// them; shared with the token memo or the introspection cache, so no copy per request).
     pub(crate) claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `cnf`: the key or certificate the token is bound to (DPoP, RFC 8705).
+    pub(crate) cnf: Option<dpop::Confirmation>,
 }
 
 impl Identity {
