@@ -4,23 +4,27 @@
 # Needs the mock-idp on :18100 and the peers' backend on :18080 (as bench/peers.sh starts them) and
 # a token in $T. Valgrind has no SHA-NI: SHA-256 shows up as software rounds (~45k per request).
 # Usage: T=<access token> N=2000 bench/callgrind-gateway.sh   → Ir/request and /tmp/gateway.callgrind
+# CONFIG=FILE measures another configuration (e.g. bench.toml plus [access_log] or
+# [[claims_rules]]); PORT=PORT is its `listen` port when that is not 18101.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-2000}
+CONFIG=${CONFIG:-$root/fixtures/gateway/bench.toml}
+PORT=${PORT:-18101}
 out=/tmp/gateway.callgrind
 rm -f "$out"*
 RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" --compress-strings=no --compress-pos=no \
-  "$root/target/release/gateway" run --config "$root/fixtures/gateway/bench.toml" > /tmp/gateway.callgrind.log 2>&1 &
+  "$root/target/release/gateway" run --config "$CONFIG" > /tmp/gateway.callgrind.log 2>&1 &
 vp=$!
 trap 'kill $vp 2>/dev/null' EXIT
-for _ in $(seq 300); do curl -sf http://127.0.0.1:18101/health >/dev/null && break; sleep 0.2; done
-wrk -t1 -c4 -d3s -H "Authorization: Bearer $T" http://127.0.0.1:18101/local/beds > /dev/null
+for _ in $(seq 300); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
+wrk -t1 -c4 -d3s -H "Authorization: Bearer $T" http://127.0.0.1:$PORT/local/beds > /dev/null
 callgrind_control -z $vp > /dev/null
-python3 - "$T" "$N" <<'PY'
+python3 - "$T" "$N" "$PORT" <<'PY'
 import socket, sys
-token, n = sys.argv[1], int(sys.argv[2])
-req = f"GET /local/beds HTTP/1.1\r\nHost: 127.0.0.1:18101\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
-socks = [socket.create_connection(("127.0.0.1", 18101)) for _ in range(4)]
+token, n, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+req = f"GET /local/beds HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
 for _ in range(n // 4):
     for s in socks:
         s.sendall(req)

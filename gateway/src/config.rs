@@ -57,10 +57,14 @@ struct RawConfig {
     scope_mappings: Vec<RawScopeMapping>,
     #[serde(default)]
     applications: Vec<RawApplication>,
+    #[serde(default)]
+    claims_rules: Vec<crate::policy::claims::RawClaimsRule>,
     admin: Option<RawAdmin>,
     store: Option<RawStore>,
     tls: Option<listener::RawTls>,
     identity_headers: Option<RawIdentityHeaders>,
+    forward_auth: Option<forward_auth::RawForwardAuth>,
+    access_log: Option<access_log::RawAccessLog>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +180,10 @@ struct RawApi {
     #[serde(default)]
     allow_get_body: bool,
     #[serde(default)]
+    dpop: crate::validation::dpop::DpopMode,
+    #[serde(default)]
+    dpop_origin: Option<String>,
+    #[serde(default)]
     scopes: Vec<RawApiScope>,
 }
 
@@ -214,6 +222,8 @@ struct RawApplication {
     apis: Vec<String>,
     #[serde(default)]
     strategies: Vec<RawStrategy>,
+    #[serde(default)]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +334,8 @@ pub struct Config {
     pub scope_mappings: Vec<ScopeMapping>,
     /// The applications.
     pub applications: Vec<ApplicationConfig>,
+    /// `[[claims_rules]]`, compiled (`policy::claims`).
+    pub claims_rules: Vec<crate::policy::claims::ClaimsRule>,
     /// The admin API (`[admin]`), when enabled.
     pub admin: Option<AdminConfig>,
     /// The durable store of applications and mappings (`[store]`).
@@ -334,6 +346,10 @@ pub struct Config {
     /// (`[identity_headers]`: [`DEFAULT_STRIPPED_IDENTITY_HEADERS`] plus `strip`, less `keep`),
     /// lower case. `x-gateway-*` is always removed, whatever this says.
     pub stripped_identity_headers: Vec<String>,
+    /// The forward-auth decision endpoint (`[forward_auth]`), when enabled.
+    pub forward_auth: Option<ForwardAuthConfig>,
+    /// The access log (`[access_log]`), when enabled.
+    pub access_log: Option<AccessLogConfig>,
 }
 
 /// Headers an auth proxy or CDN conventionally sets to say who the user is or where the client
@@ -508,6 +524,11 @@ pub struct ApiConfig {
     pub require_client_certificate: bool,
     /// GET requests may carry a body (for APIs that search with one); otherwise they are 400.
     pub allow_get_body: bool,
+    /// DPoP (RFC 9449): `disabled` (a DPoP scheme or header is refused), `allowed`, `required`.
+    pub dpop: crate::validation::dpop::DpopMode,
+    /// The external origin clients put in a proof's `htu` (`https://api.example.com`); unset:
+    /// the listener's scheme and the request's Host.
+    pub dpop_origin: Option<String>,
     /// API scopes.
     pub scopes: Vec<ApiScope>,
 }
@@ -552,6 +573,8 @@ pub struct ApplicationConfig {
     pub apis: Vec<usize>,
     /// How its requests are authenticated.
     pub strategies: Vec<Strategy>,
+    /// Identified by a claim set too (`identify_by_claims`).
+    pub claim_set: Option<crate::policy::claims::ClaimSet>,
 }
 
 /// A strategy.
@@ -687,6 +710,40 @@ fn identity_headers(raw: Option<RawIdentityHeaders>) -> Result<Vec<String>, Conf
         }
     }
     Ok(names)
+}
+
+/// A reference to some methods of one of an API's resources (an API scope's grant, a claims
+/// rule's target), by its configured path; `methods: None` is all of the resource's. Keys are
+/// `{key}.path` and `{key}.methods[n]`.
+pub(crate) fn resource_methods(
+    resources: &[Resource],
+    api: &str,
+    path: &str,
+    methods: Option<&[String]>,
+    key: &str,
+) -> Result<(usize, Vec<Method>), ConfigError> {
+    let idx = resources
+        .iter()
+        .position(|x| x.path == path)
+        .ok_or_else(|| {
+            err(
+                format!("{key}.path"),
+                format!("`{path}` is not a resource of API `{api}`"),
+            )
+        })?;
+    let Some(methods) = methods else {
+        return Ok((idx, resources[idx].methods.clone()));
+    };
+    let methods = parse_methods(methods, &format!("{key}.methods"))?;
+    for (n, me) in methods.iter().enumerate() {
+        if !resources[idx].methods.contains(me) {
+            return Err(err(
+                format!("{key}.methods[{n}]"),
+                format!("resource `{path}` does not accept {me}"),
+            ));
+        }
+    }
+    Ok((idx, methods))
 }
 
 fn parse_methods(methods: &[String], key: &str) -> Result<Vec<Method>, ConfigError> {
@@ -860,6 +917,8 @@ impl Config {
             &apis,
             env,
         )?;
+        let claims_rules =
+            crate::policy::claims::compile(&apis, &raw.claims_rules, crate::policy::Keys::ByIndex)?;
 
         let admin = match raw.admin {
             None => None,
@@ -896,9 +955,13 @@ impl Config {
         };
 
         let stripped_identity_headers = identity_headers(raw.identity_headers)?;
+        let forward_auth = forward_auth::forward_auth(raw.forward_auth, &apis)?;
+        let access_log = access_log::access_log(raw.access_log)?;
 
         Ok(Self {
             stripped_identity_headers,
+            forward_auth,
+            access_log,
             listen,
             realm,
             upstream_timeout,
@@ -911,6 +974,7 @@ impl Config {
             apis,
             scope_mappings,
             applications,
+            claims_rules,
             admin,
             store,
             tls,
@@ -1194,25 +1258,13 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
                         "set on the API's resource, not in a scope",
                     ));
                 }
-                let idx = resources
-                    .iter()
-                    .position(|x| x.path == r.path)
-                    .ok_or_else(|| {
-                        err(
-                            format!("{gk}.path"),
-                            format!("`{}` is not a resource of API `{}`", r.path, a.name),
-                        )
-                    })?;
-                let methods = parse_methods(&r.methods, &format!("{gk}.methods"))?;
-                for (n, me) in methods.iter().enumerate() {
-                    if !resources[idx].methods.contains(me) {
-                        return Err(err(
-                            format!("{gk}.methods[{n}]"),
-                            format!("resource `{}` does not accept {me}", r.path),
-                        ));
-                    }
-                }
-                grants.push((idx, methods));
+                grants.push(resource_methods(
+                    &resources,
+                    &a.name,
+                    &r.path,
+                    Some(&r.methods),
+                    &gk,
+                )?);
             }
             if grants.is_empty() {
                 return Err(err(
@@ -1235,10 +1287,34 @@ fn apis(raw: Vec<RawApi>, env: &dyn EnvLookup) -> Result<Vec<ApiConfig>, ConfigE
             allow_anonymous: a.allow_anonymous,
             require_client_certificate: a.require_client_certificate,
             allow_get_body: a.allow_get_body,
+            dpop_origin: check_dpop_origin(&format!("apis[{i}].dpop_origin"), a.dpop_origin)?,
+            dpop: a.dpop,
             scopes,
         });
     }
     Ok(apis)
+}
+
+/// `dpop_origin`: an origin only (`https://host[:port]`), what clients put before the path.
+fn check_dpop_origin(key: &str, origin: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(origin) = origin else {
+        return Ok(None);
+    };
+    let url =
+        Url::parse(&origin).map_err(|_| err(key, "must be a URL like https://api.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(err(
+            key,
+            "must be an origin (scheme, host, optional port) without a path, like https://api.example.com",
+        ));
+    }
+    Ok(Some(origin.trim_end_matches('/').to_owned()))
 }
 
 /// Each API's identification types need an authorization server with matching settings.
@@ -1309,6 +1385,7 @@ fn policy(
             name: a.name,
             apis: a.apis,
             strategies,
+            identify_by_claims: a.identify_by_claims,
             deleting: false,
         });
     }
@@ -1329,6 +1406,10 @@ fn policy(
     )
 }
 
+mod access_log;
+pub use access_log::{AccessLogConfig, AccessLogFormat};
+mod forward_auth;
+pub use forward_auth::{DEFAULT_FORWARD_AUTH_PATH, ForwardAuthConfig, IpNet};
 mod listener;
 pub use listener::{
     CertificateFiles, ClientAuth, DEFAULT_ADMIN_MAX_CONNECTIONS,

@@ -20,11 +20,33 @@ pub enum GatewayError {
     /// The token is not acceptable (signature, claims, expiry, unknown client...).
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// RFC 9449 §7.1: the DPoP proof is missing, malformed or does not match the request.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// RFC 9449 §7.1: `invalid_token` with a DPoP challenge (an API that takes DPoP: no bound
+    /// token, or a proof by another key).
+    #[error("invalid DPoP token: {0}")]
+    DpopInvalidToken(&'static str),
     /// The token lacks a scope that opens this resource and method.
     #[error("insufficient scope")]
     InsufficientScope {
         /// Space-separated authorization-server scopes any one of which would open the resource.
         scope: String,
+    },
+    /// The token's claims do not satisfy a claims rule (`policy::claims`); the rule is named,
+    /// a claim value never.
+    #[error("claims rule not satisfied")]
+    ClaimsRule {
+        /// The rule's name (`[A-Za-z0-9._-]`, so safe in a quoted string).
+        rule: std::sync::Arc<str>,
+    },
+    /// A claims rule would pass with a stronger or more recent login (RFC 9470).
+    #[error("stronger authentication required")]
+    StepUp {
+        /// `acr` values, space-separated (empty: none named).
+        acr_values: String,
+        /// `max_age`, seconds.
+        max_age: Option<u64>,
     },
     /// The application identified by the token is not allowed to call this API.
     #[error("application not subscribed to this API")]
@@ -53,10 +75,16 @@ impl GatewayError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::InsufficientScope { .. } | Self::NotSubscribed => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AuthServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -69,7 +97,10 @@ impl GatewayError {
     /// label set stays small).
     pub fn refusal_reason(&self) -> &'static str {
         match self {
-            Self::InvalidToken(d) | Self::InvalidRequest(d) => d,
+            Self::InvalidToken(d)
+            | Self::InvalidRequest(d)
+            | Self::InvalidDpopProof(d)
+            | Self::DpopInvalidToken(d) => d,
             Self::AuthServerUnavailable => "authorization server unavailable",
             _ => "other",
         }
@@ -79,9 +110,15 @@ impl GatewayError {
     pub fn outcome(&self) -> crate::telemetry::Outcome {
         use crate::telemetry::Outcome;
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => Outcome::Unauthorized,
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => Outcome::Unauthorized,
             Self::InvalidRequest(_) | Self::RequestTimeout => Outcome::BadRequest,
-            Self::InsufficientScope { .. } | Self::NotSubscribed => Outcome::Forbidden,
+            Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => {
+                Outcome::Forbidden
+            }
             Self::NotFound | Self::MethodNotAllowed => Outcome::NotFound,
             Self::AuthServerUnavailable => Outcome::AuthServerUnavailable,
             Self::UpstreamUnavailable | Self::UpstreamTimeout => Outcome::UpstreamError,
@@ -92,7 +129,8 @@ impl GatewayError {
         match self {
             Self::MissingToken => ("invalid_token", "a bearer token is required"),
             Self::InvalidRequest(d) => ("invalid_request", d),
-            Self::InvalidToken(d) => ("invalid_token", d),
+            Self::InvalidToken(d) | Self::DpopInvalidToken(d) => ("invalid_token", d),
+            Self::InvalidDpopProof(d) => ("invalid_dpop_proof", d),
             Self::InsufficientScope { .. } => (
                 "insufficient_scope",
                 "the token's scopes do not open this resource and method",
@@ -100,6 +138,14 @@ impl GatewayError {
             Self::NotSubscribed => (
                 "insufficient_scope",
                 "the application is not allowed to call this API",
+            ),
+            Self::ClaimsRule { .. } => (
+                "insufficient_scope",
+                "claims_rule_failed: the token's claims do not satisfy a claims rule",
+            ),
+            Self::StepUp { .. } => (
+                "insufficient_user_authentication",
+                "a stronger or more recent authentication is required",
             ),
             Self::NotFound => ("not_found", "no API resource matches this path"),
             Self::MethodNotAllowed => (
@@ -123,10 +169,40 @@ impl GatewayError {
     pub fn into_response_with_realm(self, realm: &str) -> Response {
         let status = self.status();
         let (code, description) = self.code_and_description();
+        // The one description that names something: the rule (never a claim value).
+        let description: std::borrow::Cow<'static, str> = match &self {
+            Self::ClaimsRule { rule } => format!(
+                "claims_rule_failed: the token's claims do not satisfy claims rule `{rule}`"
+            )
+            .into(),
+            _ => description.into(),
+        };
         let challenge = match &self {
+            Self::ClaimsRule { .. } => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\""
+            )),
+            Self::StepUp {
+                acr_values,
+                max_age,
+            } => {
+                let mut c = format!(
+                    "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
+                );
+                if !acr_values.is_empty() {
+                    c.push_str(&format!(", acr_values=\"{acr_values}\""));
+                }
+                if let Some(m) = max_age {
+                    c.push_str(&format!(", max_age={m}"));
+                }
+                Some(c)
+            }
             Self::MissingToken => Some(format!("Bearer realm=\"{realm}\"")),
             Self::InvalidRequest(_) | Self::InvalidToken(_) => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\""
+            )),
+            Self::InvalidDpopProof(_) | Self::DpopInvalidToken(_) => Some(format!(
+                "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\", algs=\"{}\"",
+                *crate::validation::dpop::ALGS
             )),
             Self::InsufficientScope { scope } if !scope.is_empty() => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"{scope}\""
@@ -137,6 +213,18 @@ impl GatewayError {
             _ => None,
         };
         let mut body = serde_json::json!({ "error": code, "error_description": description });
+        if let Self::StepUp {
+            acr_values,
+            max_age,
+        } = &self
+        {
+            if !acr_values.is_empty() {
+                body["acr_values"] = serde_json::Value::String(acr_values.clone());
+            }
+            if let Some(m) = max_age {
+                body["max_age"] = serde_json::Value::from(*m);
+            }
+        }
         // Like the challenge, the body names the scopes needed only when there are some.
         if let Self::InsufficientScope { scope } = &self
             && !scope.is_empty()
@@ -176,10 +264,14 @@ impl GatewayError {
         match self {
             Self::InvalidRequest(_) => 3,                      // INVALID_ARGUMENT
             Self::UpstreamTimeout | Self::RequestTimeout => 4, // DEADLINE_EXCEEDED
-            Self::InsufficientScope { .. } | Self::NotSubscribed => 7, // PERMISSION_DENIED
-            Self::NotFound | Self::MethodNotAllowed => 12,     // UNIMPLEMENTED
+            Self::InsufficientScope { .. } | Self::NotSubscribed | Self::ClaimsRule { .. } => 7, // PERMISSION_DENIED
+            Self::NotFound | Self::MethodNotAllowed => 12, // UNIMPLEMENTED
             Self::AuthServerUnavailable | Self::UpstreamUnavailable => 14, // UNAVAILABLE
-            Self::MissingToken | Self::InvalidToken(_) => 16,  // UNAUTHENTICATED
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::StepUp { .. }
+            | Self::InvalidDpopProof(_)
+            | Self::DpopInvalidToken(_) => 16, // UNAUTHENTICATED
         }
     }
 
@@ -209,7 +301,7 @@ impl GatewayError {
         if let Ok(v) = HeaderValue::from_str(&message) {
             headers.insert("grpc-message", v);
         }
-        if matches!(self, Self::MissingToken | Self::InvalidToken(_)) {
+        if self.status() == StatusCode::UNAUTHORIZED {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         response
@@ -269,6 +361,22 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"], "insufficient_scope");
         assert!(body.get("scope").is_none(), "{body}");
+    }
+
+    #[test]
+    fn dpop_errors_answer_with_a_dpop_challenge_naming_the_algorithms() {
+        let (s, c) = challenge(GatewayError::InvalidDpopProof("bad proof"));
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(
+            c.starts_with("DPoP realm=\"gateway\", error=\"invalid_dpop_proof\""),
+            "{c}"
+        );
+        assert!(c.contains("algs=\"ES256 ES384 RS256 PS256 EdDSA\""), "{c}");
+        let (_, c) = challenge(GatewayError::DpopInvalidToken("unbound"));
+        assert!(
+            c.starts_with("DPoP realm=\"gateway\", error=\"invalid_token\""),
+            "{c}"
+        );
     }
 
     #[test]

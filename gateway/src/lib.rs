@@ -4,6 +4,7 @@
 //! [`Gateway::build`] takes a validated [`config::Config`] and a bound listener and returns a
 //! [`GatewayHandle`] (address, metrics, graceful shutdown). `main.rs` is a thin CLI over it.
 
+pub mod access_log;
 pub mod admin;
 mod admission;
 pub mod beds;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod forward_auth;
 #[doc(hidden)]
 pub mod fuzz;
 mod per_worker;
@@ -135,9 +137,14 @@ impl GatewayBuilder {
             Some(opts) => Some(admin::start(opts, pipeline.resolved.clone(), live.clone()).await?),
             None => None,
         };
+        let access_log = match &pipeline.resolved.access_log {
+            Some(c) => Some(access_log::AccessLog::start(c)?),
+            None => None,
+        };
         let server = server::Server::start(
             listener,
             live.clone(),
+            access_log.clone(),
             pipeline.resolved.workers,
             server::ClientLimits {
                 header_timeout: pipeline.resolved.client_header_timeout,
@@ -153,6 +160,7 @@ impl GatewayBuilder {
         // Renewed certificate files are picked up within seconds, with no SIGHUP needed.
         let watch = tls.as_ref().map(server_tls::ServerTls::watch);
         let (tx, rx) = oneshot::channel::<()>();
+        let log_at_exit = access_log.clone();
         let task = tokio::spawn(async move {
             // The handle dropped counts as a shutdown request too.
             let _ = rx.await;
@@ -160,6 +168,10 @@ impl GatewayBuilder {
                 w.abort();
             }
             server.shutdown(DRAIN).await;
+            if let Some(log) = log_at_exit {
+                // Its last lines written before the process may exit.
+                let _ = tokio::task::spawn_blocking(move || log.finish()).await;
+            }
             Ok(())
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -172,6 +184,7 @@ impl GatewayBuilder {
             live,
             admin,
             tls,
+            access_log,
         })
     }
 }
@@ -292,9 +305,15 @@ pub struct GatewayHandle {
     live: admin::Live,
     admin: Option<admin::AdminHandle>,
     tls: Option<Arc<server_tls::ServerTls>>,
+    access_log: Option<Arc<access_log::AccessLog>>,
 }
 
 impl GatewayHandle {
+    /// The access log (`[access_log]`), for SIGUSR1's reopen.
+    pub fn access_log(&self) -> Option<Arc<access_log::AccessLog>> {
+        self.access_log.clone()
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr

@@ -378,9 +378,11 @@ async fn main() -> ExitCode {
             // Listen for SIGHUP before serving: a SIGHUP that arrives before its handler is
             // installed would end the process (the default action).
             let hangups = hangup_signals();
+            let usr1 = usr1_signals();
             match builder.build(listener).await {
                 Ok(handle) => {
                     reload_on_hangup(hangups, handle.reloader(), config.clone());
+                    reopen_on_usr1(usr1, handle.access_log());
                     let _ = handle.run_until(shutdown_signal()).await;
                     ExitCode::SUCCESS
                 }
@@ -428,6 +430,31 @@ async fn main() -> ExitCode {
 type Hangups = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
 type Hangups = ();
+
+/// The SIGUSR1 stream, installed now (its default action would end the process).
+fn usr1_signals() -> Hangups {
+    #[cfg(unix)]
+    return tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    #[cfg(not(unix))]
+    ()
+}
+
+/// SIGUSR1: reopen the access log file (after logrotate renamed it).
+fn reopen_on_usr1(signals: Hangups, log: Option<std::sync::Arc<gateway::access_log::AccessLog>>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Some(mut usr1) = signals else {
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            if let Some(log) = &log {
+                log.reopen();
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (signals, log);
+}
 
 /// The SIGHUP stream, installed now.
 fn hangup_signals() -> Hangups {

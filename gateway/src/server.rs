@@ -72,6 +72,7 @@ pub(crate) trait Handler: Send + Sync + 'static {
 /// path through the live pipeline.
 struct Front {
     live: Live,
+    access_log: Option<Arc<crate::access_log::AccessLog>>,
     draining: Arc<AtomicBool>,
     tls: Option<Arc<ServerTls>>,
     admission: Arc<Admission>,
@@ -113,6 +114,12 @@ impl Front {
                 e.iter_mut().for_each(|v| v.set_sensitive(true));
             }
         }
+        // One pipeline for the request and its log line (a reload may swap it meanwhile).
+        let live = self.live.current();
+        let logged = self
+            .access_log
+            .as_ref()
+            .map(|log| (log, log.begin(&req, live.clone())));
         let mut res = match req.uri().path() {
             "/health" => own(req.method(), "application/json", || {
                 r#"{"status":"ok"}"#.to_owned()
@@ -128,7 +135,12 @@ impl Front {
                     out
                 })
             }
-            _ => self.live.current().handle(req).await,
+            _ => match &live.resolved.forward_auth {
+                Some(fa) if crate::forward_auth::is_decision_request(fa, &req) => {
+                    crate::forward_auth::answer(&live, fa, req).await
+                }
+                _ => live.handle(req).await,
+            },
         };
         if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
             e.iter_mut().for_each(|v| v.set_sensitive(true));
@@ -141,7 +153,10 @@ impl Front {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        res
+        match logged {
+            Some((log, pending)) => log.complete(pending, res),
+            None => res,
+        }
     }
 }
 
@@ -241,7 +256,7 @@ pub(crate) struct ClientLimits {
 
 /// The address a client is counted under: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its
 /// /64, the least a site is given, so one host cannot dodge its cap by changing addresses.
-fn client_of(addr: IpAddr) -> IpAddr {
+pub(crate) fn client_of(addr: IpAddr) -> IpAddr {
     match addr.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
         v4 => v4,
@@ -260,6 +275,7 @@ impl Server {
     pub(crate) fn start(
         listener: TcpListener,
         live: Live,
+        access_log: Option<Arc<crate::access_log::AccessLog>>,
         workers: usize,
         limits: ClientLimits,
         tls: Option<Arc<ServerTls>>,
@@ -277,6 +293,7 @@ impl Server {
             draining.clone(),
             move || Front {
                 live: live.clone(),
+                access_log: access_log.clone(),
                 draining: draining.clone(),
                 tls: front_tls.clone(),
                 admission: counted.clone(),
@@ -448,10 +465,12 @@ async fn worker<H: Handler>(
     let serve = |stream: TcpStream, admitted: Admitted| {
         let _ = stream.set_nodelay(true);
         // The client's address, for per-client budgets in the pipeline.
-        let client_addr = stream
-            .peer_addr()
-            .ok()
-            .map(|a| crate::pipeline::ClientAddr(client_of(a.ip())));
+        let client_addr = stream.peer_addr().ok().map(|a| {
+            (
+                crate::pipeline::ClientAddr(client_of(a.ip())),
+                crate::forward_auth::PeerAddr(a.ip()),
+            )
+        });
         let conn = Conn {
             front: front.clone(),
             builder: builder.clone(),
@@ -561,7 +580,7 @@ async fn worker<H: Handler>(
 struct Conn<H> {
     front: Arc<H>,
     builder: auto::Builder<TokioExecutor>,
-    client_addr: Option<crate::pipeline::ClientAddr>,
+    client_addr: Option<(crate::pipeline::ClientAddr, crate::forward_auth::PeerAddr)>,
     state: Arc<crate::admission::ConnState>,
     closing: watch::Receiver<bool>,
     alive: mpsc::WeakSender<()>,
@@ -594,8 +613,9 @@ impl<H: Handler> Conn<H> {
             move |mut req: Request<Incoming>| {
                 begun.fetch_add(1, Ordering::Relaxed);
                 let in_flight = state.begin();
-                if let Some(a) = client_addr {
-                    req.extensions_mut().insert(a);
+                if let Some((client, peer)) = client_addr {
+                    req.extensions_mut().insert(client);
+                    req.extensions_mut().insert(peer);
                 }
                 if let Some(c) = &client {
                     req.extensions_mut().insert(c.clone());

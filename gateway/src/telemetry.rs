@@ -38,10 +38,12 @@ pub enum Outcome {
     AuthServerUnavailable,
     /// 502/504.
     UpstreamError,
+    /// Allowed by the forward-auth decision endpoint (the calling proxy forwards it).
+    Allowed,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 7] = [
+    const ALL: [Outcome; 8] = [
         Self::Forwarded,
         Self::BadRequest,
         Self::Unauthorized,
@@ -49,13 +51,15 @@ impl Outcome {
         Self::NotFound,
         Self::AuthServerUnavailable,
         Self::UpstreamError,
+        Self::Allowed,
     ];
 
     fn index(self) -> usize {
         self as usize
     }
 
-    fn label(self) -> &'static str {
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
         match self {
             Self::Forwarded => "forwarded",
             Self::BadRequest => "bad_request",
@@ -64,6 +68,7 @@ impl Outcome {
             Self::NotFound => "not_found",
             Self::AuthServerUnavailable => "auth_server_unavailable",
             Self::UpstreamError => "upstream_error",
+            Self::Allowed => "allowed",
         }
     }
 }
@@ -131,7 +136,7 @@ struct Refusals {
 /// One worker's share of the per-request counters.
 #[derive(Debug, Default)]
 struct Shard {
-    unrouted: [AtomicU64; 7],
+    unrouted: [AtomicU64; Outcome::ALL.len()],
     /// Validations that took at most bucket `i`'s bound and more than the bound before
     /// (made cumulative when rendered).
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],

@@ -49,6 +49,8 @@ fn users() -> Vec<UserConfig> {
                 password: Secret::new("Passw0rd-Example"),
                 groups: vec!["Everyone".to_owned()],
                 profile,
+                password_expired: false,
+                password_expires_in_days: None,
             }
         })
         .collect()

@@ -122,6 +122,18 @@ pub struct ServerSettings {
     /// (for a mock run as a shared service; `MOCK_IDP_CONTROL_TOKEN` sets it too).
     #[serde(default)]
     pub control_token: Option<Secret>,
+    /// Failed passwords in a row before a user is `LOCKED_OUT` (Okta's password
+    /// policy `lockout.maxAttempts`, 10 by default); 0 never locks.
+    #[serde(default = "default_lockout_max_attempts")]
+    pub lockout_max_attempts: u32,
+    /// Minutes after which a locked-out user is unlocked at their next sign-in
+    /// (Okta's `lockout.autoUnlockMinutes`); 0 (the default): only an admin unlocks.
+    #[serde(default)]
+    pub lockout_auto_unlock_minutes: u64,
+    /// Tell a locked-out user so (authn's `LOCKED_OUT`, the login page's message)
+    /// instead of Okta's default `E0000004` (`lockout.showLockoutFailures`).
+    #[serde(default)]
+    pub show_lockout_failures: bool,
 }
 
 impl Default for ServerSettings {
@@ -136,8 +148,15 @@ impl Default for ServerSettings {
             session_lifetime: default_session_lifetime(),
             refresh_token_window: default_refresh_token_window(),
             control_token: None,
+            lockout_max_attempts: default_lockout_max_attempts(),
+            lockout_auto_unlock_minutes: 0,
+            show_lockout_failures: false,
         }
     }
+}
+
+fn default_lockout_max_attempts() -> u32 {
+    10
 }
 
 fn default_code_lifetime() -> u64 {
@@ -362,6 +381,13 @@ pub struct UserConfig {
     /// Okta profile attributes: firstName, lastName, email, locale, timeZone, …
     #[serde(default)]
     pub profile: BTreeMap<String, toml::Value>,
+    /// Start `PASSWORD_EXPIRED`: authn asks for a new password first.
+    #[serde(default)]
+    pub password_expired: bool,
+    /// The password expires this many days after start (on the mock clock);
+    /// until then authn answers `PASSWORD_WARN` when asked to warn.
+    #[serde(default)]
+    pub password_expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

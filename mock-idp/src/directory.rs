@@ -57,6 +57,33 @@ pub struct User {
     pub last_login: Option<i64>,
     pub last_updated: i64,
     pub password_changed: Option<i64>,
+    /// Wrong passwords since the last good one (the lockout counter).
+    pub failed_logins: u32,
+    /// When the password expires (authn warns before, with
+    /// `warnBeforePasswordExpired`, and treats it as expired from then on).
+    pub password_expires_at: Option<i64>,
+}
+
+/// Okta's default password policy, as the mock enforces it on new passwords.
+pub const PASSWORD_REQUIREMENTS: &str = "Password requirements: at least 8 characters, a lowercase letter, an uppercase letter, a number, no parts of your username.";
+
+/// Whether a new password meets the default password policy for this login.
+pub fn meets_password_policy(password: &str, login: &str) -> bool {
+    let local = login.split('@').next().unwrap_or(login).to_lowercase();
+    password.chars().count() >= 8
+        && password.chars().any(char::is_lowercase)
+        && password.chars().any(char::is_uppercase)
+        && password.chars().any(|c| c.is_ascii_digit())
+        && (local.len() < 3 || !password.to_lowercase().contains(&local))
+}
+
+/// Why a user's own password change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChangeError {
+    /// The old password does not match, or the user may not change it now.
+    OldPasswordIncorrect,
+    /// The new password fails the password policy.
+    Policy,
 }
 
 impl User {
@@ -76,14 +103,67 @@ impl User {
             password: Some(config.password.clone()),
             groups: config.groups.clone(),
             profile,
-            status: UserStatus::Active,
+            status: if config.password_expired {
+                UserStatus::PasswordExpired
+            } else {
+                UserStatus::Active
+            },
             created: now,
             activated: Some(now),
             status_changed: Some(now),
             last_login: None,
             last_updated: now,
             password_changed: Some(now),
+            failed_logins: 0,
+            password_expires_at: config
+                .password_expires_in_days
+                .map(|days| now + i64::from(days) * 86_400),
         }
+    }
+
+    /// Whether the password has expired: by an admin (`PASSWORD_EXPIRED`) or by time.
+    pub fn password_expired(&self, now: i64) -> bool {
+        self.status == UserStatus::PasswordExpired
+            || self.password_expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The user's own change (management `change_password`, authn): the old
+    /// password must match and the new one meet the policy; the user is then
+    /// `ACTIVE` with a password that does not expire.
+    pub fn change_password(
+        &mut self,
+        old: &str,
+        new: &str,
+        now: i64,
+    ) -> Result<(), PasswordChangeError> {
+        let old_matches = self.password.as_ref().is_some_and(|p| p.matches(old));
+        if !old_matches
+            || !matches!(
+                self.status,
+                UserStatus::Active | UserStatus::PasswordExpired
+            )
+        {
+            return Err(PasswordChangeError::OldPasswordIncorrect);
+        }
+        if !meets_password_policy(new, &self.login) {
+            return Err(PasswordChangeError::Policy);
+        }
+        self.password = Some(Secret::new(new));
+        self.password_changed = Some(now);
+        self.password_expires_at = None;
+        if self.status != UserStatus::Active {
+            self.status = UserStatus::Active;
+            self.status_changed = Some(now);
+        }
+        Ok(())
+    }
+
+    /// `LOCKED_OUT` → `ACTIVE` with the failure count cleared (admin, control
+    /// API or auto-unlock alike).
+    pub fn unlock(&mut self, now: i64) {
+        self.status = UserStatus::Active;
+        self.status_changed = Some(now);
+        self.failed_logins = 0;
     }
 
     pub fn profile_str(&self, name: &str) -> Option<&str> {

@@ -66,6 +66,8 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The expired-password step: the same form with a new-password field.
+    pub change_password: bool,
 }
 
 pub fn login_page(page: &LoginPage<'_>, status: StatusCode) -> Response {
@@ -80,6 +82,10 @@ pub fn login_page(page: &LoginPage<'_>, status: StatusCode) -> Response {
             ("username", page.username),
             ("error", error),
             ("error_hidden", if error.is_empty() { "hidden" } else { "" }),
+            (
+                "change_hidden",
+                if page.change_password { "" } else { "hidden" },
+            ),
             (
                 "username_invalid",
                 if error.is_empty() { "false" } else { "true" },

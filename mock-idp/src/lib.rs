@@ -25,7 +25,6 @@ pub mod config;
 pub mod control;
 pub(crate) mod device;
 pub mod directory;
-pub(crate) mod dpop;
 pub(crate) mod error;
 mod faults;
 pub mod filter_expr;

@@ -12,9 +12,22 @@ use crate::config::{
 };
 use crate::directory::Directory;
 pub use crate::directory::User;
+use crate::directory::UserStatus;
 use crate::keys::{KeyRing, SigningKey};
 use crate::secret::Secret;
 use crate::store::Store;
+
+/// Why a sign-in with a password was refused.
+#[derive(Debug, Clone)]
+pub enum SignInRefused {
+    /// Unknown login, wrong password, or a user who may not sign in (Okta's
+    /// `E0000004`); the attempt that locks a user out is one of these.
+    BadCredentials,
+    /// The user was already `LOCKED_OUT`, whatever the password.
+    LockedOut,
+    /// The password was right but has expired: the user must change it first.
+    PasswordExpired(Arc<User>),
+}
 
 /// Shared, cheaply cloneable handle to the state.
 #[derive(Clone, Debug)]
@@ -182,10 +195,11 @@ impl Inner {
         self.directory().user_by_login(login).cloned()
     }
 
-    /// The user with this login and password who may sign in (status `ACTIVE`).
-    /// A password is compared, in constant time, whether or not the login exists,
+    /// The user with this login and password who may sign in (status `ACTIVE`),
+    /// counting wrong passwords towards the lockout (`server.lockout_*`). A
+    /// password is compared, in constant time, whether or not the login exists,
     /// so that timing does not reveal logins.
-    pub fn verify_password(&self, login: &str, password: &str) -> Option<Arc<User>> {
+    pub fn sign_in(&self, login: &str, password: &str) -> Result<Arc<User>, SignInRefused> {
         static NOBODY: std::sync::LazyLock<Secret> =
             std::sync::LazyLock::new(|| Secret::new(crate::ids::random_token()));
         let user = self.user_by_login(login);
@@ -194,7 +208,106 @@ impl Inner {
             .and_then(|u| u.password.as_ref())
             .unwrap_or(&NOBODY);
         let matches = secret.matches(password);
-        user.filter(|u| matches && u.password.is_some() && u.can_sign_in())
+        let Some(user) = user.filter(|u| u.password.is_some()) else {
+            return Err(SignInRefused::BadCredentials);
+        };
+        let now = self.clock.now();
+        let settings = &self.settings;
+        let auto_unlock = settings.lockout_auto_unlock_minutes.saturating_mul(60);
+        let locked = user.status == UserStatus::LockedOut;
+        let unlocks = locked
+            && auto_unlock > 0
+            && user
+                .status_changed
+                .is_some_and(|at| at.saturating_add_unsigned(auto_unlock) <= now);
+        if locked && !unlocks {
+            return Err(SignInRefused::LockedOut);
+        }
+        let expired = user.status == UserStatus::PasswordExpired;
+        if !(user.can_sign_in() || expired || unlocks) {
+            return Err(SignInRefused::BadCredentials);
+        }
+        let max = settings.lockout_max_attempts;
+        let mut directory = self.directory_mut();
+        // The user again under the write lock: an admin may have changed them.
+        let Some(current) = directory.user(&user.id).cloned() else {
+            return Err(SignInRefused::BadCredentials);
+        };
+        let mut changed = User::clone(&current);
+        if unlocks && changed.status == UserStatus::LockedOut {
+            changed.unlock(now);
+        }
+        if matches {
+            changed.failed_logins = 0;
+        } else {
+            changed.failed_logins = changed.failed_logins.saturating_add(1);
+            if max > 0 && changed.failed_logins >= max && changed.status == UserStatus::Active {
+                changed.status = UserStatus::LockedOut;
+                changed.status_changed = Some(now);
+                changed.last_updated = now;
+            }
+        }
+        let signs_in = matches && (changed.can_sign_in() || expired);
+        let user =
+            if changed.status == current.status && changed.failed_logins == current.failed_logins {
+                current
+            } else {
+                directory
+                    .put_user(changed)
+                    .map_err(|_| SignInRefused::BadCredentials)?
+            };
+        drop(directory);
+        if signs_in && user.password_expired(now) {
+            Err(SignInRefused::PasswordExpired(user))
+        } else if signs_in {
+            Ok(user)
+        } else {
+            if user.status == UserStatus::LockedOut {
+                self.store.log_user_out_everywhere(&user.id, now);
+            }
+            Err(SignInRefused::BadCredentials)
+        }
+    }
+
+    /// A user's own password change (authn's `change_password`, the login
+    /// page's step), with Okta's errors: `E0000014` for a wrong old password,
+    /// `E0000080` for a new one the policy refuses.
+    pub fn change_own_password(
+        &self,
+        user_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<Arc<User>, crate::error::OktaApiError> {
+        use crate::directory::{PASSWORD_REQUIREMENTS, PasswordChangeError};
+        use crate::error::OktaApiError;
+        use axum::http::StatusCode;
+        let now = self.clock.now();
+        let mut directory = self.directory_mut();
+        let mut user = directory
+            .user(user_id)
+            .map(|u| User::clone(u))
+            .ok_or_else(|| OktaApiError::not_found(user_id, "User"))?;
+        user.change_password(old, new, now).map_err(|e| {
+            let (code, summary, cause) = match e {
+                PasswordChangeError::OldPasswordIncorrect => (
+                    "E0000014",
+                    "Update of credentials failed",
+                    "oldPassword: The credentials provided were incorrect.".to_owned(),
+                ),
+                PasswordChangeError::Policy => (
+                    "E0000080",
+                    "The password does not meet the complexity requirements of the current password policy.",
+                    format!("password: {PASSWORD_REQUIREMENTS}"),
+                ),
+            };
+            let mut error = OktaApiError::new(StatusCode::FORBIDDEN, code, summary);
+            error.causes.push(cause);
+            error
+        })?;
+        user.last_updated = now;
+        directory
+            .put_user(user)
+            .map_err(|_| OktaApiError::not_found(user_id, "User"))
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {

@@ -18,6 +18,8 @@ pub struct Store {
     refresh: Mutex<RefreshStore>,
     sessions: Mutex<HashMap<String, Session>>,
     session_tokens: Mutex<HashMap<String, (String, i64)>>,
+    /// Authn transactions waiting for the user's next step, by stateToken.
+    authn_transactions: Mutex<HashMap<String, AuthnTransaction>>,
     logins: Mutex<HashMap<String, PendingLogin>>,
     /// Clients deleted through the API: the tokens issued to them are no longer active.
     deleted_clients: Mutex<std::collections::HashSet<String>>,
@@ -27,6 +29,30 @@ pub struct Store {
     pushed: Mutex<HashMap<String, PushedRequest>>,
     /// DPoP nonces handed out, with their expiry.
     dpop_nonces: Mutex<HashMap<String, i64>>,
+}
+
+/// An authn transaction between steps (docs/okta-behaviour.md §11).
+#[derive(Debug, Clone)]
+pub struct AuthnTransaction {
+    pub user_id: String,
+    pub status: AuthnStatus,
+    pub expires_at: i64,
+}
+
+/// The authn states that wait for the user (and so carry a stateToken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthnStatus {
+    PasswordExpired,
+    PasswordWarn,
+}
+
+impl AuthnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordExpired => "PASSWORD_EXPIRED",
+            Self::PasswordWarn => "PASSWORD_WARN",
+        }
+    }
 }
 
 /// How long a DPoP nonce is accepted.
@@ -480,6 +506,32 @@ impl Store {
         (exp > now).then_some(user_id)
     }
 
+    // ---- authn transactions (stateTokens) ----
+
+    /// Starts a transaction; returns its stateToken (`00` + 40 alphanumerics, Okta's shape).
+    pub fn start_authn(&self, transaction: AuthnTransaction, now: i64) -> String {
+        let token = format!("00{}", ids::random_alphanumeric(40));
+        let mut transactions = lock(&self.authn_transactions);
+        transactions.retain(|_, t| t.expires_at > now);
+        transactions.insert(token.clone(), transaction);
+        token
+    }
+
+    /// The live transaction a stateToken names.
+    pub fn authn_transaction(&self, token: &str, now: i64) -> Option<AuthnTransaction> {
+        lock(&self.authn_transactions)
+            .get(token)
+            .filter(|t| t.expires_at > now)
+            .cloned()
+    }
+
+    /// Ends a transaction (completed or cancelled); whether it was live.
+    pub fn end_authn(&self, token: &str, now: i64) -> bool {
+        lock(&self.authn_transactions)
+            .remove(token)
+            .is_some_and(|t| t.expires_at > now)
+    }
+
     // ---- pushed authorization requests ----
 
     /// Stores a pushed request; returns its `request_uri` (`urn:okta:…`).
@@ -519,9 +571,9 @@ impl Store {
     }
 
     /// Spends a DPoP proof's `jti` (per key); false when it was used before.
-    pub fn use_dpop_proof(&self, proof: &crate::dpop::Proof, now: i64) -> bool {
+    pub fn use_dpop_proof(&self, proof: &dpop::Proof, now: i64) -> bool {
         let key = format!("dpop\u{0}{}\u{0}{}", proof.jkt, proof.jti);
-        self.use_assertion(&key, proof.iat + crate::dpop::IAT_WINDOW, now)
+        self.use_assertion(&key, proof.iat + dpop::IAT_WINDOW, now)
     }
 
     pub fn is_dpop_nonce(&self, nonce: &str, now: i64) -> bool {

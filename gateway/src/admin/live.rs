@@ -1,5 +1,5 @@
 //! The live policy: the pipeline the proxy serves, swapped atomically (`ArcSwap`) when the
-//! applications or scope mappings change. A request loads the current pipeline once and runs
+//! applications, scope mappings or claims rules change. A request loads the current pipeline once and runs
 //! every step against it, so no request sees half a change. Key caches and introspection
 //! caches are carried over from the previous pipeline.
 
@@ -11,14 +11,16 @@ use crate::config::{ApplicationConfig, Config, ConfigError, ScopeMapping};
 use crate::pipeline::Pipeline;
 use crate::pipeline::validate::ServerRuntime;
 use crate::policy;
-use crate::store::{AppRecord, MappingRecord};
+use crate::policy::claims::ClaimsRule;
+use crate::store::{AppRecord, ClaimsRuleRecord, MappingRecord};
 use crate::validation::local::{KeySource, LocalValidator};
 
-/// The store's applications and mappings, laid over every pipeline swapped in.
+/// The store's applications, mappings and claims rules, laid over every pipeline swapped in.
 #[derive(Debug, Clone)]
 struct Overlay {
     apps: Vec<AppRecord>,
     mappings: Vec<MappingRecord>,
+    rules: Vec<ClaimsRuleRecord>,
 }
 
 /// The swappable pipeline.
@@ -62,7 +64,8 @@ impl Live {
             None => pipeline,
             Some(o) => {
                 let (a, m) = compile(&pipeline.resolved, &o.apps, &o.mappings)?;
-                Arc::new(rebuild(&pipeline, a, m))
+                let r = compile_rules(&pipeline.resolved, &o.rules)?;
+                Arc::new(rebuild(&pipeline, a, m, r))
             }
         };
         self.swap(next);
@@ -74,12 +77,18 @@ impl Live {
         &self,
         apps: Vec<AppRecord>,
         mappings: Vec<MappingRecord>,
+        rules: Vec<ClaimsRuleRecord>,
     ) -> Result<(), ConfigError> {
         let mut overlay = self.overlay();
         let current = self.current();
         let (a, m) = compile(&current.resolved, &apps, &mappings)?;
-        self.swap(Arc::new(rebuild(&current, a, m)));
-        *overlay = Some(Overlay { apps, mappings });
+        let r = compile_rules(&current.resolved, &rules)?;
+        self.swap(Arc::new(rebuild(&current, a, m, r)));
+        *overlay = Some(Overlay {
+            apps,
+            mappings,
+            rules,
+        });
         Ok(())
     }
 
@@ -100,10 +109,12 @@ fn rebuild(
     prev: &Pipeline,
     applications: Vec<ApplicationConfig>,
     scope_mappings: Vec<ScopeMapping>,
+    claims_rules: Vec<ClaimsRule>,
 ) -> Pipeline {
     let mut config = prev.resolved.clone();
     config.applications = applications;
     config.scope_mappings = scope_mappings;
+    config.claims_rules = claims_rules;
     let servers = prev
         .validators
         .servers
@@ -143,4 +154,12 @@ pub fn compile(
         mappings,
         policy::Keys::ByName,
     )
+}
+
+/// [`policy::claims::compile`] against a pipeline's configuration, rules named by name.
+pub fn compile_rules(
+    base: &Config,
+    rules: &[ClaimsRuleRecord],
+) -> Result<Vec<ClaimsRule>, ConfigError> {
+    policy::claims::compile(&base.apis, rules, policy::Keys::ByName)
 }

@@ -128,7 +128,13 @@ pub async fn start(
         message: e.to_string(),
     };
     let (apps, mappings) = crate::policy::records_of(&base);
-    if opts.store.seed(&apps, &mappings).await.map_err(se)? {
+    let rules = crate::policy::rule_records_of(&base);
+    if opts
+        .store
+        .seed(&apps, &mappings, &rules)
+        .await
+        .map_err(se)?
+    {
         tracing::info!(
             store = opts.store.url(),
             "store seeded from the configuration file"
@@ -158,7 +164,8 @@ pub async fn start(
         token_digest,
     });
     let snap = rt.store.load().await.map_err(se)?;
-    rt.live.replace_records(snap.apps, snap.mappings)?;
+    rt.live
+        .replace_records(snap.apps, snap.mappings, snap.claims_rules)?;
     rt.revision
         .store(snap.revision, std::sync::atomic::Ordering::SeqCst);
 
@@ -328,7 +335,10 @@ struct AppInput {
     name: String,
     #[serde(default)]
     apis: Vec<String>,
+    #[serde(default)]
     strategies: Vec<StrategyInput>,
+    #[serde(default)]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
 }
 
 #[derive(Deserialize)]
@@ -491,12 +501,13 @@ fn record_of(input: AppInput, existing: Option<&AppRecord>) -> Result<AppRecord>
         name: input.name,
         apis: input.apis,
         strategies,
+        identify_by_claims: input.identify_by_claims,
         deleting: false,
     })
 }
 
 fn view(a: &AppRecord) -> Value {
-    json!({
+    let mut v = json!({
         "name": a.name,
         "apis": a.apis,
         "state": if a.deleting { "deleting" } else { "active" },
@@ -509,7 +520,11 @@ fn view(a: &AppRecord) -> Value {
             "hmac": s.hmac,
             "registration": s.registration,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(set) = &a.identify_by_claims {
+        v["identify_by_claims"] = json!(set);
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,7 +642,7 @@ impl Runtime {
     async fn refresh(&self) -> Result<()> {
         let snap = self.store.load().await.map_err(AdminError::store)?;
         self.live
-            .replace_records(snap.apps, snap.mappings)
+            .replace_records(snap.apps, snap.mappings, snap.claims_rules)
             .map_err(AdminError::invalid)?;
         self.revision
             .store(snap.revision, std::sync::atomic::Ordering::SeqCst);
@@ -950,6 +965,11 @@ fn router(rt: Arc<Runtime>) -> Router {
             "/admin/v1/scope-mappings/{server}/{scope}",
             delete(delete_mapping),
         )
+        .route("/admin/v1/claims-rules", get(list_rules).post(put_rule))
+        .route(
+            "/admin/v1/claims-rules/{name}",
+            get(show_rule).put(put_named_rule).delete(delete_rule),
+        )
         .route("/admin/v1/apis", get(list_apis))
         .route("/admin/v1/authorization-servers", get(list_servers))
         .route(
@@ -1092,6 +1112,72 @@ async fn delete_mapping(
         ));
     }
     rt.commit(&[Change::DeleteMapping(server, scope)]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_rules(State(rt): St) -> Result<axum::Json<Value>> {
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
+    Ok(axum::Json(json!(snap.claims_rules)))
+}
+
+async fn show_rule(State(rt): St, Path(name): Path<String>) -> Result<axum::Json<Value>> {
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
+    snap.claims_rules
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| axum::Json(json!(r)))
+        .ok_or_else(|| rule_not_found(&name))
+}
+
+fn rule_not_found(name: &str) -> AdminError {
+    AdminError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no claims rule named `{name}`"),
+    )
+}
+
+/// Creates or replaces a claims rule (by its `name`), checked by the same compiler as the
+/// file's (`policy::claims::compile`), then swapped into the live policy.
+async fn put_rule(State(rt): St, body: Bytes) -> Result<Response> {
+    let r: crate::store::ClaimsRuleRecord = parse(&body)?;
+    let _guard = rt.lock.lock().await;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
+    let existed = snap.claims_rules.iter().any(|x| x.name == r.name);
+    let mut rules: Vec<_> = snap
+        .claims_rules
+        .into_iter()
+        .filter(|x| x.name != r.name)
+        .collect();
+    rules.push(r.clone());
+    live::compile_rules(&rt.live.current().resolved, &rules).map_err(AdminError::invalid)?;
+    rt.commit(&[Change::PutClaimsRule(r.clone())]).await?;
+    let st = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((st, axum::Json(json!(r))).into_response())
+}
+
+async fn put_named_rule(State(rt): St, Path(name): Path<String>, body: Bytes) -> Result<Response> {
+    let r: crate::store::ClaimsRuleRecord = parse(&body)?;
+    if r.name != name {
+        return Err(AdminError::invalid(ConfigError {
+            key: "name".into(),
+            message: format!("must be `{name}`, the rule named in the path"),
+        }));
+    }
+    put_rule(State(rt), body).await
+}
+
+async fn delete_rule(State(rt): St, Path(name): Path<String>) -> Result<StatusCode> {
+    let _guard = rt.lock.lock().await;
+    let snap = rt.store.load().await.map_err(AdminError::store)?;
+    if !snap.claims_rules.iter().any(|x| x.name == name) {
+        return Err(rule_not_found(&name));
+    }
+    rt.commit(&[Change::DeleteClaimsRule(name)]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -39,3 +39,36 @@ pub fn authorize(
         scope: needed.join(" "),
     })
 }
+
+/// Checks the claims rules that guard the matched resource method (`policy::claims`), in file
+/// order; the first that refuses answers. No token where a rule applies is a missing token.
+pub fn claims_rules(
+    table: &RouteTable,
+    rules: &[crate::policy::claims::ClaimsRule],
+    m: &RouteMatch,
+    identity: Option<&Identity>,
+    now: u64,
+) -> Result<(), GatewayError> {
+    use crate::policy::claims::Refusal;
+    let guarding = &table.rule(m).claims_rules;
+    if guarding.is_empty() {
+        return Ok(());
+    }
+    let identity = identity.ok_or(GatewayError::MissingToken)?;
+    for &ri in guarding {
+        match rules[ri].check(&identity.claims, now) {
+            Ok(()) => {}
+            Err(Refusal::Claims { rule }) => return Err(GatewayError::ClaimsRule { rule }),
+            Err(Refusal::StepUp {
+                acr_values,
+                max_age,
+            }) => {
+                return Err(GatewayError::StepUp {
+                    acr_values,
+                    max_age,
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -4,10 +4,21 @@
 use http::{HeaderMap, Uri, header};
 
 use crate::error::GatewayError;
+use crate::validation::dpop::{DpopMode, Presented};
 use crate::validation::jwt::MAX_TOKEN_LEN;
 
-/// The bearer token, if the request carries one.
+/// The bearer token, if the request carries one (an API without DPoP).
 pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, GatewayError> {
+    Ok(credentials(headers, uri, DpopMode::Disabled)?.map(|(token, _)| token))
+}
+
+/// The access token and how it came: `Bearer`, or (where the API takes DPoP) `DPoP` with the
+/// one `DPoP` proof header (RFC 9449 §7.1).
+pub fn credentials<'h>(
+    headers: &'h HeaderMap,
+    uri: &Uri,
+    dpop: DpopMode,
+) -> Result<Option<(&'h str, Presented<'h>)>, GatewayError> {
     if let Some(q) = uri.query()
         && q.split(['&', ';']).any(names_access_token)
     {
@@ -15,7 +26,7 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
             "tokens are accepted only in the Authorization header",
         ));
     }
-    if headers.contains_key("dpop") {
+    if dpop == DpopMode::Disabled && headers.contains_key("dpop") {
         return Err(GatewayError::InvalidRequest(
             "DPoP proofs are not supported; send a Bearer token alone",
         ));
@@ -42,12 +53,13 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
         }
         None => return Ok(None),
     };
-    if scheme.eq_ignore_ascii_case("dpop") {
+    let is_dpop = scheme.eq_ignore_ascii_case("dpop");
+    if is_dpop && dpop == DpopMode::Disabled {
         return Err(GatewayError::InvalidRequest(
             "DPoP proofs are not supported; send a Bearer token alone",
         ));
     }
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !is_dpop && !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme: no bearer token was presented.
         return Ok(None);
     }
@@ -57,7 +69,25 @@ pub fn bearer<'h>(headers: &'h HeaderMap, uri: &Uri) -> Result<Option<&'h str>, 
             "the Authorization header is malformed",
         ));
     }
-    Ok(Some(token))
+    if !is_dpop {
+        // A proof without the DPoP scheme proves nothing about a Bearer token.
+        if headers.contains_key("dpop") {
+            return Err(GatewayError::InvalidDpopProof(
+                "A DPoP proof accompanies the DPoP scheme, not Bearer.",
+            ));
+        }
+        return Ok(Some((token, Presented::Bearer)));
+    }
+    let mut proofs = headers.get_all("dpop").iter();
+    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+        return Err(GatewayError::InvalidDpopProof(
+            "Exactly one DPoP proof header is required.",
+        ));
+    };
+    let proof = proof
+        .to_str()
+        .map_err(|_| GatewayError::InvalidDpopProof("The DPoP proof is not a signed JWT."))?;
+    Ok(Some((token, Presented::Dpop(proof))))
 }
 
 /// Whether a query parameter is named `access_token` (RFC 6750 §2.3) as some framework reads

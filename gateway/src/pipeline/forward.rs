@@ -83,6 +83,45 @@ pub struct IdentityHeaders<'a> {
     pub authorization_server: Option<&'a str>,
 }
 
+/// Up to five identity headers as (name, value) pairs.
+pub type IdentityFields<'a> = [(&'static str, &'a str); 5];
+
+impl<'a> IdentityHeaders<'a> {
+    /// The identity headers as (name, value) pairs, the first `count` of the array set;
+    /// `scopes` is [`IdentityHeaders::scopes`] joined by spaces. What cannot be passed on
+    /// faithfully refuses the token rather than being dropped or mangled: a subject with a line
+    /// break, or a scope with a space (which an upstream splitting the header would read as
+    /// two).
+    pub fn fields(&self, scopes: &'a str) -> Result<(IdentityFields<'a>, usize), GatewayError> {
+        if self.scopes.iter().any(|s| !is_scope_token(s))
+            || [self.subject, self.client_id]
+                .into_iter()
+                .flatten()
+                // Edge whitespace would be trimmed by the upstream's parser: " admin" → "admin".
+                .any(|v| !is_field_value(v.as_bytes()) || v.trim() != v)
+        {
+            return Err(GatewayError::InvalidToken(
+                "the token's subject, client or scopes cannot be passed on",
+            ));
+        }
+        let mut added: [(&'static str, &str); 5] = [("", ""); 5];
+        let mut count = 0;
+        for (name, value) in [
+            (APPLICATION_HEADER, Some(self.application)),
+            (SUBJECT_HEADER, self.subject),
+            (CLIENT_ID_HEADER, self.client_id),
+            (AUTH_SERVER_HEADER, self.authorization_server),
+            (SCOPES_HEADER, (!scopes.is_empty()).then_some(scopes)),
+        ] {
+            if let Some(value) = value {
+                added[count] = (name, value);
+                count += 1;
+            }
+        }
+        Ok((added, count))
+    }
+}
+
 #[derive(Debug)]
 struct Upstream {
     prefix: String,
@@ -222,38 +261,8 @@ impl Forwarder {
                 || is_stripped(n.as_str(), &self.stripped_identity)
                 || listed.iter().any(|l| l == n)
         };
-        // What cannot be passed on faithfully refuses the token rather than being dropped or
-        // mangled: a subject with a line break, or a scope with a space (which an upstream
-        // splitting the header would read as two).
-        if identity.scopes.iter().any(|s| !is_scope_token(s))
-            || [identity.subject, identity.client_id]
-                .into_iter()
-                .flatten()
-                // Edge whitespace would be trimmed by the upstream's parser: " admin" → "admin".
-                .any(|v| !is_field_value(v.as_bytes()) || v.trim() != v)
-        {
-            return Err(GatewayError::InvalidToken(
-                "the token's subject, client or scopes cannot be passed on",
-            ));
-        }
         let scopes = identity.scopes.join(" ");
-        let mut added: [(&'static str, &str); 5] = [("", ""); 5];
-        let mut count = 0;
-        for (name, value) in [
-            (APPLICATION_HEADER, Some(identity.application)),
-            (SUBJECT_HEADER, identity.subject),
-            (CLIENT_ID_HEADER, identity.client_id),
-            (AUTH_SERVER_HEADER, identity.authorization_server),
-            (
-                SCOPES_HEADER,
-                (!scopes.is_empty()).then_some(scopes.as_str()),
-            ),
-        ] {
-            if let Some(value) = value {
-                added[count] = (name, value);
-                count += 1;
-            }
-        }
+        let (added, count) = identity.fields(&scopes)?;
         let rewrite = HeadRewrite {
             target: &target,
             host: &upstream.host,

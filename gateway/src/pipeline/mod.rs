@@ -79,6 +79,8 @@ impl Pipeline {
                     allow_anonymous: a.allow_anonymous,
                     require_client_certificate: a.require_client_certificate,
                     allow_get_body: a.allow_get_body,
+                    dpop: a.dpop,
+                    dpop_origin: a.dpop_origin.clone(),
                 })
                 .collect(),
             validators: validate::Validators {
@@ -107,6 +109,10 @@ pub struct ApiPolicy {
     pub require_client_certificate: bool,
     /// Whether GET requests may carry a body.
     pub allow_get_body: bool,
+    /// DPoP (RFC 9449) for this API.
+    pub dpop: crate::validation::dpop::DpopMode,
+    /// The external origin in proofs' `htu`.
+    pub dpop_origin: Option<String>,
 }
 
 impl Pipeline {
@@ -132,10 +138,22 @@ impl Pipeline {
             reason = %e,
             "request refused"
         );
-        if grpc {
-            return e.into_grpc_response();
+        let outcome = e.outcome();
+        let mut res = if grpc {
+            e.into_grpc_response()
+        } else {
+            e.into_response_with_realm(&self.realm)
+        };
+        crate::access_log::Note {
+            api,
+            application: app,
+            outcome,
+            client_id: None,
+            subject: None,
+            upstream: None,
         }
-        e.into_response_with_realm(&self.realm)
+        .attach(self, &mut res);
+        res
     }
 }
 
@@ -159,31 +177,105 @@ pub fn service(
 }
 
 impl Pipeline {
-    /// Runs every step on `req`: admits it ([`Pipeline::admit`]) and forwards it, or refuses it.
+    /// Runs every step on `req`: admits it ([`Pipeline::decide`]) and forwards it, or refuses it.
     pub async fn handle(&self, req: Request<Body>) -> Response {
-        let (mut api, mut app) = (None, None);
         if let Err(e) = head::check_host(req.version(), req.uri(), req.headers()) {
             return self.refuse_at(None, None, e);
         }
         let has_body = !axum::body::HttpBody::is_end_stream(req.body());
         let admitted = match self
-            .admit_with_body(
+            .decide(
                 req.method(),
                 req.uri(),
                 req.headers(),
+                req.extensions(),
+                has_body,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+        let headers = self.identity_headers(&admitted);
+        let m = &admitted.matched;
+        let grpc = crate::error::is_grpc(req.headers());
+        // Timed only for the access log.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the upstream's time for the access log, not a token time"
+        )]
+        let started = self.resolved.access_log.is_some().then(Instant::now);
+        match self.forwarder.forward(req, m, &headers).await {
+            Ok(mut r) => {
+                self.metrics.request(
+                    Some(m.api),
+                    admitted.application,
+                    telemetry::Outcome::Forwarded,
+                );
+                let upstream = started.map(|t| (r.status().as_u16(), t.elapsed()));
+                crate::access_log::Note::admitted(
+                    self,
+                    &admitted,
+                    telemetry::Outcome::Forwarded,
+                    upstream,
+                    &mut r,
+                );
+                r
+            }
+            Err(e) => self.refuse_as(grpc, Some(m.api), admitted.application, e),
+        }
+    }
+
+    /// The decision proxy mode and forward-auth (`crate::forward_auth`) share: every step
+    /// before forwarding, for a request described by its method, target, headers and
+    /// extensions (client address, TLS client certificate). A refusal is the response to send.
+    pub async fn decide(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+        has_body: bool,
+    ) -> Result<Admitted, Response> {
+        let (mut api, mut app) = (None, None);
+        let grpc = crate::error::is_grpc(headers);
+        let admitted = self
+            .admit_with_body(
+                method,
+                uri,
+                headers,
                 Beyond {
                     has_body,
-                    client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                    client: extensions.get::<ClientAddr>().map(|c| c.0),
+                    client_certificate: extensions
+                        .get::<crate::server_tls::ClientCertificate>()
+                        .map(|c| c.sha256),
                 },
                 &mut api,
                 &mut app,
             )
             .await
+            .map_err(|e| self.refuse_as(grpc, api, app, e))?;
+        // RFC 8705's answer when a certificate is missing: 401 invalid_token.
+        if self.apis[admitted.matched.api].require_client_certificate
+            && extensions
+                .get::<crate::server_tls::ClientCertificate>()
+                .is_none()
         {
-            Ok(a) => a,
-            Err(e) => return self.refuse_as(crate::error::is_grpc(req.headers()), api, app, e),
-        };
-        let headers = match (&admitted.identity, admitted.application) {
+            return Err(self.refuse_as(
+                grpc,
+                Some(admitted.matched.api),
+                admitted.application,
+                GatewayError::InvalidToken("this API requires a TLS client certificate"),
+            ));
+        }
+        Ok(admitted)
+    }
+
+    /// What the upstream (or, in forward-auth, the calling proxy) is told about an admitted
+    /// request's caller.
+    pub fn identity_headers<'a>(&'a self, admitted: &'a Admitted) -> forward::IdentityHeaders<'a> {
+        match (&admitted.identity, admitted.application) {
             (Some(id), Some(app)) => forward::IdentityHeaders {
                 application: self.directory.name(app),
                 subject: id.subject.as_deref(),
@@ -199,33 +291,6 @@ impl Pipeline {
                 application: crate::policy::ANONYMOUS,
                 ..Default::default()
             },
-        };
-        let m = admitted.matched;
-        let grpc = crate::error::is_grpc(req.headers());
-        // RFC 8705's answer when a certificate is missing: 401 invalid_token.
-        if self.apis[m.api].require_client_certificate
-            && req
-                .extensions()
-                .get::<crate::server_tls::ClientCertificate>()
-                .is_none()
-        {
-            return self.refuse_as(
-                grpc,
-                Some(m.api),
-                admitted.application,
-                GatewayError::InvalidToken("this API requires a TLS client certificate"),
-            );
-        }
-        match self.forwarder.forward(req, &m, &headers).await {
-            Ok(r) => {
-                self.metrics.request(
-                    Some(m.api),
-                    admitted.application,
-                    telemetry::Outcome::Forwarded,
-                );
-                r
-            }
-            Err(e) => self.refuse_as(grpc, Some(m.api), admitted.application, e),
         }
     }
 }
@@ -240,6 +305,8 @@ pub struct ClientAddr(pub std::net::IpAddr);
 struct Beyond {
     has_body: bool,
     client: Option<std::net::IpAddr>,
+    /// The verified client certificate's SHA-256 (RFC 8705 `x5t#S256`).
+    client_certificate: Option<[u8; 32]>,
 }
 
 /// A request that passed every step before forwarding.
@@ -285,10 +352,10 @@ impl Pipeline {
         let policy = &self.apis[matched.api];
         head::check_body(method, beyond.has_body, policy.allow_get_body)?;
 
-        let identity: Option<Identity> = match extract::bearer(headers, uri)? {
+        let identity: Option<Identity> = match extract::credentials(headers, uri, policy.dpop)? {
             None if policy.allow_anonymous => None,
             None => return Err(GatewayError::MissingToken),
-            Some(token) => {
+            Some((token, presented)) => {
                 #[allow(
                     clippy::disallowed_methods,
                     reason = "elapsed time for the validation-latency metric, not a token time"
@@ -308,23 +375,69 @@ impl Pipeline {
                     self.metrics
                         .token_refused(e.refusal_reason(), self.clock.now());
                 }
-                Some(result?)
+                let identity = result?;
+                self.check_binding(
+                    policy, token, presented, &identity, method, uri, headers, beyond,
+                )?;
+                Some(identity)
             }
         };
 
         let application = match &identity {
             Some(id) => {
-                let app = self.directory.identify(id, matched.api)?;
+                let app = self.directory.identify(id, matched.api, self.clock.now())?;
                 *app_out = Some(app);
                 authorize::authorize(&self.routes, &matched, id)?;
                 Some(app)
             }
             None => None,
         };
+        authorize::claims_rules(
+            &self.routes,
+            &self.resolved.claims_rules,
+            &matched,
+            identity.as_ref(),
+            self.clock.now(),
+        )?;
         Ok(Admitted {
             matched,
             identity,
             application,
         })
+    }
+}
+
+impl Pipeline {
+    /// The token's sender constraint (`validation::dpop`): its DPoP proof, its certificate.
+    #[allow(clippy::too_many_arguments)]
+    fn check_binding(
+        &self,
+        policy: &ApiPolicy,
+        token: &str,
+        presented: crate::validation::dpop::Presented<'_>,
+        identity: &Identity,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        beyond: Beyond,
+    ) -> Result<(), GatewayError> {
+        use crate::validation::dpop;
+        dpop::check_binding(
+            policy.dpop,
+            presented,
+            token,
+            identity.cnf.as_ref(),
+            method.as_str(),
+            || {
+                dpop::request_url(
+                    policy.dpop_origin.as_deref(),
+                    self.resolved.tls.is_some(),
+                    uri,
+                    headers,
+                )
+            },
+            beyond.client_certificate.as_ref(),
+            self.clock.now(),
+        )
     }
 }

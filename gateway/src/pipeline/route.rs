@@ -43,6 +43,8 @@ pub struct MethodRule {
     pub method: Method,
     /// The AS scopes, through the scope mappings, that open this resource and method.
     pub opened_by: Vec<(usize, String)>,
+    /// Indexes of the claims rules (`Config::claims_rules`) that guard it, in file order.
+    pub claims_rules: Vec<usize>,
 }
 
 impl Segment {
@@ -122,6 +124,7 @@ impl RouteTable {
                             .map(|m| MethodRule {
                                 method: m.clone(),
                                 opened_by: Vec::new(),
+                                claims_rules: Vec::new(),
                             })
                             .collect(),
                     })
@@ -140,6 +143,15 @@ impl RouteTable {
                                 rule.opened_by.push(entry);
                             }
                         }
+                    }
+                }
+            }
+        }
+        for (ri, rule) in config.claims_rules.iter().enumerate() {
+            for (resource, r) in apis[rule.api].resources.iter_mut().enumerate() {
+                for m in &mut r.methods {
+                    if rule.applies(resource, &m.method) {
+                        m.claims_rules.push(ri);
                     }
                 }
             }

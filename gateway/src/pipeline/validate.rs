@@ -228,6 +228,8 @@ impl Validators {
             // whoever holds the client secret could write any).
             scopes: Vec::new(),
             jti: c.jti.clone(),
+            claims: jwt.all_claims.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -255,6 +257,8 @@ impl Validators {
             subject: c.sub.clone(),
             scopes: c.scopes(),
             jti: c.jti.clone(),
+            claims: jwt.all_claims.clone(),
+            cnf: c.cnf.clone(),
         })
     }
 
@@ -311,6 +315,8 @@ impl Validators {
                         subject: found.subject.clone(),
                         scopes: found.scopes.clone(),
                         jti: found.jti.clone(),
+                        claims: found.claims.clone(),
+                        cnf: found.cnf.clone(),
                     });
                 }
                 Err(ValidationError::Unavailable) => worst = ValidationError::Unavailable,

@@ -3,6 +3,8 @@
 //! and compiled to the indexed form the pipeline reads. The file load, a reload and every admin
 //! API change go through [`compile`], so they accept and refuse the same things.
 
+pub mod claims;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{
@@ -183,10 +185,34 @@ pub fn compile(
             }
             app_apis.push(i);
         }
-        if a.strategies.is_empty() {
+        if a.strategies.is_empty() && a.identify_by_claims.is_none() {
             return Err(err(
                 format!("{k}.strategies"),
-                "at least one strategy is required",
+                "at least one strategy (or `identify_by_claims`) is required",
+            ));
+        }
+        let claim_set = a
+            .identify_by_claims
+            .as_ref()
+            .map(|raw| {
+                claims::compile_claim_set(raw, &format!("{k}.identify_by_claims"), |n| {
+                    as_index.get(n).copied()
+                })
+            })
+            .transpose()?;
+        // Two applications asking for the same claims could never be told apart: seen here,
+        // it is a configuration error (overlaps only a token can show are a 401 at run time).
+        if let Some(set) = &claim_set
+            && let Some(other) = out_apps
+                .iter()
+                .find(|o: &&ApplicationConfig| o.claim_set.as_ref().is_some_and(|c| c.same_as(set)))
+        {
+            return Err(err(
+                format!("{k}.identify_by_claims"),
+                format!(
+                    "application `{}` is identified by the same claims; no token could tell them apart",
+                    other.name
+                ),
             ));
         }
         let mut strategies = Vec::new();
@@ -254,9 +280,16 @@ pub fn compile(
             name: a.name.clone(),
             apis: app_apis,
             strategies,
+            claim_set,
         });
     }
     Ok((out_apps, out_maps))
+}
+
+/// A configuration's claims rules as records (what an empty store is seeded with, with
+/// [`records_of`]).
+pub fn rule_records_of(config: &Config) -> Vec<crate::store::ClaimsRuleRecord> {
+    config.claims_rules.iter().map(|r| r.raw.clone()).collect()
 }
 
 /// A configuration's applications and mappings as records (what an empty store is seeded with).
@@ -286,6 +319,7 @@ pub fn records_of(config: &Config) -> (Vec<AppRecord>, Vec<MappingRecord>) {
                     registration: None,
                 })
                 .collect(),
+            identify_by_claims: a.claim_set.as_ref().map(|c| c.raw.clone()),
         })
         .collect();
     let mappings = config

@@ -1,5 +1,5 @@
 //! Durable state: applications (with their strategies, subscriptions and registered client
-//! credentials) and scope mappings, kept by name so they survive restarts and configuration
+//! credentials), scope mappings and claims rules, kept by name so they survive restarts and configuration
 //! edits.
 //!
 //! Backends: `memory:` (tests, no persistence), `sqlite:PATH` (embedded, the default) and
@@ -95,6 +95,8 @@ pub struct AppRecord {
     pub apis: Vec<String>,
     /// Strategies.
     pub strategies: Vec<StrategyRecord>,
+    /// A claim set that identifies it too.
+    pub identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
     /// Deleted by an operator, but its registered clients could not be deleted at the AS yet:
     /// not served, retried.
     pub deleting: bool,
@@ -112,6 +114,9 @@ pub struct MappingRecord {
     pub api_scopes: Vec<String>,
 }
 
+/// A stored claims rule: the document the file or the admin API gave.
+pub type ClaimsRuleRecord = crate::policy::claims::RawClaimsRule;
+
 /// Everything in the store at one revision.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -119,6 +124,8 @@ pub struct Snapshot {
     pub apps: Vec<AppRecord>,
     /// Mappings.
     pub mappings: Vec<MappingRecord>,
+    /// Claims rules, by name order.
+    pub claims_rules: Vec<ClaimsRuleRecord>,
     /// The revision.
     pub revision: i64,
 }
@@ -149,6 +156,8 @@ struct AppDoc {
     name: String,
     apis: Vec<String>,
     strategies: Vec<StrategyDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identify_by_claims: Option<crate::policy::claims::RawClaimSet>,
     #[serde(default)]
     deleting: bool,
 }
@@ -192,6 +201,7 @@ CREATE TABLE IF NOT EXISTS gateway_applications (name TEXT PRIMARY KEY, doc TEXT
 CREATE TABLE IF NOT EXISTS gateway_scope_mappings (
     authorization_server TEXT NOT NULL, scope TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (authorization_server, scope));
+CREATE TABLE IF NOT EXISTS gateway_claims_rules (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 INSERT OR IGNORE INTO gateway_meta (key, value) VALUES ('schema_version', '1');
 INSERT OR IGNORE INTO gateway_meta (key, value) VALUES ('revision', '0');
 ";
@@ -265,7 +275,7 @@ impl Store {
     pub async fn load(&self) -> Result<Snapshot, StoreError> {
         match &self.backend {
             Backend::Postgres(p) => {
-                let (apps, mappings, revision) = p.load().await?;
+                let (apps, mappings, rules, revision) = p.load().await?;
                 Ok(Snapshot {
                     apps: apps
                         .iter()
@@ -277,6 +287,10 @@ impl Store {
                             serde_json::from_str(d)
                                 .map_err(|e| StoreError::Db(format!("mapping document: {e}")))
                         })
+                        .collect::<Result<_, _>>()?,
+                    claims_rules: rules
+                        .iter()
+                        .map(|d| decode_rule(d))
                         .collect::<Result<_, _>>()?,
                     revision,
                 })
@@ -312,10 +326,20 @@ impl Store {
                         );
                     }
                 }
+                let mut claims_rules = Vec::new();
+                {
+                    let mut st =
+                        tx.prepare("SELECT doc FROM gateway_claims_rules ORDER BY name")?;
+                    let docs = st.query_map([], |r| r.get::<_, String>(0))?;
+                    for d in docs {
+                        claims_rules.push(decode_rule(&d?)?);
+                    }
+                }
                 tx.commit()?;
                 Ok(Snapshot {
                     apps,
                     mappings,
+                    claims_rules,
                     revision,
                 })
             }
@@ -327,19 +351,17 @@ impl Store {
         &self,
         apps: &[AppRecord],
         mappings: &[MappingRecord],
+        rules: &[ClaimsRuleRecord],
     ) -> Result<bool, StoreError> {
+        let changes: Vec<Change> = apps
+            .iter()
+            .cloned()
+            .map(Change::PutApp)
+            .chain(mappings.iter().cloned().map(Change::PutMapping))
+            .chain(rules.iter().cloned().map(Change::PutClaimsRule))
+            .collect();
         match &self.backend {
-            Backend::Postgres(p) => {
-                let changes = self.encode_changes(
-                    &apps
-                        .iter()
-                        .cloned()
-                        .map(Change::PutApp)
-                        .chain(mappings.iter().cloned().map(Change::PutMapping))
-                        .collect::<Vec<_>>(),
-                )?;
-                p.seed(&changes).await
-            }
+            Backend::Postgres(p) => p.seed(&self.encode_changes(&changes)?).await,
             Backend::Memory(m) => {
                 let mut s = lock(m);
                 if s.revision != 0 {
@@ -347,6 +369,8 @@ impl Store {
                 }
                 s.apps = apps.to_vec();
                 s.mappings = mappings.to_vec();
+                s.claims_rules = rules.to_vec();
+                s.claims_rules.sort_by(|x, y| x.name.cmp(&y.name));
                 s.revision = 1;
                 Ok(true)
             }
@@ -363,17 +387,8 @@ impl Store {
                 if seeded.is_some() {
                     return Ok(false);
                 }
-                for a in apps {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO gateway_applications (name, doc) VALUES (?1, ?2)",
-                        (&a.name, self.encode_app(a)?),
-                    )?;
-                }
-                for m in mappings {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO gateway_scope_mappings (authorization_server, scope, doc) VALUES (?1, ?2, ?3)",
-                        (&m.authorization_server, &m.scope, encode_mapping(m)?),
-                    )?;
+                for ch in &changes {
+                    self.sqlite_change(&tx, ch)?;
                 }
                 tx.execute(
                     "INSERT INTO gateway_meta (key, value) VALUES ('seeded', '1')",
@@ -410,6 +425,12 @@ impl Store {
                         Change::DeleteMapping(asn, sc) => s
                             .mappings
                             .retain(|x| !(&x.authorization_server == asn && &x.scope == sc)),
+                        Change::PutClaimsRule(r) => {
+                            s.claims_rules.retain(|x| x.name != r.name);
+                            s.claims_rules.push(r.clone());
+                            s.claims_rules.sort_by(|x, y| x.name.cmp(&y.name));
+                        }
+                        Change::DeleteClaimsRule(n) => s.claims_rules.retain(|x| &x.name != n),
                     }
                 }
                 s.revision += 1;
@@ -419,35 +440,49 @@ impl Store {
                 let mut c = lock(c);
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for ch in changes {
-                    match ch {
-                        Change::PutApp(a) => {
-                            tx.execute(
-                                "INSERT OR REPLACE INTO gateway_applications (name, doc) VALUES (?1, ?2)",
-                                (&a.name, self.encode_app(a)?),
-                            )?;
-                        }
-                        Change::DeleteApp(n) => {
-                            tx.execute("DELETE FROM gateway_applications WHERE name = ?1", [n])?;
-                        }
-                        Change::PutMapping(m) => {
-                            tx.execute(
-                                "INSERT OR REPLACE INTO gateway_scope_mappings (authorization_server, scope, doc) VALUES (?1, ?2, ?3)",
-                                (&m.authorization_server, &m.scope, encode_mapping(m)?),
-                            )?;
-                        }
-                        Change::DeleteMapping(asn, sc) => {
-                            tx.execute(
-                                "DELETE FROM gateway_scope_mappings WHERE authorization_server = ?1 AND scope = ?2",
-                                [asn, sc],
-                            )?;
-                        }
-                    }
+                    self.sqlite_change(&tx, ch)?;
                 }
                 bump(&tx)?;
                 tx.commit()?;
                 Ok(())
             }
         }
+    }
+
+    fn sqlite_change(&self, tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
+        match ch {
+            Change::PutApp(a) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO gateway_applications (name, doc) VALUES (?1, ?2)",
+                    (&a.name, self.encode_app(a)?),
+                )?;
+            }
+            Change::DeleteApp(n) => {
+                tx.execute("DELETE FROM gateway_applications WHERE name = ?1", [n])?;
+            }
+            Change::PutMapping(m) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO gateway_scope_mappings (authorization_server, scope, doc) VALUES (?1, ?2, ?3)",
+                    (&m.authorization_server, &m.scope, encode_mapping(m)?),
+                )?;
+            }
+            Change::DeleteMapping(asn, sc) => {
+                tx.execute(
+                    "DELETE FROM gateway_scope_mappings WHERE authorization_server = ?1 AND scope = ?2",
+                    [asn, sc],
+                )?;
+            }
+            Change::PutClaimsRule(r) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO gateway_claims_rules (name, doc) VALUES (?1, ?2)",
+                    (&r.name, encode_rule(r)?),
+                )?;
+            }
+            Change::DeleteClaimsRule(n) => {
+                tx.execute("DELETE FROM gateway_claims_rules WHERE name = ?1", [n])?;
+            }
+        }
+        Ok(())
     }
 
     /// The raw stored document of an application (tests check secrets are sealed).
@@ -484,6 +519,10 @@ impl Store {
                     Change::DeleteMapping(a, s) => {
                         postgres::Op::DeleteMapping(a.clone(), s.clone())
                     }
+                    Change::PutClaimsRule(r) => {
+                        postgres::Op::PutClaimsRule(r.name.clone(), encode_rule(r)?)
+                    }
+                    Change::DeleteClaimsRule(n) => postgres::Op::DeleteClaimsRule(n.clone()),
                 })
             })
             .collect()
@@ -493,6 +532,7 @@ impl Store {
         let doc = AppDoc {
             name: a.name.clone(),
             apis: a.apis.clone(),
+            identify_by_claims: a.identify_by_claims.clone(),
             deleting: a.deleting,
             strategies: a
                 .strategies
@@ -523,6 +563,7 @@ impl Store {
         Ok(AppRecord {
             name: doc.name,
             apis: doc.apis,
+            identify_by_claims: doc.identify_by_claims,
             deleting: doc.deleting,
             strategies: doc
                 .strategies
@@ -551,6 +592,14 @@ fn encode_mapping(m: &MappingRecord) -> Result<String, StoreError> {
     serde_json::to_string(m).map_err(|e| StoreError::Db(e.to_string()))
 }
 
+fn encode_rule(r: &ClaimsRuleRecord) -> Result<String, StoreError> {
+    serde_json::to_string(r).map_err(|e| StoreError::Db(e.to_string()))
+}
+
+fn decode_rule(d: &str) -> Result<ClaimsRuleRecord, StoreError> {
+    serde_json::from_str(d).map_err(|e| StoreError::Db(format!("claims rule document: {e}")))
+}
+
 fn bump(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE gateway_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'revision'",
@@ -570,4 +619,8 @@ pub enum Change {
     PutMapping(MappingRecord),
     /// Remove the mapping of (AS, scope).
     DeleteMapping(String, String),
+    /// Create or replace a claims rule (by name).
+    PutClaimsRule(ClaimsRuleRecord),
+    /// Remove the claims rule of that name.
+    DeleteClaimsRule(String),
 }

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS gateway_applications (name TEXT PRIMARY KEY, doc TEXT
 CREATE TABLE IF NOT EXISTS gateway_scope_mappings (
     authorization_server TEXT NOT NULL, scope TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (authorization_server, scope));
+CREATE TABLE IF NOT EXISTS gateway_claims_rules (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 INSERT INTO gateway_meta (key, value) VALUES ('schema_version', '1') ON CONFLICT DO NOTHING;
 INSERT INTO gateway_meta (key, value) VALUES ('revision', '0') ON CONFLICT DO NOTHING;
 ";
@@ -26,6 +27,8 @@ pub(super) enum Op {
     DeleteApp(String),
     PutMapping(String, String, String),
     DeleteMapping(String, String),
+    PutClaimsRule(String, String),
+    DeleteClaimsRule(String),
 }
 
 pub(super) struct Pg {
@@ -108,8 +111,23 @@ async fn run(tx: &tokio_postgres::Transaction<'_>, op: &Op) -> Result<(), tokio_
             )
             .await
             .map(drop),
+        Op::PutClaimsRule(name, doc) => tx
+            .execute(
+                "INSERT INTO gateway_claims_rules (name, doc) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc",
+                &[name, doc],
+            )
+            .await
+            .map(drop),
+        Op::DeleteClaimsRule(name) => tx
+            .execute("DELETE FROM gateway_claims_rules WHERE name = $1", &[name])
+            .await
+            .map(drop),
     }
 }
+
+/// What [`Pg::load`] reads: application, mapping and claims-rule documents, and the revision.
+pub(super) type Loaded = (Vec<String>, Vec<String>, Vec<String>, i64);
 
 impl Pg {
     pub(super) async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -147,7 +165,7 @@ impl Pg {
         Ok(row.get(0))
     }
 
-    pub(super) async fn load(&self) -> Result<(Vec<String>, Vec<String>, i64), StoreError> {
+    pub(super) async fn load(&self) -> Result<Loaded, StoreError> {
         let mut c = self.client().await?;
         let tx = c
             .build_transaction()
@@ -181,8 +199,15 @@ impl Pg {
             .iter()
             .map(|r| r.get::<_, String>(0))
             .collect();
+        let rules = tx
+            .query("SELECT doc FROM gateway_claims_rules ORDER BY name", &[])
+            .await
+            .map_err(|e| db(&e))?
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
         tx.commit().await.map_err(|e| db(&e))?;
-        Ok((apps, maps, rev))
+        Ok((apps, maps, rules, rev))
     }
 
     pub(super) async fn seed(&self, ops: &[Op]) -> Result<bool, StoreError> {

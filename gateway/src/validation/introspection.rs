@@ -62,6 +62,7 @@ struct Response {
     nbf: Option<u64>,
     token_type: Option<String>,
     jti: Option<String>,
+    cnf: Option<super::dpop::Confirmation>,
 }
 
 /// The cached, checked result of introspecting a token.
@@ -77,6 +78,10 @@ pub struct Introspected {
     pub scopes: Vec<String>,
     /// `jti`.
     pub jti: Option<String>,
+    /// The whole answer (Okta answers custom claims too), for claims rules.
+    pub claims: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `cnf`: the token's binding (DPoP, RFC 8705).
+    pub cnf: Option<super::dpop::Confirmation>,
     exp: u64,
     cache_until: u64,
 }
@@ -387,7 +392,8 @@ impl Introspector {
         let body = resp.bytes().await.map_err(|_| ValidationError::Unavailable);
         self.metrics
             .as_call(self.as_idx, AsCall::Introspection, body.is_ok());
-        let parsed: Response = serde_json::from_slice(&body?).map_err(|_| {
+        let body = body?;
+        let parsed: Response = serde_json::from_slice(&body).map_err(|_| {
             ValidationError::Invalid("the authorization server's answer was not usable")
         })?;
         let now = self.clock.now();
@@ -398,6 +404,8 @@ impl Introspector {
                 subject: None,
                 scopes: Vec::new(),
                 jti: None,
+                claims: Arc::default(),
+                cnf: None,
                 exp: 0,
                 cache_until: now + NEGATIVE_TTL.min(self.cache_ttl_cap),
             }));
@@ -410,6 +418,8 @@ impl Introspector {
         // Only an access token is a bearer token: not an ID token, not a refresh token.
         if !parsed.token_type.as_deref().is_none_or(|t| {
             t.eq_ignore_ascii_case("bearer")
+                // Okta's DPoP-bound access tokens; their binding is checked with the proof.
+                || t.eq_ignore_ascii_case("dpop")
                 || t == "access_token"
                 || t == "urn:ietf:params:oauth:token-type:access_token"
         }) {
@@ -447,6 +457,10 @@ impl Introspector {
             subject: parsed.sub,
             scopes: parsed.scope.map(|s| s.to_vec()).unwrap_or_default(),
             jti: parsed.jti,
+            claims: Arc::new(serde_json::from_slice(&body).map_err(|_| {
+                ValidationError::Invalid("the authorization server's answer was not usable")
+            })?),
+            cnf: parsed.cnf,
             exp,
             cache_until: exp.min(now.saturating_add(self.cache_ttl_cap)),
         }))

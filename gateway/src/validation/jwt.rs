@@ -109,6 +109,8 @@ pub struct Claims {
     pub scope: Option<ScopeClaim>,
     /// `jti`.
     pub jti: Option<String>,
+    /// `cnf` (RFC 7800): a DPoP key or client-certificate binding.
+    pub cnf: Option<super::dpop::Confirmation>,
 }
 
 impl Claims {
@@ -149,6 +151,8 @@ pub struct Decoded {
     pub alg: Algorithm,
     /// The claims.
     pub claims: Claims,
+    /// Every claim, as JSON (for claims rules).
+    pub all_claims: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A decoded, not yet verified, compact JWS. Derefs to its [`Decoded`] parts.
@@ -237,11 +241,16 @@ fn decode_with_digest(token: &str, digest: [u8; 32]) -> Result<Jwt<'_>, &'static
         .map_err(|_| "the token claims are not base64url")?;
     let claims: Claims =
         serde_json::from_slice(&claims_bytes).map_err(|_| "the token claims are malformed")?;
+    // Parsed a second time as a whole only after the typed parse (which refuses duplicate
+    // registered claims) succeeded; accepted tokens are decoded once and remembered.
+    let all_claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&claims_bytes).map_err(|_| "the token claims are malformed")?;
     Ok(Jwt {
         parts: Arc::new(Decoded {
             header,
             alg,
             claims,
+            all_claims: Arc::new(all_claims),
         }),
         message,
         signature,

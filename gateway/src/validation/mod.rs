@@ -1,6 +1,7 @@
 //! Token validation: local (JWT against the JWKS or a static key), HMAC ID tokens, and remote
 //! introspection. Nothing here knows about HTTP requests; the pipeline's `validate` step calls in.
 
+pub mod dpop;
 pub mod hmac;
 pub mod introspection;
 pub mod jwt;
@@ -25,6 +26,11 @@ pub struct Identity {
     pub(crate) scopes: Vec<String>,
     /// `jti`, for logs.
     pub(crate) jti: Option<String>,
+    /// Every claim of the validated token, or of the introspection answer (claims rules read
+    /// them; shared with the token memo or the introspection cache, so no copy per request).
+    pub(crate) claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `cnf`: the key or certificate the token is bound to (DPoP, RFC 8705).
+    pub(crate) cnf: Option<dpop::Confirmation>,
 }
 
 impl Identity {
@@ -56,6 +62,11 @@ impl Identity {
     /// `jti`, for logs.
     pub fn jti(&self) -> Option<&str> {
         self.jti.as_deref()
+    }
+
+    /// Every claim of the token (or the introspection answer).
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.claims
     }
 }
 

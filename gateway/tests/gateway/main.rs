@@ -4,11 +4,16 @@
 // what the lint guards is the product's time.
 #![allow(clippy::disallowed_methods)]
 
+mod access_log;
 mod admin;
 mod attacks;
 mod authorization;
+mod cert_bound;
+mod claims;
 mod cli;
+mod dpop;
 mod faults;
+mod forward_auth;
 mod fuzz;
 mod grpc;
 mod harness;

@@ -174,7 +174,7 @@ fn python_for(test: &str) -> Option<String> {
 /// Whether a peer the test needs is missing: prints `SKIPPED`, or fails under
 /// `PEER_TESTS=required`.
 #[allow(clippy::print_stderr)]
-fn missing(test: &str, what: Option<&str>) -> bool {
+pub(crate) fn missing(test: &str, what: Option<&str>) -> bool {
     let Some(what) = what else { return false };
     assert!(
         std::env::var("PEER_TESTS").as_deref() != Ok("required"),
@@ -193,7 +193,7 @@ fn curl_missing() -> Option<&'static str> {
 }
 
 /// Runs `cmd` off the runtime (the gateway under test runs on it).
-async fn output(mut cmd: Command) -> std::process::Output {
+pub(crate) async fn output(mut cmd: Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()

@@ -17,7 +17,7 @@ use super::peers::peer_present;
 
 const SERVICE: &str = "0oa7ms2bedsvc000x7d1";
 
-fn nginx_binary() -> Option<PathBuf> {
+pub(crate) fn nginx_binary() -> Option<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .iter()
         .map(PathBuf::from)
@@ -64,7 +64,7 @@ fn free_port() -> u16 {
 }
 
 /// nginx in the foreground with its own prefix directory; killed on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     dir: PathBuf,
 }
@@ -80,7 +80,7 @@ impl Drop for Nginx {
 impl Nginx {
     /// Starts nginx with these `server` blocks (paths relative to its directory, where
     /// `files` are written first) and waits for `ports` to accept.
-    fn start(files: &[(&str, &str)], servers: &str, ports: &[u16]) -> Self {
+    pub(crate) fn start(files: &[(&str, &str)], servers: &str, ports: &[u16]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "gateway-nginx-{}-{}",
             std::process::id(),
@@ -125,7 +125,7 @@ impl Nginx {
         nginx
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
     }
 }

@@ -30,8 +30,8 @@ pub fn grant(
     let scopes = split_scopes(form.get("scope").unwrap_or_default());
     let lifetime = check_user_scopes(server, client, GRANT, &scopes)?;
     let user = state
-        .verify_password(username, password)
-        .ok_or_else(|| OAuthError::invalid_grant("The credentials provided were invalid."))?;
+        .sign_in(username, password)
+        .map_err(|_| OAuthError::invalid_grant("The credentials provided were invalid."))?;
     let now = state.clock.now();
     let refresh = if wants_refresh(client, &scopes) {
         RefreshChoice::New

@@ -856,6 +856,7 @@ pub fn show_login(
             csrf: &csrf,
             username,
             error: None,
+            change_password: false,
         },
         StatusCode::OK,
     );

@@ -369,6 +369,32 @@ pub async fn decide_device(
     ))
 }
 
+/// `POST /__mock/users/{idOrLogin}/unlock`: a `LOCKED_OUT` user back to
+/// `ACTIVE` with the failure count cleared, as an admin's unlock would; an
+/// active user's failure count is cleared too (idempotent, for test setup).
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Result<Json<Value>, OktaApiError> {
+    let now = state.clock.now();
+    let mut directory = state.directory_mut();
+    let mut user = directory
+        .user_by_id_or_login(&key)
+        .map(|u| crate::directory::User::clone(u))
+        .ok_or_else(|| OktaApiError::not_found(&key, "User"))?;
+    if user.status == crate::directory::UserStatus::LockedOut {
+        user.unlock(now);
+        user.last_updated = now;
+    }
+    user.failed_logins = 0;
+    let user = directory
+        .put_user(user)
+        .map_err(|_| OktaApiError::not_found(&key, "User"))?;
+    Ok(Json(
+        json!({"id": user.id, "login": user.login, "status": user.status.as_str()}),
+    ))
+}
+
 /// `GET /__mock/issued`: the tokens minted lately (ids and claims, never the
 /// tokens), and the live browser sessions (without their cookies).
 pub async fn issued(State(state): State<AppState>) -> Json<Value> {
@@ -460,7 +486,7 @@ pub async fn page(State(state): State<AppState>) -> Html<String> {
 table{{border-collapse:collapse;width:100%;font-size:.9rem}}th,td{{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}}
 th{{background:#f4f4f6}}code{{font-size:.85rem}}.note{{color:#555}}</style></head>
 <body><h1>mock-idp: a mock Okta authorization server</h1>
-<p class="note">Clock: {now} ({clock}). Active faults: {faults}. Control API: <code>/__mock/keys</code>, <code>/__mock/clock</code>, <code>/__mock/faults</code>, <code>/__mock/claims</code>, <code>/__mock/tokens</code>, <code>/__mock/issued</code>, <code>/__mock/requests</code>, <a href=\"/__mock/openapi.json\"><code>/__mock/openapi.json</code></a>.</p>
+<p class="note">Clock: {now} ({clock}). Active faults: {faults}. Control API: <code>/__mock/keys</code>, <code>/__mock/clock</code>, <code>/__mock/faults</code>, <code>/__mock/claims</code>, <code>/__mock/tokens</code>, <code>/__mock/users/{{id}}/unlock</code>, <code>/__mock/issued</code>, <code>/__mock/requests</code>, <a href=\"/__mock/openapi.json\"><code>/__mock/openapi.json</code></a>.</p>
 <h2>Authorization servers</h2><table><thead><tr><th>Server</th><th>Issuer</th><th>Audience</th><th>Published keys (kid)</th></tr></thead><tbody>{servers}</tbody></table>
 <h2>Clients</h2><table><thead><tr><th>client_id</th><th>Name</th><th>Authentication</th><th>Grants</th><th>Redirect URIs</th></tr></thead><tbody>{clients}</tbody></table>
 <h2>Users</h2><table><thead><tr><th>Id</th><th>Login</th><th>Groups</th></tr></thead><tbody>{users}</tbody></table>

@@ -154,8 +154,7 @@ pub fn document(server: &AuthServer, kind: DocumentKind) -> Value {
     doc["device_authorization_endpoint"] = json!(server.endpoint("device/authorize"));
     doc["pushed_authorization_request_endpoint"] = json!(server.endpoint("par"));
     doc["require_pushed_authorization_requests"] = json!(false);
-    doc["dpop_signing_alg_values_supported"] =
-        json!(crate::dpop::algorithm_names().collect::<Vec<_>>());
+    doc["dpop_signing_alg_values_supported"] = json!(dpop::algorithm_names().collect::<Vec<_>>());
     match kind {
         DocumentKind::OpenIdConfiguration => {
             doc["userinfo_endpoint"] = json!(server.endpoint("userinfo"));

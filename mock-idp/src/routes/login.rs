@@ -11,9 +11,13 @@ use subtle::ConstantTimeEq;
 
 use super::authorize::{self, Authenticated, CSRF_COOKIE, cookie, parse_params};
 use crate::html;
-use crate::state::AppState;
+use crate::state::{AppState, SignInRefused};
 
 const BAD_CREDENTIALS: &str = "Unable to sign in: the username or password is incorrect.";
+const LOCKED_OUT: &str =
+    "Your account is locked. Contact your administrator to unlock it, or try again later.";
+const PASSWORD_EXPIRED: &str =
+    "Your password has expired. Enter your current password and choose a new one.";
 const EXPIRED: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
 
 pub async fn login_post(
@@ -74,8 +78,9 @@ pub async fn login_post(
     }
     let username = field("username").unwrap_or_default().trim();
     let password = field("password").unwrap_or_default();
-    let Some(user) = state.verify_password(username, password) else {
-        tracing::info!("login failed: bad credentials");
+    // The page again, with a message; `change` adds the new-password field.
+    let again = |message: &str, change: bool, status: StatusCode| {
+        tracing::info!("login not finished: {message}");
         let client_name = pending
             .params
             .iter()
@@ -84,17 +89,41 @@ pub async fn login_post(
             .map(|c| c.client_name.clone())
             .unwrap_or_default();
         let action = format!("{}/login/login.htm", state.base_url());
-        return html::login_page(
+        html::login_page(
             &html::LoginPage {
                 client_name: &client_name,
                 action: &action,
                 transaction,
                 csrf: &pending.csrf,
                 username,
-                error: Some(BAD_CREDENTIALS),
+                error: Some(message),
+                change_password: change,
             },
-            StatusCode::UNAUTHORIZED,
-        );
+            status,
+        )
+    };
+    let user = match state.sign_in(username, password) {
+        Ok(user) => user,
+        Err(SignInRefused::PasswordExpired(user)) => {
+            let new_password = field("new_password").unwrap_or_default();
+            if new_password.is_empty() {
+                return again(PASSWORD_EXPIRED, true, StatusCode::OK);
+            }
+            match state.change_own_password(&user.id, password, new_password) {
+                Ok(user) => user,
+                Err(_) => {
+                    let message = format!(
+                        "The new password was refused. {}",
+                        crate::directory::PASSWORD_REQUIREMENTS
+                    );
+                    return again(&message, true, StatusCode::BAD_REQUEST);
+                }
+            }
+        }
+        Err(SignInRefused::LockedOut) if state.settings().show_lockout_failures => {
+            return again(LOCKED_OUT, false, StatusCode::UNAUTHORIZED);
+        }
+        Err(_) => return again(BAD_CREDENTIALS, false, StatusCode::UNAUTHORIZED),
     };
     state.store.remove_login(transaction);
     let sid = authorize::new_session(&state, &user, now);

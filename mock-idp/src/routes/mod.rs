@@ -147,6 +147,18 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(trusted()),
         )
         .route(
+            "/api/v1/authn/credentials/change_password",
+            post(authn::change_password)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
+            "/api/v1/authn/skip",
+            post(authn::skip)
+                .options(cors::authn_preflight)
+                .route_layer(trusted()),
+        )
+        .route(
             "/api/v1/sessions/me",
             get(sessions::get_me)
                 .delete(sessions::close_me)
@@ -247,6 +259,7 @@ fn control_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/__mock/tokens", post(control::mint_token))
         .route("/__mock/device", post(control::decide_device))
+        .route("/__mock/users/{id}/unlock", post(control::unlock_user))
         .route("/__mock/requests", get(control::requests))
         .route("/__mock/issued", get(control::issued))
         .route("/__mock/openapi.json", get(control::openapi))

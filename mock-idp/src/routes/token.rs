@@ -66,7 +66,7 @@ fn dpop_binding(
     };
     let now = state.clock.now();
     let url = server.endpoint("token");
-    let expected = crate::dpop::Expected {
+    let expected = dpop::Expected {
         method: "POST",
         url: &url,
         now,
@@ -74,14 +74,16 @@ fn dpop_binding(
         nonce_required: true,
         access_token: None,
     };
-    let proof = crate::dpop::verify(proof, &expected, |n| state.store.is_dpop_nonce(n, now))
-        .map_err(|error| match error {
-            crate::dpop::ProofError::NonceRequired => OAuthError::new(
-                OAuthErrorCode::UseDpopNonce,
-                "Authorization server requires nonce in DPoP proof.",
-            ),
-            crate::dpop::ProofError::Invalid(why) => {
-                OAuthError::new(OAuthErrorCode::InvalidDpopProof, why)
+    let proof =
+        dpop::verify(proof, &expected, |n| state.store.is_dpop_nonce(n, now)).map_err(|error| {
+            match error {
+                dpop::ProofError::NonceRequired => OAuthError::new(
+                    OAuthErrorCode::UseDpopNonce,
+                    "Authorization server requires nonce in DPoP proof.",
+                ),
+                dpop::ProofError::Invalid(why) => {
+                    OAuthError::new(OAuthErrorCode::InvalidDpopProof, why)
+                }
             }
         })?;
     if !state.store.use_dpop_proof(&proof, now) {

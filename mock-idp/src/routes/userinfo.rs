@@ -120,15 +120,14 @@ fn proves(
         return false;
     };
     let url = server.endpoint("userinfo");
-    let expected = crate::dpop::Expected {
+    let expected = dpop::Expected {
         method: method.as_str(),
         url: &url,
         now,
         nonce_required: false,
         access_token: Some(token),
     };
-    let Ok(proof) = crate::dpop::verify(proof.to_str().unwrap_or_default(), &expected, |_| true)
-    else {
+    let Ok(proof) = dpop::verify(proof.to_str().unwrap_or_default(), &expected, |_| true) else {
         return false;
     };
     proof.jkt == jkt && state.store.use_dpop_proof(&proof, now)

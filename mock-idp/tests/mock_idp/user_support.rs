@@ -268,3 +268,21 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
         .expect("a session cookie")
         .to_owned()
 }
+
+/// A password grant for the test client at the org server; the HTTP status.
+pub async fn password_grant(idp: &MockIdp, login: &str, password: &str) -> u16 {
+    crate::support::post_basic(
+        &idp.token_endpoint(),
+        TEST_CLIENT_ID,
+        TEST_CLIENT_SECRET,
+        &[
+            ("grant_type", "password"),
+            ("username", login),
+            ("password", password),
+            ("scope", "openid"),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}

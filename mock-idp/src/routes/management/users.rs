@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::{DONE, directory_error, query_expr};
-use crate::directory::{User, UserStatus};
+use crate::directory::{PASSWORD_REQUIREMENTS, User, UserStatus, meets_password_policy};
 use crate::error::OktaApiError;
 use crate::filter_expr::Attributes;
 use crate::management::{ApiToken, Paging, json_body, query_flag};
@@ -86,20 +86,18 @@ impl Attributes for User {
 /// Okta's default password policy: 8 characters, a lower- and an upper-case
 /// letter, a digit, and not the login's local part.
 fn check_password(password: &str, login: &str) -> Result<Secret, OktaApiError> {
-    let local = login.split('@').next().unwrap_or(login).to_lowercase();
-    let ok = password.chars().count() >= 8
-        && password.chars().any(char::is_lowercase)
-        && password.chars().any(char::is_uppercase)
-        && password.chars().any(|c| c.is_ascii_digit())
-        && (local.len() < 3 || !password.to_lowercase().contains(&local));
-    if ok {
+    if meets_password_policy(password, login) {
         Ok(Secret::new(password))
     } else {
-        Err(OktaApiError::validation(
-            "password",
-            "password: Password requirements were not met. Password requirements: at least 8 characters, a lowercase letter, an uppercase letter, a number, no parts of your username.",
-        ))
+        Err(password_policy_error())
     }
+}
+
+fn password_policy_error() -> OktaApiError {
+    OktaApiError::validation(
+        "password",
+        format!("password: Password requirements were not met. {PASSWORD_REQUIREMENTS}"),
+    )
 }
 
 /// The `credentials.password.value` of a request body, if one is sent.
@@ -294,6 +292,8 @@ pub async fn create(
         status_changed: (status != UserStatus::Staged).then_some(now),
         last_login: None,
         last_updated: now,
+        failed_logins: 0,
+        password_expires_at: None,
     };
     let user = directory
         .put_user(user)
@@ -382,6 +382,7 @@ fn apply_update(
         if let Some(password) = password_in(body)? {
             user.password = Some(check_password(password, &login)?);
             user.password_changed = Some(now);
+            user.password_expires_at = None;
             if user.status == UserStatus::PasswordExpired {
                 set_status(user, UserStatus::Active, now);
             }
@@ -482,7 +483,7 @@ pub async fn lifecycle(
                     "E0000032",
                     "Unlock is not allowed for this user.",
                 )?;
-                set_status(user, UserStatus::Active, now);
+                user.unlock(now);
             }
             "expire_password" => {
                 require(
@@ -534,29 +535,9 @@ pub async fn change_password(
             "password: oldPassword and newPassword are required.",
         ));
     };
-    change_user(&state, &id, |user, now| {
-        let old_matches = user.password.as_ref().is_some_and(|p| p.matches(old));
-        if !old_matches
-            || !matches!(
-                user.status,
-                UserStatus::Active | UserStatus::PasswordExpired
-            )
-        {
-            let mut error = OktaApiError::new(
-                StatusCode::FORBIDDEN,
-                "E0000014",
-                "Update of credentials failed",
-            );
-            error
-                .causes
-                .push("oldPassword: The credentials provided were incorrect.".to_owned());
-            return Err(error);
-        }
-        user.password = Some(check_password(new, &user.login)?);
-        user.password_changed = Some(now);
-        set_status(user, UserStatus::Active, now);
-        Ok(())
-    })?;
+    // Okta's errors for a user's own change: E0000014, or E0000080 for the policy.
+    let user = find(&state, &id)?;
+    state.change_own_password(&user.id, old, new)?;
     Ok(Json(json!({
         "password": {},
         "provider": {"type": "OKTA", "name": "OKTA"},

@@ -1,9 +1,9 @@
 //! DPoP proofs (RFC 9449) as Okta's DPoP guide checks them: a JWT with
 //! `typ: dpop+jwt`, an asymmetric `alg` and the public `jwk` that signed it,
 //! `htm`/`htu` naming this request, a fresh `iat`, a `jti`, the server's
-//! `nonce`, and `ath` when it accompanies an access token. Self-contained (no
-//! mock state: the caller keeps nonces and used `jti`s), so the gateway can
-//! share the rules.
+//! `nonce`, and `ath` when it accompanies an access token. No state: the
+//! caller keeps nonces and used `jti`s, so the mock's token endpoint and the
+//! gateway share these rules.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -46,17 +46,29 @@ pub enum ProofError {
     NonceRequired,
 }
 
-/// The `alg` names a proof may use (discovery's `dpop_signing_alg_values_supported`).
+/// The `alg` names a proof may use at Okta's token endpoint (discovery's
+/// `dpop_signing_alg_values_supported`).
 pub fn algorithm_names() -> impl Iterator<Item = &'static str> {
-    ALGORITHMS.iter().map(|(name, _)| *name)
+    OKTA_ALGORITHMS.iter().map(|(name, _)| *name)
 }
 
-const ALGORITHMS: &[(&str, Algorithm)] = &[
+/// The asymmetric algorithms Okta accepts in proofs, by name.
+pub const OKTA_ALGORITHMS: &[(&str, Algorithm)] = &[
     ("RS256", Algorithm::RS256),
     ("RS384", Algorithm::RS384),
     ("RS512", Algorithm::RS512),
     ("ES256", Algorithm::ES256),
     ("ES384", Algorithm::ES384),
+];
+
+/// The algorithms a resource server accepts (RFC 9449 names no mandatory set; these are the
+/// asymmetric ones clients use). Never `none`, never an HMAC: a proof proves a private key.
+pub const RESOURCE_ALGORITHMS: &[(&str, Algorithm)] = &[
+    ("ES256", Algorithm::ES256),
+    ("ES384", Algorithm::ES384),
+    ("RS256", Algorithm::RS256),
+    ("PS256", Algorithm::PS256),
+    ("EdDSA", Algorithm::EdDSA),
 ];
 
 fn part(segment: &str) -> Option<Map<String, Value>> {
@@ -82,6 +94,11 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
             text("x")?,
             text("y")?
         ),
+        "OKP" => format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            text("crv")?,
+            text("x")?
+        ),
         _ => return None,
     };
     Some(B64.encode(Sha256::digest(canonical.as_bytes())))
@@ -92,10 +109,45 @@ pub fn access_token_hash(token: &str) -> String {
     B64.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Checks `proof` against `expected`; `is_fresh_nonce` says whether a nonce is the server's.
+/// Checks `proof` against `expected` with Okta's algorithms; `is_fresh_nonce` says whether a
+/// nonce is the server's.
 pub fn verify(
     proof: &str,
     expected: &Expected<'_>,
+    is_fresh_nonce: impl Fn(&str) -> bool,
+) -> Result<Proof, ProofError> {
+    verify_with(proof, expected, OKTA_ALGORITHMS, is_fresh_nonce)
+}
+
+/// RFC 9449 §4.3 / RFC 3986 §6.2.2–6.2.3: `htu` without query and fragment, scheme and host
+/// compared without case, a default port the same as none.
+pub fn normalize_htu(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => Some(":443"),
+        "http" => Some(":80"),
+        _ => None,
+    };
+    if let Some(port) = default_port
+        && authority.ends_with(port)
+    {
+        authority.truncate(authority.len() - port.len());
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    format!("{scheme}://{authority}{path}")
+}
+
+/// [`verify`] with the algorithms in `algorithms`.
+pub fn verify_with(
+    proof: &str,
+    expected: &Expected<'_>,
+    algorithms: &[(&str, Algorithm)],
     is_fresh_nonce: impl Fn(&str) -> bool,
 ) -> Result<Proof, ProofError> {
     let invalid = ProofError::Invalid;
@@ -115,7 +167,7 @@ pub fn verify(
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .and_then(|alg| ALGORITHMS.iter().find(|(name, _)| *name == alg))
+        .and_then(|alg| algorithms.iter().find(|(name, _)| *name == alg))
         .map(|(_, alg)| *alg)
         .ok_or(invalid(
             "The DPoP proof 'alg' must be an asymmetric algorithm.",
@@ -130,7 +182,9 @@ pub fn verify(
             "The DPoP proof 'jwk' must not contain a private key.",
         ));
     }
-    let jkt = thumbprint(jwk).ok_or(invalid("The DPoP proof 'jwk' is not an RSA or EC key."))?;
+    let jkt = thumbprint(jwk).ok_or(invalid(
+        "The DPoP proof 'jwk' is not an RSA, EC or OKP key.",
+    ))?;
     let key: jsonwebtoken::jwk::Jwk = serde_json::from_value(Value::Object(jwk.clone()))
         .map_err(|_| invalid("The DPoP proof 'jwk' is not a valid key."))?;
     let key = DecodingKey::from_jwk(&key)
@@ -149,9 +203,7 @@ pub fn verify(
             "The DPoP proof 'htm' does not match the request method.",
         ));
     }
-    let htu = text("htu").unwrap_or_default();
-    let htu = htu.split(['?', '#']).next().unwrap_or_default();
-    if htu != expected.url {
+    if normalize_htu(text("htu").unwrap_or_default()) != normalize_htu(expected.url) {
         return Err(invalid(
             "The DPoP proof 'htu' does not match the request URL.",
         ));
@@ -198,6 +250,27 @@ mod tests {
         assert_eq!(
             thumbprint(&jwk).unwrap(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn htu_is_compared_as_rfc_9449_normalises_it() {
+        for (a, b) in [
+            (
+                "HTTPS://Api.Example.com:443/beds?x=1#f",
+                "https://api.example.com/beds",
+            ),
+            ("http://h:80", "http://h/"),
+        ] {
+            assert_eq!(normalize_htu(a), normalize_htu(b), "{a}");
+        }
+        assert_ne!(
+            normalize_htu("https://h:8443/beds"),
+            normalize_htu("https://h/beds")
+        );
+        assert_ne!(
+            normalize_htu("https://h/Beds"),
+            normalize_htu("https://h/beds")
         );
     }
 
