@@ -137,9 +137,12 @@ impl Front {
             }
             _ => match &live.resolved.forward_auth {
                 Some(fa) if crate::forward_auth::is_decision_request(fa, &req) => {
-                    crate::forward_auth::answer(&live, fa, req).await
+                    // Boxed, so the decision endpoint's state is not part of every request's future.
+                    Box::pin(crate::forward_auth::answer(&live, fa, req)).await
                 }
-                _ => live.handle(req).await,
+                // Boxed: hyper moves each request's future into place, and the pipeline's
+                // state (several KiB) would be copied with it.
+                _ => Box::pin(live.handle(req)).await,
             },
         };
         if let header::Entry::Occupied(mut e) = res.headers_mut().entry(header::SET_COOKIE) {
